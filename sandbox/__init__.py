@@ -1,0 +1,1 @@
+"""Simulated QuickBooks Online and JAGGAER servers, and the data generator that seeds them."""

@@ -1,0 +1,1 @@
+"""What every sandbox server shares: the HTTP server, fault injection, the request log."""
