@@ -1,0 +1,47 @@
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from tenants import services
+from tenants.filters import TenantFilter
+from tenants.models import Tenant
+from tenants.serializers import TenantSerializer
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your tenants"),
+    create=extend_schema(summary="Onboard a tenant"),
+    retrieve=extend_schema(summary="Show a tenant"),
+    update=extend_schema(summary="Replace a tenant's settings"),
+    partial_update=extend_schema(summary="Change some of a tenant's settings"),
+)
+class TenantViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = TenantSerializer
+    filterset_class = TenantFilter
+    ordering_fields = ["name", "created_at", "slug"]
+    lookup_url_kwarg = "tenant_id"
+
+    def get_queryset(self):
+        return Tenant.objects.for_partner(self.request.partner)
+
+    def perform_create(self, serializer):
+        serializer.save(partner=self.request.partner)
+
+    @extend_schema(summary="Deactivate a tenant (its syncs stop; nothing is deleted)", request=None)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, tenant_id=None):
+        tenant = services.tenant_set_active(tenant=self.get_object(), active=False)
+        return Response(self.get_serializer(tenant).data, status=status.HTTP_200_OK)
+
+    @extend_schema(summary="Reactivate a tenant", request=None)
+    @action(detail=True, methods=["post"])
+    def activate(self, request, tenant_id=None):
+        tenant = services.tenant_set_active(tenant=self.get_object(), active=True)
+        return Response(self.get_serializer(tenant).data, status=status.HTTP_200_OK)

@@ -1,0 +1,81 @@
+import uuid
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not an IANA time zone, such as 'America/Chicago'.")
+
+
+class Partner(models.Model):
+    """A company that onboards and manages tenants through the API (a partner portal, or us)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    is_active = models.BooleanField(default=True)
+    # Origins (scheme://host[:port]) the partner's portal may be sent back to after OAuth.
+    return_url_origins = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerAPIKey(AbstractAPIKey):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "partner API key"
+        verbose_name_plural = "partner API keys"
+
+
+class TenantQuerySet(models.QuerySet):
+    def for_partner(self, partner: Partner) -> "TenantQuerySet":
+        """The one place a tenant is scoped to the partner that owns it."""
+        return self.filter(partner=partner)
+
+
+class Tenant(models.Model):
+    """A customer company whose JAGGAER and QuickBooks we keep in step."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="tenants")
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    sync_hour = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(0), MaxValueValidator(23)],
+        help_text="Local hour (0-23, in the tenant's time zone) at which the daily sync starts.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["partner", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.slug})"
+
+
+class TenantOwnedQuerySet(models.QuerySet):
+    """Base queryset for every model that belongs to a tenant (connections, runs, mappings...)."""
+
+    def for_tenant(self, tenant: Tenant):
+        return self.filter(tenant=tenant)
+
+    def for_partner(self, partner: Partner):
+        return self.filter(tenant__partner=partner)

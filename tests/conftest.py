@@ -1,0 +1,47 @@
+"""Shared fixtures: Alice's partner (the caller), and Bob, the outsider every permission test tries."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from tenants.models import PartnerAPIKey
+from tests.factories import PartnerFactory, TenantFactory
+
+
+class PartnerContext:
+    def __init__(self, partner, key: str):
+        self.partner = partner
+        self.key = key
+        self.client = APIClient()
+        self.client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+
+
+def _partner_context(name: str) -> PartnerContext:
+    partner = PartnerFactory(name=name)
+    _, key = PartnerAPIKey.objects.create_key(partner=partner, name=f"{name} key")
+    return PartnerContext(partner, key)
+
+
+@pytest.fixture
+def alice(db) -> PartnerContext:
+    return _partner_context("Alice Portal")
+
+
+@pytest.fixture
+def bob(db) -> PartnerContext:
+    """The outsider: a partner with its own tenant, who must never see Alice's."""
+    return _partner_context("Bob Portal")
+
+
+@pytest.fixture
+def tenant(alice):
+    return TenantFactory(partner=alice.partner, name="Acme Manufacturing", slug="acme-mfg")
+
+
+@pytest.fixture
+def outsider_tenant(bob):
+    return TenantFactory(partner=bob.partner, name="Bob's Customer", slug="bobs-customer")
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
