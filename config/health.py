@@ -22,13 +22,27 @@ def healthz(request):
     for name, check in CHECKS.items():
         started = time.monotonic()
         try:
-            check()
+            info = check() or {}
         except Exception as exc:  # any failure of a dependency is a 503, never a 500
             healthy = False
             results[name] = {"ok": False, "error": exc.__class__.__name__}
         else:
-            results[name] = {"ok": True}
+            results[name] = {"ok": True, **info}
         results[name]["ms"] = round((time.monotonic() - started) * 1000, 1)
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": results}, status=200 if healthy else 503
     )
+
+
+def check_broker() -> dict | None:
+    from django.conf import settings
+
+    if settings.TASKS_IN_PROCESS:
+        return {"mode": "in-process"}
+    from config.celery import app
+
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=2)
+
+
+CHECKS["broker"] = check_broker

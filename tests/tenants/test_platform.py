@@ -56,6 +56,28 @@ def test_healthz_is_503_when_the_database_is_unreachable():
     assert json.loads(body)["checks"]["database"]["ok"] is False
 
 
+def test_healthz_reports_the_broker_and_is_503_when_it_is_down(client):
+    assert client.get("/healthz").json()["checks"]["broker"]["ok"] is True
+    script = (
+        "import django, json; django.setup();"
+        "from django.test import Client; r = Client().get('/healthz');"
+        "print(r.status_code, json.dumps(r.json()))"
+    )
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test",
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+           "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=60)
+    status, _, body = out.stdout.strip().partition(" ")
+    assert status == "503", out.stderr[-2000:]
+    checks = json.loads(body)["checks"]
+    assert checks["broker"]["ok"] is False
+    assert checks["database"]["ok"] is True
+
+
 def test_create_partner_prints_a_working_key_on_the_last_line(capsys):
     call_command("create_partner", "Acme Portal", "--return-origin", "https://portal.acme.example")
     key = capsys.readouterr().out.strip().splitlines()[-1]
