@@ -199,3 +199,31 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 QBO_MAX_IN_FLIGHT = env.int("QBO_MAX_IN_FLIGHT", default=10)
 QBO_REQUESTS_PER_MINUTE = env.int("QBO_REQUESTS_PER_MINUTE", default=500)
 QBO_BATCHES_PER_MINUTE = env.int("QBO_BATCHES_PER_MINUTE", default=40)
+
+# --- Connections: QuickBooks Online app and token lifetimes ----------------------------------
+# Intuit's production endpoints by default; the demo and the tests point them at the sandbox.
+QBO_CLIENT_ID = env.str("QBO_CLIENT_ID", default="")
+QBO_CLIENT_SECRET = env.str("QBO_CLIENT_SECRET", default="")
+QBO_REDIRECT_URI = env.str("QBO_REDIRECT_URI", default=f"{PUBLIC_BASE_URL.rstrip('/')}/oauth/qbo/callback")
+QBO_AUTHORIZE_URL = env.str("QBO_AUTHORIZE_URL", default="https://appcenter.intuit.com/connect/oauth2")
+QBO_TOKEN_URL = env.str("QBO_TOKEN_URL", default="https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer")
+QBO_REVOKE_URL = env.str("QBO_REVOKE_URL", default="https://developer.api.intuit.com/v2/oauth2/tokens/revoke")
+QBO_API_BASE = env.str("QBO_API_BASE", default="https://quickbooks.api.intuit.com")
+QBO_MINOR_VERSION = env.int("QBO_MINOR_VERSION", default=75)
+if QBO_MINOR_VERSION < 75:
+    raise ImproperlyConfigured("QBO_MINOR_VERSION must be 75 or higher: Intuit ignores older minor versions.")
+QBO_SCOPE = env.str("QBO_SCOPE", default="com.intuit.quickbooks.accounting")
+# Refresh the access token when less than this is left (seconds).
+QBO_REFRESH_MARGIN_SECONDS = env.int("QBO_REFRESH_MARGIN_SECONDS", default=600)
+# How long an authorization `state` stays valid (seconds).
+QBO_STATE_MAX_AGE = env.int("QBO_STATE_MAX_AGE", default=600)
+# The keep-alive refreshes every connection not refreshed for this many hours.
+QBO_KEEPALIVE_AFTER_HOURS = env.int("QBO_KEEPALIVE_AFTER_HOURS", default=20)
+# A cached JAGGAER token is replaced this many seconds before it expires.
+JAGGAER_TOKEN_MARGIN_SECONDS = env.int("JAGGAER_TOKEN_MARGIN_SECONDS", default=60)
+if IS_PRODUCTION:
+    from urllib.parse import urlsplit as _urlsplit
+
+    for _name in ("QBO_REDIRECT_URI", "QBO_AUTHORIZE_URL", "QBO_TOKEN_URL", "QBO_REVOKE_URL", "QBO_API_BASE"):
+        if _urlsplit(globals()[_name]).scheme != "https":
+            raise ImproperlyConfigured(f"{_name} must be an https:// URL in production.")
