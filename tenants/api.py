@@ -34,6 +34,9 @@ class TenantViewSet(
     def perform_create(self, serializer):
         serializer.save(partner=self.request.partner)
 
+    def perform_update(self, serializer):
+        serializer.instance = services.tenant_update(tenant=serializer.instance, data=serializer.validated_data)
+
     @extend_schema(summary="Deactivate a tenant (its syncs stop; nothing is deleted)", request=None)
     @action(detail=True, methods=["post"])
     def deactivate(self, request, tenant_id=None):

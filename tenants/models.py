@@ -58,6 +58,11 @@ class Tenant(models.Model):
         help_text="Local hour (0-23, in the tenant's time zone) at which the daily sync starts.",
     )
     is_active = models.BooleanField(default=True)
+    schedule_paused = models.BooleanField(
+        default=False, help_text="Paused: the daily sync does not run (syncs on demand still do)."
+    )
+    # When the daily sync is next due (UTC); empty means "compute from sync_hour and time_zone".
+    next_sync_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,7 +70,11 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["partner", "is_active"])]
+        indexes = [
+            models.Index(fields=["partner", "is_active"]),
+            models.Index(fields=["next_sync_at"], name="tenant_due_idx",
+                         condition=models.Q(is_active=True, schedule_paused=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"

@@ -19,3 +19,17 @@ def tenant_set_active(*, tenant: Tenant, active: bool) -> Tenant:
     tenant.is_active = active
     tenant.save(update_fields=["is_active", "updated_at"])
     return tenant
+
+
+SCHEDULE_FIELDS = ("sync_hour", "time_zone")
+
+
+def tenant_update(*, tenant: Tenant, data: dict) -> Tenant:
+    """Apply validated changes; a new hour or time zone makes the scheduler recompute the next run."""
+    reschedule = any(name in data and data[name] != getattr(tenant, name) for name in SCHEDULE_FIELDS)
+    for name, value in data.items():
+        setattr(tenant, name, value)
+    if reschedule:
+        tenant.next_sync_at = None
+    tenant.save()
+    return tenant

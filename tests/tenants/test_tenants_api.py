@@ -109,3 +109,22 @@ def test_an_unknown_address_is_a_json_404(alice):
     response = alice.client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_changing_the_hour_or_zone_makes_the_scheduler_recompute(alice, tenant):
+    from django.utils import timezone
+
+    Tenant.objects.filter(pk=tenant.pk).update(next_sync_at=timezone.now())
+    alice.client.patch(f"{URL}/{tenant.id}", {"name": "Renamed"}, format="json")
+    tenant.refresh_from_db()
+    assert tenant.next_sync_at is not None
+    response = alice.client.patch(f"{URL}/{tenant.id}", {"time_zone": "Europe/Berlin"}, format="json")
+    assert response.status_code == 200
+    tenant.refresh_from_db()
+    assert tenant.next_sync_at is None
+
+
+def test_a_partner_pauses_the_daily_schedule(alice, tenant):
+    response = alice.client.patch(f"{URL}/{tenant.id}", {"schedule_paused": True}, format="json")
+    assert response.status_code == 200
+    assert response.json()["schedule_paused"] is True
