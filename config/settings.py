@@ -227,3 +227,13 @@ if IS_PRODUCTION:
     for _name in ("QBO_REDIRECT_URI", "QBO_AUTHORIZE_URL", "QBO_TOKEN_URL", "QBO_REVOKE_URL", "QBO_API_BASE"):
         if _urlsplit(globals()[_name]).scheme != "https":
             raise ImproperlyConfigured(f"{_name} must be an https:// URL in production.")
+
+# --- Sync pipeline --------------------------------------------------------------------------
+# Items per QBO /batch request (Intuit documents 30 at most; some pages say 10).
+QBO_BATCH_SIZE = env.int("QBO_BATCH_SIZE", default=30)
+if not 1 <= QBO_BATCH_SIZE <= 30:
+    raise ImproperlyConfigured("QBO_BATCH_SIZE must be between 1 and 30.")
+# Incremental reads start this many seconds before the last high-water mark (rows change while paged).
+SYNC_CURSOR_OVERLAP_SECONDS = env.int("SYNC_CURSOR_OVERLAP_SECONDS", default=300)
+if SYNC_CURSOR_OVERLAP_SECONDS < 0:
+    raise ImproperlyConfigured("SYNC_CURSOR_OVERLAP_SECONDS must not be negative.")
