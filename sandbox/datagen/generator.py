@@ -613,10 +613,10 @@ class _Generator:
             accounts.append(acct)
         departments = [{"Name": "Plants", "SubDepartment": False, "Active": True},
                        {"Name": "Corporate", "SubDepartment": False, "Active": True}]
-        for d in self.departments:
-            if d["code"] != self.plant_new and d["active"]:
+        for d in self.departments:                   # the closed plant is inactive in QuickBooks too
+            if d["code"] != self.plant_new:
                 departments.append({"Name": d["name"], "SubDepartment": True, "ParentRef": {"name": "Plants"},
-                                    "Active": True})
+                                    "Active": d["active"]})
         vendors = []
         for n, cid in enumerate(self.qbo_case_matches):
             sup = self.suppliers[self.supplier_info[cid]["idx"]]
