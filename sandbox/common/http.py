@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +62,9 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # called once the answer has been written (or the write failed): an app that counts requests
+    # in flight holds the slot until the client has the whole answer, as QBO does
+    on_sent: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def json(cls, status: int, obj: Any, headers: dict[str, str] | None = None) -> Response:
@@ -314,7 +317,11 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             resp = Response.json(500, {"error": "internal sandbox error"})
         sb.log.add(req.method, path, resp.status, (time.perf_counter() - started) * 1000)
-        self._send(resp)
+        try:
+            self._send(resp)
+        finally:
+            if resp.on_sent is not None:
+                resp.on_sent()
 
     def _send(self, resp: Response) -> None:
         body = resp.body if self.command != "HEAD" else b""

@@ -131,6 +131,22 @@ class QboApp:
         throttled = self._acquire(realm, is_batch)
         if throttled is not None:
             return throttled
+        released = []
+
+        def release() -> None:
+            if not released:
+                released.append(True)
+                with realm.limit_lock:
+                    realm.inflight -= 1
+        try:
+            resp = self._api_in_slot(realm, req, rest, is_batch)
+        except BaseException:
+            release()
+            raise
+        resp.on_sent = release                           # the slot is held until the answer is written
+        return resp
+
+    def _api_in_slot(self, realm: Realm, req: Request, rest: list[str], is_batch: bool) -> Response:
         try:
             mv = req.arg("minorversion")
             if mv is None or mv == "":
@@ -162,9 +178,6 @@ class QboApp:
             return self._route(realm, req, rest)
         except QboFault as e:
             return self._fault(realm, e)
-        finally:
-            with realm.limit_lock:
-                realm.inflight -= 1
 
     def _acquire(self, realm: Realm, is_batch: bool) -> Response | None:
         lim = realm.limits
@@ -178,6 +191,12 @@ class QboApp:
                     w.popleft()
                 if len(w) >= lim.requests_per_minute:
                     return self._throttled(realm)
+            if lim.requests_per_second is not None:
+                s = realm.second_window
+                while s and s[0] <= now - 1:
+                    s.popleft()
+                if len(s) >= lim.requests_per_second:
+                    return self._throttled(realm)
             if is_batch and lim.batches_per_minute is not None:
                 b = realm.batch_window
                 while b and b[0] <= now - 60:
@@ -187,6 +206,8 @@ class QboApp:
                 b.append(now)
             if lim.requests_per_minute is not None:
                 realm.window.append(now)
+            if lim.requests_per_second is not None:
+                realm.second_window.append(now)
             realm.inflight += 1
         return None
 
@@ -229,8 +250,9 @@ class QboApp:
         if len(rest) == 2:
             if req.method != "GET":
                 raise F.invalid("method", f"use GET to read a {entity}")
+            obj_id = "1" if entity == "CompanyInfo" and rest[1] == realm.id else rest[1]
             with realm.lock:
-                rec = realm.read(entity, rest[1])
+                rec = realm.read(entity, obj_id)
                 data = rec.json()
             return self._entity_response(realm, entity, data)
         if len(rest) != 1 or req.method != "POST":

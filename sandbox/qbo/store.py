@@ -57,7 +57,6 @@ READ_ONLY = {"Id", "SyncToken", "MetaData", "domain", "sparse", "status", "Balan
              "FullyQualifiedName", "CurrentBalance", "CurrentBalanceWithSubAccounts", "BalanceWithJobs",
              "LinkedTxn", "Classification", "SubAccount", "SubDepartment", "SubClass", "HomeTotalAmt",
              "HomeBalance", "Level", "Job"}
-DEFAULT_LIMITS = {"requests_per_minute": 500, "concurrent": 10, "batches_per_minute": 40}
 REQUESTID_CACHE_SIZE = 200_000
 
 
@@ -126,6 +125,7 @@ class Limits:
     requests_per_minute: int | None = 500
     concurrent: int | None = 10
     batches_per_minute: int | None = 40
+    requests_per_second: int | None = None      # QBO's 10/s per realm and app; off unless set
 
 
 @dataclass
@@ -165,6 +165,7 @@ class Realm:
         self.limit_lock = threading.Lock()
         self.window: deque[float] = deque()
         self.batch_window: deque[float] = deque()
+        self.second_window: deque[float] = deque()
         self.inflight = 0
         self._add_company_info()
 
@@ -863,4 +864,4 @@ def _resolve(obj: dict, path: tuple[str, ...]) -> Any:
 
 
 __all__ = ["Realm", "Rec", "Limits", "WebhookConfig", "ENTITIES", "BY_LOWER", "PERSONS", "LISTS", "TXNS",
-           "NAME_LISTS", "DEFAULT_LIMITS", "REQUESTID_CACHE_SIZE", "clean", "money", "QboFault"]
+           "NAME_LISTS", "REQUESTID_CACHE_SIZE", "clean", "money", "QboFault"]
