@@ -5,6 +5,7 @@ always yields identical data. Amounts are integer cents until they are formatted
 """
 from __future__ import annotations
 
+import gc
 import random
 import time
 from decimal import Decimal
@@ -28,6 +29,10 @@ PO_STATUSES = ("Draft", "Approved", "Issued", "Closed", "Cancelled")
 PO_STATUS_WEIGHTS = (8, 14, 50, 21, 7)
 INVOICE_STATUSES = ("InProcess", "Approved", "Rejected", "Paid")
 INVOICE_STATUS_WEIGHTS = (16, 44, 8, 32)
+# weighted draws as lookup tables: one random() per draw instead of random.choices' bookkeeping
+PO_STATUS_TABLE = tuple(s for s, w in zip(PO_STATUSES, PO_STATUS_WEIGHTS, strict=True) for _ in range(w))
+INVOICE_STATUS_TABLE = tuple(s for s, w in zip(INVOICE_STATUSES, INVOICE_STATUS_WEIGHTS, strict=True)
+                             for _ in range(w))
 POSTABLE_PO = ("Approved", "Issued", "Closed")
 
 CENT = Decimal("0.01")
@@ -60,7 +65,15 @@ def generate(dataset: str = "small", seed: int = 42, scale: float = 1.0) -> Data
         raise ValueError(f"unknown dataset {dataset!r}: expected one of {', '.join(SIZES)}")
     if not scale > 0:
         raise ValueError("scale must be positive")
-    return _Generator(dataset, int(seed), float(scale)).run()
+    # The generator builds hundreds of thousands of small dicts that all stay alive: cyclic GC passes over
+    # them would make generation quadratic, and there are no cycles to collect.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Generator(dataset, int(seed), float(scale)).run()
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Generator:
@@ -69,6 +82,7 @@ class _Generator:
         self.seed = seed
         self.scale = scale
         self.rng = random.Random(f"ml-connector/{dataset}/{seed}")
+        self._random = self.rng.random
         n_sup, n_po, n_inv = SIZES[dataset]
         self.n_suppliers = max(30, round(n_sup * scale))
         self.n_pos = max(40, round(n_po * scale))
@@ -82,6 +96,9 @@ class _Generator:
         self.invoices: list[dict] = []
 
     # ------------------------------------------------------------------ helpers
+    def pick(self, seq):
+        return seq[int(self._random() * len(seq))]
+
     def case(self, name: str, entity: str, record_id: str, **detail) -> None:
         entry = self.cases.setdefault(name, {})
         ids = entry.setdefault(entity, [])
@@ -139,13 +156,13 @@ class _Generator:
     # ------------------------------------------------------------------ suppliers
     def _address_contact(self, slug: str) -> tuple[dict, dict]:
         rng = self.rng
-        city, state, zip3, area = pools.CITIES[rng.randrange(len(pools.CITIES))]
-        address = {"line1": f"{rng.randint(10, 9899)} {pools.STREET_NAMES[rng.randrange(len(pools.STREET_NAMES))]}",
-                   "line2": pools.LINE2[rng.randrange(len(pools.LINE2))] if rng.random() < 0.2 else None,
+        city, state, zip3, area = self.pick(pools.CITIES)
+        address = {"line1": f"{rng.randint(10, 9899)} {self.pick(pools.STREET_NAMES)}",
+                   "line2": self.pick(pools.LINE2) if rng.random() < 0.2 else None,
                    "city": city, "state": state, "postalCode": f"{zip3}{rng.randint(1, 99):02d}", "country": "US"}
-        first = pools.FIRST_NAMES[rng.randrange(len(pools.FIRST_NAMES))]
-        last = pools.LAST_NAMES[rng.randrange(len(pools.LAST_NAMES))]
-        mailbox = ("ap", "billing", "invoices", "ar", "accounts")[rng.randrange(5)]
+        first = self.pick(pools.FIRST_NAMES)
+        last = self.pick(pools.LAST_NAMES)
+        mailbox = ("ap", "billing", "invoices", "ar", "accounts")[int(self._random() * 5)]
         contact = {"name": f"{first} {last}", "email": f"{mailbox}@{slug}.example",
                    "phone": f"+1 {area} 555 {rng.randint(100, 199):04d}"}
         return address, contact
@@ -161,7 +178,7 @@ class _Generator:
         idx = len(self.suppliers)
         cid = f"C-{10001 + idx}"
         if terms is None:
-            terms = pools.PAYMENT_TERMS[rng.randrange(len(pools.PAYMENT_TERMS))][0]
+            terms = self.pick(pools.PAYMENT_TERMS)[0]
         address, contact = self._address_contact(self._slug(name or cid))
         if mod is None:
             mod = rng.randint(WINDOW_START + DAY, BASE_EPOCH - DAY)
@@ -180,11 +197,10 @@ class _Generator:
         return rec
 
     def _regular_name(self, used: dict[str, None]) -> tuple[str, str]:
-        rng = self.rng
         for attempt in range(40):
-            lead = pools.NAME_LEADS[rng.randrange(len(pools.NAME_LEADS))]
-            trade = pools.NAME_TRADES[rng.randrange(len(pools.NAME_TRADES))]
-            suffix = pools.NAME_SUFFIXES[rng.randrange(len(pools.NAME_SUFFIXES))]
+            lead = self.pick(pools.NAME_LEADS)
+            trade = self.pick(pools.NAME_TRADES)
+            suffix = self.pick(pools.NAME_SUFFIXES)
             name = f"{lead} {trade} {suffix}"
             if attempt >= 20:                            # pools exhausted at large scales: number the branch
                 name = f"{lead} {trade} {suffix} #{len(used) + 1}"
@@ -287,13 +303,13 @@ class _Generator:
     def _line(self, n: int, trade: str, plant: str) -> tuple[dict, int]:
         rng = self.rng
         gl, items = pools.TRADE_ITEMS[trade]
-        desc, lo, hi = items[rng.randrange(len(items))]
-        qty = (1, 1, 2, 4, 5, 10, 12, 20, 25, 50, 100)[rng.randrange(11)] if hi < 200000 else 1
+        desc, lo, hi = self.pick(items)
+        qty = (1, 1, 2, 4, 5, 10, 12, 20, 25, 50, 100)[int(self._random() * 11)] if hi < 200000 else 1
         price = rng.randint(lo, hi)
         if rng.random() < 0.08:                      # a freight charge on a material order
             desc, gl, qty, price = "Freight charge", "6200", 1, rng.randint(4500, 38000)
         if rng.random() < 0.05:                      # charged to a neighbouring plant
-            plant = self.plants[rng.randrange(len(self.plants))]
+            plant = self.pick(self.plants)
         amount = qty * price
         return {"lineNumber": n, "description": desc, "quantity": str(qty), "unitPrice": _money(price),
                 "amount": _money(amount), "accountingSegments": {"Account": gl, "DepartmentCode": plant}}, amount
@@ -304,11 +320,11 @@ class _Generator:
         i = len(self.pos)
         info = self.supplier_info[cid]
         if plant is None:
-            plant = self.plants[rng.randrange(len(self.plants))]
+            plant = self.pick(self.plants)
         if order is None:
             order = rng.randint(WINDOW_START + 3 * DAY, BASE_EPOCH - 6 * DAY)
         if n_lines is None:
-            n_lines = (1, 1, 2, 2, 3, 3, 4, 5)[rng.randrange(8)]
+            n_lines = (1, 1, 2, 2, 3, 3, 4, 5)[int(self._random() * 8)]
         lines, total = [], 0
         for n in range(1, n_lines + 1):
             line, amount = self._line(n, info["trade"], plant)
@@ -330,7 +346,6 @@ class _Generator:
         return po
 
     def make_purchase_orders(self) -> None:
-        rng = self.rng
         self.po_meta: list[dict] = []
         # Every featured supplier gets an issued PO (and, below, an approved invoice against it).
         for cid in self.featured:
@@ -345,7 +360,7 @@ class _Generator:
         self.case("po_draft", "purchase_orders", draft["poId"])
         self.case("po_cancelled", "purchase_orders", cancelled["poId"])
         for number in ("PO-2026-PLANT2-0004417", "PO-2026-PLANT1-MAINT-SHUTDOWN-07"):
-            po = self._po(self.featured[rng.randrange(len(self.featured))], "Issued")
+            po = self._po(self.pick(self.featured), "Issued")
             po["poNumber"] = number
             self.case("po_number_over_21_chars", "purchase_orders", po["poId"], poNumber=number)
         # a fastener order priced per piece to four decimals
@@ -372,8 +387,8 @@ class _Generator:
                   records={"entity": "purchase_orders", "id": po["poId"], "field": "orderDate", "value": "2026-02-30"})
         self.n_special_pos = len(self.pos)
         while len(self.pos) < self.n_pos:
-            cid = self.active_suppliers[rng.randrange(len(self.active_suppliers))]
-            status = rng.choices(PO_STATUSES, PO_STATUS_WEIGHTS)[0]
+            cid = self.pick(self.active_suppliers)
+            status = self.pick(PO_STATUS_TABLE)
             self._po(cid, status)
         self.po_by_status: dict[str, list[int]] = {s: [] for s in PO_STATUSES}
         for i, po in enumerate(self.pos):
@@ -382,9 +397,8 @@ class _Generator:
                             if po["status"] in POSTABLE_PO and "poNumber" in po and i >= self.n_special_pos]
 
     def active_usd_supplier(self) -> str:
-        rng = self.rng
         while True:
-            cid = self.active_suppliers[rng.randrange(len(self.active_suppliers))]
+            cid = self.pick(self.active_suppliers)
             if self.suppliers[self.supplier_info[cid]["idx"]]["currency"] == "USD":
                 return cid
 
@@ -403,7 +417,7 @@ class _Generator:
         sup = self.suppliers[self.supplier_info[cid]["idx"]]
         currency = sup["currency"]
         if status is None:
-            status = rng.choices(INVOICE_STATUSES, INVOICE_STATUS_WEIGHTS)[0]
+            status = self.pick(INVOICE_STATUS_TABLE)
         invoice_date = min(invoice_date, BASE_EPOCH - 2 * DAY)
         due = invoice_date + pools.TERM_DAYS.get(self.supplier_info[cid]["terms"], 30) * DAY
         later = 25 * DAY if status == "Paid" else 4 * DAY
@@ -467,7 +481,7 @@ class _Generator:
                         gl: str | None = None) -> dict:
         rng = self.rng
         if plant is None:
-            plant = self.plants[rng.randrange(len(self.plants))]
+            plant = self.pick(self.plants)
         lines = []
         for n in range(1, rng.randint(1, 2) + 1):
             line, _ = self._line(n, self.supplier_info[cid]["trade"], plant)
@@ -560,9 +574,9 @@ class _Generator:
             r = rng.random()
             inv = None
             if r < 0.13 or not pending:
-                inv = self._non_po_invoice(self.active_suppliers[rng.randrange(len(self.active_suppliers))])
+                inv = self._non_po_invoice(self.pick(self.active_suppliers))
             elif r < 0.17 and invoiced:
-                inv = self._po_invoice(invoiced[rng.randrange(len(invoiced))], kind="Credit Memo")
+                inv = self._po_invoice(self.pick(invoiced), kind="Credit Memo")
             else:
                 p = pending[-1]
                 inv = self._po_invoice(p, partial=rng.random() < 0.45)

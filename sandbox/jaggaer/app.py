@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import bisect
 import copy
+import gc
 import json
 import re
 import secrets
@@ -164,8 +165,14 @@ class JaggaerApp:
             self.tables = {name: _Table(spec) for name, spec in ENTITIES.items()}
             self.set_paths({})
             data = getattr(dataset, "jaggaer", None) or {}
-            for name, table in self.tables.items():
-                table.load(data.get(name, []), EMPTY_CLOCK_START)
+            was_enabled = gc.isenabled()
+            gc.disable()                      # a big load allocates only live objects: GC passes are waste
+            try:
+                for name, table in self.tables.items():
+                    table.load(data.get(name, []), EMPTY_CLOCK_START)
+            finally:
+                if was_enabled:
+                    gc.enable()
             newest = [t.newest() for t in self.tables.values() if t.newest() is not None]
             self._clock = max(newest) + 60 if newest else EMPTY_CLOCK_START
             self.dataset_name = getattr(dataset, "name", None)
