@@ -114,3 +114,6 @@ class JaggaerError(RemoteError):
 
 class TransportError(RemoteError):
     """No usable HTTP answer: DNS, connection refused, TLS, timeout or a dropped connection."""
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,517 @@
+"""The one HTTP layer under both clients: timeouts, retries, backoff, call reporting, transport errors.
+
+`HttpClient.request()` answers the final `requests.Response` (any status: the vendor client reads its
+own error shapes) or raises `TransportError` when no usable answer came. It retries 429, 500-504,
+connection errors and timeouts (plus whatever the vendor's `read_error` marks transient), with
+exponential backoff and full jitter, honouring `Retry-After` up to a cap. Every attempt is reported to
+`call_listeners` as an `ApiCallInfo` that carries no secret: tokens travel in headers, which are never
+reported, and query-string values of secret-looking keys are masked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import email.utils
+import json as jsonlib
+import logging
+import random
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+import urllib3.exceptions
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from connections.exceptions import ConnectionFailure, CredentialsRejected, TransportError
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 501, 502, 503, 504})
+USER_AGENT = "ml-connector/1.0 (+requests)"
+
+# Query-string keys whose values are never reported (the value is replaced by "***").
+_SECRET_KEY = re.compile(r"(token|secret|password|passwd|code|key|signature|assertion|state|auth|session|jwt)",
+                         re.IGNORECASE)
+# Keys whose values are reported, but shortened: a QBO query can be long, and is only there to help a reader.
+_TRUNCATED_KEYS = {"query": 120}
+_MAX_VALUE_CHARS = 80
+SECRET_MASK = "***"
+
+DEFAULTS = {
+    "HTTP_CONNECT_TIMEOUT": 5.0,
+    "HTTP_READ_TIMEOUT": 60.0,
+    "HTTP_MAX_ATTEMPTS": 5,
+    "HTTP_BACKOFF_BASE": 0.5,
+    "HTTP_BACKOFF_CAP": 30.0,
+    "HTTP_RETRY_AFTER_CAP": 60.0,
+    "HTTP_THROTTLE_DEFAULT_WAIT": 60.0,
+}
+
+
+_SECRET_WORDS = r"(?:token|secret|password|passwd|code|key|signature|assertion|state|auth|session|jwt)"
+# key=value in a query string or form body, and 'key': 'value' in a logged dict or JSON.
+_SECRET_PAIR = re.compile(r"(^|[?&;\s])([^=&\s\"']*" + _SECRET_WORDS + r"[^=&\s\"']*)=([^&\s\"']*)",
+                          re.IGNORECASE)
+_SECRET_ITEM = re.compile(r"([\"'][^\"']*" + _SECRET_WORDS + r"[^\"']*[\"']\s*:\s*)([\"'])[^\"']*\2",
+                          re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    """Mask the values of secret-looking parameters in free text (a logged URL, form body or dict)."""
+    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}={SECRET_MASK}", text)
+    return _SECRET_ITEM.sub(lambda m: f"{m.group(1)}{m.group(2)}{SECRET_MASK}{m.group(2)}", text)
+
+
+class RedactQueryStrings(logging.Filter):
+    """urllib3 logs each request line with its full query string at DEBUG: mask secret values in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+def _install_log_redaction() -> None:
+    for name in ("urllib3.connectionpool", "requests_oauthlib.oauth2_session", "oauthlib"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactQueryStrings) for f in target.filters):
+            target.addFilter(RedactQueryStrings())
+
+
+_install_log_redaction()
+
+
+def _setting(name: str):
+    return getattr(settings, name, DEFAULTS[name])
+
+
+# ============================================================================ call reporting
+
+@dataclass(frozen=True)
+class ApiCallInfo:
+    """One attempt of one outbound call, as the audit log stores it. Never holds a secret."""
+
+    system: str
+    method: str
+    path: str                   # URL path plus the query string with secret values masked
+    status: int | None          # None when no HTTP answer came
+    code: str | None            # vendor error code (QBO fault code, JAGGAER returnCode) or transport kind
+    intuit_tid: str | None
+    attempt: int                # 1-based
+    duration_ms: float
+    tenant_id: Any
+    realm_id: str | None
+    error: str | None           # short customer-readable description of a failed attempt
+
+
+CallListener = Callable[[ApiCallInfo], None]
+call_listeners: list[CallListener] = []
+
+
+def _notify(info: ApiCallInfo) -> None:
+    for listener in list(call_listeners):
+        try:
+            listener(info)
+        except Exception:   # noqa: BLE001 - a broken listener must not break the call it observes
+            logger.exception("call listener %r failed", listener)
+
+
+class record_calls:   # noqa: N801 - used like a function: `with record_calls() as calls:`
+    """Context manager collecting every ApiCallInfo reported while it is open (tests, ping, benchmarks)."""
+
+    def __init__(self) -> None:
+        self.calls: list[ApiCallInfo] = []
+        self._lock = threading.Lock()
+
+    def _add(self, info: ApiCallInfo) -> None:
+        with self._lock:
+            self.calls.append(info)
+
+    def __enter__(self) -> list[ApiCallInfo]:
+        call_listeners.append(self._add)
+        return self.calls
+
+    def __exit__(self, *exc: Any) -> None:
+        call_listeners.remove(self._add)
+
+
+# ============================================================================ helpers
+
+def sanitize_path(url: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> str:
+    """The URL path and query string, with values of secret-looking keys masked and long values cut."""
+    split = urlsplit(url)
+    pairs: list[tuple[str, Any]] = list(parse_qsl(split.query, keep_blank_values=True))
+    if params:
+        items = params.items() if isinstance(params, Mapping) else params
+        for key, value in items:
+            if value is None:
+                continue
+            if isinstance(value, list | tuple):
+                pairs.extend((key, v) for v in value)
+            else:
+                pairs.append((key, value))
+    shown = []
+    for key, value in pairs:
+        key = str(key)
+        value = str(value)
+        if key.lower() in _TRUNCATED_KEYS:
+            limit = _TRUNCATED_KEYS[key.lower()]
+            value = value if len(value) <= limit else value[:limit] + "…"
+        elif _SECRET_KEY.search(key):
+            value = SECRET_MASK
+        elif len(value) > _MAX_VALUE_CHARS:
+            value = value[:_MAX_VALUE_CHARS] + "…"
+        shown.append(f"{key}={value}")
+    path = split.path or "/"
+    return f"{path}?{'&'.join(shown)}" if shown else path
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def json_body(response: requests.Response) -> Any:
+    """The body parsed as JSON (None when it is not JSON), parsed once and kept on the response."""
+    cached = getattr(response, "_mlc_json", _MISSING)
+    if cached is not _MISSING:
+        return cached
+    try:
+        value = response.json() if response.content else None
+    except ValueError:
+        value = None
+    response._mlc_json = value
+    return value
+
+
+_MISSING = object()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        # QBO takes amounts as JSON numbers; a float carries the few decimals an amount has exactly.
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def encode_json(obj: Any) -> bytes:
+    return jsonlib.dumps(obj, default=_json_default, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """Every exception nested in a requests/urllib3 error: causes, contexts, `.reason` and exception args."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        nested = (e.__cause__, e.__context__, getattr(e, "reason", None), *getattr(e, "args", ()))
+        stack.extend(x for x in nested if isinstance(x, BaseException))
+
+
+def _host_of(url: str) -> str:
+    split = urlsplit(url)
+    host = split.hostname or url
+    if split.port:
+        host = f"{host}:{split.port}"
+    return host
+
+
+def describe_transport_error(exc: BaseException, url: str, system: str,
+                             timeout: tuple[float, float]) -> tuple[str, str, bool]:
+    """(code, customer-readable message, transient) for a failure that produced no HTTP answer."""
+    host = _host_of(url)
+    name = {"qbo": "QuickBooks Online", "jaggaer": "JAGGAER"}.get(system, system)
+    chain = list(_exception_chain(exc))
+
+    def has(*types: type) -> bool:
+        return any(isinstance(e, types) for e in chain)
+
+    def text_has(*needles: str) -> bool:
+        blob = " ".join(str(e) for e in chain).lower()
+        return any(n in blob for n in needles)
+
+    if has(requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+           urllib3.exceptions.LocationParseError):
+        return "invalid_url", f"{url.split('?')[0]!r} is not a valid URL: check the {name} base URL", False
+    if has(requests.exceptions.SSLError, ssl.SSLError, urllib3.exceptions.SSLError):
+        return "tls", (f"the secure (TLS) connection to {host} failed: its certificate is not trusted or it does "
+                       f"not speak HTTPS on that port; check the {name} base URL"), False
+    if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
+        temporary = any(isinstance(e, socket.gaierror) and e.errno == socket.EAI_AGAIN for e in chain) or \
+            text_has("temporary failure in name resolution")
+        if temporary:
+            return "dns", f"could not resolve host {_bare_host(host)} right now (DNS did not answer)", True
+        return "dns", f"could not resolve host {_bare_host(host)}: check the {name} base URL", False
+    if has(ConnectionRefusedError) or text_has("connection refused", "errno 111", "actively refused"):
+        return "refused", (f"{host} refused the connection: nothing is listening there; check the {name} "
+                           f"base URL and port, or whether {name} is down"), True
+    connect_timeout = has(requests.exceptions.ConnectTimeout) or any(
+        isinstance(e, urllib3.exceptions.ConnectTimeoutError)
+        and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in chain)
+    if connect_timeout:
+        return "connect_timeout", (f"{host} did not accept a connection within {timeout[0]:g} s: it may be down "
+                                   f"or blocked by a firewall; check the {name} base URL"), True
+    if has(requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        return "read_timeout", f"{name} ({host}) did not answer within {timeout[1]:g} s", True
+    if has(ConnectionResetError, ConnectionAbortedError, BrokenPipeError, urllib3.exceptions.ProtocolError,
+           requests.exceptions.ChunkedEncodingError, urllib3.exceptions.IncompleteRead) or text_has(
+            "remote end closed connection", "connection aborted", "connection reset"):
+        return "dropped", f"{name} ({host}) closed the connection without a complete answer", True
+    if text_has("network is unreachable", "no route to host"):
+        return "unreachable", (f"no network route to {host}: check the {name} base URL and this server's "
+                               f"network"), True
+    return "connection", f"could not talk to {name} at {host} ({type(exc).__name__})", True
+
+
+def _bare_host(host: str) -> str:
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+# ============================================================================ the client
+
+@dataclass
+class ErrorReading:
+    """What a vendor client reads from an answer: its error code and whether a retry may help.
+
+    `transient=None` lets the HTTP status decide (429 and 500-504 are retried)."""
+
+    code: str | None = None
+    message: str | None = None
+    transient: bool | None = None
+    throttled: bool = False     # a throttle without Retry-After waits HTTP_THROTTLE_DEFAULT_WAIT
+
+
+ErrorReader = Callable[[requests.Response], "ErrorReading | None"]
+
+
+class HttpClient:
+    """One `requests.Session` (keep-alive) for one system, with the retry policy of ml-connector."""
+
+    def __init__(self, system: str, base_url: str = "", *, timeout: tuple[float, float] | None = None,
+                 max_attempts: int | None = None, backoff_base: float | None = None,
+                 backoff_cap: float | None = None, retry_after_cap: float | None = None,
+                 throttle_default_wait: float | None = None, limiter=None,
+                 read_error: ErrorReader | None = None, tenant_id: Any = None, realm_id: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 rand: Callable[[], float] = random.random, pool_size: int = 10):
+        self.system = system
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout or (float(_setting("HTTP_CONNECT_TIMEOUT")), float(_setting("HTTP_READ_TIMEOUT")))
+        self.max_attempts = max(1, int(max_attempts or _setting("HTTP_MAX_ATTEMPTS")))
+        self.backoff_base = float(_setting("HTTP_BACKOFF_BASE") if backoff_base is None else backoff_base)
+        self.backoff_cap = float(_setting("HTTP_BACKOFF_CAP") if backoff_cap is None else backoff_cap)
+        self.retry_after_cap = float(_setting("HTTP_RETRY_AFTER_CAP") if retry_after_cap is None
+                                     else retry_after_cap)
+        self.throttle_default_wait = float(_setting("HTTP_THROTTLE_DEFAULT_WAIT") if throttle_default_wait is None
+                                           else throttle_default_wait)
+        self.limiter = limiter
+        self.read_error = read_error
+        self.tenant_id = tenant_id
+        self.realm_id = realm_id
+        self.sleep = sleep
+        self.clock = clock
+        self.rand = rand
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    # ---- lifecycle
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- the policy
+    def url_for(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        if not self.base_url:
+            return path_or_url
+        return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: a uniform wait between 0 and min(cap, base * 2^(attempt-1))."""
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        return self.rand() * ceiling
+
+    def wait_before_retry(self, attempt: int, response: requests.Response | None,
+                          reading: ErrorReading | None) -> float:
+        if response is not None:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                return min(retry_after, self.retry_after_cap)
+            if response.status_code == 429 or (reading is not None and reading.throttled):
+                return min(self.throttle_default_wait, self.retry_after_cap)
+        return self.backoff(attempt)
+
+    # ---- the call
+    def request(self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None,
+                json: Any = None, data: Any = None, headers: Mapping[str, str] | None = None,
+                auth: Any = None, content: bytes | str | None = None, max_attempts: int | None = None,
+                timeout: tuple[float, float] | None = None, limit_kind: str | None = None) -> requests.Response:
+        """Send one call, retrying what is transient; the final answer, or TransportError.
+
+        `json` is encoded here (Decimal and dates allowed); `content` is a raw body (str is sent as UTF-8);
+        `data` is passed to requests as is (a dict is form-encoded). `max_attempts=1` disables retries,
+        e.g. for a token refresh that must not be repeated blindly. `limit_kind` is passed to the limiter's
+        `slot()` (the QBO realm limiter counts "batch" requests separately).
+        """
+        method = method.upper()
+        url = self.url_for(path_or_url)
+        shown_path = sanitize_path(url, params)
+        send_headers = dict(headers or {})
+        body = data
+        if json is not None:
+            body = encode_json(json)
+            send_headers.setdefault("Content-Type", "application/json")
+        elif content is not None:
+            body = content.encode("utf-8") if isinstance(content, str) else content
+        attempts = max(1, int(max_attempts or self.max_attempts))
+        timeout = timeout or self.timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            started = self.clock()
+            response: requests.Response | None = None
+            reading: ErrorReading | None = None
+            failure: tuple[str, str] | None = None
+            caught: BaseException | None = None
+            if self.limiter is None:
+                slot = nullcontext()
+            else:
+                slot = self.limiter.slot(limit_kind) if limit_kind else self.limiter.slot()
+            try:
+                with slot:
+                    response = self.session.request(method, url, params=params, data=body, headers=send_headers,
+                                                    auth=auth, timeout=timeout, allow_redirects=False)
+            except requests.RequestException as exc:
+                failure = describe_transport_error(exc, url, self.system, timeout)
+                caught = exc
+                response = None
+            duration_ms = (self.clock() - started) * 1000.0
+
+            if response is not None:
+                if self.read_error is not None:
+                    reading = self.read_error(response)
+                failed = not response.ok or reading is not None
+                if reading is not None and reading.transient is not None:
+                    transient = reading.transient
+                else:
+                    transient = response.status_code in RETRY_STATUSES
+                code = reading.code if reading else None
+                error = None
+                if failed:
+                    error = (reading.message if reading and reading.message else f"HTTP {response.status_code}")
+                intuit_tid = response.headers.get("intuit_tid")
+                status = response.status_code
+            else:
+                code, error, transient = failure
+                failed = True
+                intuit_tid = None
+                status = None
+
+            _notify(ApiCallInfo(system=self.system, method=method, path=shown_path, status=status, code=code,
+                                intuit_tid=intuit_tid, attempt=attempt, duration_ms=round(duration_ms, 3),
+                                tenant_id=self.tenant_id, realm_id=self.realm_id, error=error))
+
+            if not failed:
+                return response
+            if not transient or attempt >= attempts:
+                if response is not None:
+                    return response
+                raise TransportError(error, system=self.system, code=code, transient=transient) from caught
+            wait = self.wait_before_retry(attempt, response, reading)
+            logger.warning("%s %s %s failed (%s), attempt %d of %d, retrying in %.2f s", self.system, method,
+                           shown_path, status if status is not None else code, attempt, attempts, wait)
+            if wait > 0:
+                self.sleep(wait)
+
+
+# ============================================================================ tokens for tests and fixed setups
+
+class StaticTokenProvider:
+    """A token provider around a fixed token (tests, one-off scripts).
+
+    `renew_with` gives what a renewal answers after a 401: a callable taking the rejected token, or an
+    iterable of further tokens; without it (or once exhausted) renewal raises CredentialsRejected.
+    """
+
+    def __init__(self, token: str, *, renew_with: Callable[[str], str] | Iterable[str] | None = None,
+                 system: str = ""):
+        self._token = token
+        self._lock = threading.Lock()
+        self.system = system
+        self.renewals = 0
+        if renew_with is None or callable(renew_with):
+            self._renew_fn = renew_with
+            self._next: Iterator[str] | None = None
+        else:
+            self._renew_fn = None
+            self._next = iter(renew_with)
+
+    def access_token(self) -> str:
+        return self._token
+
+    def renew(self, rejected: str) -> str:
+        with self._lock:
+            if rejected != self._token:      # someone else renewed already
+                return self._token
+            new: str | None = None
+            if self._renew_fn is not None:
+                new = self._renew_fn(rejected)
+            elif self._next is not None:
+                new = next(self._next, None)
+            if not new:
+                raise CredentialsRejected(
+                    "the access token was rejected and no new one can be obtained: reconnect or fix the "
+                    "credentials", system=self.system or "unknown")
+            self.renewals += 1
+            self._token = new
+            return new
+
+
+__all__ = [
+    "ApiCallInfo", "ConnectionFailure", "ErrorReading", "HttpClient", "StaticTokenProvider", "TransportError",
+    "call_listeners", "describe_transport_error", "encode_json", "json_body", "parse_retry_after",
+    "record_calls", "redact_text", "sanitize_path",
+]

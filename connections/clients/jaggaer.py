@@ -1,0 +1,251 @@
+"""JAGGAER J1P REST: the only module that reads a tenant's JAGGAER instance.
+
+Per /work/shared/contracts/jaggaer-j1p.md the paths, list keys, page parameters, page size and filter
+field differ per customer: they come from the tenant's dialect (defaults below, overrides per tenant).
+Lists are read as a stream of pages (start/size paging, `flt` for incremental reads), never all at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from connections.clients.http import RETRY_STATUSES, ErrorReading, HttpClient, json_body
+from connections.exceptions import CredentialsRejected, JaggaerError, NotConfigured
+
+SYSTEM = "jaggaer"
+ENTITIES = ("suppliers", "purchase_orders", "invoices", "gl_accounts", "departments")
+MAX_PAGE_SIZE = 1000
+
+DEFAULT_DIALECT: dict[str, Any] = {
+    "paths": {
+        "suppliers": "/j1p/api/public/ja/v1/companyprofiles",
+        "purchase_orders": "/j1p/api/public/jp/v1/purchaseorders",
+        "invoices": "/j1p/api/public/ji/v1/invoices",
+        "gl_accounts": "/j1p/api/public/ja/v1/glaccounts",
+        "departments": "/j1p/api/public/ja/v1/departments",
+    },
+    "list_keys": {
+        "suppliers": "returnCompanyData",
+        "purchase_orders": "purchaseOrderList",
+        "invoices": "invoiceList",
+        "gl_accounts": "glAccountList",
+        "departments": "departmentList",
+    },
+    "page_size": 200,
+    "filter_field": "LASTMODTIME",
+    "gl_segment": "Account",
+    "department_segment": "DepartmentCode",
+    # Query parameter names of the list endpoints.
+    "params": {"start": "start", "size": "size", "filter": "flt"},
+    "token_path": "/auth/realms/J1p-integrations/protocol/openid-connect/token",
+}
+
+
+def _merge(base: dict, overrides: dict, where: str) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if key not in base:
+            raise ValueError(f"unknown JAGGAER dialect setting {where}{key!r}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ValueError(f"JAGGAER dialect setting {where}{key!r} must be an object")
+            out[key] = _merge(base[key], value, f"{where}{key}.")
+        else:
+            out[key] = value
+    return out
+
+
+def effective_dialect(overrides: dict | None) -> dict:
+    """The defaults with a tenant's overrides merged in; ValueError names a bad or unknown setting."""
+    dialect = _merge(DEFAULT_DIALECT, overrides or {}, "")
+    size = dialect["page_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
+        raise ValueError(f"JAGGAER dialect page_size must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    for entity, path in dialect["paths"].items():
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"JAGGAER dialect path for {entity} must start with '/'")
+    for group in ("list_keys", "params"):
+        for name, value in dialect[group].items():
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"JAGGAER dialect {group}.{name} must be a non-empty string")
+    for name in ("filter_field", "gl_segment", "department_segment", "token_path"):
+        if not isinstance(dialect[name], str) or not dialect[name]:
+            raise ValueError(f"JAGGAER dialect {name} must be a non-empty string")
+    return dialect
+
+
+def format_since(when: dt.datetime) -> str:
+    """ISO-8601 UTC with a Z, to the second (cut down, so nothing at the boundary is skipped)."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("since must be a timezone-aware datetime")
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ============================================================================ errors
+
+def _return_code(body: dict) -> str | None:
+    """The envelope's returnCode as a string when it is not zero; None when zero or absent."""
+    rc = body.get("returnCode")
+    if rc is None or str(rc).strip() in ("0", ""):
+        return None
+    return str(rc).strip()
+
+
+def error_from_response(response: requests.Response) -> JaggaerError | None:
+    """The error a JAGGAER answer carries (HTTP status, OAuth error or non-zero returnCode); None if clean."""
+    status = response.status_code
+    transient = status in RETRY_STATUSES
+    body = json_body(response)
+    if isinstance(body, dict):
+        code = _return_code(body)
+        if code is not None:
+            message = str(body.get("returnMessage") or f"JAGGAER answered returnCode {code}")
+            return JaggaerError(message, status=status, code=code, transient=transient)
+        if body.get("error") and not response.ok:
+            return JaggaerError(str(body.get("error_description") or body["error"]), status=status,
+                                code=str(body["error"]), transient=transient)
+    if response.ok:
+        if not isinstance(body, dict):
+            return JaggaerError("JAGGAER answered with something that is not a JSON object: check the base URL",
+                                status=status, code="not_json")
+        return None
+    if status == 429:
+        message = "JAGGAER is limiting the request rate for this client"
+    elif status == 404:
+        message = "JAGGAER has nothing at this path: check the base URL and the endpoint paths"
+    elif status >= 500:
+        message = f"JAGGAER is not available right now (HTTP {status})"
+    else:
+        message = f"JAGGAER refused the request (HTTP {status})"
+    return JaggaerError(message, status=status, code=str(status), transient=transient)
+
+
+def read_jaggaer_error(response: requests.Response) -> ErrorReading | None:
+    error = error_from_response(response)
+    if error is None:
+        return None
+    return ErrorReading(code=error.code, message=error.message, transient=error.transient)
+
+
+# ============================================================================ the client
+
+class JaggaerClient:
+    """One tenant's JAGGAER instance, through one keep-alive HTTP session."""
+
+    def __init__(self, *, api_base_url: str, tokens, dialect: dict | None = None, http: HttpClient | None = None,
+                 tenant_id=None):
+        if not api_base_url:
+            raise NotConfigured("JAGGAER has no API base URL for this tenant", system=SYSTEM)
+        self.api_base_url = api_base_url.rstrip("/")
+        self.tokens = tokens
+        self.dialect = effective_dialect(dialect)
+        self.tenant_id = tenant_id
+        if http is None:
+            http = HttpClient(SYSTEM, self.api_base_url, read_error=read_jaggaer_error, tenant_id=tenant_id)
+        else:
+            http.read_error = http.read_error or read_jaggaer_error
+            http.tenant_id = tenant_id if tenant_id is not None else http.tenant_id
+        self.http = http
+        self.request_counts: Counter = Counter()
+
+    @classmethod
+    def for_tenant(cls, tenant) -> JaggaerClient:
+        """The client of a tenant's JAGGAER connection; NotConfigured when there is none."""
+        from connections.tokens import JaggaerTokenProvider
+
+        connection = getattr(tenant, "jaggaer_connection", None)
+        status = getattr(connection, "status", "not_configured")
+        if connection is None or status == "not_configured" or not connection.api_base_url \
+                or not connection.client_id:
+            raise NotConfigured("JAGGAER is not connected for this tenant: enter its API URL, client id and secret",
+                                system=SYSTEM)
+        return cls(api_base_url=connection.api_base_url, tokens=JaggaerTokenProvider(connection),
+                   dialect=connection.dialect or None, tenant_id=tenant.pk)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _entity(self, entity: str) -> tuple[str, str]:
+        if entity not in self.dialect["paths"]:
+            raise ValueError(f"unknown JAGGAER entity {entity!r}: expected one of {', '.join(ENTITIES)}")
+        return self.dialect["paths"][entity], self.dialect["list_keys"][entity]
+
+    # ---- transport
+    def _call(self, kind: str, path: str, params: dict | None = None) -> dict:
+        self.request_counts[kind] += 1
+        token = self.tokens.access_token()
+        response = self._send(token, path, params)
+        if response.status_code == 401:
+            token = self.tokens.renew(token)
+            response = self._send(token, path, params)
+            if response.status_code == 401:
+                raise CredentialsRejected(
+                    "JAGGAER rejected a freshly issued access token: check that the API client is allowed to "
+                    "read this data", system=SYSTEM)
+        error = error_from_response(response)
+        if error is not None:
+            raise error
+        return json_body(response)
+
+    def _send(self, token: str, path: str, params: dict | None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        return self.http.request("GET", f"{self.api_base_url}{path}", params=params, headers=headers)
+
+    # ---- reads
+    def iter_pages(self, entity: str, *, since: dt.datetime | None = None) -> Iterator[list[dict]]:
+        """The entity's records (changed at or after `since`), one page at a time, fetched as consumed.
+
+        Pages advance by the rows actually returned (a server may cap `size` below ours) and stop at
+        `totRecords` or at the first empty page."""
+        path, list_key = self._entity(entity)
+        names = self.dialect["params"]
+        params: dict[str, Any] = {names["size"]: self.dialect["page_size"]}
+        if since is not None:
+            params[names["filter"]] = f"{self.dialect['filter_field']}>={format_since(since)}"
+        start = 1
+        while True:
+            body = self._call("list", path, {names["start"]: start, **params})
+            rows = body.get(list_key)
+            if rows is None:
+                if not body.get("totRecords") and not body.get("returnedRecords"):
+                    return
+                raise JaggaerError(f"JAGGAER's answer for {entity} has no {list_key!r} list: check the list key "
+                                   f"in the tenant's JAGGAER settings", status=200, code="no_list")
+            if not isinstance(rows, list):
+                raise JaggaerError(f"JAGGAER's {list_key!r} for {entity} is not a list", status=200, code="no_list")
+            if not rows:
+                return
+            yield rows
+            start += len(rows)
+            total = body.get("totRecords")
+            if total is not None and start > int(total):
+                return
+
+    def get(self, entity: str, record_id: str) -> dict:
+        """One record by id (the record itself, or the single row of an envelope)."""
+        path, list_key = self._entity(entity)
+        body = self._call("single", f"{path}/{quote(str(record_id), safe='')}")
+        if "returnCode" in body and list_key in body:
+            rows = body.get(list_key) or []
+            if not rows:
+                raise JaggaerError(f"JAGGAER has no {entity} record {record_id}", status=200, code="not_found")
+            return rows[0]
+        return body
+
+    def count(self, entity: str) -> int:
+        """`totRecords` of a one-row page: the lightest real call (ping)."""
+        path, _ = self._entity(entity)
+        names = self.dialect["params"]
+        body = self._call("list", path, {names["start"]: 1, names["size"]: 1})
+        return int(body.get("totRecords") or 0)
+
+
+__all__ = ["DEFAULT_DIALECT", "ENTITIES", "JaggaerClient", "effective_dialect", "error_from_response",
+           "read_jaggaer_error"]
