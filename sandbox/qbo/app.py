@@ -77,6 +77,7 @@ class QboApp:
             self.oauth.settings = TokenSettings()
             self.webhooks.clear()
             self.default_limits = Limits()
+            self.load_warnings: list[str] = []
             qbo = getattr(dataset, "qbo", None) if dataset is not None else None
             company = (qbo or {}).get("CompanyInfo") or {}
             realm = self.create_realm(DEFAULT_REALM, company_name=company.get("CompanyName"),
@@ -432,8 +433,13 @@ class QboApp:
             return realm
 
     def _load(self, realm: Realm, qbo: dict) -> None:
-        info = qbo.get("CompanyInfo") or {}
+        info = dict(qbo.get("CompanyInfo") or {})
         with realm.lock:
+            if "MultiCurrencyEnabled" in info:                  # preferences in QBO, not CompanyInfo fields
+                realm.multicurrency = bool(info.pop("MultiCurrencyEnabled"))
+            home = info.pop("HomeCurrency", None)
+            if home:
+                realm.home_currency = str(home.get("value") if isinstance(home, dict) else home).upper()
             if info:
                 rec = realm.recs["CompanyInfo"]["1"]
                 data = {k: v for k, v in rec.data.items() if k not in ("Id", "SyncToken", "MetaData", "domain",
@@ -455,28 +461,39 @@ class QboApp:
                             raise ValueError(f"dataset {entity} {item.get('DisplayName') or item.get('Name')!r} "
                                              f"is not valid QBO data: {e}") from e
                     if len(deferred) == len(pending):
-                        raise ValueError(f"dataset {entity}: unresolvable references in "
-                                         f"{[x.get('Name') or x.get('DisplayName') for x in deferred][:5]}")
+                        # names that match nothing in the dataset: load without them and say so
+                        for item in deferred:
+                            self._resolve_names(realm, entity, item, drop_missing=True)
+                            realm.create(entity, item)
+                        break
                     pending = deferred
 
-    def _resolve_names(self, realm: Realm, entity: str, obj: Any) -> bool:
-        """Turn {"name": X} refs into {"value": id}; False when a target is not loaded yet."""
+    def _resolve_names(self, realm: Realm, entity: str, obj: Any, drop_missing: bool = False) -> bool:
+        """Turn {"name": X} refs into {"value": id}; False when a target is not loaded yet.
+        With `drop_missing`, a ref to a name the dataset lacks is removed and noted in `load_warnings`."""
         if isinstance(obj, list):
-            return all(self._resolve_names(realm, entity, x) for x in obj)
+            return all([self._resolve_names(realm, entity, x, drop_missing) for x in obj])
         if not isinstance(obj, dict):
             return True
-        for key, value in obj.items():
+        ok = True
+        for key, value in list(obj.items()):
             if key.endswith("Ref") and isinstance(value, dict) and value.get("name") and not value.get("value"):
                 target = entity if key == "ParentRef" else REF_TARGETS.get(key)
                 if target is None:
                     continue
                 found = self._find_by_name(realm, target, value["name"])
-                if found is None:
-                    return False
-                value["value"] = found
-            elif isinstance(value, (dict, list)) and not self._resolve_names(realm, entity, value):
-                return False
-        return True
+                if found is not None:
+                    value["value"] = found
+                elif drop_missing:
+                    del obj[key]
+                    self.load_warnings.append(f"{entity} {obj.get('DisplayName') or obj.get('Name')!r}: "
+                                              f"{key} names {target} {value['name']!r}, which the dataset "
+                                              "lacks; loaded without it")
+                else:
+                    ok = False
+            elif isinstance(value, (dict, list)) and not self._resolve_names(realm, entity, value, drop_missing):
+                ok = False
+        return ok
 
     @staticmethod
     def _find_by_name(realm: Realm, entity: str, name: str) -> str | None:

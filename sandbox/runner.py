@@ -1,0 +1,103 @@
+"""Start both sandboxes in this process (tests, the demo, benchmarks): `start_sandboxes()`."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.common.http import SandboxServer
+from sandbox.qbo.app import QboApp
+
+
+@functools.lru_cache(maxsize=4)
+def load_dataset(dataset: str | None, seed: int = 42, scale: float = 1.0) -> Any:
+    """A generated Dataset, memoised: loaders treat datasets as read-only, so one copy serves every reset."""
+    if dataset in (None, "", "empty", "none"):
+        return None
+    from sandbox.datagen import generate
+    return generate(dataset, seed=seed, scale=scale)
+
+
+def _jaggaer_app_class():
+    """The JAGGAER app, imported lazily so the QBO sandbox runs even where it is absent."""
+    try:
+        from sandbox.jaggaer.app import JaggaerApp
+    except ImportError:
+        return None
+    return JaggaerApp
+
+
+@dataclass
+class Sandboxes:
+    qbo_server: SandboxServer
+    jaggaer_server: SandboxServer | None
+    dataset: str | None = "small"
+    seed: int = 42
+    scale: float = 1.0
+
+    @property
+    def qbo(self) -> QboApp:
+        return self.qbo_server.app
+
+    @property
+    def jaggaer(self):
+        return self.jaggaer_server.app if self.jaggaer_server is not None else None
+
+    @property
+    def qbo_url(self) -> str:
+        return self.qbo_server.url
+
+    @property
+    def jaggaer_url(self) -> str | None:
+        return self.jaggaer_server.url if self.jaggaer_server is not None else None
+
+    def servers(self) -> list[SandboxServer]:
+        return [s for s in (self.qbo_server, self.jaggaer_server) if s is not None]
+
+    def reset(self, dataset: str | None = "small", seed: int = 42, scale: float = 1.0) -> None:
+        """Load one generated dataset into both systems; clear faults, latency and request logs."""
+        data = load_dataset(dataset, seed, scale)
+        for server in self.servers():
+            server.app.reset(data)
+            server.faults.clear()
+            server.log.clear()
+        self.dataset, self.seed, self.scale = dataset, seed, scale
+
+    def stop(self) -> None:
+        for server in self.servers():
+            server.stop()
+
+    def __enter__(self) -> Sandboxes:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def start_sandboxes(dataset: str | None = "small", seed: int = 42, scale: float = 1.0, qbo_port: int = 0,
+                    jaggaer_port: int = 0, host: str = "127.0.0.1",
+                    qbo_limits: dict[str, int | None] | None = None) -> Sandboxes:
+    """Both servers up on `host` (port 0: a free port each), loaded with the same generated dataset.
+
+    `qbo_limits` overrides QBO's per-realm limits for every realm, e.g. {"requests_per_minute": None} for a
+    benchmark that must not be throttled."""
+    data = load_dataset(dataset, seed, scale)
+    qbo = QboApp()
+    qbo.reset(data)
+    if qbo_limits:
+        qbo.set_limits("*", **qbo_limits)
+    qbo_server = SandboxServer(qbo, port=qbo_port, host=host)
+    jaggaer_server = None
+    jaggaer_cls = _jaggaer_app_class()
+    if jaggaer_cls is not None:
+        jaggaer = jaggaer_cls()
+        jaggaer.reset(data)
+        jaggaer_server = SandboxServer(jaggaer, port=jaggaer_port, host=host)
+    qbo_server.start()
+    try:
+        if jaggaer_server is not None:
+            jaggaer_server.start()
+    except BaseException:
+        qbo_server.stop()
+        raise
+    return Sandboxes(qbo_server, jaggaer_server, dataset, seed, scale)
