@@ -1,0 +1,147 @@
+"""Connection endpoints under /api/v1/tenants/{tenant_id}/connections, and Intuit's OAuth callback."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.html import format_html
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from connections import oauth, selectors, services
+from connections.serializers import (
+    ConnectionsOverviewSerializer,
+    JaggaerConnectionSerializer,
+    JaggaerConnectionWriteSerializer,
+    PingAnswerSerializer,
+    QboAuthorizeAnswerSerializer,
+    QboAuthorizeSerializer,
+    QboConnectionSerializer,
+    QboDisconnectAnswerSerializer,
+)
+from tenants.permissions import TenantScopedMixin
+
+TAGS = ["connections"]
+
+
+class ConnectionsApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Show both connections of a tenant", tags=TAGS, responses=ConnectionsOverviewSerializer)
+    def get(self, request, tenant_id):
+        return Response({
+            "jaggaer": JaggaerConnectionSerializer(selectors.jaggaer_connection_get(tenant=self.tenant)).data,
+            "qbo": QboConnectionSerializer(selectors.qbo_connection_get(tenant=self.tenant)).data,
+        })
+
+
+class JaggaerConnectionApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Show the JAGGAER connection (never its secret)", tags=TAGS,
+                   responses=JaggaerConnectionSerializer)
+    def get(self, request, tenant_id):
+        return Response(JaggaerConnectionSerializer(selectors.jaggaer_connection_get(tenant=self.tenant)).data)
+
+    @extend_schema(summary="Set the JAGGAER connection (API base URL, client credentials, dialect)", tags=TAGS,
+                   request=JaggaerConnectionWriteSerializer, responses=JaggaerConnectionSerializer)
+    def put(self, request, tenant_id):
+        return self._write(request, partial=False)
+
+    @extend_schema(summary="Change some JAGGAER connection settings", tags=TAGS,
+                   request=JaggaerConnectionWriteSerializer, responses=JaggaerConnectionSerializer)
+    def patch(self, request, tenant_id):
+        return self._write(request, partial=True)
+
+    @extend_schema(summary="Forget the JAGGAER credentials", tags=TAGS, request=None,
+                   responses=JaggaerConnectionSerializer)
+    def delete(self, request, tenant_id):
+        connection = services.jaggaer_connection_clear(tenant=self.tenant)
+        return Response(JaggaerConnectionSerializer(connection).data)
+
+    def _write(self, request, *, partial: bool) -> Response:
+        current = selectors.jaggaer_connection_get(tenant=self.tenant)
+        serializer = JaggaerConnectionWriteSerializer(data=request.data, partial=partial,
+                                                      secret_is_set=bool(current.client_secret))
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        if not partial:
+            changes.setdefault("dialect", {})
+        connection = services.jaggaer_connection_configure(tenant=self.tenant, **changes)
+        return Response(JaggaerConnectionSerializer(connection).data)
+
+
+class QboConnectionApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Show the QuickBooks connection (never its tokens)", tags=TAGS,
+                   responses=QboConnectionSerializer)
+    def get(self, request, tenant_id):
+        return Response(QboConnectionSerializer(selectors.qbo_connection_get(tenant=self.tenant)).data)
+
+    @extend_schema(summary="Disconnect QuickBooks: revoke the tokens at Intuit and forget them", tags=TAGS,
+                   request=None, responses=QboDisconnectAnswerSerializer)
+    def delete(self, request, tenant_id):
+        return _disconnect(self.tenant)
+
+
+class QboDisconnectApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Disconnect QuickBooks (same as DELETE .../connections/qbo)", tags=TAGS, request=None,
+                   responses=QboDisconnectAnswerSerializer)
+    def post(self, request, tenant_id):
+        return _disconnect(self.tenant)
+
+
+def _disconnect(tenant) -> Response:
+    answer = services.qbo_connection_disconnect(tenant=tenant)
+    answer["connection"] = QboConnectionSerializer(selectors.qbo_connection_get(tenant=tenant)).data
+    return Response(answer)
+
+
+class QboAuthorizeApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Start connecting QuickBooks: the Intuit URL to send the customer to", tags=TAGS,
+                   request=QboAuthorizeSerializer, responses={201: QboAuthorizeAnswerSerializer})
+    def post(self, request, tenant_id):
+        serializer = QboAuthorizeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        url = services.qbo_authorization_start(tenant=self.tenant,
+                                               return_url=serializer.validated_data.get("return_url"))
+        return Response({"authorization_url": url, "expires_in": settings.QBO_STATE_MAX_AGE},
+                        status=status.HTTP_201_CREATED)
+
+
+class ConnectionPingApi(TenantScopedMixin, APIView):
+    system = ""
+
+    @extend_schema(summary="Test a connection with the lightest real call; says what to fix", tags=TAGS,
+                   request=None, responses=PingAnswerSerializer)
+    def post(self, request, tenant_id):
+        return Response(services.connection_ping(tenant=self.tenant, system=self.system))
+
+
+# ============================================================================ Intuit's redirect
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}}</style>
+</head><body><h1>{title}</h1><p>{message}</p><p><small>{detail}</small></p></body></html>"""
+
+
+@never_cache
+@require_GET
+def qbo_oauth_callback(request: HttpRequest) -> HttpResponse:
+    """The app's one redirect URI: Intuit sends the customer's browser here after consent."""
+    params = {key: request.GET.get(key, "") for key in ("state", "code", "realmId", "error")}
+    outcome = services.qbo_authorization_complete(params=params)
+    if outcome.return_url:
+        query = {"status": "connected"} if outcome.ok else {"status": "error", "reason": outcome.reason}
+        return HttpResponseRedirect(oauth.url_with_query(outcome.return_url, **query))
+    code = 200 if outcome.ok else 400
+    body = {"status": "connected" if outcome.ok else "error", "reason": outcome.reason, "message": outcome.message}
+    if outcome.ok:
+        body["realm_id"] = outcome.realm_id
+    if "text/html" in request.headers.get("Accept", ""):
+        title = "QuickBooks connected" if outcome.ok else "QuickBooks was not connected"
+        detail = f"Reference: {outcome.reason}"
+        html = format_html(_PAGE, title=title, message=outcome.message, detail=detail)
+        return HttpResponse(html, status=code, content_type="text/html; charset=utf-8")
+    return JsonResponse(body, status=code)

@@ -1,0 +1,18 @@
+"""Routes of the connections app, included at the root: the partner API and Intuit's redirect URI."""
+
+from django.urls import path
+
+from connections import api
+
+PREFIX = "api/v1/tenants/<uuid:tenant_id>/connections"
+
+urlpatterns = [
+    path(PREFIX, api.ConnectionsApi.as_view(), name="connections"),
+    path(f"{PREFIX}/jaggaer", api.JaggaerConnectionApi.as_view(), name="connections-jaggaer"),
+    path(f"{PREFIX}/jaggaer/ping", api.ConnectionPingApi.as_view(system="jaggaer"), name="connections-jaggaer-ping"),
+    path(f"{PREFIX}/qbo", api.QboConnectionApi.as_view(), name="connections-qbo"),
+    path(f"{PREFIX}/qbo/authorize", api.QboAuthorizeApi.as_view(), name="connections-qbo-authorize"),
+    path(f"{PREFIX}/qbo/disconnect", api.QboDisconnectApi.as_view(), name="connections-qbo-disconnect"),
+    path(f"{PREFIX}/qbo/ping", api.ConnectionPingApi.as_view(system="qbo"), name="connections-qbo-ping"),
+    path("oauth/qbo/callback", api.qbo_oauth_callback, name="qbo-oauth-callback"),
+]
