@@ -6,6 +6,8 @@ from rest_framework.test import APIClient
 from tenants.models import PartnerAPIKey
 from tests.factories import PartnerFactory, TenantFactory
 
+pytest_plugins = ["sandbox.testing"]   # fixtures: sandboxes, qbo_sandbox, jaggaer_sandbox, qbo_tokens
+
 
 class PartnerContext:
     def __init__(self, partner, key: str):
