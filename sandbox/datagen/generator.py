@@ -36,6 +36,7 @@ INVOICE_STATUS_TABLE = tuple(s for s, w in zip(INVOICE_STATUSES, INVOICE_STATUS_
 POSTABLE_PO = ("Approved", "Issued", "Closed")
 
 CENT = Decimal("0.01")
+QBO_TERMS = ("Net 30", "Net 15", "Due on receipt")
 COMPANY_NAME = "Midwest Precision Components Inc."
 
 
@@ -201,6 +202,8 @@ class _Generator:
             lead = self.pick(pools.NAME_LEADS)
             trade = self.pick(pools.NAME_TRADES)
             suffix = self.pick(pools.NAME_SUFFIXES)
+            if "&" in trade and "&" in suffix:
+                suffix = "Inc."
             name = f"{lead} {trade} {suffix}"
             if attempt >= 20:                            # pools exhausted at large scales: number the branch
                 name = f"{lead} {trade} {suffix} #{len(used) + 1}"
@@ -661,7 +664,7 @@ class _Generator:
                  {"Name": "Net 15", "Type": "STANDARD", "DueDays": 15, "Active": True},
                  {"Name": "Due on receipt", "Type": "STANDARD", "DueDays": 0, "Active": True}]
         for s in self.suppliers:
-            if s["paymentTerms"] not in ("Net 30", "Net 15", "Due on receipt"):
+            if s["paymentTerms"] not in QBO_TERMS:
                 self.case("payment_terms_without_qbo", "suppliers", s["companyId"])
         company = {"CompanyName": COMPANY_NAME, "LegalName": COMPANY_NAME, "Country": "US",
                    "CompanyAddr": {"Line1": "2200 Kettering Blvd", "City": "Dayton", "CountrySubDivisionCode": "OH",
@@ -680,4 +683,4 @@ class _Generator:
                 "PrimaryPhone": {"FreeFormNumber": sup["primaryContact"]["phone"]},
                 "BillAddr": {"Line1": addr["line1"], "City": addr["city"], "CountrySubDivisionCode": addr["state"],
                              "PostalCode": addr["postalCode"], "Country": addr["country"]},
-                "TermRef": {"name": sup["paymentTerms"]}}
+                **({"TermRef": {"name": sup["paymentTerms"]}} if sup["paymentTerms"] in QBO_TERMS else {})}

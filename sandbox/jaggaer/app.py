@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import collections
 import copy
 import gc
 import json
@@ -44,6 +45,7 @@ INVOICE_STATUSES = ("InProcess", "Approved", "Rejected", "Paid")
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _FILTER = re.compile(r"^\s*([A-Za-z_.]+)\s*(>=|>)\s*(\S+)\s*$")
 FILTER_FIELDS = ("LASTMODTIME", "LASTUPDATE")
+DEFAULT_PARAMS = {"start": "start", "size": "size", "flt": "flt"}
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,10 @@ class JaggaerApp:
             self._tokens: dict[str, float] = {}
             self.tables = {name: _Table(spec) for name, spec in ENTITIES.items()}
             self.set_paths({})
+            self.params = dict(DEFAULT_PARAMS)
+            self.filter_fields = FILTER_FIELDS
+            self.rate_limit_per_minute: int | None = None
+            self._hits: collections.deque[float] = collections.deque()
             data = getattr(dataset, "jaggaer", None) or {}
             was_enabled = gc.isenabled()
             gc.disable()                      # a big load allocates only live objects: GC passes are waste
@@ -187,6 +193,37 @@ class JaggaerApp:
         with self._lock:
             self.paths = {name: paths.get(name, spec.path).rstrip("/") for name, spec in ENTITIES.items()}
             self._by_path = {p: name for name, p in self.paths.items()}
+
+    def set_params(self, start: str | None = None, size: str | None = None, flt: str | None = None,
+                   filter_field: str | None = None) -> None:
+        """Rename the paging/filter query parameters, or the filter field, as another JAGGAER instance has them."""
+        with self._lock:
+            for key, value in (("start", start), ("size", size), ("flt", flt)):
+                if value:
+                    self.params[key] = value
+            if filter_field:
+                self.filter_fields = (filter_field.upper(),)
+
+    def set_rate_limit(self, per_minute: int | None) -> None:
+        """Answer 429 (with Retry-After) once more than `per_minute` API calls arrive within 60 s; None: no limit."""
+        if per_minute is not None and int(per_minute) < 1:
+            raise ValueError("per_minute must be at least 1, or null for no limit")
+        with self._lock:
+            self.rate_limit_per_minute = None if per_minute is None else int(per_minute)
+            self._hits.clear()
+
+    def _throttled(self) -> int | None:
+        """Seconds to wait when this call is over the rate limit, else None (and the call is counted)."""
+        if self.rate_limit_per_minute is None:
+            return None
+        with self._lock:
+            now = self._wall()
+            while self._hits and self._hits[0] <= now - 60:
+                self._hits.popleft()
+            if len(self._hits) >= self.rate_limit_per_minute:
+                return max(1, int(self._hits[0] + 60 - now + 0.999))
+            self._hits.append(now)
+            return None
 
     def now(self) -> str:
         """The sandbox clock: the modification time the last mutation stamped (or the starting point)."""
@@ -367,6 +404,11 @@ class JaggaerApp:
                 return Response.json(405, {"error": "invalid_request", "error_description": "use POST"},
                                      headers={"Allow": "POST"})
             return self._token(req)
+        wait = self._throttled()
+        if wait is not None:
+            resp = self.throttle_response(wait)
+            resp.headers["Retry-After"] = str(wait)
+            return resp
         entity, record_id = self._route(path)
         if entity is None:
             return Response.json(404, {"returnCode": RC_NOT_FOUND, "returnMessage": f"No resource at {req.path}"})
@@ -444,15 +486,14 @@ class JaggaerApp:
             raise _ApiError(RC_INVALID_PARAMETER, f"{name} must be a positive integer, not {raw!r}")
         return value
 
-    @staticmethod
-    def _threshold(flt: str) -> int:
+    def _threshold(self, flt: str) -> int:
         """The first modification epoch a `LASTMODTIME>=...` / `LASTMODTIME>...` filter lets through."""
         m = _FILTER.match(flt)
         if not m:
             raise _ApiError(RC_INVALID_FILTER, f"Invalid filter {flt!r}: expected LASTMODTIME>=<ISO-8601 UTC time>")
         field_name, op, value = m.groups()
-        if field_name.upper() not in FILTER_FIELDS:
-            raise _ApiError(RC_INVALID_FILTER, f"Invalid filter field {field_name!r}: use LASTMODTIME")
+        if field_name.upper() not in self.filter_fields:
+            raise _ApiError(RC_INVALID_FILTER, f"Invalid filter field {field_name!r}: use {self.filter_fields[0]}")
         try:
             dt = parse_utc(value)
         except ValueError as e:
@@ -462,9 +503,9 @@ class JaggaerApp:
         return seconds + 1 if (op == ">" or fraction) else seconds
 
     def _list(self, entity: str, req: Request) -> Response:
-        start = self._int_arg(req, "start", 1)
-        size = min(self._int_arg(req, "size", self.default_page_size), self.max_page_size)
-        flt = (req.arg("flt") or "").strip()
+        start = self._int_arg(req, self.params["start"], 1)
+        size = min(self._int_arg(req, self.params["size"], self.default_page_size), self.max_page_size)
+        flt = (req.arg(self.params["flt"]) or "").strip()
         threshold = self._threshold(flt) if flt else None
         t = self.tables[entity]
         with self._lock:
@@ -494,7 +535,8 @@ class JaggaerApp:
             return {"dataset": self.dataset_name, "clock": self.now(),
                     "counts": {name: len(t.rows) for name, t in self.tables.items()},
                     "tokens": len(self._tokens), "token_lifetime": self.token_lifetime,
-                    "client_id": self.client_id, "paths": dict(self.paths), "max_page_size": self.max_page_size}
+                    "client_id": self.client_id, "paths": dict(self.paths), "max_page_size": self.max_page_size,
+                    "params": dict(self.params), "rate_limit_per_minute": self.rate_limit_per_minute}
 
     def control(self, req: Request, subpath: str) -> Response:
         parts = [unquote(p) for p in subpath.strip("/").split("/") if p]
@@ -522,6 +564,12 @@ class JaggaerApp:
             case ("POST", ["credentials"]):
                 self.set_credentials(body.get("client_id"), body.get("client_secret"))
                 return {"client_id": self.client_id}
+            case ("POST", ["params"]):
+                self.set_params(**body)
+                return {"params": dict(self.params), "filter_fields": list(self.filter_fields)}
+            case ("POST", ["rate_limit"]):
+                self.set_rate_limit(body.get("per_minute"))
+                return {"per_minute": self.rate_limit_per_minute}
             case ("POST", ["paths"]):
                 self.set_paths(body)
                 return {"paths": dict(self.paths)}

@@ -188,3 +188,11 @@ def test_the_qbo_side_has_company_chart_departments_names_and_terms(small):
     for d in qbo["Department"]:
         if "ParentRef" in d:
             assert d["ParentRef"]["name"] in dept_names
+
+
+@pytest.mark.parametrize(("dataset", "seed"), [("small", 42), ("small", 7), ("demo", 42)])
+def test_the_qbo_side_loads_into_the_qbo_sandbox_without_errors_or_warnings(dataset, seed):
+    from sandbox.qbo.app import QboApp
+    app = QboApp()
+    app.reset(generate(dataset, seed=seed))
+    assert app.load_warnings == []

@@ -453,3 +453,28 @@ def test_request_log_groups_single_record_paths(app):
     assert app.normalise_path(f"{ENTITIES['departments'].path}/PLANT-2") == (
         f"{ENTITIES['departments'].path}/{{id}}")
     assert app.normalise_path(SUPPLIERS) == SUPPLIERS
+
+
+def test_paging_parameter_and_filter_field_names_can_be_changed(app, api):
+    app.set_params(start="startRow", size="pageSize", flt="filter", filter_field="UPDATED")
+    _, body = api.get(POS, startRow=3, pageSize=4)
+    assert body["startAt"] == 3 and body["returnedRecords"] == 4
+    pivot = app.records("purchase_orders")[70]["lastUpdate"]
+    _, body = api.get(POS, filter=f"UPDATED>={pivot}", pageSize=200)
+    assert body["returnCode"] == 0 and body["totRecords"] == len(expected_order(
+        app, "purchase_orders", parse_utc(pivot).timestamp()))
+    _, body = api.get(POS, filter=f"LASTMODTIME>={pivot}")
+    assert body["returnCode"] != 0
+
+
+def test_a_rate_limit_answers_429_with_retry_after_until_the_minute_has_passed(app, api, wall):
+    app.set_rate_limit(3)
+    assert [api.get(SUPPLIERS)[0] for _ in range(3)] == [200, 200, 200]
+    wall.now += 20
+    resp = app.handle(req("GET", SUPPLIERS, headers={"Authorization": f"Bearer {api.token}"}))
+    assert resp.status == 429 and resp.headers["Retry-After"] == "40"
+    assert json.loads(resp.body)["returnCode"] == 429
+    wall.now += 40
+    assert api.get(SUPPLIERS)[0] == 200
+    app.set_rate_limit(None)
+    assert all(api.get(SUPPLIERS)[0] == 200 for _ in range(10))
