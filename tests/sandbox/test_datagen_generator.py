@@ -76,7 +76,15 @@ def test_bench_has_its_sizes_and_generates_and_loads_in_under_ten_seconds():
         2000, 10000, 20000)
     assert app.count("invoices") == 20000
     assert elapsed < 10, f"bench generation and load took {elapsed:.1f} s"
-    assert "invoice_po_unknown" in ds.cases and "name_over_500_chars" in ds.cases
+    small_cases = generate("small").cases
+    assert set(ds.cases) == set(small_cases)
+    id_fields = {"suppliers": "companyId", "purchase_orders": "poId", "invoices": "invoiceId",
+                 "gl_accounts": "code", "departments": "code"}
+    ids = {e: {r[f] for r in ds.jaggaer[e]} for e, f in id_fields.items()}
+    for name, entry in ds.cases.items():
+        named = [(e, i) for e in id_fields for i in entry.get(e, [])]
+        assert named, name
+        assert all(i in ids[e] for e, i in named), name
 
 
 def test_unknown_dataset_or_bad_scale_is_refused():

@@ -1,10 +1,9 @@
-"""The JAGGAER sandbox over real HTTP: SandboxServer on a free port, driven with requests."""
+"""The JAGGAER sandbox over real HTTP (the session's SandboxServer from sandbox.testing), driven with requests."""
 import pytest
 import requests
 
-from sandbox.common.http import SandboxServer
 from sandbox.datagen import generate
-from sandbox.jaggaer import ENTITIES, TOKEN_PATH, JaggaerApp
+from sandbox.jaggaer import ENTITIES, TOKEN_PATH
 
 SUPPLIERS = ENTITIES["suppliers"].path
 INVOICES = ENTITIES["invoices"].path
@@ -17,19 +16,10 @@ def small_data():
     return generate("small", seed=42)
 
 
-@pytest.fixture(scope="module")
-def server(small_data):
-    srv = SandboxServer(JaggaerApp(small_data), port=0).start()
-    yield srv
-    srv.stop()
-
-
 @pytest.fixture
-def jaggaer(server, small_data):
-    server.app.reset(small_data)
-    server.faults.clear()
-    server.log.clear()
-    return server
+def jaggaer(jaggaer_sandbox):
+    """The session's JAGGAER server (sandbox.testing), reset to small/42 for this test."""
+    return jaggaer_sandbox
 
 
 @pytest.fixture
@@ -144,3 +134,14 @@ def test_pages_are_fast_enough_not_to_be_what_a_benchmark_measures(jaggaer, http
     for _ in range(50):
         assert http.get(jaggaer.url + INVOICES, params={"size": 200}, headers=auth, timeout=5).status_code == 200
     assert (time.perf_counter() - started) / 50 < 0.1
+
+
+def test_a_standalone_server_on_a_free_port_starts_and_stops(small_data):
+    from sandbox.common.http import SandboxServer
+    from sandbox.jaggaer import JaggaerApp
+    with SandboxServer(JaggaerApp(small_data), port=0) as srv, requests.Session() as http:
+        assert srv.port != 0
+        assert http.get(srv.url + SUPPLIERS, timeout=5).status_code == 401
+        url = srv.url
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + SUPPLIERS, timeout=2)
