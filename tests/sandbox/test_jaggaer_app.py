@@ -478,3 +478,19 @@ def test_a_rate_limit_answers_429_with_retry_after_until_the_minute_has_passed(a
     assert api.get(SUPPLIERS)[0] == 200
     app.set_rate_limit(None)
     assert all(api.get(SUPPLIERS)[0] == 200 for _ in range(10))
+
+
+def test_a_row_changed_mid_poll_shifts_offsets_and_a_high_water_mark_reread_recovers_it(app, api):
+    """What the poller must cope with: offset paging skips a row when an earlier one moves to the end."""
+    _, page1 = api.get(INVOICES, start=1, size=50)
+    first_page = [r["invoiceId"] for r in page1["invoiceList"]]
+    high_water = page1["invoiceList"][-1]["lastUpdate"]
+    app.approve_invoice(first_page[0])                    # moves from page 1 to the very end
+    _, page2 = api.get(INVOICES, start=51, size=50)
+    _, page3 = api.get(INVOICES, start=101, size=50)
+    seen = first_page + [r["invoiceId"] for r in page2["invoiceList"] + page3["invoiceList"]]
+    everything = expected_order(app, "invoices")
+    skipped = [i for i in everything if i not in seen]
+    assert len(skipped) == 1                              # the row that slid back onto page 1
+    reread, _ = api.all_ids("invoices", size=200, flt=f"LASTMODTIME>={high_water}")
+    assert skipped[0] in reread and first_page[0] in reread

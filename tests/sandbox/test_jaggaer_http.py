@@ -145,3 +145,27 @@ def test_a_standalone_server_on_a_free_port_starts_and_stops(small_data):
         url = srv.url
     with pytest.raises(requests.ConnectionError):
         requests.get(url + SUPPLIERS, timeout=2)
+
+
+def test_concurrent_pages_and_mutations_stay_consistent(jaggaer):
+    from concurrent.futures import ThreadPoolExecutor
+    auth = bearer(requests, jaggaer)
+
+    def read(_):
+        with requests.Session() as s:
+            for start in (1, 51, 101):
+                body = s.get(jaggaer.url + INVOICES, params={"start": start, "size": 50}, headers=auth,
+                             timeout=10).json()
+                assert body["returnCode"] == 0 and body["totRecords"] == 150
+                assert body["returnedRecords"] == len(body["invoiceList"]) == 50
+        return True
+
+    def mutate(n):
+        jaggaer.app.set_invoice_status(f"INV-{1001 + n}", "Paid")
+        return True
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(read, n) for n in range(16)] + [pool.submit(mutate, n) for n in range(40)]
+        assert all(f.result() for f in futures)
+    stamps = [jaggaer.app.get("invoices", f"INV-{1001 + n}")["lastUpdate"] for n in range(40)]
+    assert len(set(stamps)) == 40
