@@ -250,7 +250,8 @@ def test_the_ap_account_must_be_an_accounts_payable_account(qbo_api):
     v = _vendor(qbo_api)
     resp = qbo_api.post("purchaseorder", json={
         "VendorRef": {"value": v["Id"]}, "APAccountRef": {"value": _acct(qbo_api, "Checking")["Id"]},
-        "Line": [{"Amount": 1, "AccountBasedExpenseLineDetail": {"AccountRef": {"value": _acct(qbo_api, "Travel")["Id"]}}}]})
+        "Line": [{"Amount": 1, "AccountBasedExpenseLineDetail": {
+            "AccountRef": {"value": _acct(qbo_api, "Travel")["Id"]}}}]})
     assert resp.status_code == 400 and fault_code(resp) == "6000"
     assert resp.json()["Fault"]["Error"][0]["element"] == "APAccountRef"
 
@@ -366,7 +367,8 @@ def test_the_same_requestid_returns_the_original_answer_without_doing_the_work_t
     assert again.json() == first.json()
     assert len(qbo_api.app.find("Vendor", DisplayName="Once Only")) == 1
     # another requestid does the work again and meets the duplicate name
-    assert fault_code(qbo_api.post("vendor", json={"DisplayName": "Once Only"}, params={"requestid": "req-2"})) == "6240"
+    third = qbo_api.post("vendor", json={"DisplayName": "Once Only"}, params={"requestid": "req-2"})
+    assert fault_code(third) == "6240"
 
 
 def test_requestids_are_per_realm(qbo_api):
