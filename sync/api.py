@@ -1,0 +1,137 @@
+"""Tenant-scoped API of the sync app: mappings, catalogs, the alignment report, sync settings."""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sync import selectors, services
+from sync.filters import JaggaerCatalogFilter, MappingFilter, QboCatalogFilter
+from sync.models import Kind
+from sync.serializers import (
+    AutoMatchSerializer,
+    JaggaerCatalogItemSerializer,
+    MappingBulkSerializer,
+    MappingSerializer,
+    MappingSetSerializer,
+    QboCatalogItemSerializer,
+    SyncSettingsSerializer,
+)
+from tenants.permissions import TenantScopedMixin
+
+
+class MappingListApi(TenantScopedMixin, generics.ListAPIView):
+    serializer_class = MappingSerializer
+    filterset_class = MappingFilter
+    ordering_fields = ["kind", "code", "state", "updated_at"]
+
+    @extend_schema(summary="List GL account and department mappings (filter by kind, state, source, code)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.mapping_list(tenant=self.tenant)
+
+
+class MappingDetailApi(TenantScopedMixin, APIView):
+    def _get(self, kind, code):
+        if kind not in Kind.values:
+            raise Http404
+        mapping = selectors.mapping_list(tenant=self.tenant).filter(kind=kind, code=code).first()
+        if mapping is None:
+            raise Http404
+        return mapping
+
+    @extend_schema(summary="Show one mapping", responses=MappingSerializer)
+    def get(self, request, tenant_id, kind, code):
+        return Response(MappingSerializer(self._get(kind, code)).data)
+
+    @extend_schema(summary="Map a JAGGAER code to a QBO account or department (a person's mapping)",
+                   request=MappingSetSerializer, responses=MappingSerializer)
+    def put(self, request, tenant_id, kind, code):
+        if kind not in Kind.values:
+            raise Http404
+        serializer = MappingSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        mapping = services.mapping_set(tenant=self.tenant, kind=kind, code=code,
+                                       qbo_id=serializer.validated_data["qbo_id"] or None)
+        return Response(MappingSerializer(mapping).data)
+
+    @extend_schema(summary="Clear a mapping (unmapped; auto-matching leaves it alone)", responses=MappingSerializer)
+    def delete(self, request, tenant_id, kind, code):
+        self._get(kind, code)
+        mapping = services.mapping_set(tenant=self.tenant, kind=kind, code=code, qbo_id=None)
+        return Response(MappingSerializer(mapping).data)
+
+
+class MappingBulkApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Set several mappings at once (all or nothing)", request=MappingBulkSerializer,
+                   responses=MappingSerializer(many=True))
+    def post(self, request, tenant_id):
+        serializer = MappingBulkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        mappings = services.mappings_bulk_set(tenant=self.tenant, items=serializer.validated_data["mappings"])
+        return Response(MappingSerializer(mappings, many=True).data)
+
+
+class MappingAutoMatchApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Re-run auto-matching (account number = code, else same name)",
+                   request=AutoMatchSerializer)
+    def post(self, request, tenant_id):
+        serializer = AutoMatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        counts = services.mappings_auto_match(tenant=self.tenant, kind=serializer.validated_data.get("kind"),
+                                              include_person=serializer.validated_data["include_person"])
+        return Response({"counts": counts})
+
+
+class AlignmentApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Alignment report: JAGGAER codes without a valid QBO counterpart (with held records "
+                           "waiting on each) and QBO accounts and departments no code uses")
+    def get(self, request, tenant_id):
+        return Response(selectors.alignment_report(tenant=self.tenant))
+
+
+class QboCatalogApi(TenantScopedMixin, generics.ListAPIView):
+    serializer_class = QboCatalogItemSerializer
+    filterset_class = QboCatalogFilter
+    ordering_fields = ["name", "number", "kind"]
+
+    @extend_schema(summary="QuickBooks accounts and departments as last imported")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.qbo_catalog_list(tenant=self.tenant)
+
+
+class JaggaerCatalogApi(TenantScopedMixin, generics.ListAPIView):
+    serializer_class = JaggaerCatalogItemSerializer
+    filterset_class = JaggaerCatalogFilter
+    ordering_fields = ["code", "name", "kind"]
+
+    @extend_schema(summary="JAGGAER GL accounts and departments as last imported")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.jaggaer_catalog_list(tenant=self.tenant)
+
+
+class SyncSettingsApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Show the tenant's sync settings", responses=SyncSettingsSerializer)
+    def get(self, request, tenant_id):
+        return Response(SyncSettingsSerializer(selectors.sync_settings_get(tenant=self.tenant)).data)
+
+    @extend_schema(summary="Change the tenant's sync settings (default AP account, validated against QBO)",
+                   request=SyncSettingsSerializer, responses=SyncSettingsSerializer)
+    def patch(self, request, tenant_id):
+        serializer = SyncSettingsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        current = selectors.sync_settings_get(tenant=self.tenant)
+        if "ap_account" in data:
+            current = services.sync_settings_update(tenant=self.tenant,
+                                                    ap_account_id=(data["ap_account"] or {}).get("qbo_id"))
+        return Response(SyncSettingsSerializer(current).data, status=status.HTTP_200_OK)

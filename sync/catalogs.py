@@ -1,0 +1,128 @@
+"""Import both sides' catalogs (GL accounts, departments) and keep the mappings' states in step."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from sync.matching import Candidate, auto_match, mapping_state
+from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem
+
+logger = logging.getLogger(__name__)
+
+ALL_ROWS = "Active IN (true,false)"
+QBO_ENTITY = {Kind.GL_ACCOUNT: "Account", Kind.DEPARTMENT: "Department"}
+JAGGAER_ENTITY = {Kind.GL_ACCOUNT: "gl_accounts", Kind.DEPARTMENT: "departments"}
+
+
+def _qbo_row(tenant, kind: str, entity: dict) -> QboCatalogItem:
+    return QboCatalogItem(
+        tenant=tenant, kind=kind, qbo_id=str(entity["Id"]), name=str(entity.get("Name") or "")[:255],
+        fully_qualified_name=str(entity.get("FullyQualifiedName") or entity.get("Name") or "")[:1000],
+        number=str(entity.get("AcctNum") or "")[:40], account_type=str(entity.get("AccountType") or "")[:60],
+        account_sub_type=str(entity.get("AccountSubType") or "")[:60],
+        classification=str(entity.get("Classification") or "")[:30],
+        active=entity.get("Active", True) is not False, present=True,
+    )
+
+
+def qbo_catalog_import(*, tenant, qbo, kind: str) -> int:
+    rows = {}
+    for page in qbo.query_pages(QBO_ENTITY[kind], ALL_ROWS):
+        for entity in page:
+            rows[str(entity["Id"])] = _qbo_row(tenant, kind, entity)
+    with transaction.atomic():
+        if rows:
+            QboCatalogItem.objects.bulk_create(
+                list(rows.values()), update_conflicts=True, unique_fields=["tenant", "kind", "qbo_id"],
+                update_fields=["name", "fully_qualified_name", "number", "account_type", "account_sub_type",
+                               "classification", "active", "present", "updated_at"])
+        QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind, present=True).exclude(
+            qbo_id__in=list(rows)).update(present=False)
+    return len(rows)
+
+
+def jaggaer_catalog_import(*, tenant, jaggaer, kind: str) -> tuple[int, list[str]]:
+    """Import the JAGGAER catalog (inactive codes included); returns (count, problems with rows)."""
+    rows, problems = {}, []
+    for page in jaggaer.iter_pages(JAGGAER_ENTITY[kind]):
+        for record in page:
+            code = str(record.get("code") or "").strip()
+            if not code:
+                problems.append(f"A JAGGAER {kind} without a code was skipped: {str(record)[:200]}")
+                continue
+            rows[code] = JaggaerCatalogItem(tenant=tenant, kind=kind, code=code[:100],
+                                            name=str(record.get("name") or "")[:255],
+                                            active=record.get("active", True) is not False, present=True)
+    with transaction.atomic():
+        if rows:
+            JaggaerCatalogItem.objects.bulk_create(
+                list(rows.values()), update_conflicts=True, unique_fields=["tenant", "kind", "code"],
+                update_fields=["name", "active", "present", "updated_at"])
+        JaggaerCatalogItem.objects.for_tenant(tenant).filter(kind=kind, present=True).exclude(
+            code__in=list(rows)).update(present=False)
+    return len(rows), problems
+
+
+def _candidate(item: QboCatalogItem) -> Candidate:
+    return Candidate(key=item.pk, number=item.number, name=item.name, active=item.active, present=item.present)
+
+
+def mappings_refresh(*, tenant, kind: str, rematch: bool = False, include_person: bool = False) -> dict:
+    """Create mappings for codes seen for the first time, auto-match unmapped automatic ones, and
+    recompute every state (drift). `rematch` re-runs auto-matching on every automatic mapping (and on
+    a person's too with `include_person`). Returns counts of what changed."""
+    qbo_items = {i.pk: i for i in QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind)}
+    candidates = [_candidate(i) for i in qbo_items.values()]
+    if kind == Kind.GL_ACCOUNT:  # a bill line is never posted to the AP account itself
+        candidates = [c for c in candidates if qbo_items[c.key].account_sub_type != "AccountsPayable"]
+    jaggaer = {i.code: i for i in JaggaerCatalogItem.objects.for_tenant(tenant).filter(kind=kind)}
+    mappings = {m.code: m for m in Mapping.objects.for_tenant(tenant).filter(kind=kind)}
+    counts = {"new": 0, "matched": 0, "changed": 0}
+
+    new = []
+    for code in jaggaer:
+        if code not in mappings:
+            mapping = Mapping(tenant=tenant, kind=kind, code=code, source=Mapping.Source.AUTO)
+            mappings[code] = mapping
+            new.append(mapping)
+    changed = []
+    for code, mapping in mappings.items():
+        before = (mapping.qbo_item_id, mapping.state, mapping.state_detail)
+        item = jaggaer.get(code)
+        automatic = mapping.source == Mapping.Source.AUTO
+        if (mapping.pk is None or (automatic and mapping.state == Mapping.State.UNMAPPED)
+                or (rematch and (automatic or include_person))):
+            mapping.qbo_item_id = auto_match(code=code, name=item.name if item else "", candidates=candidates)
+            mapping.source = Mapping.Source.AUTO
+        qbo = qbo_items.get(mapping.qbo_item_id)
+        jaggaer_active = None if item is None else (item.active and item.present)
+        mapping.state, mapping.state_detail = mapping_state(
+            kind=kind, qbo=_candidate(qbo) if qbo else None, jaggaer_active=jaggaer_active)
+        if mapping.pk is None:
+            counts["new"] += 1
+            counts["matched"] += mapping.qbo_item_id is not None
+        elif before != (mapping.qbo_item_id, mapping.state, mapping.state_detail):
+            counts["changed"] += 1
+            counts["matched"] += mapping.qbo_item_id is not None and before[0] != mapping.qbo_item_id
+            changed.append(mapping)
+    with transaction.atomic():
+        Mapping.objects.bulk_create(new)
+        Mapping.objects.bulk_update(changed, ["qbo_item", "source", "state", "state_detail", "updated_at"])
+    return counts
+
+
+def catalogs_sync(*, tenant, qbo, jaggaer) -> tuple[dict, list[str]]:
+    """The catalogs step of a run: both catalogs of both kinds, then mapping states."""
+    counts: dict = {}
+    problems: list[str] = []
+    for kind in (Kind.GL_ACCOUNT, Kind.DEPARTMENT):
+        counts[f"qbo_{kind}"] = qbo_catalog_import(tenant=tenant, qbo=qbo, kind=kind)
+        n, kind_problems = jaggaer_catalog_import(tenant=tenant, jaggaer=jaggaer, kind=kind)
+        counts[f"jaggaer_{kind}"] = n
+        problems += kind_problems
+        for key, value in mappings_refresh(tenant=tenant, kind=kind).items():
+            counts[f"mappings_{kind}_{key}"] = value
+    return counts, problems
+

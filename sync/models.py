@@ -1,0 +1,222 @@
+"""Runs, cursors, holds, what we wrote (links), both catalogs and the mappings between them."""
+
+import uuid
+
+from django.db import models
+
+from tenants.models import TenantOwnedQuerySet
+
+
+class Kind(models.TextChoices):
+    """What a catalog row or a mapping is about: a GL account (QBO Account) or a department."""
+
+    GL_ACCOUNT = "gl_account", "GL account"
+    DEPARTMENT = "department", "department"
+
+
+class SyncRun(models.Model):
+    class Trigger(models.TextChoices):
+        COMMAND = "command"
+        API = "api"
+        SCHEDULE = "schedule"
+        REPLAY = "replay"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_runs")
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    full = models.BooleanField(default=False)
+    entities = models.JSONField(default=list, blank=True, help_text="Steps to run; empty means all.")
+    # {"suppliers": {"created": 3, "held": 1, ...}, "catalogs": {...}}
+    counts = models.JSONField(default=dict, blank=True)
+    error_system = models.CharField(max_length=20, blank=True, default="")
+    error_code = models.CharField(max_length=60, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"run {self.id} ({self.status})"
+
+
+class Cursor(models.Model):
+    """High-water mark of JAGGAER's lastModTime/lastUpdate per tenant and entity."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_cursors")
+    entity = models.CharField(max_length=40)
+    high_water_mark = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "entity"], name="sync_cursor_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.entity} @ {self.high_water_mark}"
+
+
+class Hold(models.Model):
+    """A record that cannot be written yet; retried first on every run, deleted once written."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_holds")
+    entity = models.CharField(max_length=40)
+    source_id = models.CharField(max_length=200)
+    reason = models.CharField(max_length=60)
+    detail = models.TextField(blank=True, default="")
+    # The codes (GL code, department code, company id...) whose fix would release it.
+    waits_on = models.JSONField(default=list, blank=True)
+    record = models.JSONField(help_text="The source record as last read, so a retry needs no fetch.")
+    source_digest = models.CharField(max_length=64)
+    last_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    first_held_at = models.DateTimeField(auto_now_add=True)
+    last_held_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "entity", "source_id"], name="sync_hold_unique")]
+        indexes = [models.Index(fields=["tenant", "reason"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.source_id} held: {self.reason}"
+
+
+class VendorLink(models.Model):
+    """JAGGAER supplier (companyId) -> the QBO vendor we linked or created for it."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="vendor_links")
+    jaggaer_company_id = models.CharField(max_length=100)
+    qbo_vendor_id = models.CharField(max_length=40)
+    display_name = models.CharField(max_length=500)
+    source_digest = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "jaggaer_company_id"], name="sync_vendorlink_company"),
+            models.UniqueConstraint(fields=["tenant", "qbo_vendor_id"], name="sync_vendorlink_vendor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jaggaer_company_id} -> vendor {self.qbo_vendor_id}"
+
+
+class QboCatalogItem(models.Model):
+    """A QBO Account (kind gl_account) or Department as last imported; never deleted, `present` goes false."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="qbo_catalog")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    qbo_id = models.CharField(max_length=40)
+    name = models.CharField(max_length=255)
+    fully_qualified_name = models.CharField(max_length=1000, blank=True, default="")
+    number = models.CharField(max_length=40, blank=True, default="", help_text="Account AcctNum.")
+    account_type = models.CharField(max_length=60, blank=True, default="")
+    account_sub_type = models.CharField(max_length=60, blank=True, default="")
+    classification = models.CharField(max_length=30, blank=True, default="")
+    active = models.BooleanField(default=True)
+    present = models.BooleanField(default=True, help_text="False once QBO no longer returns it.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind", "qbo_id"], name="sync_qbocatalog_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}".strip()
+
+    @property
+    def usable(self) -> bool:
+        return self.active and self.present
+
+
+class JaggaerCatalogItem(models.Model):
+    """A JAGGAER GL account or department (cost centre) code as last imported."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="jaggaer_catalog")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    code = models.CharField(max_length=100)
+    name = models.CharField(max_length=255, blank=True, default="")
+    active = models.BooleanField(default=True)
+    present = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind", "code"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind", "code"], name="sync_jaggaercatalog_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Mapping(models.Model):
+    """JAGGAER code -> QBO Account (kind gl_account) or Department. Only `mapped` ones are posted to."""
+
+    class Source(models.TextChoices):
+        AUTO = "auto"
+        PERSON = "person"
+
+    class State(models.TextChoices):
+        MAPPED = "mapped"
+        UNMAPPED = "unmapped"
+        STALE = "stale"
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="mappings")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    code = models.CharField(max_length=100)
+    qbo_item = models.ForeignKey(QboCatalogItem, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="mappings")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.AUTO)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.UNMAPPED)
+    state_detail = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["kind", "code"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind", "code"], name="sync_mapping_unique")]
+        indexes = [models.Index(fields=["tenant", "kind", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code}: {self.state}"
+
+
+class SyncSettings(models.Model):
+    """Per-tenant choices of the sync (the default AP account; more come with purchase orders and bills)."""
+
+    tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_settings")
+    ap_account = models.ForeignKey(QboCatalogItem, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "sync settings"
+
+    def __str__(self) -> str:
+        return f"sync settings of {self.tenant_id}"

@@ -1,0 +1,326 @@
+"""fetch page -> transform -> validate -> write (QBO /batch) -> links, holds, audit: one transaction per batch.
+
+A `RecordStep` subclass names its JAGGAER entity and implements `plan` (transform + validate: a
+`Write` or a finished `Result`), `written` (what a successful QBO answer means) and `save_links`
+(bulk upsert of its link rows). The engine does the rest the same way for every entity: holds
+retried first, cursor with overlap, digests to skip unchanged records, deterministic requestids,
+per-item faults, one retry on a stale SyncToken, audit rows and counts per batch.
+
+Database queries grow with pages and batches, never with records: every read a step needs for a
+page happens in `begin_page` in bulk, every write in `flush` in bulk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+import audit
+from connections.clients.qbo import BatchItem
+from connections.exceptions import ConnectionFailure, RemoteError
+from sync.models import Cursor, Hold, SyncRun
+from sync.transforms.common import InvalidRecord, digest, parse_timestamp
+
+logger = logging.getLogger(__name__)
+
+CREATED, UPDATED, UNCHANGED, HELD, FAILED = "created", "updated", "unchanged", "held", "failed"
+HOLD_PAGE_SIZE = 200
+
+
+class RunCancelled(Exception):
+    """A person asked the run to stop; it stops between batches."""
+
+
+@dataclass
+class Record:
+    raw: dict
+    source_id: str
+    digest: str
+    modified_at: dt.datetime | None
+
+
+@dataclass
+class HoldSpec:
+    reason: str
+    detail: str
+    waits_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    """What happened to one record: becomes its audit row (and a hold row when held)."""
+
+    record: Record
+    outcome: str
+    reason: str = ""
+    message: str = ""
+    qbo_id: str = ""
+    qbo_error_code: str = ""
+    intuit_tid: str = ""
+    hold: HoldSpec | None = None
+    data: dict = field(default_factory=dict)
+    retry: bool = False            # failed for a passing reason: keep a hold so the next run retries it
+
+
+@dataclass
+class Write:
+    """One QBO create or update a step asks for."""
+
+    record: Record
+    operation: str                 # "create" | "update"
+    entity: str                    # QBO entity name
+    payload: dict
+    reason: str = ""               # audit reason on success (e.g. "linked_existing")
+    notes: list[str] = field(default_factory=list)
+    attempt: int = 0
+    context: dict = field(default_factory=dict)   # whatever the step needs back in `written`
+
+
+@dataclass
+class RunContext:
+    run: SyncRun
+    qbo: object
+    jaggaer: object
+    batch_size: int = 30
+    progress: Callable[[str, dict], None] | None = None
+
+    @property
+    def tenant(self):
+        return self.run.tenant
+
+    def count(self, step: str, outcome: str, n: int = 1) -> None:
+        bucket = self.run.counts.setdefault(step, {})
+        bucket[outcome] = bucket.get(outcome, 0) + n
+
+    def report(self, step: str) -> None:
+        if self.progress:
+            self.progress(step, dict(self.run.counts.get(step, {})))
+
+
+def request_key(*parts: object) -> str:
+    return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def chunked(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class RecordStep:
+    name: str = ""                 # entity name in counts, cursors, holds and audit rows
+    jaggaer_entity: str = ""
+    id_field: str = ""
+    modified_field: str = ""
+    version: str = "1"             # part of every digest: a transform change re-syncs records
+
+    # ---- hooks for subclasses
+    def prepare(self, ctx: RunContext) -> None:
+        """Bulk reads the whole step needs (QBO indexes, link maps)."""
+
+    def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
+        """Bulk reads one page needs (its links)."""
+
+    def is_unchanged(self, record: Record) -> bool:
+        raise NotImplementedError
+
+    def plan(self, ctx: RunContext, record: Record) -> Write | Result:
+        raise NotImplementedError
+
+    def written(self, ctx: RunContext, write: Write, entity: dict) -> Result:
+        raise NotImplementedError
+
+    def save_links(self, ctx: RunContext, done: list[tuple[Write, dict]]) -> None:
+        raise NotImplementedError
+
+    def refresh_stale(self, ctx: RunContext, writes: list[Write]) -> list[Write | Result]:
+        """5010 stale object: re-read the QBO objects and rebuild the writes (attempt + 1)."""
+        return [Result(w.record, FAILED, reason="stale_object",
+                       message="QuickBooks reported the object changed meanwhile (5010).") for w in writes]
+
+    # ---- the engine
+    def run(self, ctx: RunContext) -> None:
+        self.prepare(ctx)
+        self._seen_unresolved: dict[str, str] = {}
+        for holds in self._held_pages(ctx):
+            self.process(ctx, [h.record for h in holds], from_holds=True)
+        cursor, _ = Cursor.objects.get_or_create(tenant=ctx.tenant, entity=self.name)
+        since = None
+        if cursor.high_water_mark and not ctx.run.full:
+            since = cursor.high_water_mark - dt.timedelta(seconds=settings.SYNC_CURSOR_OVERLAP_SECONDS)
+        high = cursor.high_water_mark
+        for page in ctx.jaggaer.iter_pages(self.jaggaer_entity, since=since):
+            newest = self.process(ctx, page)
+            if newest and (high is None or newest > high):
+                high = newest
+        if high != cursor.high_water_mark:
+            cursor.high_water_mark = high
+            cursor.save(update_fields=["high_water_mark", "updated_at"])
+
+    def _held_pages(self, ctx: RunContext) -> Iterator[list[Hold]]:
+        last = 0
+        while True:
+            page = list(Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name, pk__gt=last)
+                        .order_by("pk")[:HOLD_PAGE_SIZE])
+            if not page:
+                return
+            yield page
+            last = page[-1].pk
+
+    def _record(self, raw: dict) -> Record | Result:
+        source_id = raw.get(self.id_field) if isinstance(raw, dict) else None
+        record = Record(raw=raw if isinstance(raw, dict) else {"value": raw},
+                        source_id=str(source_id) if source_id not in (None, "") else "",
+                        digest=digest(raw, version=f"{self.name}:{self.version}"), modified_at=None)
+        if not record.source_id:
+            record.source_id = f"(no {self.id_field}) {record.digest[:12]}"
+            return Result(record, FAILED, reason="invalid_record",
+                          message=f"Required field '{self.id_field}' is missing; the record cannot be identified.",
+                          data={"record": _excerpt(raw)})
+        if self.modified_field in record.raw:
+            try:
+                record.modified_at = parse_timestamp(record.raw[self.modified_field], field=self.modified_field)
+            except InvalidRecord as e:
+                return Result(record, FAILED, reason="invalid_record", message=e.message)
+        return record
+
+    def process(self, ctx: RunContext, raws: Iterable[dict], *, from_holds: bool = False) -> dt.datetime | None:
+        """One page through transform, validate and write; returns the newest modification time seen."""
+        records: list[Record] = []
+        pending: list[Result] = []
+        newest = None
+        for raw in raws:
+            item = self._record(raw)
+            if isinstance(item, Result):
+                pending.append(item)
+                continue
+            if item.modified_at and (newest is None or item.modified_at > newest):
+                newest = item.modified_at
+            if self._seen_unresolved.get(item.source_id) == item.digest:
+                continue  # already held or failed in this run with this very content
+            records.append(item)
+        if not records and not pending:
+            return newest
+        self.begin_page(ctx, records)
+        self._page_holds = set(Hold.objects.for_tenant(ctx.tenant).filter(
+            entity=self.name, source_id__in=[r.source_id for r in records]).values_list("source_id", flat=True))
+        writes: list[Write] = []
+        for record in records:
+            if record.source_id not in self._page_holds and self.is_unchanged(record):
+                pending.append(Result(record, UNCHANGED, message="No change since the last sync."))
+                continue
+            try:
+                planned = self.plan(ctx, record)
+            except InvalidRecord as e:
+                planned = Result(record, FAILED, reason="invalid_record", message=e.message)
+            except Exception as e:  # a surprise in one record must not stop the run: record it, go on
+                logger.exception("sync %s: planning %s failed", self.name, record.source_id)
+                planned = Result(record, FAILED, reason="internal_error",
+                                 message=f"Unexpected error while preparing the record: {type(e).__name__}")
+            (writes if isinstance(planned, Write) else pending).append(planned)
+        for chunk in chunked(writes, ctx.batch_size):
+            _check_cancel(ctx)
+            results, done = self._write_batch(ctx, chunk)
+            self.flush(ctx, pending + results, done)
+            pending = []
+        if pending:
+            self.flush(ctx, pending, [])
+        return newest
+
+    def _write_batch(self, ctx: RunContext, writes: list[Write]) -> tuple[list[Result], list[tuple[Write, dict]]]:
+        keys, items, by_bid = [], [], {}
+        for write in writes:
+            key = request_key(ctx.tenant.pk, self.name, write.record.source_id, write.record.digest,
+                              write.operation, write.attempt, write.payload.get("SyncToken", ""))
+            bid = key[:10]
+            while bid in by_bid:  # practically never: keep bIds unique within the batch
+                bid = request_key(bid)[:10]
+            keys.append(key)
+            by_bid[bid] = write
+            items.append(BatchItem(bid=bid, operation=write.operation, entity=write.entity, payload=write.payload))
+        requestid = request_key(*keys)[:36]
+        results: list[Result] = []
+        done: list[tuple[Write, dict]] = []
+        try:
+            answers = ctx.qbo.batch(items, requestid=requestid)
+        except ConnectionFailure:
+            raise
+        except RemoteError as e:
+            message = f"QuickBooks did not accept the batch: {e}"
+            return [Result(w.record, FAILED, reason="qbo_error", message=message, qbo_error_code=e.code or "",
+                           intuit_tid=e.intuit_tid or "", retry=e.transient) for w in writes], []
+        stale: list[Write] = []
+        for answer in answers:
+            write = by_bid[answer.bid]
+            fault = answer.fault
+            if fault is None and answer.entity:
+                done.append((write, answer.entity))
+            elif fault is not None and fault.is_stale_object and write.operation == "update" and write.attempt == 0:
+                stale.append(write)
+            else:
+                results.append(self.rejected(write, fault))
+        if stale:
+            retried = self.refresh_stale(ctx, stale)
+            again = [w for w in retried if isinstance(w, Write)]
+            results += [r for r in retried if isinstance(r, Result)]
+            if again:
+                more_results, more_done = self._write_batch(ctx, again)
+                results += more_results
+                done += more_done
+        for write, entity in done:
+            results.append(self.written(ctx, write, entity))
+        return results, done
+
+    def rejected(self, write: Write, fault) -> Result:
+        if fault is None:
+            return Result(write.record, FAILED, reason="qbo_error", message="QuickBooks gave no answer for it.")
+        return Result(write.record, FAILED, reason="qbo_rejected", message=f"QuickBooks rejected it: {fault}",
+                      qbo_error_code=fault.code or "", intuit_tid=fault.intuit_tid or "",
+                      qbo_id=str(write.payload.get("Id") or ""), retry=fault.transient)
+
+    def flush(self, ctx: RunContext, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+        """Links, holds, audit rows and counts of one batch, in one transaction."""
+        run = ctx.run
+        held = [r for r in results if r.outcome == HELD or r.retry]
+        resolved = [r.record.source_id for r in results
+                    if r.record.source_id in self._page_holds and not (r.outcome == HELD or r.retry)]
+        for r in results:
+            if r.outcome in (HELD, FAILED):
+                self._seen_unresolved[r.record.source_id] = r.record.digest
+            ctx.count(self.name, r.outcome)
+        with transaction.atomic():
+            if done:
+                self.save_links(ctx, done)
+            if resolved:
+                Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name, source_id__in=resolved).delete()
+            if held:
+                Hold.objects.bulk_create(
+                    [Hold(tenant=ctx.tenant, entity=self.name, source_id=r.record.source_id,
+                          reason=r.hold.reason if r.hold else "retry", detail=r.hold.detail if r.hold else r.message,
+                          waits_on=r.hold.waits_on if r.hold else [], record=r.record.raw,
+                          source_digest=r.record.digest, last_run=run) for r in held],
+                    update_conflicts=True, unique_fields=["tenant", "entity", "source_id"],
+                    update_fields=["reason", "detail", "waits_on", "record", "source_digest", "last_run",
+                                   "last_held_at"])
+            audit.record_events([
+                {"tenant_id": ctx.tenant.pk, "run_id": run.pk, "entity": self.name, "source_id": r.record.source_id,
+                 "outcome": r.outcome, "qbo_id": r.qbo_id, "reason": r.reason or (r.hold.reason if r.hold else ""),
+                 "message": r.message or (r.hold.detail if r.hold else ""), "qbo_error_code": r.qbo_error_code,
+                 "intuit_tid": r.intuit_tid, "data": r.data} for r in results])
+            SyncRun.objects.filter(pk=run.pk).update(counts=run.counts)
+        ctx.report(self.name)
+
+
+def _check_cancel(ctx: RunContext) -> None:
+    if SyncRun.objects.filter(pk=ctx.run.pk, cancel_requested=True).exists():
+        raise RunCancelled()
+
+
+def _excerpt(raw) -> str:
+    return str(raw)[:500]
+

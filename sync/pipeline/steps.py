@@ -1,0 +1,22 @@
+"""The steps of a run, in dependency order. Purchase orders and invoices plug in here."""
+
+from __future__ import annotations
+
+from sync.catalogs import catalogs_sync
+from sync.pipeline.engine import RunContext
+from sync.pipeline.vendors import VendorStep
+
+
+class CatalogStep:
+    name = "catalogs"
+
+    def run(self, ctx: RunContext) -> None:
+        counts, problems = catalogs_sync(tenant=ctx.tenant, qbo=ctx.qbo, jaggaer=ctx.jaggaer)
+        ctx.run.counts[self.name] = counts
+        if problems:
+            ctx.run.counts[self.name]["problems"] = problems[:20]
+        ctx.report(self.name)
+
+
+STEPS = {"catalogs": CatalogStep, "suppliers": VendorStep}
+STEP_NAMES = tuple(STEPS)

@@ -1,0 +1,158 @@
+"""Suppliers -> vendors: link by companyId, else by normalised name (inactive vendors too), else create."""
+
+from __future__ import annotations
+
+from connections.clients.qbo import escape_query_value
+from sync.models import VendorLink
+from sync.pipeline.engine import CREATED, FAILED, HELD, UPDATED, HoldSpec, Record, RecordStep, Result, RunContext, Write
+from sync.transforms.common import normalize_name
+from sync.transforms.vendors import VERSION, supplier_to_vendor, with_suffix
+
+ALL_ROWS = "Active IN (true,false)"
+KEEP = ("Id", "SyncToken", "DisplayName", "Active")
+
+
+def _slim(vendor: dict) -> dict:
+    return {k: vendor.get(k) for k in KEEP}
+
+
+class VendorStep(RecordStep):
+    name = "suppliers"
+    jaggaer_entity = "suppliers"
+    id_field = "companyId"
+    modified_field = "lastModTime"
+    version = VERSION
+
+    def prepare(self, ctx: RunContext) -> None:
+        links = list(VendorLink.objects.for_tenant(ctx.tenant))
+        self.links = {link.jaggaer_company_id: link for link in links}
+        self.company_of_vendor = {link.qbo_vendor_id: link.jaggaer_company_id for link in links}
+        self.vendors: dict[str, dict] = {}
+        self.vendor_names: dict[str, str] = {}     # normalised DisplayName -> vendor Id
+        for page in ctx.qbo.query_pages("Vendor", ALL_ROWS):
+            for vendor in page:
+                self._remember(vendor)
+        self.other_names: set[str] = set()          # Customer and Employee names share the namespace (6240)
+        for entity in ("Customer", "Employee"):
+            for page in ctx.qbo.query_pages(entity, ALL_ROWS):
+                self.other_names.update(normalize_name(row.get("DisplayName") or "") for row in page)
+        self.terms: dict[str, dict] = {}
+        for page in ctx.qbo.query_pages("Term"):
+            for term in page:
+                self.terms[normalize_name(term.get("Name") or "")] = {"value": str(term["Id"]), "name": term["Name"]}
+        prefs = ctx.qbo.preferences() if hasattr(ctx.qbo, "preferences") else {}
+        currency = prefs.get("CurrencyPrefs") or {}
+        self.multicurrency = bool(currency.get("MultiCurrencyEnabled"))
+        self.home_currency = ((currency.get("HomeCurrency") or {}).get("value") or "USD").upper()
+        self.claimed: dict[str, str] = {}           # names this run is about to write -> companyId
+        self.claimed_names: dict[str, str] = {}     # companyId -> the name it claimed
+
+    def _remember(self, vendor: dict) -> None:
+        vendor_id = str(vendor["Id"])
+        old = self.vendors.get(vendor_id)
+        if old and self.vendor_names.get(normalize_name(old["DisplayName"] or "")) == vendor_id:
+            del self.vendor_names[normalize_name(old["DisplayName"] or "")]
+        self.vendors[vendor_id] = _slim(vendor)
+        self.vendor_names[normalize_name(vendor.get("DisplayName") or "")] = vendor_id
+
+    def is_unchanged(self, record: Record) -> bool:
+        link = self.links.get(record.source_id)
+        return link is not None and link.source_digest == record.digest and link.qbo_vendor_id in self.vendors
+
+    def _duplicate(self, record: Record, name: str, other_company: str) -> Result:
+        other = self.links.get(other_company)
+        other_name = other.display_name if other else self.claimed_names.get(other_company, name)
+        detail = (f"Supplier {record.source_id} ({name!r}) has the same name as supplier {other_company} "
+                  f"({other_name!r}); QuickBooks allows one vendor per name. Rename one of them in JAGGAER.")
+        return Result(record, HELD, hold=HoldSpec("duplicate_supplier_name", detail, [other_company]))
+
+    def plan(self, ctx: RunContext, record: Record) -> Write | Result:
+        draft = supplier_to_vendor(record.raw)
+        cid = record.source_id
+        notes = list(draft.notes)
+        link = self.links.get(cid)
+        target = None
+        if link is not None:
+            target = self.vendors.get(link.qbo_vendor_id)
+            if target is None:
+                return Result(record, HELD, hold=HoldSpec(
+                    "vendor_missing", f"QuickBooks vendor {link.qbo_vendor_id}, linked to this supplier, no longer "
+                    f"exists (deleted or merged in QuickBooks). Relink or remove the link.", [link.qbo_vendor_id]))
+        name = draft.display_name
+        if normalize_name(name) in self.other_names:
+            name = with_suffix(name)
+            notes.append(f"A QuickBooks customer or employee is already named {draft.display_name!r}: "
+                         f"the vendor is named {name!r}.")
+        key = normalize_name(name)
+        claimant = self.claimed.get(key)
+        if claimant and claimant != cid:
+            return self._duplicate(record, name, claimant)
+        owner_id = self.vendor_names.get(key)
+        reason = ""
+        if owner_id and (target is None or owner_id != str(target["Id"])):
+            owner_company = self.company_of_vendor.get(owner_id)
+            if owner_company and owner_company != cid:
+                return self._duplicate(record, name, owner_company)
+            if target is not None:
+                return Result(record, HELD, hold=HoldSpec(
+                    "vendor_name_taken", f"Another QuickBooks vendor ({owner_id}) is already named {name!r}; "
+                    f"rename it in QuickBooks or the supplier in JAGGAER.", [owner_id]))
+            target = self.vendors[owner_id]
+            reason = "linked_existing"
+            notes.append(f"Linked the existing QuickBooks vendor {target['DisplayName']!r} (same name).")
+        self.claimed[key] = cid
+        self.claimed_names[cid] = name
+        payload = dict(draft.payload, DisplayName=name)
+        if draft.terms:
+            term = self.terms.get(normalize_name(draft.terms))
+            if term:
+                payload["TermRef"] = term
+            else:
+                notes.append(f"Payment terms {draft.terms!r} have no QuickBooks term; terms left as they are.")
+        if target is None:
+            if draft.currency and draft.currency != self.home_currency:
+                if self.multicurrency:
+                    payload["CurrencyRef"] = {"value": draft.currency}
+                else:
+                    notes.append(f"Currency {draft.currency} not set: multicurrency is off in QuickBooks.")
+            return Write(record, "create", "Vendor", payload, notes=notes, context={"name": name})
+        payload.update(Id=str(target["Id"]), SyncToken=str(target["SyncToken"]))
+        return Write(record, "update", "Vendor", payload, reason=reason, notes=notes, context={"name": name})
+
+    def written(self, ctx: RunContext, write: Write, entity: dict) -> Result:
+        self._remember(entity)
+        vendor_id = str(entity["Id"])
+        cid = write.record.source_id
+        self.company_of_vendor[vendor_id] = cid
+        self.links[cid] = VendorLink(tenant=ctx.tenant, jaggaer_company_id=cid, qbo_vendor_id=vendor_id,
+                                     display_name=entity.get("DisplayName") or write.context["name"],
+                                     source_digest=write.record.digest)
+        outcome = CREATED if write.operation == "create" else UPDATED
+        verb = {"create": "Created", "update": "Linked and updated" if write.reason else "Updated"}[write.operation]
+        message = " ".join([f"{verb} QuickBooks vendor {entity.get('DisplayName')!r} ({vendor_id}).", *write.notes])
+        return Result(write.record, outcome, reason=write.reason, message=message, qbo_id=vendor_id)
+
+    def save_links(self, ctx: RunContext, done: list[tuple[Write, dict]]) -> None:
+        VendorLink.objects.bulk_create(
+            [self.links[write.record.source_id] for write, _ in done], update_conflicts=True,
+            unique_fields=["tenant", "jaggaer_company_id"],
+            update_fields=["qbo_vendor_id", "display_name", "source_digest", "updated_at"])
+
+    def refresh_stale(self, ctx: RunContext, writes: list[Write]) -> list[Write | Result]:
+        ids = ",".join(f"'{escape_query_value(w.payload['Id'])}'" for w in writes)
+        current = {}
+        for page in ctx.qbo.query_pages("Vendor", f"Id IN ({ids}) AND {ALL_ROWS}"):
+            for vendor in page:
+                current[str(vendor["Id"])] = vendor
+        out: list[Write | Result] = []
+        for write in writes:
+            vendor = current.get(write.payload["Id"])
+            if vendor is None:
+                out.append(Result(write.record, FAILED, reason="qbo_rejected", qbo_error_code="5010",
+                                  message=f"QuickBooks vendor {write.payload['Id']} disappeared while updating it."))
+                continue
+            self._remember(vendor)
+            payload = dict(write.payload, SyncToken=str(vendor["SyncToken"]))
+            out.append(Write(write.record, write.operation, write.entity, payload, reason=write.reason,
+                             notes=write.notes, attempt=write.attempt + 1, context=write.context))
+        return out

@@ -1,0 +1,57 @@
+from rest_framework import serializers
+
+from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem, SyncSettings
+
+
+class QboCatalogItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = QboCatalogItem
+        fields = ["kind", "qbo_id", "name", "fully_qualified_name", "number", "account_type", "account_sub_type",
+                  "classification", "active", "present", "updated_at"]
+
+
+class JaggaerCatalogItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JaggaerCatalogItem
+        fields = ["kind", "code", "name", "active", "present", "updated_at"]
+
+
+class MappingSerializer(serializers.ModelSerializer):
+    qbo_id = serializers.CharField(source="qbo_item.qbo_id", default=None, read_only=True)
+    qbo_name = serializers.CharField(source="qbo_item.name", default=None, read_only=True)
+
+    class Meta:
+        model = Mapping
+        fields = ["kind", "code", "qbo_id", "qbo_name", "source", "state", "state_detail", "updated_at"]
+
+
+class MappingSetSerializer(serializers.Serializer):
+    qbo_id = serializers.CharField(allow_null=True, allow_blank=True,
+                                   help_text="QBO Account or Department id; null clears the mapping.")
+
+
+class MappingBulkItemSerializer(MappingSetSerializer):
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    code = serializers.CharField(max_length=100)
+
+
+class MappingBulkSerializer(serializers.Serializer):
+    mappings = MappingBulkItemSerializer(many=True, allow_empty=False)
+
+
+class AutoMatchSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+    include_person = serializers.BooleanField(default=False,
+                                              help_text="Also re-match mappings a person made (overwrites them).")
+
+
+class SyncSettingsSerializer(serializers.ModelSerializer):
+    ap_account_id = serializers.CharField(source="ap_account.qbo_id", default=None, allow_null=True,
+                                          allow_blank=True, required=False,
+                                          help_text="QBO id of an Accounts Payable (Liability) account.")
+    ap_account_name = serializers.CharField(source="ap_account.name", default=None, read_only=True)
+
+    class Meta:
+        model = SyncSettings
+        fields = ["ap_account_id", "ap_account_name", "updated_at"]
+        read_only_fields = ["updated_at"]

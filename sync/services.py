@@ -1,0 +1,192 @@
+"""Writes of the sync app: runs, mappings and per-tenant sync settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.api import ApplicationError
+from connections.exceptions import ConnectionFailure
+from sync.catalogs import mappings_refresh
+from sync.matching import LABELS, Candidate, mapping_state
+from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem, SyncRun, SyncSettings
+from sync.pipeline.engine import RunCancelled, RunContext
+from sync.pipeline.steps import STEP_NAMES, STEPS
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------- runs
+
+def sync_run_create(*, tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,
+                    entities: list[str] | None = None) -> SyncRun:
+    entities = list(entities or [])
+    unknown = sorted(set(entities) - set(STEP_NAMES))
+    if unknown:
+        raise ApplicationError(f"Unknown entities {', '.join(unknown)}; choose from {', '.join(STEP_NAMES)}.",
+                               code="invalid_entities", fields={"entities": [f"Unknown: {', '.join(unknown)}"]})
+    return SyncRun.objects.create(tenant=tenant, trigger=trigger, full=full, entities=entities)
+
+
+def _finish(run: SyncRun, status: str, *, system: str = "", code: str = "", message: str = "") -> None:
+    run.status = status
+    run.finished_at = timezone.now()
+    run.error_system, run.error_code, run.error_message = system, code, message
+    run.save(update_fields=["status", "finished_at", "counts", "error_system", "error_code", "error_message"])
+
+
+def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dict], None] | None = None) -> SyncRun:
+    """Run the steps in dependency order with the given clients; only connection failures stop it."""
+    run.status = SyncRun.Status.RUNNING
+    run.started_at = timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    ctx = RunContext(run=run, qbo=qbo, jaggaer=jaggaer, batch_size=settings.QBO_BATCH_SIZE, progress=progress)
+    try:
+        for name in STEP_NAMES:
+            if run.entities and name not in run.entities:
+                continue
+            if progress:
+                progress(name, {})
+            STEPS[name]().run(ctx)
+    except ConnectionFailure as e:
+        _finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
+    except RunCancelled:
+        _finish(run, SyncRun.Status.CANCELLED, message="Cancelled on request.")
+    except Exception as e:
+        logger.exception("sync run %s failed", run.pk)
+        _finish(run, SyncRun.Status.FAILED, code="internal_error",
+                message=f"The run stopped on an unexpected error ({type(e).__name__}); it has been logged.")
+        raise
+    else:
+        _finish(run, SyncRun.Status.SUCCEEDED)
+    return run
+
+
+def sync_run_start(*, run: SyncRun, progress: Callable[[str, dict], None] | None = None) -> SyncRun:
+    """Build both clients from the tenant's connections and execute the run."""
+    from connections.clients.jaggaer import JaggaerClient
+    from connections.clients.qbo import QboClient
+
+    try:
+        qbo = QboClient.for_tenant(run.tenant)
+        jaggaer = JaggaerClient.for_tenant(run.tenant)
+    except ConnectionFailure as e:
+        run.started_at = timezone.now()
+        _finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
+        return run
+    return sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, progress=progress)
+
+
+def sync_run_cancel(*, run: SyncRun) -> SyncRun:
+    if run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+    return run
+
+
+# ---------------------------------------------------------------------------- mappings
+
+def _qbo_item(*, tenant, kind: str, qbo_id: str) -> QboCatalogItem:
+    item = QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind, qbo_id=str(qbo_id)).first()
+    label = LABELS[kind]
+    if item is None or not item.present:
+        raise ApplicationError(f"QuickBooks has no {label} with id {qbo_id} (as of the last catalog import).",
+                               code="qbo_item_not_found", fields={"qbo_id": [f"No such {label}."]})
+    if not item.active:
+        raise ApplicationError(f"QuickBooks {label} '{item.name}' is inactive; choose an active one.",
+                               code="qbo_item_inactive", fields={"qbo_id": ["Inactive."]})
+    if kind == Kind.GL_ACCOUNT and item.account_sub_type in ("AccountsPayable", "AccountsReceivable"):
+        raise ApplicationError(f"'{item.name}' is an {item.account_type} account; bill lines cannot post to it.",
+                               code="qbo_item_unusable", fields={"qbo_id": ["Not an expense account."]})
+    return item
+
+
+def _apply(mapping: Mapping, item: QboCatalogItem | None, jaggaer_active: bool | None) -> Mapping:
+    mapping.qbo_item = item
+    mapping.source = Mapping.Source.PERSON
+    candidate = None if item is None else Candidate(item.pk, item.number, item.name, item.active, item.present)
+    mapping.state, mapping.state_detail = mapping_state(kind=mapping.kind, qbo=candidate, jaggaer_active=jaggaer_active)
+    return mapping
+
+
+def _jaggaer_active(tenant, kind: str, codes: list[str]) -> dict[str, bool]:
+    return {i.code: i.active and i.present
+            for i in JaggaerCatalogItem.objects.for_tenant(tenant).filter(kind=kind, code__in=codes)}
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in Kind.values:
+        raise ApplicationError(f"Unknown kind {kind!r}; use one of {', '.join(Kind.values)}.", code="invalid_kind",
+                               fields={"kind": ["Unknown kind."]})
+
+
+@transaction.atomic
+def mapping_set(*, tenant, kind: str, code: str, qbo_id: str | None) -> Mapping:
+    """A person maps a code (or, with qbo_id None, clears it); auto-matching never overrides this."""
+    _check_kind(kind)
+    item = None if qbo_id in (None, "") else _qbo_item(tenant=tenant, kind=kind, qbo_id=qbo_id)
+    mapping, _ = Mapping.objects.select_for_update().get_or_create(tenant=tenant, kind=kind, code=code)
+    _apply(mapping, item, _jaggaer_active(tenant, kind, [code]).get(code))
+    mapping.save()
+    return mapping
+
+
+@transaction.atomic
+def mappings_bulk_set(*, tenant, items: list[dict]) -> list[Mapping]:
+    """Several mappings at once, all or nothing: [{"kind", "code", "qbo_id"}, ...]."""
+    if not items:
+        raise ApplicationError("Send at least one mapping.", code="validation_error",
+                               fields={"mappings": ["This list may not be empty."]})
+    errors, resolved = {}, []
+    for n, entry in enumerate(items):
+        try:
+            _check_kind(entry["kind"])
+            qbo_id = entry.get("qbo_id")
+            item = None if qbo_id in (None, "") else _qbo_item(tenant=tenant, kind=entry["kind"], qbo_id=qbo_id)
+            resolved.append((entry["kind"], entry["code"], item))
+        except ApplicationError as e:
+            errors[str(n)] = [e.message]
+    if errors:
+        raise ApplicationError("Some mappings are not valid; nothing was changed.", code="validation_error",
+                               fields={"mappings": errors})
+    out = []
+    for kind, code, item in resolved:
+        mapping, _ = Mapping.objects.select_for_update().get_or_create(tenant=tenant, kind=kind, code=code)
+        out.append(_apply(mapping, item, _jaggaer_active(tenant, kind, [code]).get(code)))
+    Mapping.objects.bulk_update(out, ["qbo_item", "source", "state", "state_detail", "updated_at"])
+    return out
+
+
+def mappings_auto_match(*, tenant, kind: str | None = None, include_person: bool = False) -> dict:
+    """Re-run auto-matching on automatic mappings (and a person's too when asked)."""
+    kinds = [kind] if kind else list(Kind.values)
+    for k in kinds:
+        _check_kind(k)
+    return {k: mappings_refresh(tenant=tenant, kind=k, rematch=True, include_person=include_person) for k in kinds}
+
+
+# ---------------------------------------------------------------------------- settings
+
+def sync_settings_update(*, tenant, ap_account_id: str | None) -> SyncSettings:
+    """Set the tenant's default AP account: it must be a QBO Liability account of subtype AccountsPayable."""
+    current, _ = SyncSettings.objects.get_or_create(tenant=tenant)
+    if ap_account_id in (None, ""):
+        current.ap_account = None
+    else:
+        item = QboCatalogItem.objects.for_tenant(tenant).filter(
+            kind=Kind.GL_ACCOUNT, qbo_id=str(ap_account_id), present=True).first()
+        if item is None:
+            raise ApplicationError(f"QuickBooks has no account with id {ap_account_id} (as of the last catalog "
+                                   f"import; run a sync to refresh it).", code="qbo_item_not_found",
+                                   fields={"ap_account_id": ["No such account."]})
+        if item.classification != "Liability" or item.account_sub_type != "AccountsPayable" or not item.active:
+            raise ApplicationError(f"'{item.name}' is not an active Liability account of type Accounts Payable.",
+                                   code="invalid_ap_account",
+                                   fields={"ap_account_id": ["Must be an active Accounts Payable account."]})
+        current.ap_account = item
+    current.save()
+    return current
