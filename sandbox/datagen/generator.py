@@ -92,7 +92,7 @@ class _Generator:
         self.cases: dict[str, dict] = {}
         self._case_seen: set[tuple[str, str, str]] = set()
         self.suppliers: list[dict] = []
-        self.supplier_info: dict[str, dict] = {}       # companyId -> {"trade", "terms", "sin_style", ...}
+        self.supplier_info: dict[str, dict] = {}       # companyId -> {"trade", "terms", "idx", "style", ...}
         self.pos: list[dict] = []
         self.invoices: list[dict] = []
 
@@ -251,7 +251,6 @@ class _Generator:
         used: dict[str, None] = {}
         for _, name, _, _ in specials:
             used[name.lower()] = None
-        self.special_suppliers: dict[str, list[str]] = {}
         self.featured: list[str] = []                  # suppliers every dataset gives POs and invoices
         bulk_time = WINDOW_START + 6 * HOUR            # the initial import stamped many rows with one time
         for n, kind in enumerate(order):
@@ -282,14 +281,14 @@ class _Generator:
                 if rec["active"]:
                     self.featured.append(rec["companyId"])
             if rec["lastModTime"] == _iso(bulk_time):
-                self.case("same_lastmodtime", "suppliers", rec["companyId"], lastModTime=_iso(bulk_time))
+                self.case("same_lastmodtime", "suppliers", rec["companyId"])
         self.active_suppliers = [s["companyId"] for s in self.suppliers
                                  if s["active"] and "companyName" in s]
+        # plain suppliers (no messy case of their own) carry the messy documents, so cases do not overlap
+        self.plain = [s["companyId"] for s, kind in zip(self.suppliers, order, strict=True) if kind == "regular"]
         # A few plain suppliers QuickBooks already knows, under another letter case.
-        regular_ids = [s["companyId"] for s in self.suppliers
-                       if s["companyId"] not in self.featured and "companyName" in s and s["active"]
-                       and s["currency"] == "USD"]
-        self.qbo_case_matches = regular_ids[:3]
+        self.qbo_case_matches = self.plain[:3]
+        self.plain = self.plain[3:]
         for cid in self.qbo_case_matches:
             self.featured.append(cid)
         self.cases["same_lastmodtime"]["lastModTime"] = [_iso(bulk_time)]
@@ -357,17 +356,17 @@ class _Generator:
         old = self._po(renamed, "Closed", order=WINDOW_START + 10 * DAY)
         self.case("supplier_renamed", "purchase_orders", old["poId"])
         self.special_pos: dict[str, dict] = {}
-        draft = self._po(self.featured[0], "Draft")
-        cancelled = self._po(self.featured[1], "Cancelled")
+        draft = self._po(self.plain_supplier(), "Draft")
+        cancelled = self._po(self.plain_supplier(), "Cancelled")
         self.special_pos["draft"], self.special_pos["cancelled"] = draft, cancelled
         self.case("po_draft", "purchase_orders", draft["poId"])
         self.case("po_cancelled", "purchase_orders", cancelled["poId"])
         for number in ("PO-2026-PLANT2-0004417", "PO-2026-PLANT1-MAINT-SHUTDOWN-07"):
-            po = self._po(self.pick(self.featured), "Issued")
+            po = self._po(self.plain_supplier(), "Issued")
             po["poNumber"] = number
             self.case("po_number_over_21_chars", "purchase_orders", po["poId"], poNumber=number)
         # a fastener order priced per piece to four decimals
-        po = self._po(self.active_usd_supplier(), "Issued", n_lines=1)
+        po = self._po(self.plain_supplier(), "Issued", n_lines=1)
         line = po["lineList"][0]
         line.update(description="Socket head cap screw M6x20", quantity="5000", unitPrice="0.0425",
                     amount="212.50")
@@ -376,15 +375,15 @@ class _Generator:
         self.case("amounts_over_two_decimals", "purchase_orders", po["poId"])
         self.special_pos["four_decimals"] = po
         # a PO for the plant QuickBooks does not know
-        po = self._po(self.active_usd_supplier(), "Approved", plant=self.plant_new, n_lines=2)
+        po = self._po(self.plain_supplier(), "Approved", plant=self.plant_new, n_lines=2)
         self.special_pos["new_plant"] = po
         self.case("department_without_qbo", "purchase_orders", po["poId"])
         # a PO with a missing required field and one with a malformed date
-        po = self._po(self.active_usd_supplier(), "Issued")
+        po = self._po(self.plain_supplier(), "Issued")
         del po["poNumber"]
         self.case("missing_required_fields", "purchase_orders", po["poId"],
                   records={"entity": "purchase_orders", "id": po["poId"], "field": "poNumber"})
-        po = self._po(self.active_usd_supplier(), "Approved")
+        po = self._po(self.plain_supplier(), "Approved")
         po["orderDate"] = "2026-02-30"
         self.case("malformed_dates", "purchase_orders", po["poId"],
                   records={"entity": "purchase_orders", "id": po["poId"], "field": "orderDate", "value": "2026-02-30"})
@@ -399,11 +398,8 @@ class _Generator:
         self.invoiceable = [i for i, po in enumerate(self.pos)
                             if po["status"] in POSTABLE_PO and "poNumber" in po and i >= self.n_special_pos]
 
-    def active_usd_supplier(self) -> str:
-        while True:
-            cid = self.pick(self.active_suppliers)
-            if self.suppliers[self.supplier_info[cid]["idx"]]["currency"] == "USD":
-                return cid
+    def plain_supplier(self) -> str:
+        return self.pick(self.plain)
 
     # ------------------------------------------------------------------ invoices
     def _supplier_invoice_number(self, cid: str) -> str:
@@ -518,46 +514,48 @@ class _Generator:
         inv = self._po_invoice(idx[sp["new_plant"]["poId"]], status="Approved")
         self.case("invoice_department_without_qbo", "invoices", inv["invoiceId"])
         # A PO number that exists nowhere (the PO has not reached us, or never will).
-        cid = self.active_usd_supplier()
+        cid = self.plain_supplier()
         inv = self._non_po_invoice(cid, status="Approved")
         self.cases["non_po_invoices"]["invoices"].remove(inv["invoiceId"])
         for n, line in enumerate(inv["lineList"], 1):
             line["poNumber"], line["poLineNumber"] = "4599999001", n
         self.case("invoice_po_unknown", "invoices", inv["invoiceId"], poNumber="4599999001")
         # A GL code QuickBooks has no account for, on a non-PO invoice.
-        inv = self._non_po_invoice(self.active_usd_supplier(), status="Approved", gl=pools.GL_QBO_MISSING)
+        inv = self._non_po_invoice(self.plain_supplier(), status="Approved", gl=pools.GL_QBO_MISSING)
         self.case("invoice_gl_without_qbo", "invoices", inv["invoiceId"], gl=pools.GL_QBO_MISSING)
         # A non-PO invoice for the new plant.
-        inv = self._non_po_invoice(self.active_usd_supplier(), status="Approved", plant=self.plant_new)
+        inv = self._non_po_invoice(self.plain_supplier(), status="Approved", plant=self.plant_new)
         self.case("invoice_department_without_qbo", "invoices", inv["invoiceId"])
         # Credit memos: one against a PO, one without.
-        inv = self._po_invoice(0, status="Approved", kind="Credit Memo")
-        inv = self._non_po_invoice(self.active_usd_supplier(), status="Approved")
+        inv = self._po_invoice(self.featured.index(self.qbo_case_matches[0]), status="Approved", kind="Credit Memo")
+        inv = self._non_po_invoice(self.plain_supplier(), status="Approved")
         inv["invoiceType"] = "Credit Memo"
         self._negate(inv)
         self.case("credit_memos", "invoices", inv["invoiceId"])
         # The same invoice number from two different suppliers.
-        a = self._non_po_invoice(self.featured[2], status="Approved")
-        b = self._non_po_invoice(self.featured[3], status="Approved")
+        first = self.plain_supplier()
+        second = next(c for c in self.plain if c != first)
+        a = self._non_po_invoice(first, status="Approved")
+        b = self._non_po_invoice(second, status="Approved")
         b["invoiceNumber"], b["supplierInvoiceNumber"] = a["invoiceNumber"], a["supplierInvoiceNumber"]
         self.case("invoice_number_reused", "invoices", a["invoiceId"], invoiceNumber=a["invoiceNumber"])
         self.case("invoice_number_reused", "invoices", b["invoiceId"],
                   supplierInvoiceNumber=a["supplierInvoiceNumber"])
         # Amounts with more than two decimals.
-        inv = self._non_po_invoice(self.active_usd_supplier(), status="Approved")
+        inv = self._non_po_invoice(self.plain_supplier(), status="Approved")
         inv["lineList"] = inv["lineList"][:1]
         inv["lineList"][0].update(quantity="2.5", unitPrice="3.3333", amount="8.33325")
         inv["total"]["value"] = "8.33325"
         self.case("amounts_over_two_decimals", "invoices", inv["invoiceId"])
         # Lines that do not add up to the header total (freight added on the header only).
-        inv = self._non_po_invoice(self.active_usd_supplier(), status="Approved")
+        inv = self._non_po_invoice(self.plain_supplier(), status="Approved")
         lines_sum = sum(Decimal(ln["amount"]) for ln in inv["lineList"])
         inv["total"]["value"] = str(lines_sum + Decimal("45.00"))
         self.case("invoice_total_mismatch", "invoices", inv["invoiceId"], lines_sum=str(lines_sum),
                   total=inv["total"]["value"])
         # Records missing required fields, and malformed dates.
         for field_name in ("invoiceNumber", "supplier", "lineList[0].amount"):
-            inv = self._non_po_invoice(self.active_usd_supplier(), status="Approved")
+            inv = self._non_po_invoice(self.plain_supplier(), status="Approved")
             if field_name == "lineList[0].amount":
                 del inv["lineList"][0]["amount"]
             else:
@@ -565,7 +563,7 @@ class _Generator:
             self.case("missing_required_fields", "invoices", inv["invoiceId"],
                       records={"entity": "invoices", "id": inv["invoiceId"], "field": field_name})
         for field_name, value in (("invoiceDate", "11/31/2026"), ("dueDate", "2026-13-05")):
-            inv = self._non_po_invoice(self.active_usd_supplier(), status="Approved")
+            inv = self._non_po_invoice(self.plain_supplier(), status="Approved")
             inv[field_name] = value
             self.case("malformed_dates", "invoices", inv["invoiceId"],
                       records={"entity": "invoices", "id": inv["invoiceId"], "field": field_name, "value": value})
