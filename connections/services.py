@@ -116,16 +116,14 @@ def _default_dialect() -> dict:
     return DEFAULT_DIALECT
 
 
-# Keys a tenant may override although they are not in the client's defaults.
-_EXTRA_DIALECT_KEYS = {"token_path": str}
-
-
 def jaggaer_dialect_errors(overrides: Any) -> dict[str, list[str]]:
     """Problems of a dialect override document, by key (empty when it is valid).
 
     Only keys of the client's DEFAULT_DIALECT are known; a value has the type of its default; paths
-    start with "/"; the page size is a whole number from 1 to 1000.
+    start with "/"; the page size is a whole number from 1 to 1000; the client gets the last word.
     """
+    from connections.clients.jaggaer import effective_dialect
+
     if not isinstance(overrides, dict):
         return {"dialect": ["Send an object of overrides, e.g. {\"page_size\": 100}."]}
     defaults = _default_dialect()
@@ -135,12 +133,8 @@ def jaggaer_dialect_errors(overrides: Any) -> dict[str, list[str]]:
         errors.setdefault(key, []).append(message)
 
     for key, value in overrides.items():
-        if key in _EXTRA_DIALECT_KEYS:
-            if not isinstance(value, str) or not value.startswith("/"):
-                add(key, "Must be a path starting with '/'.")
-            continue
         if key not in defaults:
-            add(key, f"Unknown setting. Known: {', '.join(sorted([*defaults, *_EXTRA_DIALECT_KEYS]))}.")
+            add(key, f"Unknown setting. Known: {', '.join(sorted(defaults))}.")
             continue
         default = defaults[key]
         if isinstance(default, dict):
@@ -167,8 +161,15 @@ def jaggaer_dialect_errors(overrides: Any) -> dict[str, list[str]]:
         elif isinstance(default, str):
             if not isinstance(value, str) or not value.strip():
                 add(key, "Must be a non-empty string.")
+            elif key.endswith("_path") and not value.startswith("/"):
+                add(key, "Must be a path starting with '/'.")
         elif not isinstance(value, type(default)):
             add(key, f"Must be of type {type(default).__name__}.")
+    if not errors:
+        try:
+            effective_dialect(overrides)
+        except ValueError as exc:
+            add("dialect", str(exc))
     return errors
 
 
@@ -532,15 +533,14 @@ def jaggaer_connection_ping(*, tenant: Tenant) -> dict:
         result.fail("token", _failure_problem(exc, "jaggaer"))
         return _ping_store(connection, result)
     result.step("token", True)
-    dialect = {**(connection.dialect or {}), "page_size": 1}
-    client = JaggaerClient(api_base_url=connection.api_base_url, tokens=provider, dialect=dialect,
+    client = JaggaerClient(api_base_url=connection.api_base_url, tokens=provider, dialect=connection.dialect or None,
                            tenant_id=tenant.pk)
     try:
-        page = next(iter(client.iter_pages("suppliers")), [])
+        total = client.count("suppliers")
     except (ConnectionFailure, RemoteError) as exc:
         result.fail("supplier_list", _failure_problem(exc, "jaggaer"))
     else:
-        result.step("supplier_list", True, rows=len(page))
+        result.step("supplier_list", True, suppliers=total)
     finally:
         _close(client)
     return _ping_store(connection, result)
