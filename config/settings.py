@@ -237,3 +237,23 @@ if not 1 <= QBO_BATCH_SIZE <= 30:
 SYNC_CURSOR_OVERLAP_SECONDS = env.int("SYNC_CURSOR_OVERLAP_SECONDS", default=300)
 if SYNC_CURSOR_OVERLAP_SECONDS < 0:
     raise ImproperlyConfigured("SYNC_CURSOR_OVERLAP_SECONDS must not be negative.")
+
+# --- Outbound HTTP (connections/clients/http.py): timeouts, retries, backoff ------------------
+HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)
+HTTP_READ_TIMEOUT = env.float("HTTP_READ_TIMEOUT", default=60.0)
+# Attempts per call, the first included: 429, 500-504, connection errors and timeouts are retried.
+HTTP_MAX_ATTEMPTS = env.int("HTTP_MAX_ATTEMPTS", default=5)
+# Full-jitter backoff: a wait drawn from [0, min(cap, base * 2^(attempt-1))] seconds.
+HTTP_BACKOFF_BASE = env.float("HTTP_BACKOFF_BASE", default=0.5)
+HTTP_BACKOFF_CAP = env.float("HTTP_BACKOFF_CAP", default=30.0)
+# Retry-After is honoured up to this many seconds; a 429 without it waits HTTP_THROTTLE_DEFAULT_WAIT.
+HTTP_RETRY_AFTER_CAP = env.float("HTTP_RETRY_AFTER_CAP", default=60.0)
+HTTP_THROTTLE_DEFAULT_WAIT = env.float("HTTP_THROTTLE_DEFAULT_WAIT", default=60.0)
+for _name in ("HTTP_CONNECT_TIMEOUT", "HTTP_READ_TIMEOUT", "HTTP_BACKOFF_BASE"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name} must be greater than 0.")
+for _name in ("HTTP_BACKOFF_CAP", "HTTP_RETRY_AFTER_CAP", "HTTP_THROTTLE_DEFAULT_WAIT"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must not be negative.")
+if not 1 <= HTTP_MAX_ATTEMPTS <= 20:
+    raise ImproperlyConfigured("HTTP_MAX_ATTEMPTS must be between 1 and 20.")
