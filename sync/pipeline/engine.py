@@ -147,6 +147,8 @@ class RecordStep:
     def run(self, ctx: RunContext) -> None:
         self.prepare(ctx)
         self._seen_unresolved: dict[str, str] = {}
+        # Held again on retry: audited at the end unless the stream brings a newer version (one row per record).
+        self._deferred: dict[str, Result] = {}
         for holds in self._held_pages(ctx):
             self.process(ctx, [h.record for h in holds], from_holds=True)
         cursor, _ = Cursor.objects.get_or_create(tenant=ctx.tenant, entity=self.name)
@@ -158,6 +160,10 @@ class RecordStep:
             newest = self.process(ctx, page)
             if newest and (high is None or newest > high):
                 high = newest
+        deferred = list(self._deferred.values())
+        for chunk in chunked(deferred, HOLD_PAGE_SIZE):
+            self._page_holds = {r.record.source_id for r in chunk}
+            self.flush(ctx, chunk, [])
         if high != cursor.high_water_mark:
             cursor.high_water_mark = high
             cursor.save(update_fields=["high_water_mark", "updated_at"])
@@ -203,6 +209,10 @@ class RecordStep:
                 newest = item.modified_at
             if self._seen_unresolved.get(item.source_id) == item.digest:
                 continue  # already held or failed in this run with this very content
+            if not from_holds and item.source_id in self._deferred:
+                if self._deferred[item.source_id].record.digest == item.digest:
+                    continue
+                del self._deferred[item.source_id]
             records.append(item)
         if not records and not pending:
             return newest
@@ -222,6 +232,9 @@ class RecordStep:
                 logger.exception("sync %s: planning %s failed", self.name, record.source_id)
                 planned = Result(record, FAILED, reason="internal_error",
                                  message=f"Unexpected error while preparing the record: {type(e).__name__}")
+            if from_holds and isinstance(planned, Result) and planned.outcome == HELD:
+                self._deferred[record.source_id] = planned
+                continue
             (writes if isinstance(planned, Write) else pending).append(planned)
         for chunk in chunked(writes, ctx.batch_size):
             _check_cancel(ctx)
@@ -264,16 +277,16 @@ class RecordStep:
                 stale.append(write)
             else:
                 results.append(self.rejected(write, fault))
+        for write, entity in done:
+            results.append(self.written(ctx, write, entity))
         if stale:
             retried = self.refresh_stale(ctx, stale)
-            again = [w for w in retried if isinstance(w, Write)]
             results += [r for r in retried if isinstance(r, Result)]
+            again = [w for w in retried if isinstance(w, Write)]
             if again:
                 more_results, more_done = self._write_batch(ctx, again)
                 results += more_results
                 done += more_done
-        for write, entity in done:
-            results.append(self.written(ctx, write, entity))
         return results, done
 
     def rejected(self, write: Write, fault) -> Result:
