@@ -220,3 +220,22 @@ class SyncSettings(models.Model):
 
     def __str__(self) -> str:
         return f"sync settings of {self.tenant_id}"
+
+
+class SyncLease(models.Model):
+    """Single flight: the run that holds a tenant's lease is the only one that may sync it.
+
+    Taken and renewed with atomic conditional UPDATEs; a worker killed mid-run stops renewing,
+    the lease expires, and the next run goes on from the cursors.
+    """
+
+    tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, primary_key=True,
+                                  related_name="sync_lease")
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"lease of {self.tenant_id}: run {self.run_id} until {self.expires_at}"
