@@ -161,9 +161,7 @@ class JaggaerClient:
         from connections.tokens import JaggaerTokenProvider
 
         connection = getattr(tenant, "jaggaer_connection", None)
-        status = getattr(connection, "status", "not_configured")
-        if connection is None or status == "not_configured" or not connection.api_base_url \
-                or not connection.client_id:
+        if connection is None or not connection.is_configured:
             raise NotConfigured("JAGGAER is not connected for this tenant: enter its API URL, client id and secret",
                                 system=SYSTEM)
         return cls(api_base_url=connection.api_base_url, tokens=JaggaerTokenProvider(connection),

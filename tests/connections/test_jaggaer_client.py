@@ -9,7 +9,6 @@ import pytest
 from connections.clients.http import HttpClient, StaticTokenProvider, record_calls
 from connections.clients.jaggaer import DEFAULT_DIALECT, JaggaerClient, effective_dialect
 from connections.exceptions import CredentialsRejected, JaggaerError, TransportError
-from sandbox.testing import jaggaer_sandbox, sandboxes  # noqa: F401 - pytest fixtures
 
 
 class Sleeps(list):
@@ -36,7 +35,7 @@ def make_client(server, sleeps, *, dialect=None, tokens=None, **http_options):
 
 
 @pytest.fixture
-def jaggaer(jaggaer_sandbox, sleeps):  # noqa: F811 - fixture
+def jaggaer(jaggaer_sandbox, sleeps):
     client = make_client(jaggaer_sandbox, sleeps, dialect={"page_size": 15})
     yield client
     client.close()
@@ -48,14 +47,14 @@ def ids(pages, field="companyId"):
 
 # ---------------------------------------------------------------------------- paging and the filter
 
-def test_it_pages_through_every_supplier_in_list_order(jaggaer, jaggaer_sandbox):  # noqa: F811
+def test_it_pages_through_every_supplier_in_list_order(jaggaer, jaggaer_sandbox):
     pages = list(jaggaer.iter_pages("suppliers"))
     assert [len(p) for p in pages] == [15, 15, 10]
     assert ids(pages) == [r["companyId"] for r in jaggaer_sandbox.app.records("suppliers")]
     assert jaggaer.request_counts == {"list": 3}                     # stopped at totRecords, no empty page
 
 
-def test_pages_are_fetched_only_as_they_are_consumed(jaggaer, jaggaer_sandbox):  # noqa: F811
+def test_pages_are_fetched_only_as_they_are_consumed(jaggaer, jaggaer_sandbox):
     pages = jaggaer.iter_pages("invoices")
     assert jaggaer_sandbox.log.count() == 0
     first = next(pages)
@@ -65,7 +64,7 @@ def test_pages_are_fetched_only_as_they_are_consumed(jaggaer, jaggaer_sandbox): 
     pages.close()
 
 
-def test_a_server_capping_the_page_size_loses_no_rows(jaggaer_sandbox, sleeps):  # noqa: F811
+def test_a_server_capping_the_page_size_loses_no_rows(jaggaer_sandbox, sleeps):
     jaggaer_sandbox.app.max_page_size = 7
     client = make_client(jaggaer_sandbox, sleeps, dialect={"page_size": 200})
     pages = list(client.iter_pages("purchase_orders"))
@@ -73,7 +72,7 @@ def test_a_server_capping_the_page_size_loses_no_rows(jaggaer_sandbox, sleeps): 
     assert ids(pages, "poId") == [r["poId"] for r in jaggaer_sandbox.app.records("purchase_orders")]
 
 
-def test_since_filters_on_the_dialect_field_in_utc(jaggaer, jaggaer_sandbox):  # noqa: F811
+def test_since_filters_on_the_dialect_field_in_utc(jaggaer, jaggaer_sandbox):
     app = jaggaer_sandbox.app
     app.advance_clock(3600)
     mark = dt.datetime.fromisoformat(app.now())
@@ -87,19 +86,19 @@ def test_since_filters_on_the_dialect_field_in_utc(jaggaer, jaggaer_sandbox):  #
         next(jaggaer.iter_pages("suppliers", since=dt.datetime(2026, 11, 1)))
 
 
-def test_an_entity_with_nothing_changed_yields_no_pages(jaggaer, jaggaer_sandbox):  # noqa: F811
+def test_an_entity_with_nothing_changed_yields_no_pages(jaggaer, jaggaer_sandbox):
     later = dt.datetime.fromisoformat(jaggaer_sandbox.app.now()) + dt.timedelta(days=1)
     assert list(jaggaer.iter_pages("departments", since=later)) == []
     assert jaggaer.request_counts == {"list": 1}
 
 
-def test_every_entity_reads_with_the_default_dialect(jaggaer_sandbox, sleeps):  # noqa: F811
+def test_every_entity_reads_with_the_default_dialect(jaggaer_sandbox, sleeps):
     client = make_client(jaggaer_sandbox, sleeps)
     sizes = {entity: sum(len(p) for p in client.iter_pages(entity)) for entity in DEFAULT_DIALECT["paths"]}
     assert sizes == {entity: jaggaer_sandbox.app.count(entity) for entity in DEFAULT_DIALECT["paths"]}
 
 
-def test_overridden_paths_and_filter_field_are_used(jaggaer_sandbox, sleeps):  # noqa: F811
+def test_overridden_paths_and_filter_field_are_used(jaggaer_sandbox, sleeps):
     jaggaer_sandbox.app.set_paths({"purchase_orders": "/custom/api/v2/orders"})
     client = make_client(jaggaer_sandbox, sleeps, dialect={
         "paths": {"purchase_orders": "/custom/api/v2/orders"}, "filter_field": "LASTUPDATE", "page_size": 50})
@@ -110,14 +109,14 @@ def test_overridden_paths_and_filter_field_are_used(jaggaer_sandbox, sleeps):  #
     assert calls[0].path.startswith("/custom/api/v2/orders?start=1&size=50&flt=LASTUPDATE>=2000-01-01T00:00:00Z")
 
 
-def test_a_wrong_list_key_is_an_error_that_names_it(jaggaer_sandbox, sleeps):  # noqa: F811
+def test_a_wrong_list_key_is_an_error_that_names_it(jaggaer_sandbox, sleeps):
     client = make_client(jaggaer_sandbox, sleeps, dialect={"list_keys": {"suppliers": "companies"}})
     with pytest.raises(JaggaerError) as err:
         next(client.iter_pages("suppliers"))
     assert err.value.code == "no_list" and "'companies'" in str(err.value)
 
 
-def test_a_non_zero_return_code_raises_with_the_return_message(jaggaer_sandbox, sleeps):  # noqa: F811
+def test_a_non_zero_return_code_raises_with_the_return_message(jaggaer_sandbox, sleeps):
     client = make_client(jaggaer_sandbox, sleeps, dialect={"filter_field": "CREATED"})
     with record_calls() as calls:
         with pytest.raises(JaggaerError) as err:
@@ -128,7 +127,7 @@ def test_a_non_zero_return_code_raises_with_the_return_message(jaggaer_sandbox, 
     assert [(c.status, c.code) for c in calls] == [(200, "101")]
 
 
-def test_a_wrong_path_is_a_404_that_says_so(jaggaer_sandbox, sleeps):  # noqa: F811
+def test_a_wrong_path_is_a_404_that_says_so(jaggaer_sandbox, sleeps):
     client = make_client(jaggaer_sandbox, sleeps, dialect={"paths": {"suppliers": "/j1p/api/nope"}})
     with pytest.raises(JaggaerError) as err:
         next(client.iter_pages("suppliers"))
@@ -143,7 +142,7 @@ def test_unknown_entities_are_refused(jaggaer):
 
 # ---------------------------------------------------------------------------- single records
 
-def test_get_reads_one_record(jaggaer, jaggaer_sandbox):  # noqa: F811
+def test_get_reads_one_record(jaggaer, jaggaer_sandbox):
     po = jaggaer_sandbox.app.records("purchase_orders")[3]
     assert jaggaer.get("purchase_orders", po["poId"]) == po
     assert jaggaer.request_counts == {"single": 1}
@@ -156,14 +155,14 @@ def test_get_of_a_missing_record_is_a_404_error(jaggaer):
     assert "C-00000" in err.value.message
 
 
-def test_count_is_a_one_row_call(jaggaer, jaggaer_sandbox):  # noqa: F811
+def test_count_is_a_one_row_call(jaggaer, jaggaer_sandbox):
     assert jaggaer.count("gl_accounts") == jaggaer_sandbox.app.count("gl_accounts")
     assert "size=1" in jaggaer_sandbox.log.entries()[0]["path"] or jaggaer.request_counts == {"list": 1}
 
 
 # ---------------------------------------------------------------------------- tokens
 
-def test_a_401_gets_a_new_token_once_and_repeats_the_call(jaggaer, jaggaer_sandbox):  # noqa: F811
+def test_a_401_gets_a_new_token_once_and_repeats_the_call(jaggaer, jaggaer_sandbox):
     jaggaer_sandbox.app.expire_tokens()
     with record_calls() as calls:
         pages = list(jaggaer.iter_pages("departments"))
@@ -172,7 +171,7 @@ def test_a_401_gets_a_new_token_once_and_repeats_the_call(jaggaer, jaggaer_sandb
     assert [c.status for c in calls] == [401, 200]
 
 
-def test_a_token_expiring_mid_stream_is_renewed_and_paging_continues(jaggaer, jaggaer_sandbox):  # noqa: F811
+def test_a_token_expiring_mid_stream_is_renewed_and_paging_continues(jaggaer, jaggaer_sandbox):
     pages = jaggaer.iter_pages("suppliers")
     first = next(pages)
     jaggaer_sandbox.app.expire_tokens()
@@ -181,7 +180,7 @@ def test_a_token_expiring_mid_stream_is_renewed_and_paging_continues(jaggaer, ja
     assert jaggaer.tokens.renewals == 1
 
 
-def test_a_second_401_means_the_credentials_are_rejected(jaggaer_sandbox, sleeps):  # noqa: F811
+def test_a_second_401_means_the_credentials_are_rejected(jaggaer_sandbox, sleeps):
     client = make_client(jaggaer_sandbox, sleeps, tokens=StaticTokenProvider("bad", renew_with=["worse"],
                                                                             system="jaggaer"))
     with pytest.raises(CredentialsRejected) as err:
@@ -192,7 +191,7 @@ def test_a_second_401_means_the_credentials_are_rejected(jaggaer_sandbox, sleeps
 
 # ---------------------------------------------------------------------------- retries
 
-def test_a_429_without_retry_after_waits_the_default_then_succeeds(jaggaer, jaggaer_sandbox, sleeps):  # noqa: F811
+def test_a_429_without_retry_after_waits_the_default_then_succeeds(jaggaer, jaggaer_sandbox, sleeps):
     jaggaer_sandbox.faults.inject("429", count=1)
     with record_calls() as calls:
         assert len(next(jaggaer.iter_pages("suppliers"))) == 15
@@ -200,14 +199,14 @@ def test_a_429_without_retry_after_waits_the_default_then_succeeds(jaggaer, jagg
     assert [(c.status, c.code) for c in calls] == [(429, "429"), (200, None)]
 
 
-def test_a_429_with_retry_after_waits_that_long(jaggaer, jaggaer_sandbox, sleeps):  # noqa: F811
+def test_a_429_with_retry_after_waits_that_long(jaggaer, jaggaer_sandbox, sleeps):
     jaggaer_sandbox.faults.inject("429", count=1, retry_after=2)
     next(jaggaer.iter_pages("suppliers"))
     assert sleeps == [2.0]
 
 
 @pytest.mark.parametrize("kind", ["500", "503", "drop"])
-def test_server_errors_and_dropped_connections_are_retried_mid_stream(jaggaer, jaggaer_sandbox, kind):  # noqa: F811
+def test_server_errors_and_dropped_connections_are_retried_mid_stream(jaggaer, jaggaer_sandbox, kind):
     jaggaer_sandbox.faults.inject(kind, count=2, path="/companyprofiles$")
     pages = jaggaer.iter_pages("suppliers")
     first = next(pages)
@@ -215,7 +214,7 @@ def test_server_errors_and_dropped_connections_are_retried_mid_stream(jaggaer, j
     assert len(first) + sum(len(p) for p in rest) == 40
 
 
-def test_persistent_503_html_becomes_a_transient_error(jaggaer, jaggaer_sandbox):  # noqa: F811
+def test_persistent_503_html_becomes_a_transient_error(jaggaer, jaggaer_sandbox):
     jaggaer_sandbox.faults.inject("503", count=5)
     with pytest.raises(JaggaerError) as err:
         jaggaer.get("suppliers", "C-10001")
@@ -224,7 +223,7 @@ def test_persistent_503_html_becomes_a_transient_error(jaggaer, jaggaer_sandbox)
     assert jaggaer_sandbox.log.count(status=503) == 3
 
 
-def test_a_hang_past_the_read_timeout_is_retried_then_reported(jaggaer_sandbox, sleeps):  # noqa: F811
+def test_a_hang_past_the_read_timeout_is_retried_then_reported(jaggaer_sandbox, sleeps):
     client = make_client(jaggaer_sandbox, sleeps, timeout=(1.0, 0.3), max_attempts=2)
     jaggaer_sandbox.faults.inject("hang", count=1, seconds=2)
     assert client.count("suppliers") == 40
@@ -235,7 +234,7 @@ def test_a_hang_past_the_read_timeout_is_retried_then_reported(jaggaer_sandbox, 
     assert str(err.value).startswith("JAGGAER (127.0.0.1:")
 
 
-def test_listeners_see_every_attempt_and_never_the_token(jaggaer, jaggaer_sandbox, caplog):  # noqa: F811
+def test_listeners_see_every_attempt_and_never_the_token(jaggaer, jaggaer_sandbox, caplog):
     caplog.set_level(logging.DEBUG)
     old = jaggaer.tokens.access_token()
     jaggaer_sandbox.app.expire_tokens()

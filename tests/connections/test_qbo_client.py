@@ -11,7 +11,6 @@ from connections.clients.http import HttpClient, StaticTokenProvider, record_cal
 from connections.clients.qbo import BatchItem, QboClient, escape_query_value
 from connections.exceptions import ConnectionFailure, NeedsReauthorization, QboFault, TransportError
 from sandbox.qbo.app import DEFAULT_REALM
-from sandbox.testing import qbo_sandbox, sandboxes  # noqa: F401 - pytest fixtures
 
 
 class Sleeps(list):
@@ -40,7 +39,7 @@ def make_client(server, sleeps, *, tokens=None, minor_version=75, realm_id=DEFAU
 
 
 @pytest.fixture
-def qbo(qbo_sandbox, sleeps):  # noqa: F811 - fixture
+def qbo(qbo_sandbox, sleeps):
     client = make_client(qbo_sandbox, sleeps)
     yield client
     client.close()
@@ -48,14 +47,14 @@ def qbo(qbo_sandbox, sleeps):  # noqa: F811 - fixture
 
 # ---------------------------------------------------------------------------- reads
 
-def test_it_reads_company_info_with_the_minor_version_the_sandbox_insists_on(qbo, qbo_sandbox):  # noqa: F811
+def test_it_reads_company_info_with_the_minor_version_the_sandbox_insists_on(qbo, qbo_sandbox):
     info = qbo.company_info()
     assert info["CompanyName"]
     assert qbo.request_counts == {"single": 1}
     assert qbo_sandbox.log.count(method="GET", status=200) == 1
 
 
-def test_an_unsupported_minor_version_is_a_permanent_fault(qbo_sandbox, sleeps):  # noqa: F811
+def test_an_unsupported_minor_version_is_a_permanent_fault(qbo_sandbox, sleeps):
     client = make_client(qbo_sandbox, sleeps, minor_version=70)
     with pytest.raises(QboFault) as err:
         client.company_info()
@@ -64,7 +63,7 @@ def test_an_unsupported_minor_version_is_a_permanent_fault(qbo_sandbox, sleeps):
     assert qbo_sandbox.log.count() == 1                                  # not retried
 
 
-def test_it_reads_one_entity_by_id(qbo, qbo_sandbox):  # noqa: F811
+def test_it_reads_one_entity_by_id(qbo, qbo_sandbox):
     vendor = qbo_sandbox.app.state("Vendor")[0]
     assert qbo.read("Vendor", vendor["Id"])["DisplayName"] == vendor["DisplayName"]
 
@@ -76,7 +75,7 @@ def test_reading_a_missing_object_is_fault_610(qbo):
     assert err.value.intuit_tid
 
 
-def test_query_pages_reads_every_row_past_the_1000_row_cap(qbo, qbo_sandbox):  # noqa: F811
+def test_query_pages_reads_every_row_past_the_1000_row_cap(qbo, qbo_sandbox):
     existing = len(qbo_sandbox.app.state("Vendor"))
     for n in range(1100 - existing):
         qbo_sandbox.app.create("Vendor", {"DisplayName": f"Paging Vendor {n:04d}"})
@@ -90,7 +89,7 @@ def test_query_pages_reads_every_row_past_the_1000_row_cap(qbo, qbo_sandbox):  #
     assert "startposition 1001 maxresults 1000" in calls[1].path
 
 
-def test_query_pages_stops_at_a_short_page_and_honours_where_and_page_size(qbo, qbo_sandbox):  # noqa: F811
+def test_query_pages_stops_at_a_short_page_and_honours_where_and_page_size(qbo, qbo_sandbox):
     for n in range(5):
         qbo_sandbox.app.create("Vendor", {"DisplayName": f"Zeta Supply {n}"})
     pages = list(qbo.query_pages("Vendor", "DisplayName LIKE 'Zeta Supply%'", page_size=2))
@@ -102,7 +101,7 @@ def test_query_pages_stops_at_a_short_page_and_honours_where_and_page_size(qbo, 
 
 
 @pytest.mark.parametrize("name", ["Adam's Candy Shop", "O'Brien & Sons' Forge", "Back\\slash Tools", "Ends with \\"])
-def test_escaped_values_find_names_with_apostrophes_and_backslashes(qbo, qbo_sandbox, name):  # noqa: F811
+def test_escaped_values_find_names_with_apostrophes_and_backslashes(qbo, qbo_sandbox, name):
     created = qbo.create("Vendor", {"DisplayName": name})
     rows = qbo.query(f"select * from Vendor where DisplayName = '{escape_query_value(name)}'").get("Vendor")
     assert [r["Id"] for r in rows] == [created["Id"]]
@@ -113,7 +112,7 @@ def test_escape_query_value_escapes_backslash_before_quote():
     assert escape_query_value("a\\'b") == "a\\\\\\'b"
 
 
-def test_a_long_query_is_posted_as_application_text(qbo, qbo_sandbox):  # noqa: F811
+def test_a_long_query_is_posted_as_application_text(qbo, qbo_sandbox):
     vendor = qbo_sandbox.app.state("Vendor")[0]
     names = [f"'No Such Vendor Number {n:05d}'" for n in range(200)]
     names.append(f"'{escape_query_value(vendor['DisplayName'])}'")
@@ -130,7 +129,7 @@ def test_a_query_the_parser_refuses_is_fault_4000(qbo):
     assert err.value.code in ("4000", "4001") and err.value.status == 400
 
 
-def test_cdc_returns_changes_per_entity(qbo, qbo_sandbox):  # noqa: F811
+def test_cdc_returns_changes_per_entity(qbo, qbo_sandbox):
     since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     created = qbo.create("Vendor", {"DisplayName": "Fresh Change Vendor"})
     changes = qbo.cdc(["Vendor", "Department"], since)
@@ -142,7 +141,7 @@ def test_cdc_returns_changes_per_entity(qbo, qbo_sandbox):  # noqa: F811
 
 # ---------------------------------------------------------------------------- writes
 
-def test_create_with_a_requestid_is_done_once_even_when_sent_twice(qbo, qbo_sandbox):  # noqa: F811
+def test_create_with_a_requestid_is_done_once_even_when_sent_twice(qbo, qbo_sandbox):
     first = qbo.create("Vendor", {"DisplayName": "Idempotent Castings"}, requestid="req-0001")
     second = qbo.create("Vendor", {"DisplayName": "Idempotent Castings"}, requestid="req-0001")
     assert first["Id"] == second["Id"]
@@ -151,7 +150,7 @@ def test_create_with_a_requestid_is_done_once_even_when_sent_twice(qbo, qbo_sand
         qbo.create("Vendor", {"DisplayName": "x"}, requestid="r" * 51)
 
 
-def test_a_create_whose_answer_is_lost_is_retried_safely_with_its_requestid(qbo, qbo_sandbox):  # noqa: F811
+def test_a_create_whose_answer_is_lost_is_retried_safely_with_its_requestid(qbo, qbo_sandbox):
     qbo_sandbox.faults.inject("drop", count=1, path="/vendor$")
     vendor = qbo.create("Vendor", {"DisplayName": "Dropped Once Ltd"}, requestid="req-drop-1")
     assert vendor["DisplayName"] == "Dropped Once Ltd"
@@ -170,7 +169,7 @@ def test_update_is_sparse_and_a_stale_synctoken_is_5010(qbo):
         qbo.update("Vendor", {"Id": vendor["Id"], "AcctNum": "x"})
 
 
-def test_a_duplicate_name_is_fault_6240_with_its_intuit_tid(qbo, qbo_sandbox):  # noqa: F811
+def test_a_duplicate_name_is_fault_6240_with_its_intuit_tid(qbo, qbo_sandbox):
     existing = qbo_sandbox.app.state("Vendor")[0]["DisplayName"]
     with pytest.raises(QboFault) as err:
         qbo.create("Vendor", {"DisplayName": existing})
@@ -183,7 +182,7 @@ def test_a_duplicate_name_is_fault_6240_with_its_intuit_tid(qbo, qbo_sandbox):  
 
 # ---------------------------------------------------------------------------- batch
 
-def test_a_batch_returns_per_item_results_and_faults_without_raising(qbo, qbo_sandbox):  # noqa: F811
+def test_a_batch_returns_per_item_results_and_faults_without_raising(qbo, qbo_sandbox):
     existing = qbo_sandbox.app.state("Vendor")[0]
     items = [
         BatchItem("1", "create", "Vendor", {"DisplayName": "Batch Vendor One"}),
@@ -205,7 +204,7 @@ def test_a_batch_returns_per_item_results_and_faults_without_raising(qbo, qbo_sa
     assert len(qbo_sandbox.app.find("Vendor", DisplayName="Batch Vendor One")) == 1
 
 
-def test_a_batch_can_delete_a_bill_and_cdc_reports_the_deletion(qbo, qbo_sandbox):  # noqa: F811
+def test_a_batch_can_delete_a_bill_and_cdc_reports_the_deletion(qbo, qbo_sandbox):
     since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     vendor = qbo_sandbox.app.state("Vendor")[0]
     expense = qbo_sandbox.app.find("Account", Name="Raw materials")[0]
@@ -220,7 +219,7 @@ def test_a_batch_can_delete_a_bill_and_cdc_reports_the_deletion(qbo, qbo_sandbox
     assert [(b["Id"], b.get("status")) for b in changes] == [(bill["Id"], "Deleted")]
 
 
-def test_a_batch_refuses_more_than_the_batch_size_before_sending(qbo, qbo_sandbox, settings):  # noqa: F811
+def test_a_batch_refuses_more_than_the_batch_size_before_sending(qbo, qbo_sandbox, settings):
     settings.QBO_BATCH_SIZE = 30
     items = [BatchItem(str(n), "create", "Vendor", {"DisplayName": f"V{n}"}) for n in range(31)]
     with pytest.raises(ValueError):
@@ -237,7 +236,7 @@ def test_a_batch_refuses_more_than_the_batch_size_before_sending(qbo, qbo_sandbo
 
 # ---------------------------------------------------------------------------- faults and retries
 
-def test_the_xml_throttle_fault_is_retried_after_the_default_wait(qbo, qbo_sandbox, sleeps):  # noqa: F811
+def test_the_xml_throttle_fault_is_retried_after_the_default_wait(qbo, qbo_sandbox, sleeps):
     qbo_sandbox.faults.inject("429", count=2)
     with record_calls() as calls:
         assert qbo.company_info()["CompanyName"]
@@ -245,13 +244,13 @@ def test_the_xml_throttle_fault_is_retried_after_the_default_wait(qbo, qbo_sandb
     assert sleeps == [0.25, 0.25]
 
 
-def test_a_throttle_with_retry_after_waits_that_long(qbo, qbo_sandbox, sleeps):  # noqa: F811
+def test_a_throttle_with_retry_after_waits_that_long(qbo, qbo_sandbox, sleeps):
     qbo_sandbox.faults.inject("429", retry_after=1)
     qbo.company_info()
     assert sleeps == [1.0]
 
 
-def test_a_throttle_that_outlasts_the_retries_raises_the_parsed_xml_fault(qbo, qbo_sandbox):  # noqa: F811
+def test_a_throttle_that_outlasts_the_retries_raises_the_parsed_xml_fault(qbo, qbo_sandbox):
     qbo_sandbox.faults.inject("429", count=5)
     with pytest.raises(QboFault) as err:
         qbo.company_info()
@@ -261,7 +260,7 @@ def test_a_throttle_that_outlasts_the_retries_raises_the_parsed_xml_fault(qbo, q
     assert e.intuit_tid
 
 
-def test_the_sandbox_rate_limit_throttle_is_parsed_too(qbo_sandbox, sleeps):  # noqa: F811
+def test_the_sandbox_rate_limit_throttle_is_parsed_too(qbo_sandbox, sleeps):
     qbo_sandbox.app.set_limits(requests_per_minute=2)
     client = make_client(qbo_sandbox, sleeps, max_attempts=1)
     client.company_info()
@@ -272,13 +271,13 @@ def test_the_sandbox_rate_limit_throttle_is_parsed_too(qbo_sandbox, sleeps):  # 
 
 
 @pytest.mark.parametrize("kind", ["500", "503"])
-def test_server_errors_are_retried(qbo, qbo_sandbox, kind, sleeps):  # noqa: F811
+def test_server_errors_are_retried(qbo, qbo_sandbox, kind, sleeps):
     qbo_sandbox.faults.inject(kind, count=2)
     assert qbo.company_info()["CompanyName"]
     assert len(sleeps) == 2 and all(0 <= s <= 0.05 for s in sleeps)
 
 
-def test_a_server_error_that_persists_is_a_transient_fault(qbo, qbo_sandbox):  # noqa: F811
+def test_a_server_error_that_persists_is_a_transient_fault(qbo, qbo_sandbox):
     qbo_sandbox.faults.inject("500", count=5)
     with pytest.raises(QboFault) as err:
         qbo.company_info()
@@ -290,7 +289,7 @@ def test_a_server_error_that_persists_is_a_transient_fault(qbo, qbo_sandbox):  #
     assert "HTTP 503" in str(err.value)
 
 
-def test_a_hang_past_the_read_timeout_is_retried(qbo_sandbox, sleeps):  # noqa: F811
+def test_a_hang_past_the_read_timeout_is_retried(qbo_sandbox, sleeps):
     client = make_client(qbo_sandbox, sleeps, timeout=(1.0, 0.3))
     qbo_sandbox.faults.inject("hang", count=1, seconds=2)
     assert client.company_info()["CompanyName"]
@@ -300,7 +299,7 @@ def test_a_hang_past_the_read_timeout_is_retried(qbo_sandbox, sleeps):  # noqa: 
     assert err.value.code == "read_timeout" and "QuickBooks Online" in str(err.value)
 
 
-def test_a_forbidden_company_is_the_gateway_fault_3100(qbo_sandbox, sleeps):  # noqa: F811
+def test_a_forbidden_company_is_the_gateway_fault_3100(qbo_sandbox, sleeps):
     client = make_client(qbo_sandbox, sleeps, realm_id="123456789")
     with pytest.raises(QboFault) as err:
         client.company_info()
@@ -311,7 +310,7 @@ def test_a_forbidden_company_is_the_gateway_fault_3100(qbo_sandbox, sleeps):  # 
 
 # ---------------------------------------------------------------------------- tokens
 
-def test_a_401_renews_the_token_once_and_repeats_the_call(qbo, qbo_sandbox):  # noqa: F811
+def test_a_401_renews_the_token_once_and_repeats_the_call(qbo, qbo_sandbox):
     qbo_sandbox.app.expire_tokens()
     with record_calls() as calls:
         assert qbo.company_info()["CompanyName"]
@@ -320,7 +319,7 @@ def test_a_401_renews_the_token_once_and_repeats_the_call(qbo, qbo_sandbox):  # 
     assert qbo.request_counts == {"single": 1}
 
 
-def test_a_401_after_renewal_needs_reauthorization_and_stops(qbo_sandbox, sleeps):  # noqa: F811
+def test_a_401_after_renewal_needs_reauthorization_and_stops(qbo_sandbox, sleeps):
     tokens = StaticTokenProvider("not-a-token", renew_with=["still-not-a-token"], system="qbo")
     client = make_client(qbo_sandbox, sleeps, tokens=tokens)
     with pytest.raises(NeedsReauthorization) as err:
@@ -329,14 +328,14 @@ def test_a_401_after_renewal_needs_reauthorization_and_stops(qbo_sandbox, sleeps
     assert qbo_sandbox.log.count(status=401) == 2 and sleeps == []
 
 
-def test_a_provider_that_cannot_renew_stops_the_call_with_its_connection_failure(qbo_sandbox, sleeps):  # noqa: F811
+def test_a_provider_that_cannot_renew_stops_the_call_with_its_connection_failure(qbo_sandbox, sleeps):
     client = make_client(qbo_sandbox, sleeps, tokens=StaticTokenProvider("expired", system="qbo"))
     with pytest.raises(ConnectionFailure):
         client.company_info()
     assert qbo_sandbox.log.count(status=401) == 1
 
 
-def test_listeners_see_every_attempt_and_never_the_token(qbo, qbo_sandbox, caplog):  # noqa: F811
+def test_listeners_see_every_attempt_and_never_the_token(qbo, qbo_sandbox, caplog):
     caplog.set_level(logging.DEBUG)
     first_token = qbo.tokens.access_token()
     qbo_sandbox.app.expire_tokens()
