@@ -105,6 +105,10 @@ class VendorLink(models.Model):
     qbo_vendor_id = models.CharField(max_length=40)
     display_name = models.CharField(max_length=500)
     source_digest = models.CharField(max_length=64, blank=True, default="")
+    # Set when QBO reports the vendor made inactive, deleted or merged (webhook or CDC): a person looks.
+    attention = models.CharField(max_length=40, blank=True, default="")
+    attention_detail = models.TextField(blank=True, default="")
+    attention_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
