@@ -3,12 +3,14 @@
 Per /work/shared/contracts/qbo-v3.md: `minorversion` on every call, queries paged with STARTPOSITION /
 MAXRESULTS, `requestid` for idempotent writes, batches of at most QBO_BATCH_SIZE items, and faults read
 from all three shapes QBO uses (JSON `Fault`, the gateway's lower-case `fault`, the XML throttle fault),
-also when they arrive with HTTP 200. A 401 renews the token once and repeats the call once.
+also when they arrive with HTTP 200. A 401 renews the token once and repeats the call once. Every write
+carries a `requestid` (the caller's, or a fresh one), so the HTTP layer's retries never write twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
@@ -407,8 +409,9 @@ def _where(where: str) -> str:
 
 
 def _requestid(requestid: str | None, limit: int = MAX_REQUESTID_CHARS) -> dict:
+    """The `requestid` parameter; one is made up when none is given, so a retried write is done only once."""
     if requestid is None:
-        return {}
+        return {"requestid": uuid.uuid4().hex}
     if not requestid or len(requestid) > limit:
         raise ValueError(f"requestid must be 1 to {limit} characters")
     return {"requestid": requestid}

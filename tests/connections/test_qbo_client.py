@@ -3,6 +3,7 @@ faults in every shape, retries, token renewal and what listeners see."""
 
 import datetime as dt
 import logging
+import re
 from decimal import Decimal
 
 import pytest
@@ -150,11 +151,29 @@ def test_create_with_a_requestid_is_done_once_even_when_sent_twice(qbo, qbo_sand
         qbo.create("Vendor", {"DisplayName": "x"}, requestid="r" * 51)
 
 
-def test_a_create_whose_answer_is_lost_is_retried_safely_with_its_requestid(qbo, qbo_sandbox):
+def test_a_dropped_create_is_retried_with_the_callers_requestid(qbo, qbo_sandbox):
     qbo_sandbox.faults.inject("drop", count=1, path="/vendor$")
-    vendor = qbo.create("Vendor", {"DisplayName": "Dropped Once Ltd"}, requestid="req-drop-1")
+    with record_calls() as calls:
+        vendor = qbo.create("Vendor", {"DisplayName": "Dropped Once Ltd"}, requestid="req-drop-1")
     assert vendor["DisplayName"] == "Dropped Once Ltd"
+    assert [c.code for c in calls] == ["dropped", None]
+    assert all("requestid=req-drop-1" in c.path for c in calls)
     assert len(qbo_sandbox.app.find("Vendor", DisplayName="Dropped Once Ltd")) == 1
+
+
+def test_writes_without_a_requestid_get_one_that_their_retries_repeat(qbo, qbo_sandbox):
+    # The sandbox drops before doing the work; the replay below shows what QBO does when the work was done.
+    qbo_sandbox.faults.inject("drop", count=1, path="/batch$")
+    qbo_sandbox.faults.inject("drop", count=1, path="/vendor$")
+    with record_calls() as calls:
+        vendor = qbo.create("Vendor", {"DisplayName": "Lost Answer One"})
+        qbo.batch([BatchItem("1", "create", "Vendor", {"DisplayName": "Lost Answer Two"})])
+    assert [c.code for c in calls] == ["dropped", None, "dropped", None]
+    assert calls[0].path == calls[1].path != calls[2].path == calls[3].path    # each retry kept its requestid
+    requestid = re.search(r"requestid=(\w+)", calls[1].path).group(1)
+    assert qbo.create("Vendor", {"DisplayName": "Lost Answer One"}, requestid=requestid)["Id"] == vendor["Id"]
+    assert len(qbo_sandbox.app.find("Vendor", DisplayName="Lost Answer One")) == 1
+    assert len(qbo_sandbox.app.find("Vendor", DisplayName="Lost Answer Two")) == 1
 
 
 def test_update_is_sparse_and_a_stale_synctoken_is_5010(qbo):
