@@ -159,6 +159,7 @@ class Realm:
         self.list_names: dict[str, dict[str, str]] = {e: {} for e in LISTS}   # casefold FQN -> id
         self.docnums: dict[str, dict[str, set[str]]] = {e: {} for e in TXNS}  # casefold DocNumber -> ids
         self.po_billing: dict[str, dict[str, dict[str, Decimal]]] = {}        # po -> bill -> line -> amount
+        self.bill_pos: dict[str, set[str]] = {}                                # bill -> the POs it links
         self.requestids: OrderedDict[str, tuple] = OrderedDict()
         self.webhook: WebhookConfig | None = None
         # limits state
@@ -729,11 +730,10 @@ class Realm:
         if entity != "Bill":
             return
         bill_id = d["Id"]
-        touched = set(links)
-        for po_id, bills in self.po_billing.items():
-            if bill_id in bills:
-                touched.add(po_id)
-        for po_id in touched:
+        touched = set(links) | self.bill_pos.pop(bill_id, set())
+        if links:
+            self.bill_pos[bill_id] = set(links)
+        for po_id in sorted(touched, key=int):
             bills = self.po_billing.setdefault(po_id, {})
             if po_id in links:
                 bills[bill_id] = links[po_id]
