@@ -414,7 +414,7 @@ class HttpClient:
             started = self.clock()
             response: requests.Response | None = None
             reading: ErrorReading | None = None
-            failure: tuple[str, str] | None = None
+            failure: tuple[str, str, bool] | None = None
             caught: BaseException | None = None
             if self.limiter is None:
                 slot = nullcontext()

@@ -21,6 +21,7 @@ from connections.clients.http import (
     call_listeners,
     parse_retry_after,
     record_calls,
+    redact_text,
     sanitize_path,
 )
 from connections.exceptions import CredentialsRejected, TransportError
@@ -342,6 +343,17 @@ def test_sanitize_path_cuts_long_queries_and_keeps_harmless_values():
     assert shown.startswith("/v3/company/1/query?query=select * from Vendor where DisplayName = 'xxx")
     assert "…&minorversion=75&requestid=abc&state=***&token=***" in shown
     assert len(shown) < 250
+
+
+def test_redact_text_masks_secrets_in_logged_urls_form_bodies_and_dicts():
+    assert redact_text('"GET /x?access_token=abc&minorversion=75 HTTP/1.1"') == \
+        '"GET /x?access_token=***&minorversion=75 HTTP/1.1"'
+    assert redact_text("refresh_token=rt1&grant_type=refresh_token") == \
+        "refresh_token=***&grant_type=refresh_token"
+    assert redact_text("token {'access_token': 'eyJ1', \"expires_in\": 3600, \"id_token\": \"x\"}") == \
+        "token {'access_token': '***', \"expires_in\": 3600, \"id_token\": \"***\"}"
+    assert redact_text("select * from Vendor where DisplayName = 'Keys & Locks'") == \
+        "select * from Vendor where DisplayName = 'Keys & Locks'"
 
 
 def test_json_bodies_carry_decimals_as_numbers_and_raw_content_is_sent_as_is(server, sleeps):
