@@ -54,8 +54,8 @@ def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dic
             STEPS[name]().run(ctx)
     except ConnectionFailure as e:
         _finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
-    except RunCancelled:
-        _finish(run, SyncRun.Status.CANCELLED, message="Cancelled on request.")
+    except RunCancelled as e:
+        _finish(run, SyncRun.Status.CANCELLED, message=str(e) or "Cancelled on request.")
     except Exception as e:
         logger.exception("sync run %s failed", run.pk)
         _finish(run, SyncRun.Status.FAILED, code="internal_error",
