@@ -74,6 +74,7 @@ class QboApp:
         settings, limits and webhooks go back to their defaults."""
         with self._lock:
             self.realms = {}
+            self.clock_offset = 0.0
             self.oauth.settings = TokenSettings()
             self.webhooks.clear()
             self.default_limits = Limits()
