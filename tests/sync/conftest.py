@@ -20,20 +20,28 @@ def _http(system, url):
                       throttle_default_wait=0.05)
 
 
-@pytest.fixture
-def qbo_client(qbo_sandbox, tenant):
+def make_qbo_client(qbo_sandbox, tenant) -> QboClient:
     realm = qbo_sandbox.app.default_realm_id
     token = qbo_sandbox.app.issue_tokens(realm)["access_token"]
     return QboClient(api_base=qbo_sandbox.url, realm_id=realm, tokens=StaticTokenProvider(token, system="qbo"),
                      http=_http("qbo", qbo_sandbox.url), tenant_id=tenant.pk)
 
 
-@pytest.fixture
-def jaggaer_client(jaggaer_sandbox, tenant):
+def make_jaggaer_client(jaggaer_sandbox, tenant) -> JaggaerClient:
     token = jaggaer_sandbox.app.issue_token()
     return JaggaerClient(api_base_url=jaggaer_sandbox.url,
                          tokens=StaticTokenProvider(token, system="jaggaer"),
                          http=_http("jaggaer", jaggaer_sandbox.url), tenant_id=tenant.pk)
+
+
+@pytest.fixture
+def qbo_client(qbo_sandbox, tenant):
+    return make_qbo_client(qbo_sandbox, tenant)
+
+
+@pytest.fixture
+def jaggaer_client(jaggaer_sandbox, tenant):
+    return make_jaggaer_client(jaggaer_sandbox, tenant)
 
 
 @pytest.fixture
