@@ -779,7 +779,9 @@ class Realm:
         if entity in NAME_LISTS and not q.mentions("Active"):
             conds.append(Condition(("Active",), "=", ["true"]))
         rows = self._candidates(entity, conds)
-        rows = [r for r in rows if self._passes(r, conds)] if conds else list(rows)
+        times = {id(c): [float(int(parse_time(str(v), self.tz))) for v in c.values]
+                 for c in conds if len(c.path) == 2 and c.path[0].lower() == "metadata" and c.op != "like"}
+        rows = [r for r in rows if self._passes(r, conds, times)] if conds else list(rows)
         if q.count:
             return entity, len(rows)
         for path, desc in reversed(q.order):
@@ -815,15 +817,14 @@ class Realm:
                 return [table[i] for i in sorted(ids, key=int)]
         return table.values()
 
-    def _passes(self, rec: Rec, conds: list[Condition]) -> bool:
+    def _passes(self, rec: Rec, conds: list[Condition], times: dict[int, list[float]]) -> bool:
         for c in conds:
             if len(c.path) == 2 and c.path[0].lower() == "metadata":
                 attr = c.path[1].lower()
-                if attr not in ("createtime", "lastupdatedtime"):
+                if attr not in ("createtime", "lastupdatedtime") or c.op == "like":
                     return False
                 value = float(int(rec.created if attr == "createtime" else rec.updated))
-                lits = [float(int(parse_time(str(v), self.tz))) for v in c.values]
-                if c.op == "like" or not matches(value, c, lits):
+                if not matches(value, c, times[id(c)]):
                     return False
                 continue
             value = _resolve(rec.data, c.path)
