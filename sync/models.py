@@ -215,6 +215,14 @@ class SyncSettings(models.Model):
     tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_settings")
     ap_account = models.ForeignKey(QboCatalogItem, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
+
+    class DepartmentPolicy(models.TextChoices):
+        HOLD = "hold", "hold the document"
+        CLASS_PER_LINE = "class_per_line", "QBO Class per line (named as the department)"
+
+    # A QBO transaction has one department (Location): what to do with a document whose lines differ.
+    department_policy = models.CharField(max_length=20, choices=DepartmentPolicy.choices,
+                                         default=DepartmentPolicy.HOLD)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TenantOwnedQuerySet.as_manager()
@@ -243,3 +251,71 @@ class SyncLease(models.Model):
 
     def __str__(self) -> str:
         return f"lease of {self.tenant_id}: run {self.run_id} until {self.expires_at}"
+
+
+class PurchaseOrderLink(models.Model):
+    """JAGGAER purchase order -> the QBO PurchaseOrder written for it; until one is, what we last saw of it
+    (its status), so invoices can tell a PO never seen from one not written yet or cancelled."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="purchase_order_links")
+    jaggaer_po_id = models.CharField(max_length=100)
+    po_number = models.CharField(max_length=100, help_text="JAGGAER's full PO number.")
+    doc_number = models.CharField(max_length=21, blank=True, default="",
+                                  help_text="QBO DocNumber: the PO number, or its short form when longer than 21.")
+    qbo_po_id = models.CharField(max_length=40, blank=True, default="")
+    qbo_vendor_id = models.CharField(max_length=40, blank=True, default="")
+    jaggaer_status = models.CharField(max_length=20, blank=True, default="")
+    qbo_status = models.CharField(max_length=10, blank=True, default="", help_text="POStatus as we last wrote it.")
+    lines = models.JSONField(default=dict, blank=True, help_text="JAGGAER lineNumber -> QBO line Id.")
+    source_digest = models.CharField(max_length=64, blank=True, default="")
+    content_digest = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "jaggaer_po_id"], name="sync_polink_po"),
+            models.UniqueConstraint(fields=["tenant", "doc_number"], condition=~models.Q(doc_number=""),
+                                    name="sync_polink_docnumber"),
+            models.UniqueConstraint(fields=["tenant", "qbo_po_id"], condition=~models.Q(qbo_po_id=""),
+                                    name="sync_polink_qbo"),
+        ]
+        indexes = [models.Index(fields=["tenant", "po_number"])]
+
+    def __str__(self) -> str:
+        return f"{self.jaggaer_po_id} ({self.po_number}) -> PurchaseOrder {self.qbo_po_id or '-'}"
+
+    @property
+    def written(self) -> bool:
+        return bool(self.qbo_po_id)
+
+
+class BillLink(models.Model):
+    """JAGGAER invoice -> the QBO Bill (or, for a credit memo, VendorCredit) written for it."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="bill_links")
+    jaggaer_invoice_id = models.CharField(max_length=100)
+    invoice_number = models.CharField(max_length=100)
+    qbo_entity = models.CharField(max_length=20, help_text="Bill or VendorCredit.")
+    qbo_id = models.CharField(max_length=40)
+    doc_number = models.CharField(max_length=21, blank=True, default="")
+    qbo_vendor_id = models.CharField(max_length=40, blank=True, default="")
+    lines = models.JSONField(default=dict, blank=True, help_text="JAGGAER lineNumber -> QBO line Id.")
+    po_ids = models.JSONField(default=list, blank=True, help_text="QBO PurchaseOrders its lines are linked to.")
+    source_digest = models.CharField(max_length=64, blank=True, default="")
+    content_digest = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "jaggaer_invoice_id"], name="sync_billlink_invoice"),
+            models.UniqueConstraint(fields=["tenant", "qbo_entity", "qbo_id"], name="sync_billlink_qbo"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jaggaer_invoice_id} -> {self.qbo_entity} {self.qbo_id}"
