@@ -144,11 +144,15 @@ class RecordStep:
                        message="QuickBooks reported the object changed meanwhile (5010).") for w in writes]
 
     # ---- the engine
-    def run(self, ctx: RunContext) -> None:
+    def begin(self, ctx: RunContext) -> None:
+        """Prepare and reset the per-run bookkeeping; enough to `process` records handed over by another step."""
         self.prepare(ctx)
         self._seen_unresolved: dict[str, str] = {}
         # Held again on retry: audited at the end unless the stream brings a newer version (one row per record).
         self._deferred: dict[str, Result] = {}
+
+    def run(self, ctx: RunContext) -> None:
+        self.begin(ctx)
         for holds in self._held_pages(ctx):
             self.process(ctx, [h.record for h in holds], from_holds=True)
         cursor, _ = Cursor.objects.get_or_create(tenant=ctx.tenant, entity=self.name)
