@@ -199,6 +199,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 QBO_MAX_IN_FLIGHT = env.int("QBO_MAX_IN_FLIGHT", default=10)
 QBO_REQUESTS_PER_MINUTE = env.int("QBO_REQUESTS_PER_MINUTE", default=500)
 QBO_BATCHES_PER_MINUTE = env.int("QBO_BATCHES_PER_MINUTE", default=40)
+QBO_LIMIT_WINDOW_SECONDS = env.int("QBO_LIMIT_WINDOW_SECONDS", default=60)  # Intuit's minute
 
 # --- Connections: QuickBooks Online app and token lifetimes ----------------------------------
 # Intuit's production endpoints by default; the demo and the tests point them at the sandbox.
@@ -257,3 +258,10 @@ for _name in ("HTTP_BACKOFF_CAP", "HTTP_RETRY_AFTER_CAP", "HTTP_THROTTLE_DEFAULT
         raise ImproperlyConfigured(f"{_name} must not be negative.")
 if not 1 <= HTTP_MAX_ATTEMPTS <= 20:
     raise ImproperlyConfigured("HTTP_MAX_ATTEMPTS must be between 1 and 20.")
+
+# --- Scheduling and single flight --------------------------------------------------------------
+SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch
+SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  # a queued run waits this long
+SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=900)
+SYNC_DISPATCH_INTERVAL_SECONDS = env.int("SYNC_DISPATCH_INTERVAL_SECONDS", default=60)
+QBO_WEBHOOK_VERIFIER_TOKEN = env.str("QBO_WEBHOOK_VERIFIER_TOKEN", default="")

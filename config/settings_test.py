@@ -7,3 +7,6 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ml_con
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tasks run in the test process unless a test starts real workers (tests/sync/test_workers.py).
+CELERY_TASK_ALWAYS_EAGER = True

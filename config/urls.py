@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 import config.schema  # noqa: F401  (registers the API key auth scheme in the OpenAPI schema)
 from config.health import healthz
+from sync.runs_api import qbo_webhook
 from tenants.api import TenantViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -21,6 +22,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
+    path("webhooks/qbo", qbo_webhook, name="qbo-webhook"),
     path("", include("connections.urls")),
 ]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
@@ -44,6 +44,7 @@ class Budget:
     batches_per_minute: int = 40
     lease_seconds: float = 150.0  # longer than QBO's 120 s request timeout
     max_wait_seconds: float = 600.0
+    window_seconds: int = 60      # the "minute" of the minute budgets (shorter only in tests)
 
 
 class _RedisSemaphore:
@@ -106,8 +107,8 @@ class RealmLimiter:
             storage = MemoryStorage()
             self._semaphore = _LocalSemaphore(budget.max_in_flight)
         self._windows = MovingWindowRateLimiter(storage)
-        self._per_minute = RateLimitItemPerMinute(budget.per_minute)
-        self._batches = RateLimitItemPerMinute(budget.batches_per_minute)
+        self._per_minute = RateLimitItemPerSecond(budget.per_minute, budget.window_seconds)
+        self._batches = RateLimitItemPerSecond(budget.batches_per_minute, budget.window_seconds)
         self.waited_seconds = 0.0
 
     def in_flight(self) -> int:
@@ -166,6 +167,7 @@ def realm_limiter(realm_id: str) -> RealmLimiter:
         max_in_flight=settings.QBO_MAX_IN_FLIGHT,
         per_minute=settings.QBO_REQUESTS_PER_MINUTE,
         batches_per_minute=settings.QBO_BATCHES_PER_MINUTE,
+        window_seconds=settings.QBO_LIMIT_WINDOW_SECONDS,
     )
     key = (realm_id, budget, settings.REDIS_URL)
     with _cache_lock:

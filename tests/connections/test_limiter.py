@@ -127,3 +127,28 @@ def test_two_realms_do_not_share_a_budget():
     with first.slot():
         with second.slot():
             assert first.in_flight() == 1 and second.in_flight() == 1
+
+
+def _spend(realm: str, count: int, budget: Budget, out) -> None:
+    limiter = RealmLimiter(realm_id=realm, budget=budget, redis_url=REDIS_URL)
+    stamps = []
+    for _ in range(count):
+        with limiter.slot():
+            stamps.append(time.time())
+    out.put(stamps)
+
+
+def test_the_window_budget_holds_across_processes():
+    realm, budget = _realm(), Budget(max_in_flight=10, per_minute=6, window_seconds=2, max_wait_seconds=30)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_spend, args=(realm, 6, budget, queue)) for _ in range(2)]
+    for proc in procs:
+        proc.start()
+    stamps = sorted(queue.get(timeout=60) + queue.get(timeout=60))
+    for proc in procs:
+        proc.join(timeout=30)
+    assert len(stamps) == 12
+    # never more than 6 requests inside any 2-second window, so the 12 need more than one window
+    for i in range(len(stamps) - 6):
+        assert stamps[i + 6] - stamps[i] >= 1.9

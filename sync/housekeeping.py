@@ -1,0 +1,176 @@
+"""Periodic work on beat: release holds whose cause is fixed, apply QBO-side changes (webhooks, CDC)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+
+from django.db.models import Q
+from django.utils import timezone
+
+import audit
+from config.api import Conflict
+from connections.exceptions import ConnectionFailure, RemoteError
+from connections.models import ConnectionStatus, QboConnection
+from sync.catalogs import mappings_refresh, qbo_catalog_import
+from sync.models import Cursor, Hold, Kind, Mapping, SyncRun, VendorLink
+from sync.selectors import MAPPING_HOLD_REASONS
+
+logger = logging.getLogger(__name__)
+
+CATALOG_KIND = {"Account": Kind.GL_ACCOUNT, "Department": Kind.DEPARTMENT}
+CDC_ENTITIES = ["Vendor", "Account", "Department"]
+CDC_CURSOR = "qbo_cdc"
+CDC_MAX_DAYS = 29  # QBO answers CDC at most 30 days back
+
+
+def _releasable_tenants() -> dict:
+    """tenant id -> held entities that a run could now write (mapping fixed, or a passing failure)."""
+    mapped = defaultdict(set)
+    for tenant_id, kind, code in Mapping.objects.filter(state=Mapping.State.MAPPED).values_list(
+            "tenant_id", "kind", "code"):
+        mapped[(tenant_id, kind)].add(code)
+    reason_kind = {reason: kind for kind, reason in MAPPING_HOLD_REASONS.items()}
+    due = defaultdict(set)
+    holds = Hold.objects.filter(Q(reason__in=list(reason_kind)) | Q(reason="retry")).values_list(
+        "tenant_id", "entity", "reason", "waits_on")
+    for tenant_id, entity, reason, waits_on in holds.iterator():
+        kind = reason_kind.get(reason)
+        if kind is None or set(waits_on or []) <= mapped[(tenant_id, kind)]:
+            due[tenant_id].add(entity)
+    return due
+
+
+def holds_release_fixed() -> dict[str, int]:
+    """Queue a run for each tenant with held records whose cause has been fixed."""
+    from sync.runs import sync_request
+    from tenants.models import Tenant
+
+    due = _releasable_tenants()
+    counts = {"tenants": len(due), "queued": 0, "busy": 0}
+    for tenant in Tenant.objects.filter(pk__in=list(due), is_active=True):
+        try:
+            sync_request(tenant=tenant, trigger=SyncRun.Trigger.SCHEDULE, entities=sorted(due[tenant.pk]))
+        except Conflict:
+            counts["busy"] += 1  # the running run retries its holds first anyway
+        else:
+            counts["queued"] += 1
+    return counts
+
+
+def _vendor_attention(vendor_id: str, operation: str, entity: dict | None) -> tuple[str, str] | None:
+    if operation in ("Delete", "Merge") or (entity or {}).get("status") == "Deleted":
+        verb = "merged into another vendor" if operation == "Merge" else "deleted"
+        return f"qbo_vendor_{'merged' if operation == 'Merge' else 'deleted'}", (
+            f"The QuickBooks vendor {vendor_id} was {verb} in QuickBooks; its JAGGAER supplier needs a person "
+            f"to re-link it (supplier data keeps flowing from JAGGAER only).")
+    if entity is not None and entity.get("Active") is False:
+        return "qbo_vendor_inactive", (
+            f"The QuickBooks vendor {vendor_id} ({entity.get('DisplayName', '')}) was made inactive in QuickBooks; "
+            f"bills for its JAGGAER supplier may be refused until it is reactivated.")
+    return None
+
+
+def _apply_for_tenant(tenant, qbo, changes: list[dict], *, objects: dict | None = None) -> dict[str, int]:
+    counts = {"catalogs_refreshed": 0, "vendors_flagged": 0}
+    kinds = {CATALOG_KIND[c["entity"]] for c in changes if c["entity"] in CATALOG_KIND}
+    for kind in sorted(kinds):
+        qbo_catalog_import(tenant=tenant, qbo=qbo, kind=kind)
+        mappings_refresh(tenant=tenant, kind=kind)
+        counts["catalogs_refreshed"] += 1
+    vendor_changes = {c["entity_id"]: c for c in changes if c["entity"] == "Vendor"}
+    links = {link.qbo_vendor_id: link for link in
+             VendorLink.objects.for_tenant(tenant).filter(qbo_vendor_id__in=list(vendor_changes))}
+    flagged, events, now = [], [], timezone.now()
+    for vendor_id, change in vendor_changes.items():
+        link = links.get(vendor_id)
+        if link is None:
+            continue
+        entity = (objects or {}).get(("Vendor", vendor_id))
+        if entity is None and change["operation"] not in ("Delete", "Merge"):
+            try:
+                entity = qbo.read("Vendor", vendor_id)
+            except RemoteError as e:
+                entity = {"status": "Deleted"} if e.code == "610" else None
+        attention = _vendor_attention(vendor_id, change["operation"], entity)
+        if attention is None:
+            if link.attention:  # reactivated in QBO: nothing to look at any more
+                link.attention, link.attention_detail, link.attention_at = "", "", None
+                flagged.append(link)
+            continue
+        link.attention, link.attention_detail, link.attention_at = attention[0], attention[1], now
+        flagged.append(link)
+        events.append({"tenant_id": tenant.pk, "entity": "suppliers", "source_id": link.jaggaer_company_id,
+                       "qbo_id": vendor_id, "outcome": "held", "reason": attention[0], "message": attention[1]})
+    if flagged:
+        VendorLink.objects.bulk_update(flagged, ["attention", "attention_detail", "attention_at", "updated_at"])
+    if events:
+        audit.record_events(events)
+    counts["vendors_flagged"] = len(events)
+    return counts
+
+
+def _client(connection: QboConnection):
+    from connections.clients.qbo import QboClient
+
+    return QboClient.for_tenant(connection.tenant)
+
+
+def qbo_changes_apply(*, changes: list[dict]) -> dict[str, int]:
+    """Apply webhook entity changes ({realm_id, entity, entity_id, operation}) per tenant of each realm."""
+    by_realm = defaultdict(list)
+    for change in changes:
+        by_realm[str(change["realm_id"])].append(change)
+    totals = defaultdict(int)
+    connections = QboConnection.objects.filter(realm_id__in=list(by_realm)).select_related("tenant")
+    for connection in connections:
+        try:
+            qbo = _client(connection)
+        except ConnectionFailure as e:
+            totals["skipped"] += 1
+            logger.info("webhook changes for realm %s not applied: %s", connection.realm_id, e.reason)
+            continue
+        try:
+            for key, value in _apply_for_tenant(connection.tenant, qbo, by_realm[connection.realm_id]).items():
+                totals[key] += value
+        finally:
+            qbo.close()
+    return dict(totals)
+
+
+def _cdc_changes(realm_id: str, found: dict[str, list[dict]]) -> tuple[list[dict], dict]:
+    changes, objects = [], {}
+    for entity_name, rows in found.items():
+        for row in rows:
+            operation = "Delete" if row.get("status") == "Deleted" else "Update"
+            changes.append({"realm_id": realm_id, "entity": entity_name, "entity_id": str(row.get("Id")),
+                            "operation": operation})
+            objects[(entity_name, str(row.get("Id")))] = row
+    return changes, objects
+
+
+def qbo_changes_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Daily: ask QBO's CDC what changed since the last reconcile, so a missed webhook is caught up."""
+    now = now or timezone.now()
+    totals = defaultdict(int)
+    for connection in QboConnection.objects.filter(status=ConnectionStatus.CONNECTED).select_related("tenant"):
+        tenant = connection.tenant
+        cursor, _ = Cursor.objects.get_or_create(tenant=tenant, entity=CDC_CURSOR)
+        since = max(cursor.high_water_mark or now - dt.timedelta(days=1), now - dt.timedelta(days=CDC_MAX_DAYS))
+        try:
+            qbo = _client(connection)
+            try:
+                changes, objects = _cdc_changes(connection.realm_id, qbo.cdc(CDC_ENTITIES, since))
+                for key, value in _apply_for_tenant(tenant, qbo, changes, objects=objects).items():
+                    totals[key] += value
+            finally:
+                qbo.close()
+        except (ConnectionFailure, RemoteError) as e:
+            totals["failed"] += 1
+            logger.warning("CDC reconcile of tenant %s failed: %s", tenant.pk, type(e).__name__)
+            continue
+        cursor.high_water_mark = now
+        cursor.save(update_fields=["high_water_mark", "updated_at"])
+        totals["tenants"] += 1
+    return dict(totals)

@@ -1,0 +1,57 @@
+"""Celery tasks: thin wrappers that take ids and call one service each."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+
+@shared_task(name="sync.tasks.sync_tenant", acks_late=True, queue="sync",
+             soft_time_limit=settings.SYNC_TASK_SOFT_TIME_LIMIT, time_limit=settings.SYNC_TASK_TIME_LIMIT)
+def sync_tenant(run_id: str) -> str | None:
+    from sync.runs import sync_run_perform
+
+    run = sync_run_perform(run_id=run_id)
+    return run.status if run else None
+
+
+@shared_task(name="sync.tasks.dispatch_due_syncs", acks_late=True)
+def dispatch_due_syncs() -> dict:
+    from sync.runs import dispatch_due_syncs as dispatch
+
+    return dispatch()
+
+
+@shared_task(name="sync.tasks.qbo_keep_alive", acks_late=True)
+def qbo_keep_alive() -> dict:
+    from connections.services import qbo_connections_keep_alive
+
+    return qbo_connections_keep_alive()
+
+
+@shared_task(name="sync.tasks.expire_leases", acks_late=True)
+def expire_leases() -> int:
+    from sync.leases import leases_expire
+
+    return leases_expire()
+
+
+@shared_task(name="sync.tasks.release_fixed_holds", acks_late=True)
+def release_fixed_holds() -> dict:
+    from sync.housekeeping import holds_release_fixed
+
+    return holds_release_fixed()
+
+
+@shared_task(name="sync.tasks.process_qbo_webhook", acks_late=True)
+def process_qbo_webhook(changes: list[dict]) -> dict:
+    from sync.housekeeping import qbo_changes_apply
+
+    return qbo_changes_apply(changes=changes)
+
+
+@shared_task(name="sync.tasks.reconcile_qbo_changes", acks_late=True)
+def reconcile_qbo_changes() -> dict:
+    from sync.housekeeping import qbo_changes_reconcile
+
+    return qbo_changes_reconcile()
