@@ -21,7 +21,8 @@ from tests.connections.support import (
     connected_qbo,
 )
 
-pytestmark = pytest.mark.django_db
+# Every test fails if a captured log line carries a secret.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("secret_guard")]
 
 
 def url(tenant, rest=""):

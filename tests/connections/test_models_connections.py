@@ -10,7 +10,8 @@ from connections.crypto import CredentialDecryptionError
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from tests.factories import TenantFactory
 
-pytestmark = pytest.mark.django_db
+# Every test fails if a captured log line carries a secret.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("secret_guard")]
 
 SECRET = "s3cr3t-client-secret-value-0042"
 

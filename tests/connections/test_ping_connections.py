@@ -16,7 +16,8 @@ from tests.connections.support import (
     token_calls,
 )
 
-pytestmark = pytest.mark.django_db
+# Every test fails if a captured log line carries a secret.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("secret_guard")]
 
 
 def ping(alice, tenant, system, secret_guard=None):

@@ -8,7 +8,8 @@ from connections.crypto import CredentialDecryptionError
 from connections.models import JaggaerConnection, QboConnection
 from tests.factories import TenantFactory
 
-pytestmark = pytest.mark.django_db
+# Every test fails if a captured log line carries a secret.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("secret_guard")]
 
 OLD = "old-credentials-key-0000000000000000000000000000000000"
 NEW = "new-credentials-key-1111111111111111111111111111111111"

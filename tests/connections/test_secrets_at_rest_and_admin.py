@@ -24,7 +24,8 @@ from tests.connections.support import (
     issued_secrets,
 )
 
-pytestmark = pytest.mark.django_db
+# Every test fails if a captured log line carries a secret.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("secret_guard")]
 
 
 def run_real_flows(alice, tenant, anon_client, jaggaer_app, qbo_app):
@@ -139,3 +140,16 @@ def test_admin_actions_call_the_services(staff_client, tenant, qbo_app, secret_g
     response = staff_client.post(changelist, {"action": "disconnect", "_selected_action": [qbo.pk]}, follow=True)
     assert b"QuickBooks is disconnected" in response.content
     assert QboConnection.objects.get().refresh_token is None
+
+
+def test_the_log_guard_sees_a_leaked_token(qbo_app, caplog):
+    """Control for the guard every test here uses: a token in a log line is caught."""
+    import logging
+
+    tokens = qbo_app.app.issue_tokens()
+    logging.getLogger("connections.test").warning("refreshed with %s", tokens["refresh_token"])
+    secrets = issued_secrets(qbo_app)
+    with pytest.raises(AssertionError, match="a secret"):
+        for record in caplog.records:
+            assert_no_secret(record.getMessage(), secrets, "a log line")
+    caplog.clear()

@@ -11,7 +11,8 @@ from connections.models import ConnectionStatus, JaggaerConnection
 from connections.tokens import JaggaerTokenProvider
 from tests.connections.support import configured_jaggaer, token_calls
 
-pytestmark = pytest.mark.django_db
+# Every test fails if a captured log line carries a secret.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("secret_guard")]
 
 
 def client_for(connection, **dialect):

@@ -19,7 +19,8 @@ from tests.connections.support import (
 )
 from tests.factories import TenantFactory
 
-pytestmark = pytest.mark.django_db
+# Every test fails if a captured log line carries a secret.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("secret_guard")]
 
 
 def expiring(connection, seconds=60):
