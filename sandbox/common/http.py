@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -191,18 +191,25 @@ def normalise_path(path: str) -> str:
 
 
 class RequestLog:
-    def __init__(self, normaliser=normalise_path) -> None:
+    """Every request but the control calls. Counts are exact for the server's life (until `clear`); the
+    entries themselves keep the latest `max_entries` so a demo left running does not grow without end."""
+
+    def __init__(self, normaliser=normalise_path, max_entries: int = 100_000) -> None:
         self._lock = threading.Lock()
-        self._entries: list[dict] = []
+        self._entries: deque[dict] = deque(maxlen=max_entries)
+        self._counts: Counter[str] = Counter()
         self._normalise = normaliser
 
     def add(self, method: str, path: str, status: int, duration_ms: float, fault: str | None = None) -> None:
-        entry = {"method": method, "path": path, "endpoint": self._normalise(path), "status": status,
+        endpoint = self._normalise(path)
+        entry = {"method": method, "path": path, "endpoint": endpoint, "status": status,
                  "duration_ms": round(duration_ms, 3), "at": time.time()}
         if fault:
             entry["fault"] = fault
+        key = f"{method} {endpoint} {status}"
         with self._lock:
             self._entries.append(entry)
+            self._counts[key] += 1
 
     def entries(self) -> list[dict]:
         with self._lock:
@@ -210,25 +217,26 @@ class RequestLog:
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            c = Counter(f"{e['method']} {e['endpoint']} {e['status']}" for e in self._entries)
-        return dict(sorted(c.items()))
+            return dict(sorted(self._counts.items()))
 
     def count(self, method: str | None = None, endpoint: str | None = None, status: int | None = None) -> int:
-        """How many logged requests match all the given filters (endpoint is the normalised path)."""
+        """How many requests match all the given filters (endpoint is the normalised path)."""
         n = 0
-        for e in self.entries():
-            if method and e["method"] != method:
+        for key, value in self.counts().items():
+            m, ep, st = key.split(" ")
+            if method and m != method:
                 continue
-            if endpoint and e["endpoint"] != endpoint:
+            if endpoint and ep != endpoint:
                 continue
-            if status is not None and e["status"] != status:
+            if status is not None and st != str(status):
                 continue
-            n += 1
+            n += value
         return n
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._counts.clear()
 
 
 # ============================================================================ server

@@ -179,3 +179,29 @@ def test_a_raw_http10_client_gets_an_answer():
         assert data.startswith(b"HTTP/1.1 200")
     finally:
         srv.stop()
+
+
+def test_on_sent_runs_after_the_answer_is_written(server):
+    calls = []
+    original = server.app.handle
+
+    def handle(req):
+        resp = original(req)
+        resp.on_sent = lambda: calls.append(req.path)
+        return resp
+    server.app.handle = handle
+    assert requests.get(server.url + "/s").status_code == 200
+    deadline = time.monotonic() + 2
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert calls == ["/s"]
+
+
+def test_counts_survive_the_entry_cap_and_count_filters():
+    from sandbox.common.http import RequestLog
+    log = RequestLog(max_entries=3)
+    for status in (200, 200, 200, 429, 200):
+        log.add("GET", "/v3/company/1/query", status, 1.0)
+    assert len(log.entries()) == 3
+    assert log.counts() == {"GET /v3/company/{realm}/query 200": 4, "GET /v3/company/{realm}/query 429": 1}
+    assert log.count(method="GET", status=200) == 4 and log.count(endpoint="/v3/company/{realm}/query") == 5
