@@ -46,11 +46,53 @@ def _run(threads: int, per_thread: int, call) -> float:
     return elapsed
 
 
+def flow(session, base, headers, params, ap, expense, scale: float) -> None:
+    """The benchmark's write load, one client: vendors, 3-line POs, then bills linked to every PO line."""
+    n_vendors, n_pos, n_bills = int(2000 * scale), int(10000 * scale), int(20000 * scale)
+
+    def post(items):
+        r = session.post(base + "/batch", headers=headers, params=params, json={"BatchItemRequest": items})
+        answers = r.json()["BatchItemResponse"]
+        assert r.status_code == 200 and not any("Fault" in a for a in answers), r.text[:300]
+        return answers
+    started = time.perf_counter()
+    vendors = []
+    for start in range(0, n_vendors, 30):
+        items = [{"bId": str(k), "operation": "create", "Vendor": {"DisplayName": f"Flow Vendor {k:05d}"}}
+                 for k in range(start, min(n_vendors, start + 30))]
+        vendors += [a["Vendor"]["Id"] for a in post(items)]
+    pos = []
+    for start in range(0, n_pos, 30):
+        items = [{"bId": str(k), "operation": "create", "PurchaseOrder": {
+            "VendorRef": {"value": vendors[k % len(vendors)]}, "APAccountRef": {"value": ap}, "DocNumber": f"F{k}",
+            "Line": [{"Amount": 10 + j, "DetailType": "AccountBasedExpenseLineDetail",
+                      "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense}}} for j in range(3)]}}
+            for k in range(start, min(n_pos, start + 30))]
+        pos += [(a["PurchaseOrder"]["Id"], a["PurchaseOrder"]["VendorRef"]["value"]) for a in post(items)]
+    for start in range(0, n_bills, 30):
+        items = []
+        for k in range(start, min(n_bills, start + 30)):
+            po_id, vendor = pos[k % len(pos)]
+            items.append({"bId": str(k), "operation": "create", "Bill": {
+                "VendorRef": {"value": vendor}, "DocNumber": f"FB{k}",
+                "Line": [{"Amount": 5, "DetailType": "AccountBasedExpenseLineDetail",
+                          "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense}},
+                          "LinkedTxn": [{"TxnId": po_id, "TxnType": "PurchaseOrder", "TxnLineId": str(j + 1)}]}
+                         for j in range(3)]}})
+        post(items)
+    took = time.perf_counter() - started
+    total = n_vendors + n_pos + n_bills
+    print(f"write flow ({n_vendors:,} vendors, {n_pos:,} POs, {n_bills:,} bills, batches of 30, 1 client): "
+          f"{took:.1f} s, {total / took:,.0f} records/s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=200, help="1,000-row query pages per thread")
     parser.add_argument("--batches", type=int, default=300, help="30-item batches per thread")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--flow", type=float, default=0, metavar="SCALE",
+                        help="also push the benchmark's write load (2,000/10,000/20,000 at scale 1) through /batch")
     args = parser.parse_args()
 
     server = SandboxServer(QboApp()).start()
@@ -118,6 +160,9 @@ def main() -> int:
             r = session.post(base + "/batch", headers=headers, params=params, json={"BatchItemRequest": items})
             assert all("Bill" in x for x in r.json()["BatchItemResponse"]), r.text[:300]
 
+        if args.flow:
+            flow(session=requests.Session(), base=base, headers=headers, params=params, ap=ap, expense=expense,
+                 scale=args.flow)
         n = min(args.batches, 100) * args.threads
         s = _run(args.threads, n // args.threads, po_batch)
         print(f"batch of 30 POs (3 lines):  {n / s:8.1f} requests/s  ({n * 30 / s:,.0f} records/s)")
