@@ -1,4 +1,9 @@
-"""Audit trail. Everyone writes through `audit.record_events(...)` (bulk) or `audit.record(...)`."""
+"""Audit trail, written by everyone through this one entry point (imports are lazy: no app cycles).
+
+- `record_events(...)` / `record(...)`: what happened to each record in a run.
+- `action(code, actor=..., tenant=..., before=..., after=...)`: what a person did; `actor_from_request`.
+- `api_call_scope(run_id=...)`, `api_calls_flush(force=...)`: the buffered outbound call log.
+"""
 
 
 def record_events(events, **kwargs) -> int:
@@ -11,3 +16,33 @@ def record(**fields):
     from audit.services import record as _record
 
     return _record(**fields)
+
+
+def action(code: str, **kwargs):
+    from audit.services import action as _action
+
+    return _action(code, **kwargs)
+
+
+def actor_from_request(request):
+    from audit.services import actor_from_request as _actor_from_request
+
+    return _actor_from_request(request)
+
+
+def changes(before: dict, after: dict) -> tuple[dict, dict]:
+    from audit.services import changes as _changes
+
+    return _changes(before, after)
+
+
+def api_call_scope(**kwargs):
+    from audit.services import api_call_scope as _scope
+
+    return _scope(**kwargs)
+
+
+def api_calls_flush(*, force: bool = True) -> int:
+    from audit.services import api_calls_flush as _flush
+
+    return _flush(force=force)

@@ -1,11 +1,24 @@
-"""The one way anything writes per-record audit rows."""
+"""The one way anything writes audit rows: per-record events, outbound calls, people's actions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
-from audit.models import Outcome, RecordEvent
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from audit.models import Action, ApiCall, Outcome, RecordEvent
+from connections.clients.http import redact_text
+
+logger = logging.getLogger(__name__)
 
 MESSAGE_MAX = 2000
 
@@ -50,3 +63,175 @@ def record(**fields) -> RecordEvent:
     row = _row(fields)
     row.save()
     return row
+
+
+# ============================================================================ the outbound call log
+#
+# Every attempt the shared HTTP layer makes is reported to `api_call_record` (subscribed in
+# AuditConfig.ready). Calls are kept in a per-thread buffer and written with one INSERT at safe
+# points: after a pipeline batch commits (once enough are buffered), at the end of a run, of a
+# request and of a Celery task. Writing the log must never break the work it observes.
+
+API_CALL_FLUSH_SIZE = 200          # a batch boundary writes the buffer once it holds this many calls
+API_CALL_FLUSH_SECONDS = 30.0      # ... or once its oldest call is this old
+API_CALL_BUFFER_MAX = 5000         # beyond this, write at once wherever we are (bounded memory)
+
+_local = threading.local()
+
+
+def _calls_state():
+    state = _local.__dict__
+    if "buffer" not in state:
+        state.update(buffer=[], run_id=None, since=None)
+    return state
+
+
+def _clip(value, limit: int) -> str:
+    return str(value or "")[:limit]
+
+
+def api_call_record(info) -> None:
+    """Listener for `connections.clients.http.call_listeners`: buffer one `ApiCallInfo`."""
+    state = _calls_state()
+    error = _clip(redact_text(info.error) if info.error else "", 1000)
+    state["buffer"].append(ApiCall(
+        tenant_id=info.tenant_id, run_id=state["run_id"], system=_clip(info.system, 20),
+        method=_clip(info.method, 10), path=_clip(info.path, 1000), status=info.status,
+        code=_clip(info.code, 60), intuit_tid=_clip(info.intuit_tid, 100), realm_id=_clip(info.realm_id, 40),
+        attempt=max(1, int(info.attempt or 1)), duration_ms=max(0, round(info.duration_ms or 0)),
+        error=error, created_at=timezone.now()))
+    if state["since"] is None:
+        state["since"] = time.monotonic()
+    if len(state["buffer"]) >= API_CALL_BUFFER_MAX:
+        api_calls_flush()
+
+
+def api_calls_pending() -> int:
+    """Calls buffered in this thread and not written yet."""
+    return len(_calls_state()["buffer"])
+
+
+def api_calls_discard() -> int:
+    """Forget this thread's buffered calls (tests start clean with it)."""
+    state = _calls_state()
+    dropped = len(state["buffer"])
+    state.update(buffer=[], since=None)
+    return dropped
+
+
+def api_calls_flush(*, force: bool = True) -> int:
+    """Write this thread's buffered calls in one INSERT; with force=False only once enough have gathered.
+
+    Returns how many rows were written. A database error is logged and swallowed; inside a
+    transaction the INSERT runs in a savepoint so it cannot poison the caller's work.
+    """
+    state = _calls_state()
+    rows = state["buffer"]
+    if not rows:
+        return 0
+    if not force and len(rows) < API_CALL_FLUSH_SIZE and \
+            time.monotonic() - (state["since"] or 0) < API_CALL_FLUSH_SECONDS:
+        return 0
+    connection = transaction.get_connection()
+    if connection.needs_rollback:
+        return 0    # the caller's transaction is broken: keep the calls for the next safe point
+    state.update(buffer=[], since=None)
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                ApiCall.objects.bulk_create(rows, batch_size=1000)
+        else:
+            ApiCall.objects.bulk_create(rows, batch_size=1000)
+    except DatabaseError:
+        logger.exception("could not write %d outbound call log rows; they are dropped", len(rows))
+        return 0
+    return len(rows)
+
+
+@contextmanager
+def api_call_scope(*, run_id=None) -> Iterator[None]:
+    """Calls made inside carry `run_id`; the buffer is written when the scope ends."""
+    state = _calls_state()
+    previous = state["run_id"]
+    state["run_id"] = run_id
+    try:
+        yield
+    finally:
+        state["run_id"] = previous
+        api_calls_flush()
+
+
+def api_call_retention_days() -> int:
+    return int(getattr(settings, "API_CALL_RETENTION_DAYS", 30))
+
+
+def api_calls_prune(*, now: dt.datetime | None = None, days: int | None = None, chunk: int = 10_000) -> int:
+    """Delete outbound call rows older than the retention period, in chunks; returns how many."""
+    days = api_call_retention_days() if days is None else days
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(ApiCall.objects.filter(created_at__lt=cutoff).order_by().values_list("pk", flat=True)[:chunk])
+        if not ids:
+            return deleted
+        deleted += ApiCall.objects.filter(pk__in=ids).delete()[0]
+
+
+# ============================================================================ people's actions
+
+ACTION_CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+_SECRET_NAME = re.compile(r"secret|token|password|passwd|private|credential", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: an API key (its prefix and partner, never the key), a staff user, or the system."""
+
+    kind: str
+    label: str
+    id: str = ""
+
+
+SYSTEM = Actor(Action.ActorKind.SYSTEM, "system")
+
+
+def actor_from_request(request) -> Actor:
+    """The actor of an API request (a partner's key) or of an admin request (a staff user)."""
+    user = getattr(request, "user", None)
+    api_key = getattr(user, "api_key", None)
+    if api_key is not None and getattr(user, "partner", None) is not None:
+        return Actor(Action.ActorKind.API_KEY, str(getattr(user, "label", "") or f"api-key:{api_key.prefix}"),
+                     str(api_key.pk))
+    if user is not None and getattr(user, "is_authenticated", False) and hasattr(user, "get_username"):
+        return Actor(Action.ActorKind.STAFF_USER, user.get_username(), str(user.pk))
+    return Actor(Action.ActorKind.SYSTEM, "anonymous request")
+
+
+def _scrub(value):
+    """Mask values under secret-looking keys (a flag such as `client_secret_set: true` stays)."""
+    if isinstance(value, dict):
+        return {k: ("***" if _SECRET_NAME.search(str(k)) and not isinstance(v, bool | None) else _scrub(v))
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def changes(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the keys whose values differ, as (before, after)."""
+    keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def action(code: str, *, actor, tenant=None, target_type: str = "", target_id: object = "",
+           before: dict | None = None, after: dict | None = None, data: dict | None = None) -> Action:
+    """Record one action of a person (or the system). `actor` is an `Actor` or the request."""
+    if not ACTION_CODE.match(code):
+        raise ValueError(f"action code {code!r} must be dotted lowercase words, e.g. 'mapping.set'")
+    if not isinstance(actor, Actor):
+        actor = actor_from_request(actor)
+    return Action.objects.create(
+        tenant=tenant, actor_kind=actor.kind, actor_label=actor.label[:300], actor_id=actor.id[:100],
+        action=code, target_type=target_type[:60], target_id=str(target_id)[:300],
+        before=_scrub(before) if before is not None else None, after=_scrub(after) if after is not None else None,
+        data=_scrub(data or {}))

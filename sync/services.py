@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+import audit
 from config.api import ApplicationError
 from connections.exceptions import ConnectionFailure
 from sync.catalogs import mappings_refresh
@@ -46,12 +47,13 @@ def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dic
     run.save(update_fields=["status", "started_at"])
     ctx = RunContext(run=run, qbo=qbo, jaggaer=jaggaer, batch_size=settings.QBO_BATCH_SIZE, progress=progress)
     try:
-        for name in STEP_NAMES:
-            if run.entities and name not in run.entities:
-                continue
-            if progress:
-                progress(name, {})
-            STEPS[name]().run(ctx)
+        with audit.api_call_scope(run_id=run.pk):
+            for name in STEP_NAMES:
+                if run.entities and name not in run.entities:
+                    continue
+                if progress:
+                    progress(name, {})
+                STEPS[name]().run(ctx)
     except ConnectionFailure as e:
         _finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
     except RunCancelled as e:

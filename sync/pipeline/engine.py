@@ -330,6 +330,7 @@ class RecordStep:
                  "message": r.message or (r.hold.detail if r.hold else ""), "qbo_error_code": r.qbo_error_code,
                  "intuit_tid": r.intuit_tid, "data": r.data} for r in results])
             SyncRun.objects.filter(pk=run.pk).update(counts=run.counts)
+        audit.api_calls_flush(force=False)   # the outbound call log, in bulk, outside the batch transaction
         ctx.report(self.name)
 
 
