@@ -265,3 +265,8 @@ SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  
 SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=900)
 SYNC_DISPATCH_INTERVAL_SECONDS = env.int("SYNC_DISPATCH_INTERVAL_SECONDS", default=60)
 QBO_WEBHOOK_VERIFIER_TOKEN = env.str("QBO_WEBHOOK_VERIFIER_TOKEN", default="")
+
+# --- Audit -------------------------------------------------------------------------------------
+API_CALL_RETENTION_DAYS = env.int("API_CALL_RETENTION_DAYS", default=30)   # outbound call log kept this long
+if API_CALL_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("API_CALL_RETENTION_DAYS must be at least 1.")

@@ -55,3 +55,19 @@ def reconcile_qbo_changes() -> dict:
     from sync.housekeeping import qbo_changes_reconcile
 
     return qbo_changes_reconcile()
+
+
+@shared_task(name="sync.tasks.replay_run", acks_late=True,
+             soft_time_limit=settings.SYNC_TASK_SOFT_TIME_LIMIT, time_limit=settings.SYNC_TASK_TIME_LIMIT)
+def replay_run(run_id: str, targets: dict[str, list[str]]) -> str | None:
+    from sync.replay import replay_run_perform
+
+    run = replay_run_perform(run_id=run_id, targets=targets)
+    return run.status if run else None
+
+
+@shared_task(name="sync.tasks.prune_api_calls", acks_late=True)
+def prune_api_calls() -> int:
+    from audit.services import api_calls_prune
+
+    return api_calls_prune()
