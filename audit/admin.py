@@ -1,19 +1,153 @@
+"""Admin for support staff over the audit: per-record rows (filters, capped counts, replay), the outbound
+call log and the people's actions. All three are read-only; the tables are big, so no filter scans them
+for its choices and no list counts them in full."""
+
+from __future__ import annotations
+
+import uuid
+
 from django.contrib import admin
 
-from audit.models import RecordEvent
+from audit.models import Action, ApiCall, RecordEvent
+
+
+class InputFilter(admin.SimpleListFilter):
+    """A free-text filter (one box), for values too many to list and too costly to collect."""
+
+    template = "admin/input_filter.html"
+    placeholder = ""
+
+    def lookups(self, request, model_admin):
+        return ()
+
+    def has_output(self):
+        return True
+
+    def clean(self, value: str):
+        return value.strip()
+
+    def choices(self, changelist):
+        yield {"selected": self.value() is None, "display": "All",
+               "query_string": changelist.get_query_string(remove=[self.parameter_name])}
+        keep = [(k, v) for k, v in changelist.params.items() if k != self.parameter_name]
+        yield {"form": True, "keep": keep, "parameter": self.parameter_name, "value": self.value() or "",
+               "placeholder": self.placeholder}
+
+    def queryset(self, request, queryset):
+        value = self.clean(self.value() or "")
+        if not value:
+            return queryset
+        return queryset.filter(**{self.field: value})
+
+
+class RunFilter(InputFilter):
+    title = "run"
+    parameter_name = "run"
+    field = "run_id"
+    placeholder = "run id"
+
+    def clean(self, value: str):
+        try:
+            return uuid.UUID(value.strip()) if value.strip() else ""
+        except ValueError:
+            return uuid.UUID(int=0)  # not a run id: matches nothing rather than everything
+
+
+class ReasonFilter(InputFilter):
+    title = "reason"
+    parameter_name = "reason"
+    field = "reason"
+    placeholder = "e.g. gl_unmapped"
+
+
+class EntityFilter(admin.SimpleListFilter):
+    title = "entity"
+    parameter_name = "entity"
+
+    def lookups(self, request, model_admin):
+        from sync.pipeline.steps import STEP_NAMES
+
+        names = [name for name in STEP_NAMES if name != "catalogs"]
+        if self.value() and self.value() not in names:
+            names.append(self.value())
+        return [(name, name.replace("_", " ")) for name in names]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(entity=self.value()) if self.value() else queryset
 
 
 @admin.register(RecordEvent)
 class RecordEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "tenant", "entity", "source_id", "outcome", "reason", "qbo_id", "qbo_error_code"]
-    list_filter = ["outcome", "entity", "reason"]
+    list_display = ["created_at", "tenant", "entity", "source_id", "outcome", "reason", "qbo_id", "qbo_error_code",
+                    "short_message"]
+    list_filter = ["outcome", ReasonFilter, EntityFilter, "tenant", RunFilter]
     list_select_related = ["tenant"]
-    search_fields = ["source_id", "qbo_id", "run_id"]
+    search_fields = ["=source_id", "=qbo_id"]
+    search_help_text = "The exact JAGGAER source id (or QuickBooks id) of a record."
     show_full_result_count = False
     readonly_fields = [f.name for f in RecordEvent._meta.fields]
+    actions = ["replay"]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_replay_permission(self, request):
+        from sync.admin import can_replay
+
+        return can_replay(request)
+
+    @admin.action(description="Replay the selected records (read again from JAGGAER)", permissions=["replay"])
+    def replay(self, request, queryset):
+        from sync.admin import replay_selected
+
+        replay_selected(self, request, queryset.order_by().values_list("tenant_id", "entity", "source_id").distinct())
+
+    @admin.display(description="message")
+    def short_message(self, obj):
+        return obj.message if len(obj.message) <= 120 else obj.message[:119] + "…"
+
+
+@admin.register(ApiCall)
+class ApiCallAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "tenant", "system", "method", "path", "status", "code", "attempt", "duration_ms",
+                    "intuit_tid"]
+    list_filter = ["system", "method", "tenant", RunFilter]
+    list_select_related = ["tenant"]
+    search_fields = ["=intuit_tid", "=realm_id"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in ApiCall._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Action)
+class ActionAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor_label", "actor_kind", "action", "tenant", "target_type", "target_id"]
+    list_filter = ["actor_kind", "tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["action", "=actor_label", "=target_id"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Action._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+

@@ -16,6 +16,7 @@ from connections import services
 from connections.exceptions import ConnectionFailure
 from connections.models import JaggaerConnection, QboConnection
 from connections.tokens import QboTokenProvider
+from tenants.admin import people_audit
 
 _HEALTH = ["status", "status_reason", "last_success_at", "last_error_code", "last_error_message", "last_error_at",
            "consecutive_failures", "last_ping_at", "last_ping_ok", "last_ping_result", "created_at", "updated_at"]
@@ -54,6 +55,8 @@ class StaleFilter(admin.SimpleListFilter):
 def _ping(modeladmin, request, queryset, system: str) -> None:
     for connection in queryset.select_related("tenant"):
         answer = services.connection_ping(tenant=connection.tenant, system=system)
+        people_audit(request, f"connection.{system}.ping", tenant=connection.tenant, target=connection,
+                     after={"ok": answer["ok"]})
         if answer["ok"]:
             modeladmin.message_user(request, f"{connection.tenant}: ping worked.", messages.SUCCESS)
         else:
@@ -85,6 +88,12 @@ class JaggaerConnectionForm(forms.ModelForm):
         if errors:
             raise forms.ValidationError([f"{key}: {'; '.join(problems)}" for key, problems in errors.items()])
         return value
+
+
+def _jaggaer_snapshot(connection: JaggaerConnection) -> dict:
+    """What the people audit keeps of a JAGGAER connection: never the secret, only whether one is set."""
+    return {"api_base_url": connection.api_base_url, "client_id_last4": connection.client_id_last4,
+            "dialect": connection.dialect, "client_secret_set": bool(connection.client_secret)}
 
 
 @admin.register(JaggaerConnection)
@@ -119,6 +128,7 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
         return bool(obj.access_token)
 
     def save_model(self, request, obj, form, change):
+        before = _jaggaer_snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
         secret = form.cleaned_data.get("new_client_secret")
         if secret or {"api_base_url", "client_id"} & set(form.changed_data):
             if secret:
@@ -126,8 +136,11 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
             obj.access_token = None
             obj.access_token_expires_at = None
         super().save_model(request, obj, form, change)
+        people_audit(request, "connection.jaggaer.changed" if change else "connection.jaggaer.created",
+                     tenant=obj.tenant, target=obj, before=before, after=_jaggaer_snapshot(obj),
+                     data={"client_secret_replaced": bool(secret)})
 
-    @admin.action(description="Ping the selected connections")
+    @admin.action(description="Ping the selected connections", permissions=["change"])
     def ping(self, request, queryset):
         _ping(self, request, queryset, "jaggaer")
 
@@ -152,22 +165,29 @@ class QboConnectionAdmin(admin.ModelAdmin):
     def tokens_held(self, obj):
         return bool(obj.refresh_token)
 
-    @admin.action(description="Ping the selected connections")
+    @admin.action(description="Ping the selected connections", permissions=["change"])
     def ping(self, request, queryset):
         _ping(self, request, queryset, "qbo")
 
-    @admin.action(description="Refresh the access token now")
+    @admin.action(description="Refresh the access token now", permissions=["change"])
     def refresh_now(self, request, queryset):
         for connection in queryset.select_related("tenant"):
             try:
                 QboTokenProvider(connection).refresh()
             except ConnectionFailure as exc:
+                people_audit(request, "connection.qbo.refresh", tenant=connection.tenant, target=connection,
+                             after={"ok": False, "code": exc.reason})
                 self.message_user(request, f"{connection.tenant}: {exc.message}", messages.WARNING)
             else:
+                people_audit(request, "connection.qbo.refresh", tenant=connection.tenant, target=connection,
+                             after={"ok": True})
                 self.message_user(request, f"{connection.tenant}: refreshed.", messages.SUCCESS)
 
-    @admin.action(description="Disconnect (revoke at Intuit and forget the tokens)")
+    @admin.action(description="Disconnect (revoke at Intuit and forget the tokens)", permissions=["change"])
     def disconnect(self, request, queryset):
         for connection in queryset.select_related("tenant"):
+            before = {"status": connection.status, "realm_id": connection.realm_id}
             answer = services.qbo_connection_disconnect(tenant=connection.tenant)
+            people_audit(request, "connection.qbo.disconnected", tenant=connection.tenant, target=connection,
+                         before=before, after={"message": answer["message"]})
             self.message_user(request, f"{connection.tenant}: {answer['message']}", messages.INFO)

@@ -1,0 +1,40 @@
+"""Create (or bring up to date) the two staff roles of the admin.
+
+"Support (read-only)" may look at every page of the support console and run nothing that changes a
+thing; "Support admin" may also change (map codes, edit connections, pause schedules, sync now, replay).
+Neither may add or delete rows: tenants are made through the partner API, codes by the catalogs.
+Run it after every deploy; it is idempotent and puts back any permission removed by hand.
+"""
+
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+READ_ONLY = "Support (read-only)"
+ADMIN = "Support admin"
+APPS = ["tenants", "connections", "sync", "audit"]
+
+
+def role_permissions() -> dict[str, list[Permission]]:
+    ours = Permission.objects.filter(content_type__app_label__in=APPS).select_related("content_type")
+    view = [p for p in ours if p.codename.startswith("view_")]
+    change = [p for p in ours if p.codename.startswith("change_")]
+    return {READ_ONLY: view, ADMIN: view + change}
+
+
+@transaction.atomic
+def roles_setup() -> dict[str, int]:
+    counts = {}
+    for name, permissions in role_permissions().items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(permissions)
+        counts[name] = len(permissions)
+    return counts
+
+
+class Command(BaseCommand):
+    help = f'Create the staff groups "{READ_ONLY}" (view only) and "{ADMIN}" (view and change).'
+
+    def handle(self, *args, **options):
+        for name, n in roles_setup().items():
+            self.stdout.write(f'"{name}": {n} permissions.')
