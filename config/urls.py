@@ -14,6 +14,7 @@ router.register("tenants", TenantViewSet, basename="tenant")
 api_v1 = [
     path("", include(router.urls)),
     path("tenants/<uuid:tenant_id>/", include("sync.urls")),
+    path("tenants/<uuid:tenant_id>/", include("audit.urls")),
 ]
 
 urlpatterns = [
