@@ -34,3 +34,7 @@ def support_admin_client(client, django_user_model, roles):
 @pytest.fixture
 def read_only_client(client, django_user_model, roles):
     return _login(client, django_user_model, "rita", group="Support (read-only)")
+
+
+# The sandbox-backed connection fixtures (qbo_app, jaggaer_app, fast_http, secret_guard).
+from tests.connections.support import fast_http, jaggaer_app, qbo_app, secret_guard  # noqa: E402,F401

@@ -21,6 +21,7 @@ from sync.models import (
     SyncSettings,
     VendorLink,
 )
+from tenants.models import PartnerAPIKey
 from tests.factories import TenantFactory
 
 STAFF_PASSWORD = "pw-for-staff-1"
@@ -39,7 +40,8 @@ def populate(tenant, *, n: int = 1, jaggaer_secret: str = "jaggaer-secret-value-
         "refresh_token": qbo_tokens[1], "status": ConnectionStatus.CONNECTED,
         "refresh_token_expires_at": now + dt.timedelta(days=90)})[0]
     SyncSettings.objects.get_or_create(tenant=tenant)
-    for i in range(n):
+    start = SyncRun.objects.for_tenant(tenant).count()
+    for i in range(start, start + n):
         run = SyncRun.objects.create(tenant=tenant, trigger=SyncRun.Trigger.API, status=SyncRun.Status.SUCCEEDED,
                                      started_at=now, finished_at=now + dt.timedelta(seconds=75),
                                      counts={"suppliers": {"created": 3, "held": 1, "failed": 1}})
@@ -67,10 +69,12 @@ def populate(tenant, *, n: int = 1, jaggaer_secret: str = "jaggaer-secret-value-
     return made
 
 
-def more_tenants(partner, n: int) -> list:
+def more_tenants(n: int) -> list:
+    """`n` tenants, each of its own partner with an API key, each populated."""
     out = []
     for _ in range(n):
-        tenant = TenantFactory(partner=partner)
+        tenant = TenantFactory()
+        PartnerAPIKey.objects.create_key(partner=tenant.partner, name="key")
         populate(tenant)
         out.append(tenant)
     return out
