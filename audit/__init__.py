@@ -24,6 +24,14 @@ def action(code: str, **kwargs):
     return _action(code, **kwargs)
 
 
+def __getattr__(name: str):
+    if name in ("Actor", "SYSTEM"):
+        from audit import services
+
+        return getattr(services, name)
+    raise AttributeError(name)
+
+
 def actor_from_request(request):
     from audit.services import actor_from_request as _actor_from_request
 

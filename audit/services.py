@@ -223,7 +223,7 @@ def changes(before: dict, after: dict) -> tuple[dict, dict]:
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
 
 
-def action(code: str, *, actor, tenant=None, target_type: str = "", target_id: object = "",
+def action(code: str, *, actor, tenant=None, tenant_id=None, target_type: str = "", target_id: object = "",
            before: dict | None = None, after: dict | None = None, data: dict | None = None) -> Action:
     """Record one action of a person (or the system). `actor` is an `Actor` or the request."""
     if not ACTION_CODE.match(code):
@@ -231,7 +231,8 @@ def action(code: str, *, actor, tenant=None, target_type: str = "", target_id: o
     if not isinstance(actor, Actor):
         actor = actor_from_request(actor)
     return Action.objects.create(
-        tenant=tenant, actor_kind=actor.kind, actor_label=actor.label[:300], actor_id=actor.id[:100],
+        tenant_id=tenant.pk if tenant is not None else tenant_id, actor_kind=actor.kind,
+        actor_label=actor.label[:300], actor_id=actor.id[:100],
         action=code, target_type=target_type[:60], target_id=str(target_id)[:300],
         before=_scrub(before) if before is not None else None, after=_scrub(after) if after is not None else None,
         data=_scrub(data or {}))

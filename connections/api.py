@@ -12,6 +12,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import audit
 from connections import oauth, selectors, services
 from connections.serializers import (
     ConnectionsOverviewSerializer,
@@ -26,6 +27,13 @@ from connections.serializers import (
 from tenants.permissions import TenantScopedMixin
 
 TAGS = ["connections"]
+# What the people audit keeps of a connection before and after a change: never a secret, only whether one is set.
+_JAGGAER_AUDIT = ("api_base_url", "client_id_last4", "client_id_set", "client_secret_set", "dialect", "status")
+_QBO_AUDIT = ("realm_id", "status")
+
+
+def _audit_view(data: dict, keys: tuple[str, ...]) -> dict:
+    return {key: data.get(key) for key in keys}
 
 
 class ConnectionsApi(TenantScopedMixin, APIView):
@@ -56,8 +64,13 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Forget the JAGGAER credentials", tags=TAGS, request=None,
                    responses=JaggaerConnectionSerializer)
     def delete(self, request, tenant_id):
+        before = JaggaerConnectionSerializer(selectors.jaggaer_connection_get(tenant=self.tenant)).data
         connection = services.jaggaer_connection_clear(tenant=self.tenant)
-        return Response(JaggaerConnectionSerializer(connection).data)
+        answer = JaggaerConnectionSerializer(connection).data
+        audit.action("connection.jaggaer.clear", actor=request, tenant=self.tenant, target_type="connection",
+                     target_id="jaggaer", before=_audit_view(before, _JAGGAER_AUDIT),
+                     after=_audit_view(answer, _JAGGAER_AUDIT))
+        return Response(answer)
 
     def _write(self, request, *, partial: bool) -> Response:
         current = selectors.jaggaer_connection_get(tenant=self.tenant)
@@ -67,8 +80,13 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
         changes = dict(serializer.validated_data)
         if not partial:
             changes.setdefault("dialect", {})
+        before = _audit_view(JaggaerConnectionSerializer(current).data, _JAGGAER_AUDIT)
         connection = services.jaggaer_connection_configure(tenant=self.tenant, **changes)
-        return Response(JaggaerConnectionSerializer(connection).data)
+        answer = JaggaerConnectionSerializer(connection).data
+        audit.action("connection.jaggaer.configure", actor=request, tenant=self.tenant, target_type="connection",
+                     target_id="jaggaer", before=before, after=_audit_view(answer, _JAGGAER_AUDIT),
+                     data={"client_secret_changed": "client_secret" in changes})
+        return Response(answer)
 
 
 class QboConnectionApi(TenantScopedMixin, APIView):
@@ -80,19 +98,23 @@ class QboConnectionApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Disconnect QuickBooks: revoke the tokens at Intuit and forget them", tags=TAGS,
                    request=None, responses=QboDisconnectAnswerSerializer)
     def delete(self, request, tenant_id):
-        return _disconnect(self.tenant)
+        return _disconnect(self.tenant, request)
 
 
 class QboDisconnectApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Disconnect QuickBooks (same as DELETE .../connections/qbo)", tags=TAGS, request=None,
                    responses=QboDisconnectAnswerSerializer)
     def post(self, request, tenant_id):
-        return _disconnect(self.tenant)
+        return _disconnect(self.tenant, request)
 
 
-def _disconnect(tenant) -> Response:
+def _disconnect(tenant, request) -> Response:
+    before = QboConnectionSerializer(selectors.qbo_connection_get(tenant=tenant)).data
     answer = services.qbo_connection_disconnect(tenant=tenant)
     answer["connection"] = QboConnectionSerializer(selectors.qbo_connection_get(tenant=tenant)).data
+    audit.action("connection.qbo.disconnect", actor=request, tenant=tenant, target_type="connection",
+                 target_id="qbo", before=_audit_view(before, _QBO_AUDIT),
+                 after=_audit_view(answer["connection"], _QBO_AUDIT))
     return Response(answer)
 
 
@@ -104,6 +126,8 @@ class QboAuthorizeApi(TenantScopedMixin, APIView):
         serializer.is_valid(raise_exception=True)
         url = services.qbo_authorization_start(tenant=self.tenant,
                                                return_url=serializer.validated_data.get("return_url"))
+        audit.action("connection.qbo.authorize", actor=request, tenant=self.tenant, target_type="connection",
+                     target_id="qbo", data={"return_url": serializer.validated_data.get("return_url") or ""})
         return Response({"authorization_url": url, "expires_in": settings.QBO_STATE_MAX_AGE},
                         status=status.HTTP_201_CREATED)
 
@@ -132,6 +156,11 @@ def qbo_oauth_callback(request: HttpRequest) -> HttpResponse:
     """The app's one redirect URI: Intuit sends the customer's browser here after consent."""
     params = {key: request.GET.get(key, "") for key in ("state", "code", "realmId", "error")}
     outcome = services.qbo_authorization_complete(params=params)
+    if outcome.tenant_id:
+        audit.action("connection.qbo.connect" if outcome.ok else "connection.qbo.connect_failed",
+                     actor=audit.Actor("system", "QuickBooks consent (Intuit redirect)"), tenant_id=outcome.tenant_id,
+                     target_type="connection", target_id="qbo",
+                     after={"realm_id": outcome.realm_id or None, "reason": outcome.reason})
     if outcome.return_url:
         query = {"status": "connected"} if outcome.ok else {"status": "error", "reason": outcome.reason}
         return HttpResponseRedirect(oauth.url_with_query(outcome.return_url, **query))
