@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+import audit
 from audit.models import Outcome, RecordEvent
 from config.api import ApplicationError, Conflict
 from sync import selectors, services
@@ -320,8 +321,10 @@ class MappingAdmin(admin.ModelAdmin):
                 form.add_error("qbo_id", e.message)
                 failed = True
                 continue
-            people_audit(request, "mapping.set", tenant=tenant, target=mapping, data={"kind": kind, "code": code},
-                         before=_mapping_snapshot(before), after=_mapping_snapshot(mapping))
+            # The same row the mapping API writes: code, target and snapshot shapes match.
+            audit.action("mapping.set" if mapping.qbo_item_id else "mapping.clear", actor=request, tenant=tenant,
+                         target_type=f"mapping.{kind}", target_id=code, before=_mapping_snapshot(before),
+                         after=_mapping_snapshot(mapping))
             done += 1
             label = "GL code" if kind == Kind.GL_ACCOUNT else "department code"
             target = mapping.qbo_item.name if mapping.qbo_item else "nothing"
@@ -338,8 +341,9 @@ class MappingAdmin(admin.ModelAdmin):
 def _mapping_snapshot(mapping: Mapping | None) -> dict | None:
     if mapping is None:
         return None
-    return {"qbo_id": mapping.qbo_item.qbo_id if mapping.qbo_item else None, "state": mapping.state,
-            "source": mapping.source}
+    item = mapping.qbo_item
+    return {"qbo_id": item.qbo_id if item else None, "qbo_name": item.name if item else None,
+            "state": mapping.state, "source": mapping.source}
 
 
 # ------------------------------------------------------------------------------------------ links and catalogs

@@ -82,10 +82,10 @@ def test_saving_maps_the_changed_codes_through_the_service_and_audits_each(super
     assert mapped["7000"].state == "mapped" and mapped["7000"].qbo_item == catalog["tools"]
     assert mapped["7000"].source == "person" and mapped["8000"].qbo_item == catalog["travel"]
     assert mapped["6100"].source == "auto" and mapped["6300"].state == "stale"   # unchanged rows untouched
-    actions = {a.data["code"]: a for a in Action.objects.filter(action="mapping.set")}
+    actions = {a.target_id: a for a in Action.objects.filter(action="mapping.set", target_type="mapping.gl_account")}
     assert set(actions) == {"7000", "8000"}
-    assert actions["7000"].before == {"qbo_id": None, "state": "unmapped", "source": "auto"}
-    assert actions["7000"].after == {"qbo_id": "62", "state": "mapped", "source": "person"}
+    assert actions["7000"].before == {"qbo_id": None, "qbo_name": None, "state": "unmapped", "source": "auto"}
+    assert actions["7000"].after == {"qbo_id": "62", "qbo_name": "Tools", "state": "mapped", "source": "person"}
     assert actions["8000"].before is None and actions["7000"].actor_label == "root"
     assert rows_of(superuser_client.get(page(tenant)), "gl_account")[0] == ("6300", "stale", 1)
 
@@ -104,3 +104,5 @@ def test_clearing_a_mapping_unmaps_it(superuser_client, tenant, catalog):
     superuser_client.post(page(tenant), post_data(response, {("gl_account", "6100"): ""}))
     mapping = Mapping.objects.get(tenant=tenant, code="6100")
     assert mapping.qbo_item is None and mapping.state == "unmapped" and mapping.source == "person"
+    cleared = Action.objects.get(action="mapping.clear")
+    assert (cleared.target_id, cleared.before["qbo_id"], cleared.after["qbo_id"]) == ("6100", "61", None)
