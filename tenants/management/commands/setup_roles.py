@@ -37,4 +37,5 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         for name, n in roles_setup().items():
-            self.stdout.write(f'"{name}": {n} permissions.')
+            if options["verbosity"]:
+                self.stdout.write(f'"{name}": {n} permissions.')
