@@ -183,6 +183,9 @@ REDIS_URL = env.str(
     "REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
 )
 CELERY_TASK_ALWAYS_EAGER = TASKS_IN_PROCESS
+# Several deployments (or test runs) can share one Redis: each keeps its queues under its own prefix.
+CELERY_BROKER_KEY_PREFIX = env.str("CELERY_BROKER_KEY_PREFIX", default="")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": CELERY_BROKER_KEY_PREFIX} if CELERY_BROKER_KEY_PREFIX else {}
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -198,6 +201,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 QBO_MAX_IN_FLIGHT = env.int("QBO_MAX_IN_FLIGHT", default=10)
 QBO_REQUESTS_PER_MINUTE = env.int("QBO_REQUESTS_PER_MINUTE", default=500)
+QBO_REQUESTS_PER_SECOND = env.int("QBO_REQUESTS_PER_SECOND", default=10)
 QBO_BATCHES_PER_MINUTE = env.int("QBO_BATCHES_PER_MINUTE", default=40)
 QBO_LIMIT_WINDOW_SECONDS = env.int("QBO_LIMIT_WINDOW_SECONDS", default=60)  # Intuit's minute
 

@@ -1,7 +1,7 @@
 """Per-realm QuickBooks request budget, shared by every worker on every host.
 
-Intuit allows each realm at most 10 requests in flight, 500 a minute and 40 batch requests a
-minute. Workers wait here for a slot instead of collecting 429s. With Redis configured the
+Intuit allows each realm at most 10 requests in flight, 10 a second, 500 a minute and 40 batch
+requests a minute. Workers wait here for a slot instead of collecting 429s. With Redis configured the
 budget lives there (a fenced semaphore: a slot is a lease that expires, so a killed worker
 cannot keep one forever; the minute windows are `limits` moving windows). Without Redis (the
 demo on a laptop) the same rules hold inside one process.
@@ -41,6 +41,7 @@ class LimiterTimeout(Exception):
 class Budget:
     max_in_flight: int = 10
     per_minute: int = 500
+    per_second: int = 10
     batches_per_minute: int = 40
     lease_seconds: float = 150.0  # longer than QBO's 120 s request timeout
     max_wait_seconds: float = 600.0
@@ -108,6 +109,7 @@ class RealmLimiter:
             self._semaphore = _LocalSemaphore(budget.max_in_flight)
         self._windows = MovingWindowRateLimiter(storage)
         self._per_minute = RateLimitItemPerSecond(budget.per_minute, budget.window_seconds)
+        self._per_second = RateLimitItemPerSecond(budget.per_second, 1)
         self._batches = RateLimitItemPerSecond(budget.batches_per_minute, budget.window_seconds)
         self.waited_seconds = 0.0
 
@@ -127,15 +129,17 @@ class RealmLimiter:
 
     def _window_taker(self, kind: str) -> Callable[[], bool]:
         # Each window is hit at most once per slot: a failed attempt never double-spends the budget.
-        needs_batch = kind == "batch"
+        needs = [(self._per_minute, "qbo"), (self._per_second, "qbo-second")]
+        if kind == "batch":
+            needs.insert(0, (self._batches, "qbo-batch"))
 
         def take() -> bool:
-            nonlocal needs_batch
-            if needs_batch:
-                if not self._windows.hit(self._batches, "qbo-batch", self.realm_id):
+            while needs:
+                item, scope = needs[0]
+                if not self._windows.hit(item, scope, self.realm_id):
                     return False
-                needs_batch = False
-            return self._windows.hit(self._per_minute, "qbo", self.realm_id)
+                needs.pop(0)
+            return True
 
         return take
 
@@ -166,6 +170,7 @@ def realm_limiter(realm_id: str) -> RealmLimiter:
     budget = Budget(
         max_in_flight=settings.QBO_MAX_IN_FLIGHT,
         per_minute=settings.QBO_REQUESTS_PER_MINUTE,
+        per_second=settings.QBO_REQUESTS_PER_SECOND,
         batches_per_minute=settings.QBO_BATCHES_PER_MINUTE,
         window_seconds=settings.QBO_LIMIT_WINDOW_SECONDS,
     )

@@ -57,9 +57,10 @@ def leases_expire(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     expired = list(SyncLease.objects.filter(run__isnull=False, expires_at__lt=now).values_list("run_id", flat=True))
     SyncLease.objects.filter(run_id__in=expired, expires_at__lt=now).update(run=None, expires_at=None)
+    leased = SyncLease.objects.filter(run__isnull=False).values("run_id")
     orphaned = SyncRun.objects.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]).filter(
-        Q(pk__in=expired) | ~Q(pk__in=SyncLease.objects.filter(run__isnull=False).values("run_id"))
-    ).exclude(created_at__gt=now - dt.timedelta(seconds=60))
+        Q(pk__in=expired) | (~Q(pk__in=leased) & Q(created_at__lt=now - dt.timedelta(seconds=60)))
+    )
     return orphaned.update(
         status=SyncRun.Status.FAILED, finished_at=now, error_code="worker_lost",
         error_message="The worker running this sync stopped without finishing (its lease expired). "

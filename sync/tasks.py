@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 
-@shared_task(name="sync.tasks.sync_tenant", acks_late=True, queue="sync",
+@shared_task(name="sync.tasks.sync_tenant", acks_late=True,
              soft_time_limit=settings.SYNC_TASK_SOFT_TIME_LIMIT, time_limit=settings.SYNC_TASK_TIME_LIMIT)
 def sync_tenant(run_id: str) -> str | None:
     from sync.runs import sync_run_perform

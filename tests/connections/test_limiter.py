@@ -120,6 +120,17 @@ def test_a_slot_left_by_a_killed_worker_expires():
     assert 0.2 <= time.monotonic() - started < 3
 
 
+def test_it_keeps_to_the_per_second_budget():
+    budget = Budget(max_in_flight=10, per_minute=1000, per_second=5, max_wait_seconds=10)
+    limiter = RealmLimiter(realm_id=_realm(), budget=budget, redis_url=REDIS_URL)
+    stamps = []
+    for _ in range(12):
+        with limiter.slot():
+            stamps.append(time.time())
+    for i in range(len(stamps) - 5):
+        assert stamps[i + 5] - stamps[i] >= 0.95
+
+
 def test_two_realms_do_not_share_a_budget():
     budget = Budget(max_in_flight=1, per_minute=100, max_wait_seconds=0.2)
     first = RealmLimiter(realm_id=_realm(), budget=budget, redis_url=REDIS_URL)
