@@ -115,3 +115,20 @@ def test_calls_older_than_the_retention_period_are_pruned(tenant, settings):
     settings.API_CALL_RETENTION_DAYS = 5
     assert prune_api_calls.apply().get() == 2
     assert list(ApiCall.objects.values_list("path", flat=True)) == ["/fresh", "/fresh"]
+
+
+def test_calls_of_a_celery_task_are_written_when_it_ends(tenant):
+    from config.celery import app
+
+    info = ApiCallInfo(system="jaggaer", method="GET", path="/api/suppliers", status=200, code=None,
+                       intuit_tid=None, attempt=1, duration_ms=12.5, tenant_id=tenant.pk, realm_id=None, error=None)
+
+    @app.task(name="tests.audit.calls_in_a_task")
+    def calls_in_a_task():
+        for _ in range(3):
+            api_call_record(info)
+        return api_calls_pending()
+
+    assert calls_in_a_task.apply().get() == 3
+    assert api_calls_pending() == 0
+    assert ApiCall.objects.for_tenant(tenant).filter(path="/api/suppliers", duration_ms=12).count() == 3
