@@ -10,11 +10,13 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from connections import services
 from connections.exceptions import ConnectionFailure
-from connections.models import JaggaerConnection, QboConnection
+from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from connections.tokens import QboTokenProvider
 from tenants.admin import people_audit
 
@@ -147,8 +149,8 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
 
 @admin.register(QboConnection)
 class QboConnectionAdmin(admin.ModelAdmin):
-    list_display = ["tenant", "realm_id", "status", "last_refreshed_at", "refresh_token_expires_at",
-                    "last_success_at", "consecutive_failures", "last_error_at"]
+    list_display = ["tenant", "realm_id", "status", "reauthorize", "last_refreshed_at", "refresh_token_expires_at",
+                    "last_success_at", "consecutive_failures", "last_error_code", "last_error_at"]
     list_filter = ["status", HasErrorsFilter, StaleFilter]
     list_select_related = ["tenant"]
     search_fields = ["tenant__name", "tenant__slug", "realm_id"]
@@ -160,6 +162,13 @@ class QboConnectionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # connections are made by the customer through Intuit's consent screen
+
+    @admin.display(description="")
+    def reauthorize(self, obj):
+        if obj.status not in (ConnectionStatus.NEEDS_REAUTHORIZATION, ConnectionStatus.NOT_CONFIGURED):
+            return ""
+        return format_html('<a class="mlc-reauthorize" href="{}">re-authorize</a>',
+                           reverse("admin:tenants_tenant_qbo_authorize", args=[obj.tenant_id]))
 
     @admin.display(description="tokens held", boolean=True)
     def tokens_held(self, obj):

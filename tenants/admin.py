@@ -8,7 +8,7 @@ The admin is the support console over every app, so unlike the models it may cal
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
@@ -54,7 +54,7 @@ def connection_badge(connection):
 def _connection(tenant, name: str):
     try:
         return getattr(tenant, name)
-    except Exception:  # RelatedObjectDoesNotExist of the reverse one-to-one: no connection yet
+    except ObjectDoesNotExist:  # the reverse one-to-one: no connection yet
         return None
 
 

@@ -112,3 +112,15 @@ def test_reauthorize_says_what_is_wrong_when_the_platform_app_is_not_configured(
     settings.QBO_CLIENT_ID = ""
     response = superuser_client.get(reverse("admin:tenants_tenant_qbo_authorize", args=[tenant.pk]), follow=True)
     assert any("QuickBooks app is not configured" in m for m in messages_of(response))
+
+
+def test_the_quickbooks_connections_list_links_to_reauthorization_where_needed(superuser_client, tenant,
+                                                                               outsider_tenant):
+    populate(tenant)
+    populate(outsider_tenant)
+    QboConnection.objects.filter(tenant=tenant).update(status=ConnectionStatus.NEEDS_REAUTHORIZATION,
+                                                       last_error_code="invalid_grant")
+    html = superuser_client.get("/admin/connections/qboconnection/").content.decode()
+    assert reverse("admin:tenants_tenant_qbo_authorize", args=[tenant.pk]) in html
+    assert reverse("admin:tenants_tenant_qbo_authorize", args=[outsider_tenant.pk]) not in html
+    assert "invalid_grant" in html
