@@ -1,0 +1,336 @@
+"""What the purchase order and invoice steps share: settings, references (vendor, AP account, accounts,
+department, classes), suppliers synced on demand, bulk QBO reads per page, and link rows saved with the
+batch they belong to.
+
+Queries per page, never per record: links, vendor links and holds of a page are read in `begin_page`,
+QBO objects are read with one `Id IN (...)` / `DocNumber IN (...)` query per page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import transaction
+
+from audit.models import RecordEvent
+from connections.clients.qbo import escape_query_value
+from connections.exceptions import ConnectionFailure, RemoteError
+from sync.models import Hold, JaggaerCatalogItem, Kind, QboCatalogItem, VendorLink
+from sync.pipeline.company import company_currency
+from sync.pipeline.engine import FAILED, HELD, HoldSpec, Record, RecordStep, Result, RunContext, Write
+from sync.pipeline.mappings import MappingResolver
+from sync.selectors import sync_settings_get
+from sync.transforms.common import normalize_name
+from sync.transforms.documents import Departments, LineDraft
+
+logger = logging.getLogger(__name__)
+
+IN_CHUNK = 200            # values per `IN (...)` query
+
+
+def quoted(values: Iterable[str]) -> str:
+    return ",".join(f"'{escape_query_value(v)}'" for v in values)
+
+
+def qbo_objects(qbo, entity: str, field: str, values: Iterable[str]) -> list[dict]:
+    """Every `entity` whose `field` is one of `values`: one paged query per 200 values."""
+    values = sorted(set(values))
+    out: list[dict] = []
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start:start + IN_CHUNK]
+        for page in qbo.query_pages(entity, f"{field} IN ({quoted(chunk)})"):
+            out.extend(page)
+    return out
+
+
+def line_ids_by_position(entity: dict, lines: list[LineDraft]) -> dict[str, str]:
+    """JAGGAER line number -> QBO line Id, pairing the lines in order (QBO keeps the order it was sent)."""
+    answered = [ln for ln in entity.get("Line") or [] if ln.get("DetailType") != "SubTotalLineDetail"]
+    answered.sort(key=lambda ln: int(ln.get("LineNum") or 0))
+    if len(answered) != len(lines):
+        return {}
+    return {line.number: str(ln["Id"]) for line, ln in zip(lines, answered, strict=True) if ln.get("Id")}
+
+
+def is_paid(entity: dict) -> bool:
+    """A bill paid (or a vendor credit applied), in part or in full: its Balance is below its total."""
+    try:
+        total = Decimal(str(entity.get("TotalAmt", 0)))
+        return Decimal(str(entity.get("Balance", total))) < total
+    except ArithmeticError:
+        return False
+
+
+class SupplierVendors:
+    """companyId -> QBO vendor id, or the hold that explains why there is none. A supplier nobody synced
+    yet (it reached us on a document first) is fetched from JAGGAER and sent through the vendor step."""
+
+    def __init__(self):
+        self.known: dict[str, str | HoldSpec] = {}
+        self.vendor_step = None
+
+    def get(self, company_id: str) -> str | HoldSpec:
+        return self.known.get(company_id) or HoldSpec(
+            "supplier_not_synced", f"Supplier {company_id} is not synced to QuickBooks yet.", [company_id])
+
+    def resolve(self, ctx: RunContext, company_ids: Iterable[str]) -> None:
+        unknown = sorted({c for c in company_ids if c and c not in self.known})
+        if not unknown:
+            return
+        for link in VendorLink.objects.for_tenant(ctx.tenant).filter(jaggaer_company_id__in=unknown):
+            self.known[link.jaggaer_company_id] = self._from_link(link)
+        missing = [c for c in unknown if c not in self.known]
+        if not missing:
+            return
+        self._explain(ctx, missing)
+        fetch = [c for c in missing if c not in self.known]
+        if fetch:
+            self._sync_on_demand(ctx, fetch)
+
+    @staticmethod
+    def _from_link(link: VendorLink) -> str | HoldSpec:
+        if link.attention:
+            return HoldSpec("vendor_needs_attention",
+                            f"QuickBooks vendor {link.qbo_vendor_id} of supplier {link.jaggaer_company_id} needs a "
+                            f"person's attention ({link.attention}): {link.attention_detail}".strip(),
+                            [link.jaggaer_company_id])
+        return link.qbo_vendor_id
+
+    def _explain(self, ctx: RunContext, company_ids: list[str]) -> None:
+        """Suppliers held, or failed earlier in this run: the document waits on them, they are not fetched."""
+        for hold in Hold.objects.for_tenant(ctx.tenant).filter(entity="suppliers", source_id__in=company_ids):
+            self.known[hold.source_id] = HoldSpec(
+                "supplier_held", f"Supplier {hold.source_id} is held ({hold.reason}): {hold.detail}", [hold.source_id])
+        rest = [c for c in company_ids if c not in self.known]
+        if not rest:
+            return
+        failed = RecordEvent.objects.for_tenant(ctx.tenant).filter(
+            run_id=ctx.run.pk, entity="suppliers", source_id__in=rest, outcome=FAILED)
+        for event in failed:
+            self.known[event.source_id] = HoldSpec(
+                "supplier_invalid", f"Supplier {event.source_id} could not be synced: {event.message}",
+                [event.source_id])
+
+    def _sync_on_demand(self, ctx: RunContext, company_ids: list[str]) -> None:
+        from sync.pipeline.vendors import VendorStep
+
+        raws = []
+        for cid in company_ids:
+            try:
+                raws.append(ctx.jaggaer.get("suppliers", cid))
+            except ConnectionFailure:
+                raise
+            except RemoteError as e:
+                reason = "supplier_not_found" if e.status == 404 else "supplier_not_synced"
+                self.known[cid] = HoldSpec(reason, f"Supplier {cid} could not be read from JAGGAER: {e}", [cid])
+        if not raws:
+            return
+        if self.vendor_step is None:
+            self.vendor_step = VendorStep()
+            self.vendor_step.begin(ctx)
+        self.vendor_step.process(ctx, raws)
+        step_links = self.vendor_step.links
+        for cid in company_ids:
+            if cid in self.known:
+                continue
+            link = step_links.get(cid)
+            if link is not None and link.qbo_vendor_id:
+                self.known[cid] = self._from_link(link)
+        left = [c for c in company_ids if c not in self.known]
+        if left:
+            self._explain(ctx, left)
+        for cid in left:
+            self.known.setdefault(cid, HoldSpec(
+                "supplier_invalid", f"Supplier {cid} could not be synced to QuickBooks; see its audit row.", [cid]))
+
+
+class DocumentStep(RecordStep):
+    """Base of the purchase order and invoice steps."""
+
+    link_model = None
+    link_key = ""
+    link_fields: list[str] = []
+
+    # ---- run and page set-up
+    def prepare(self, ctx: RunContext) -> None:
+        dialect = getattr(ctx.jaggaer, "dialect", None) or {}
+        self.gl_segment = dialect.get("gl_segment") or "Account"
+        self.department_segment = dialect.get("department_segment") or "DepartmentCode"
+        self.settings = sync_settings_get(tenant=ctx.tenant)
+        self.ap_ref, self.ap_problem = self._ap_account(ctx)
+        self.resolver = MappingResolver(ctx.tenant)
+        self.currency = company_currency(ctx.qbo)
+        self.suppliers = SupplierVendors()
+        self._classes: dict[str, dict] | None = None
+        self._department_names: dict[str, str] | None = None
+        self._rows: dict[str, object] = {}        # link rows to save with the record's result (no QBO write)
+        self._written: dict[str, object] = {}     # link rows to save with the batch that wrote them
+        self.links: dict[str, object] = {}
+        self.current: dict[tuple[str, str], dict] = {}
+
+    def _ap_account(self, ctx: RunContext) -> tuple[dict | None, str]:
+        item = self.settings.ap_account if self.settings.ap_account_id else None
+        if item is not None and item.usable:
+            return {"value": item.qbo_id, "name": item.name}, ""
+        if item is not None:
+            return None, f"The AP account set for this tenant ({item.name}) is inactive or gone in QuickBooks."
+        candidates = list(QboCatalogItem.objects.for_tenant(ctx.tenant).filter(
+            kind=Kind.GL_ACCOUNT, account_sub_type="AccountsPayable", active=True, present=True)[:2])
+        if len(candidates) == 1:
+            return {"value": candidates[0].qbo_id, "name": candidates[0].name}, ""
+        return None, ("No AP account is set for this tenant and QuickBooks has "
+                      f"{'several' if candidates else 'no'} Accounts Payable accounts: set one in the sync settings.")
+
+    def load_links(self, ctx: RunContext, records: list[Record]) -> None:
+        ids = [r.source_id for r in records]
+        self.links = {getattr(link, self.link_key): link for link in self.link_model.objects.for_tenant(ctx.tenant)
+                      .filter(**{f"{self.link_key}__in": ids})}
+
+    def is_unchanged(self, record: Record) -> bool:
+        link = self.links.get(record.source_id)
+        return link is not None and bool(link.source_digest) and link.source_digest == record.digest
+
+    # ---- references
+    def vendor(self, company_id: str) -> str | HoldSpec:
+        return self.suppliers.get(company_id)
+
+    def currency_hold(self, currency: str | None, what: str) -> HoldSpec | None:
+        if not self.currency.refuses(currency):
+            return None
+        return HoldSpec("currency_unsupported",
+                        f"The {what} is in {currency}, but multicurrency is off in QuickBooks (home currency "
+                        f"{self.currency.home}). Turn multicurrency on in QuickBooks to release it.", [currency])
+
+    def references(self, lines: list[LineDraft], found: Departments, what: str
+                   ) -> tuple[dict[str, dict], dict | None, dict[str, dict] | None] | HoldSpec:
+        """(GL code -> AccountRef, DepartmentRef, department -> ClassRef) or the hold naming what is missing."""
+        needs = {Kind.GL_ACCOUNT: {line.gl_code for line in lines}}
+        if found.header:
+            needs[Kind.DEPARTMENT] = {found.header}
+        refs = self.resolver.resolve(needs)
+        if isinstance(refs, HoldSpec):
+            return refs
+        accounts = {code: refs[(Kind.GL_ACCOUNT, code)].as_ref() for code in needs[Kind.GL_ACCOUNT]}
+        department = refs[(Kind.DEPARTMENT, found.header)].as_ref() if found.header else None
+        classes = None
+        if found.mixed:
+            if self.settings.department_policy != "class_per_line":
+                return HoldSpec("multiple_departments",
+                                f"The {what}'s lines are on several departments ({', '.join(found.codes)}); a "
+                                "QuickBooks transaction has one. Choose the 'class per line' department policy "
+                                "(each line gets the QuickBooks class named as its department) to release it.",
+                                found.codes)
+            classes = self.class_refs(found.codes)
+            if isinstance(classes, HoldSpec):
+                return classes
+        return accounts, department, classes
+
+    def class_refs(self, codes: list[str]) -> dict[str, dict] | HoldSpec:
+        if self._classes is None:
+            self._classes = {}
+            for page in self._ctx.qbo.query_pages("Class"):
+                for row in page:
+                    ref = {"value": str(row["Id"]), "name": row.get("FullyQualifiedName") or row.get("Name")}
+                    for name in (row.get("Name"), row.get("FullyQualifiedName")):
+                        if name:
+                            self._classes.setdefault(normalize_name(name), ref)
+            self._department_names = dict(JaggaerCatalogItem.objects.for_tenant(self._ctx.tenant).filter(
+                kind=Kind.DEPARTMENT).values_list("code", "name"))
+        out, missing = {}, []
+        for code in codes:
+            mapped = self.resolver.refs.get((Kind.DEPARTMENT, code))
+            names = [mapped.name if mapped else None, self._department_names.get(code), code]
+            ref = next((self._classes[normalize_name(n)] for n in names if n and normalize_name(n) in self._classes),
+                       None)
+            if ref is None:
+                missing.append(code)
+            else:
+                out[code] = ref
+        if missing:
+            return HoldSpec("class_missing",
+                            f"No QuickBooks class is named as department {', '.join(missing)}; create it in "
+                            "QuickBooks (class per line is this tenant's department policy).", missing)
+        return out
+
+    # ---- QBO reads per page
+    def read_current(self, ctx: RunContext, entity: str, ids: Iterable[str]) -> None:
+        """The QBO objects as they are now (SyncToken, line ids, Balance), into `current[(entity, id)]`."""
+        wanted = [i for i in set(ids) if i and (entity, i) not in self.current]
+        for obj in qbo_objects(ctx.qbo, entity, "Id", wanted) if wanted else []:
+            self.current[(entity, str(obj["Id"]))] = obj
+
+    def current_of(self, ctx: RunContext, entity: str, obj_id: str) -> dict | None:
+        if (entity, obj_id) not in self.current:
+            self.read_current(ctx, entity, [obj_id])
+        return self.current.get((entity, obj_id))
+
+    def refresh_stale(self, ctx: RunContext, writes: list[Write]) -> list[Write | Result]:
+        by_entity: dict[str, list[str]] = {}
+        for write in writes:
+            by_entity.setdefault(write.entity, []).append(str(write.payload["Id"]))
+        fresh: dict[tuple[str, str], dict] = {}
+        for entity, ids in by_entity.items():
+            for obj in qbo_objects(ctx.qbo, entity, "Id", ids):
+                fresh[(entity, str(obj["Id"]))] = obj
+        out: list[Write | Result] = []
+        for write in writes:
+            obj = fresh.get((write.entity, str(write.payload["Id"])))
+            if obj is None:
+                out.append(Result(write.record, FAILED, reason="qbo_rejected", qbo_error_code="5010",
+                                  message=f"QuickBooks {write.entity} {write.payload['Id']} disappeared while "
+                                          "updating it."))
+                continue
+            self.current[(write.entity, str(obj["Id"]))] = obj
+            stale = self.stale_hold(write, obj)
+            if stale is not None:
+                out.append(stale)
+                continue
+            payload = dict(write.payload, SyncToken=str(obj["SyncToken"]))
+            out.append(Write(write.record, write.operation, write.entity, payload, reason=write.reason,
+                             notes=write.notes, attempt=write.attempt + 1, context=write.context))
+        return out
+
+    def stale_hold(self, write: Write, current: dict) -> Result | None:
+        """Whether what changed meanwhile in QBO forbids the update (a bill paid meanwhile)."""
+        return None
+
+    # ---- links saved with their batch
+    def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
+        self._ctx = ctx
+
+    def stash(self, source_id: str, row) -> None:
+        self._rows[source_id] = row
+
+    def save_links(self, ctx: RunContext, done: list[tuple[Write, dict]]) -> None:
+        rows = [self._written.pop(write.record.source_id) for write, _ in done
+                if write.record.source_id in self._written]
+        self._upsert(rows)
+
+    def _upsert(self, rows: list) -> None:
+        if rows:
+            self.link_model.objects.bulk_create(rows, update_conflicts=True,
+                                                unique_fields=["tenant", self.link_key],
+                                                update_fields=[*self.link_fields, "updated_at"])
+
+    def flush(self, ctx: RunContext, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+        written = {write.record.source_id for write, _ in done}
+        rows = [self._rows.pop(r.record.source_id) for r in results
+                if r.record.source_id in self._rows and r.record.source_id not in written]
+        for sid in written:
+            self._rows.pop(sid, None)
+        with transaction.atomic():
+            self._upsert(rows)
+            super().flush(ctx, results, done)
+
+    # ---- results
+    @staticmethod
+    def held(record: Record, hold: HoldSpec) -> Result:
+        return Result(record, HELD, hold=hold)
+
+    def clone(self, link, **changes):
+        """A fresh row (no pk) with the link's values: safe to upsert on the tenant + source id key."""
+        values = {f: getattr(link, f) for f in self.link_fields}
+        values.update(changes)
+        return self.link_model(tenant_id=link.tenant_id, **{self.link_key: getattr(link, self.link_key)}, **values)

@@ -1,0 +1,268 @@
+"""JAGGAER invoices -> QBO Bills (credit memos -> VendorCredits), each PO line linked to its QBO PO line.
+
+Only Approved and Paid invoices are posted; InProcess ones wait, Rejected ones are skipped. Never a
+duplicate: the link table first, then (for an invoice with no link) one `DocNumber IN (...)` query per page
+finds a bill written before our database committed, matched on DocNumber *and* vendor; the batch requestid
+is deterministic as well. Runs after purchase orders, so a PO written in this run releases its invoices
+in this run.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from sync.models import BillLink, PurchaseOrderLink
+from sync.pipeline.documents import DocumentStep, is_paid, line_ids_by_position, qbo_objects
+from sync.pipeline.engine import CREATED, FAILED, UNCHANGED, UPDATED, HoldSpec, Record, Result, RunContext, Write
+from sync.transforms.common import InvalidRecord
+from sync.transforms.documents import money_text, short_doc_number, total_mismatch
+from sync.transforms.invoices import (
+    POSTED,
+    REJECTED,
+    VERSION,
+    WAITING,
+    InvoiceDraft,
+    bill_payload,
+    content_digest,
+    invoice_draft,
+)
+from sync.transforms.purchase_orders import CANCELLED
+
+SKIPPED = "skipped"
+LABEL = {"Bill": "bill", "VendorCredit": "vendor credit"}
+
+
+class InvoiceStep(DocumentStep):
+    name = "invoices"
+    jaggaer_entity = "invoices"
+    id_field = "invoiceId"
+    modified_field = "lastUpdate"
+    version = VERSION
+    link_model = BillLink
+    link_key = "jaggaer_invoice_id"
+    link_fields = ["invoice_number", "qbo_entity", "qbo_id", "doc_number", "qbo_vendor_id", "lines", "po_ids",
+                   "source_digest", "content_digest"]
+
+    # ---- per page, in bulk
+    def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
+        super().begin_page(ctx, records)
+        self.load_links(ctx, records)
+        self.drafts: dict[str, InvoiceDraft | InvalidRecord] = {}
+        for record in records:
+            try:
+                self.drafts[record.source_id] = invoice_draft(
+                    record.raw, gl_segment=self.gl_segment, department_segment=self.department_segment)
+            except InvalidRecord as e:
+                self.drafts[record.source_id] = e
+        posted = [d for d in self.drafts.values() if isinstance(d, InvoiceDraft) and d.status in POSTED]
+        self.suppliers.resolve(ctx, [d.company_id for d in posted])
+        self._load_po_links(ctx, {n for d in posted if not d.is_credit for n in d.po_numbers})
+        self.current = {}
+        for entity in ("Bill", "VendorCredit"):
+            self.read_current(ctx, entity, [
+                link.qbo_id for r in records if (link := self.links.get(r.source_id)) is not None
+                and link.qbo_entity == entity and link.source_digest != r.digest])
+        self.existing: dict[tuple[str, str], list[dict]] = {}
+        for entity in ("Bill", "VendorCredit"):
+            docs = {short_doc_number(d.invoice_number) for d in posted
+                    if d.entity == entity and d.invoice_id not in self.links}
+            for obj in qbo_objects(ctx.qbo, entity, "DocNumber", docs) if docs else []:
+                self.existing.setdefault((entity, str(obj.get("DocNumber") or "").casefold()), []).append(obj)
+        found = {str(o["Id"]) for objs in self.existing.values() for o in objs}
+        self.linked_elsewhere = {(e, i): inv for e, i, inv in BillLink.objects.for_tenant(ctx.tenant).filter(
+            qbo_id__in=found).values_list("qbo_entity", "qbo_id", "jaggaer_invoice_id")} if found else {}
+
+    def _load_po_links(self, ctx: RunContext, numbers: set[str]) -> None:
+        self.po_links: dict[str, PurchaseOrderLink] = {}
+        if not numbers:
+            return
+        rows = PurchaseOrderLink.objects.for_tenant(ctx.tenant).filter(
+            Q(po_number__in=numbers) | Q(doc_number__in=numbers))
+        for link in sorted(rows, key=lambda r: (not r.written, r.pk)):   # a written PO wins over a twin
+            for key in (link.po_number, link.doc_number):
+                if key:
+                    self.po_links.setdefault(key, link)
+
+    # ---- plan
+    def plan(self, ctx: RunContext, record: Record) -> Write | Result:
+        draft = self.drafts.get(record.source_id)
+        if draft is None:
+            raise InvalidRecord("The invoice was not prepared.")
+        if isinstance(draft, InvalidRecord):
+            raise draft
+        link = self.links.get(record.source_id)
+        what = "credit memo" if draft.is_credit else "invoice"
+        if draft.status in WAITING:
+            return Result(record, SKIPPED, reason="invoice_not_approved", qbo_id=link.qbo_id if link else "",
+                          message=f"The {what} is {draft.status} in JAGGAER: it waits for approval.")
+        if draft.status in REJECTED:
+            note = f" QuickBooks {link.qbo_entity} {link.qbo_id}, written earlier, is left as it is." if link else ""
+            return Result(record, SKIPPED, reason="invoice_rejected", qbo_id=link.qbo_id if link else "",
+                          message=f"The {what} was rejected in JAGGAER: not posted.{note}")
+        content = content_digest(record.raw)
+        if link is not None and link.content_digest == content:
+            self.stash(record.source_id, self.clone(link, source_digest=record.digest))
+            return Result(record, UNCHANGED, qbo_id=link.qbo_id,
+                          message=f"Only the workflow status changed ({draft.status}); nothing to send to QuickBooks.")
+        if link is not None and link.qbo_entity != draft.entity:
+            return Result(record, FAILED, reason="invalid_record", qbo_id=link.qbo_id,
+                          message=f"The document became a {what} after QuickBooks {link.qbo_entity} {link.qbo_id} "
+                                  "was written for it; a person has to sort it out.")
+        return self._write(ctx, record, draft, link, content)
+
+    def _write(self, ctx: RunContext, record: Record, draft: InvoiceDraft, link, content: str) -> Write | Result:
+        what = "credit memo" if draft.is_credit else "invoice"
+        vendor_id = self.vendor(draft.company_id)
+        if isinstance(vendor_id, HoldSpec):
+            return self.held(record, vendor_id)
+        hold = self.currency_hold(draft.currency, what)
+        if hold:
+            return self.held(record, hold)
+        mismatch = total_mismatch(draft.lines, draft.total)
+        if mismatch:
+            return self.held(record, HoldSpec(
+                "total_mismatch", f"The lines add up to {money_text(mismatch[0])} (each rounded to cents) but the "
+                f"{what} total is {mismatch[1]}; fix it in JAGGAER.",
+                [draft.invoice_number]))
+        refs = self.references(draft.lines, draft.departments, what)
+        if isinstance(refs, HoldSpec):
+            return self.held(record, refs)
+        accounts, department, classes = refs
+        po_links = {} if draft.is_credit else self._po_lines(draft, vendor_id)
+        if isinstance(po_links, HoldSpec):
+            return self.held(record, po_links)
+        doc = link.doc_number if link is not None and link.doc_number else short_doc_number(draft.invoice_number)
+        reason, target = "", None
+        if link is not None:
+            target = self.current_of(ctx, link.qbo_entity, link.qbo_id)
+            if target is None:
+                return self.held(record, HoldSpec(
+                    "bill_missing_in_qbo", f"QuickBooks {LABEL[link.qbo_entity]} {link.qbo_id}, written for this "
+                    f"{what}, no longer exists (deleted in QuickBooks). Remove the link to write it again.",
+                    [link.qbo_id]))
+            line_ids = dict(link.lines)
+        else:
+            target = self._existing(draft, doc, vendor_id)
+            if isinstance(target, HoldSpec):
+                return self.held(record, target)
+            line_ids = line_ids_by_position(target, draft.lines) if target else {}
+            reason = "linked_existing" if target else ""
+        if target is not None and is_paid(target):
+            if link is None:   # keep what we found, so it is never written twice
+                self.stash(record.source_id, self._row(ctx, draft, target, vendor_id, line_ids, [], "", ""))
+            return self.held(record, self._paid_hold(draft, target))
+        payload = bill_payload(draft, vendor_id=vendor_id, ap_ref=self.ap_ref, doc_number=doc, accounts=accounts,
+                               department_ref=department, classes=classes, po_links=po_links, line_ids=line_ids,
+                               currency=self.currency.ref_for(draft.currency))
+        context = {"draft": draft, "doc": doc, "vendor_id": vendor_id, "content": content, "po_links": po_links}
+        if target is None:
+            return Write(record, "create", draft.entity, payload, context=context)
+        payload.update(Id=str(target["Id"]), SyncToken=str(target["SyncToken"]))
+        return Write(record, "update", draft.entity, payload, reason=reason, context=context)
+
+    def _po_lines(self, draft: InvoiceDraft, vendor_id: str) -> dict[str, dict] | HoldSpec:
+        """JAGGAER line number -> LinkedTxn to the QBO PO line, or the hold that names the PO it waits on."""
+        out = {}
+        for line in draft.lines:
+            if not line.po_number:
+                continue
+            number = line.po_number
+            po = self.po_links.get(number)
+            if po is None:
+                return HoldSpec("po_not_found", f"PO {number}, named on line {line.number}, has not been seen in "
+                                "JAGGAER's purchase orders yet; the invoice is posted once it is.", [number])
+            if po.jaggaer_status == CANCELLED:
+                return HoldSpec("po_cancelled", f"PO {number}, named on line {line.number}, is cancelled in "
+                                "JAGGAER: a bill cannot be matched to it. Correct the invoice or the PO.", [number])
+            if not po.written:
+                status = f" (it is {po.jaggaer_status} in JAGGAER)" if po.jaggaer_status else ""
+                return HoldSpec("po_not_synced", f"PO {number}, named on line {line.number}, is not in QuickBooks "
+                                f"yet{status}; the invoice is posted once the PO is.", [number])
+            if po.qbo_vendor_id and po.qbo_vendor_id != vendor_id:
+                return HoldSpec("po_vendor_mismatch", f"PO {number} belongs to another QuickBooks vendor "
+                                f"({po.qbo_vendor_id}) than this invoice's supplier ({vendor_id}).", [number])
+            line_id = po.lines.get(str(line.po_line)) if line.po_line else None
+            if line.po_line and not line_id:
+                return HoldSpec("po_line_not_found", f"PO {number} has no line {line.po_line} in QuickBooks "
+                                f"(line {line.number} of the invoice bills it).", [number])
+            linked = {"TxnId": po.qbo_po_id, "TxnType": "PurchaseOrder"}
+            if line_id:
+                linked["TxnLineId"] = line_id
+            out[line.number] = linked
+        return out
+
+    def _existing(self, draft: InvoiceDraft, doc: str, vendor_id: str) -> dict | HoldSpec | None:
+        """A QBO bill of this vendor with our DocNumber (written before our commit was lost, or by a person)."""
+        for obj in self.existing.get((draft.entity, doc.casefold()), []):
+            if str((obj.get("VendorRef") or {}).get("value")) != vendor_id:
+                continue        # the same number from another supplier is another bill
+            owner = self.linked_elsewhere.get((draft.entity, str(obj["Id"])))
+            if owner and owner != draft.invoice_id:
+                return HoldSpec("duplicate_invoice_number",
+                                f"Invoice number {draft.invoice_number} of this supplier is already QuickBooks "
+                                f"{LABEL[draft.entity]} {obj['Id']}, written for JAGGAER invoice {owner}.", [owner])
+            return obj
+        return None
+
+    @staticmethod
+    def _paid_hold(draft: InvoiceDraft, target: dict) -> HoldSpec:
+        label = LABEL[draft.entity]
+        return HoldSpec("bill_paid",
+                        f"QuickBooks {label} {target['Id']} is already {'applied' if draft.is_credit else 'paid'} "
+                        f"(balance {target.get('Balance')} of {target.get('TotalAmt')}); the change in JAGGAER is "
+                        "not applied. A person decides.", [str(target["Id"])])
+
+    def stale_hold(self, write: Write, current: dict) -> Result | None:
+        if is_paid(current):
+            return self.held(write.record, self._paid_hold(write.context["draft"], current))
+        return None
+
+    # ---- after QBO answered
+    def _row(self, ctx, draft: InvoiceDraft, entity: dict, vendor_id: str, lines: dict, po_ids: list,
+             source_digest: str, content: str) -> BillLink:
+        return BillLink(tenant=ctx.tenant, jaggaer_invoice_id=draft.invoice_id,
+                        invoice_number=draft.invoice_number[:100], qbo_entity=draft.entity, qbo_id=str(entity["Id"]),
+                        doc_number=str(entity.get("DocNumber") or "")[:21], qbo_vendor_id=vendor_id, lines=lines,
+                        po_ids=po_ids, source_digest=source_digest, content_digest=content)
+
+    def written(self, ctx: RunContext, write: Write, entity: dict) -> Result:
+        draft: InvoiceDraft = write.context["draft"]
+        qbo_id = str(entity["Id"])
+        dropped = self._dropped_links(write, entity)
+        po_ids = sorted({lk["TxnId"] for lk in write.context["po_links"].values()})
+        # A dropped link leaves the content digest empty: the next run sends the links again.
+        self._written[write.record.source_id] = self._row(
+            ctx, draft, entity, write.context["vendor_id"], line_ids_by_position(entity, draft.lines), po_ids,
+            write.record.digest, "" if dropped else write.context["content"])
+        label = LABEL[draft.entity]
+        if dropped:
+            return Result(write.record, FAILED, reason="po_link_dropped", qbo_id=qbo_id, retry=True,
+                          message=f"QuickBooks wrote {label} {qbo_id} but dropped the link to the purchase order on "
+                                  f"line(s) {', '.join(dropped)}; it is sent again on the next run.",
+                          data={"lines": dropped})
+        verb = {"create": "Created", "update": "Updated"}[write.operation]
+        if write.reason == "linked_existing":
+            verb = "Linked and updated the existing"
+        linked = f", linked to purchase order(s) {', '.join(po_ids)}" if po_ids else ""
+        return Result(write.record, CREATED if write.operation == "create" else UPDATED, reason=write.reason,
+                      qbo_id=qbo_id, message=f"{verb} QuickBooks {label} {write.context['doc']} ({qbo_id}){linked}.")
+
+    @staticmethod
+    def _dropped_links(write: Write, entity: dict) -> list[str]:
+        """Lines we sent with a LinkedTxn that QBO's answer does not carry (python-quickbooks #366)."""
+        sent = write.context["po_links"]
+        if not sent:
+            return []
+        answered = sorted(entity.get("Line") or [], key=lambda ln: int(ln.get("LineNum") or 0))
+        draft: InvoiceDraft = write.context["draft"]
+        dropped = []
+        for pos, line in enumerate(draft.lines):
+            want = sent.get(line.number)
+            if want is None:
+                continue
+            got = answered[pos].get("LinkedTxn") or [] if pos < len(answered) else []
+            if not any(str(g.get("TxnId")) == want["TxnId"] and str(g.get("TxnLineId") or "") ==
+                       str(want.get("TxnLineId") or "") for g in got):
+                dropped.append(line.number)
+        return dropped
+
