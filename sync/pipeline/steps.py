@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sync.catalogs import catalogs_sync
 from sync.pipeline.engine import RunContext
+from sync.pipeline.invoices import InvoiceStep
+from sync.pipeline.purchase_orders import PurchaseOrderStep
 from sync.pipeline.vendors import VendorStep
 
 
@@ -18,5 +20,6 @@ class CatalogStep:
         ctx.report(self.name)
 
 
-STEPS = {"catalogs": CatalogStep, "suppliers": VendorStep}
+STEPS = {"catalogs": CatalogStep, "suppliers": VendorStep, "purchase_orders": PurchaseOrderStep,
+         "invoices": InvoiceStep}
 STEP_NAMES = tuple(STEPS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from connections.clients.qbo import escape_query_value
 from sync.models import VendorLink
+from sync.pipeline.company import company_currency
 from sync.pipeline.engine import CREATED, FAILED, HELD, UPDATED, HoldSpec, Record, RecordStep, Result, RunContext, Write
 from sync.transforms.common import normalize_name
 from sync.transforms.vendors import VERSION, supplier_to_vendor, with_suffix
@@ -40,10 +41,9 @@ class VendorStep(RecordStep):
         for page in ctx.qbo.query_pages("Term"):
             for term in page:
                 self.terms[normalize_name(term.get("Name") or "")] = {"value": str(term["Id"]), "name": term["Name"]}
-        prefs = ctx.qbo.preferences() if hasattr(ctx.qbo, "preferences") else {}
-        currency = prefs.get("CurrencyPrefs") or {}
-        self.multicurrency = bool(currency.get("MultiCurrencyEnabled"))
-        self.home_currency = ((currency.get("HomeCurrency") or {}).get("value") or "USD").upper()
+        currency = company_currency(ctx.qbo)
+        self.multicurrency = currency.multicurrency
+        self.home_currency = currency.home
         self.claimed: dict[str, str] = {}           # names this run is about to write -> companyId
         self.claimed_names: dict[str, str] = {}     # companyId -> the name it claimed
 
