@@ -77,9 +77,10 @@ def outcomes_chart_svg(days: list[Day], *, width: int = 760, height: int = 260) 
              f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="outcomes-chart-title">',
              '<title id="outcomes-chart-title">Records written, held and failed per day</title>',
              f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>']
-    for n in range(5):
-        value = peak * n / 4
-        y = top + plot_h - plot_h * n / 4
+    steps = min(4 if str(peak).startswith("2") else 5, peak)   # whole numbers on the axis
+    for n in range(steps + 1):
+        value = peak * n / steps
+        y = top + plot_h - plot_h * n / steps
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
                      f'fill="#555">{value:g}</text>')

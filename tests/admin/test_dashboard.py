@@ -72,3 +72,11 @@ def test_the_dashboard_page_shows_the_chart_the_alignment_report_and_recent_runs
     unaligned = html[html.index('id="mlc-unaligned"'):html.index('id="mlc-unused"')]
     assert "7000" in unaligned and "7001" in unaligned and "6000" not in unaligned
     assert html.count('href="/admin/sync/syncrun/') >= 2
+
+
+@pytest.mark.parametrize(("peak", "ticks"), [(1, [0, 1]), (2, [0, 1, 2]), (20, [0, 5, 10, 15, 20]),
+                                             (50, [0, 10, 20, 30, 40, 50])])
+def test_the_axis_is_labelled_in_whole_numbers(peak, ticks):
+    day = Day(dt.date(2026, 3, 1), synced=peak)
+    labels = re.findall(r'text-anchor="end" fill="#555">([^<]+)</text>', str(outcomes_chart_svg([day])))
+    assert labels == [str(t) for t in ticks]
