@@ -34,10 +34,16 @@ def _run_summary(run: SyncRun) -> dict:
 
 
 def _enqueue(run_ids: list) -> None:
+    from config.celery import app
     from sync.tasks import sync_tenant
 
-    for run_id in run_ids:
-        sync_tenant.delay(str(run_id))
+    if app.conf.task_always_eager:
+        for run_id in run_ids:
+            sync_tenant.delay(str(run_id))
+        return
+    with app.producer_or_acquire() as producer:  # one broker connection for the whole dispatch
+        for run_id in run_ids:
+            sync_tenant.apply_async((str(run_id),), producer=producer)
 
 
 def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,

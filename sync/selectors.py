@@ -6,7 +6,7 @@ from collections import Counter
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from sync.models import Hold, JaggaerCatalogItem, Kind, Mapping, QboCatalogItem, SyncSettings
+from sync.models import Hold, JaggaerCatalogItem, Kind, Mapping, QboCatalogItem, SyncSettings, VendorLink
 
 MAPPING_HOLD_REASONS = {Kind.GL_ACCOUNT: "gl_unmapped", Kind.DEPARTMENT: "department_unmapped"}
 
@@ -72,4 +72,10 @@ def alignment_report(*, tenant) -> dict:
                            for i in unused_qs.order_by("name")],
         }
     report["held_total"] = Hold.objects.for_tenant(tenant).count()
+    report["vendor_links_needing_attention"] = [
+        {"jaggaer_company_id": link.jaggaer_company_id, "qbo_vendor_id": link.qbo_vendor_id,
+         "display_name": link.display_name, "attention": link.attention, "detail": link.attention_detail,
+         "since": link.attention_at}
+        for link in VendorLink.objects.for_tenant(tenant).exclude(attention="").order_by("display_name")
+    ]
     return report

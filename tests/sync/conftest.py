@@ -52,3 +52,4 @@ def run_sync(tenant, qbo_client, jaggaer_client):
         return sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client)
 
     return run
+from tests.connections.support import fast_http, qbo_app  # noqa: E402,F401  (fixtures shared with tests/connections)

@@ -45,3 +45,12 @@ def test_the_command_fails_when_the_run_fails(tenant):
 def test_the_command_refuses_an_unknown_tenant(db):
     with pytest.raises(CommandError, match="No tenant"):
         call_command("sync", "nobody", stdout=io.StringIO())
+
+
+def test_the_command_refuses_while_another_run_holds_the_lease(tenant, django_capture_on_commit_callbacks):
+    from sync.runs import sync_request
+
+    with django_capture_on_commit_callbacks(execute=False):
+        sync_request(tenant=tenant)
+    with pytest.raises(CommandError, match="already queued or running"):
+        call_command("sync", tenant.slug, stdout=io.StringIO())

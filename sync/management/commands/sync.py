@@ -5,9 +5,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from config.api import Conflict
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
-from sync.services import sync_run_create, sync_run_start
+from sync.runs import sync_request, sync_run_perform
 from tenants.models import Tenant
 
 OUTCOMES = ("created", "updated", "unchanged", "held", "failed")
@@ -32,7 +33,11 @@ class Command(BaseCommand):
         except Tenant.DoesNotExist:
             raise CommandError(f"No tenant with slug {tenant!r}.")
         console = Console(file=self.stdout._out if hasattr(self.stdout, "_out") else None)
-        run = sync_run_create(tenant=tenant_obj, trigger=SyncRun.Trigger.COMMAND, full=full, entities=entities)
+        try:  # single flight: the same lease as runs from the API and the schedule
+            run = sync_request(tenant=tenant_obj, trigger=SyncRun.Trigger.COMMAND, full=full, entities=entities,
+                               enqueue=False)
+        except Conflict as e:
+            raise CommandError(f"{e.message} Running: {e.extra.get('run')}")
         tasks: dict[str, int] = {}
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[step]:<10}"), BarColumn(),
                       TextColumn("{task.completed:>6} records  {task.fields[detail]}"), TimeElapsedColumn(),
@@ -45,7 +50,7 @@ class Command(BaseCommand):
                 done = sum(counts.get(k, 0) for k in OUTCOMES)
                 progress.update(tasks[step], completed=done, detail=_summary(counts))
 
-            run = sync_run_start(run=run, progress=report)
+            run = sync_run_perform(run_id=run.pk, progress=report)
             for task in tasks.values():
                 progress.update(task, total=progress.tasks[task].completed or 1)
         console.print(self._table(run))
