@@ -8,6 +8,7 @@ from connections.clients.qbo import QboClient
 from sandbox import testing as sandbox_testing
 from sync.models import SyncRun
 from sync.services import sync_run_create, sync_run_execute
+from tests.connections.support import fast_http, qbo_app  # noqa: F401  (fixtures shared with tests/connections)
 
 # The sandbox fixtures (until the root conftest registers `sandbox.testing` as a plugin).
 sandboxes = sandbox_testing.sandboxes
@@ -52,4 +53,3 @@ def run_sync(tenant, qbo_client, jaggaer_client):
         return sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client)
 
     return run
-from tests.connections.support import fast_http, qbo_app  # noqa: E402,F401  (fixtures shared with tests/connections)
