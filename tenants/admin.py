@@ -67,6 +67,10 @@ def people_audit(request, code: str, *, tenant=None, target=None, before=None, a
                  target_id=target.pk if target is not None else "", before=before, after=after, data=data)
 
 
+def _plain(values: dict) -> dict:
+    return {k: (v.pk if hasattr(v, "pk") else v) for k, v in values.items()}
+
+
 class ConnectionsFilter(admin.SimpleListFilter):
     title = "connections"
     parameter_name = "connections"
@@ -137,6 +141,21 @@ class TenantAdmin(admin.ModelAdmin):
             _last_run_at=Subquery(runs.values("created_at")[:1]),
             _held=Coalesce(Subquery(held, output_field=IntegerField()), Value(0)),
         )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            people_audit(request, "tenant.created", tenant=obj, target=obj, after={"name": obj.name, "slug": obj.slug})
+            return
+        # Through the service, so a new hour or time zone reschedules the daily sync; audited with before/after.
+        current = Tenant.objects.get(pk=obj.pk)
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        before = {name: getattr(current, name) for name in changed}
+        tenant_update(tenant=current, data=changed)
+        obj.refresh_from_db()
+        if changed:
+            people_audit(request, "tenant.changed", tenant=obj, target=obj, before=_plain(before),
+                         after=_plain(changed))
 
     # ------------------------------------------------------------------ columns
 

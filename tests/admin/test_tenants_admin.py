@@ -124,3 +124,18 @@ def test_the_quickbooks_connections_list_links_to_reauthorization_where_needed(s
     assert reverse("admin:tenants_tenant_qbo_authorize", args=[tenant.pk]) in html
     assert reverse("admin:tenants_tenant_qbo_authorize", args=[outsider_tenant.pk]) not in html
     assert "invalid_grant" in html
+
+
+def test_editing_a_tenant_reschedules_on_a_new_hour_and_is_audited(superuser_client, tenant):
+    Tenant.objects.filter(pk=tenant.pk).update(next_sync_at=timezone.now() + dt.timedelta(hours=5))
+    page = reverse("admin:tenants_tenant_change", args=[tenant.pk])
+    form = superuser_client.get(page).context["adminform"].form
+    data = {name: form.initial.get(name) for name in form.fields}
+    data.update(partner=tenant.partner_id, sync_hour=6, is_active="on")
+    data = {k: v for k, v in data.items() if v not in (None, False)}
+    response = superuser_client.post(page, data)
+    assert response.status_code == 302, response.content[:2000]
+    tenant.refresh_from_db()
+    assert tenant.sync_hour == 6 and tenant.next_sync_at is None
+    action = Action.objects.get(action="tenant.changed")
+    assert (action.before, action.after, action.actor_label) == ({"sync_hour": 2}, {"sync_hour": 6}, "root")
