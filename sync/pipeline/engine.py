@@ -147,7 +147,7 @@ class RecordStep:
     def begin(self, ctx: RunContext) -> None:
         """Prepare and reset the per-run bookkeeping; enough to `process` records handed over by another step."""
         self.prepare(ctx)
-        self._seen_unresolved: dict[str, str] = {}
+        self._seen_this_run: dict[str, str] = {}      # source id -> digest of every record with a result
         # Held again on retry: audited at the end unless the stream brings a newer version (one row per record).
         self._deferred: dict[str, Result] = {}
 
@@ -211,8 +211,8 @@ class RecordStep:
                 continue
             if item.modified_at and (newest is None or item.modified_at > newest):
                 newest = item.modified_at
-            if self._seen_unresolved.get(item.source_id) == item.digest:
-                continue  # already held or failed in this run with this very content
+            if self._seen_this_run.get(item.source_id) == item.digest:
+                continue  # already handled in this run with this very content (e.g. released from its hold)
             if not from_holds and item.source_id in self._deferred:
                 if self._deferred[item.source_id].record.digest == item.digest:
                     continue
@@ -307,8 +307,7 @@ class RecordStep:
         resolved = [r.record.source_id for r in results
                     if r.record.source_id in self._page_holds and not (r.outcome == HELD or r.retry)]
         for r in results:
-            if r.outcome in (HELD, FAILED):
-                self._seen_unresolved[r.record.source_id] = r.record.digest
+            self._seen_this_run[r.record.source_id] = r.record.digest
             ctx.count(self.name, r.outcome)
         with transaction.atomic():
             if done:
