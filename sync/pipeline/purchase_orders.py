@@ -189,8 +189,10 @@ class PurchaseOrderStep(DocumentStep):
         """POStatus to send: always on create; on update only when ours changed, so a PO that QBO closed
         because it is fully billed is not reopened by a JAGGAER change that is not about its status."""
         wanted = draft.qbo_status
-        if target is None or link is None or not link.written:
+        if target is None:
             return wanted
+        if link is None or not link.written:     # found by DocNumber: we do not know what we wrote
+            return None if wanted == "Open" and target.get("POStatus") == "Closed" else wanted
         if wanted == "Closed" or wanted != link.qbo_status:
             return wanted
         return None if target.get("POStatus") == "Closed" else wanted
