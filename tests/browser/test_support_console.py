@@ -9,7 +9,6 @@ from django.core.management import call_command
 
 from audit.models import RecordEvent
 from sync.models import BillLink, Hold, SyncRun, VendorLink
-from sync.pipeline.steps import STEPS
 from sync.runs import sync_request, sync_run_perform
 from tests.connections.support import configured_jaggaer, connected_qbo
 from tests.sync.helpers import CASES, case_ids
@@ -85,7 +84,6 @@ def replay_from_the_audit_rows(page, tenant, source_id: str, reason: str) -> Syn
     return SyncRun.objects.get(tenant=tenant, trigger="replay")
 
 
-@pytest.mark.skipif("invoices" not in STEPS, reason="invoices are not synced yet (issue 6)")
 def test_a_support_admin_maps_the_gl_code_of_a_held_invoice_and_replays_it(page, synced, support_admin):
     tenant = synced
     hold = Hold.objects.get(tenant=tenant, entity="invoices", source_id=INVOICE)
@@ -106,7 +104,7 @@ def test_a_support_admin_maps_the_gl_code_of_a_held_invoice_and_replays_it(page,
 
 def test_a_support_admin_maps_a_gl_code_and_replays_a_held_supplier_once_it_is_fixed(page, synced, support_admin,
                                                                                       jaggaer_app):
-    """The same console path on what the pipeline holds today: a supplier held for a duplicate name."""
+    """The same console path for a hold a mapping does not release: a supplier held for a duplicate name."""
     tenant = synced
     assert Hold.objects.get(tenant=tenant, entity="suppliers", source_id=SUPPLIER).reason == "duplicate_supplier_name"
 
