@@ -176,4 +176,10 @@ class SyncSettingsApi(TenantScopedMixin, APIView):
             audit.action("sync_settings.update", actor=request, tenant=self.tenant, target_type="sync_settings",
                          before=before, after={"ap_account_id": current.ap_account.qbo_id if current.ap_account
                                                else None})
+        if "department_policy" in data:
+            before = {"department_policy": current.department_policy}
+            current = services.sync_settings_set_department_policy(tenant=self.tenant,
+                                                                   policy=data["department_policy"])
+            audit.action("sync_settings.update", actor=request, tenant=self.tenant, target_type="sync_settings",
+                         before=before, after={"department_policy": current.department_policy})
         return Response(SyncSettingsSerializer(current).data, status=status.HTTP_200_OK)

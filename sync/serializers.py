@@ -53,5 +53,5 @@ class SyncSettingsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SyncSettings
-        fields = ["ap_account_id", "ap_account_name", "updated_at"]
+        fields = ["ap_account_id", "ap_account_name", "department_policy", "updated_at"]
         read_only_fields = ["updated_at"]

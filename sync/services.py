@@ -192,3 +192,15 @@ def sync_settings_update(*, tenant, ap_account_id: str | None) -> SyncSettings:
         current.ap_account = item
     current.save()
     return current
+
+
+def sync_settings_set_department_policy(*, tenant, policy: str) -> SyncSettings:
+    """What to do with a document whose lines are on several departments: hold it, or a QBO Class per line."""
+    if policy not in SyncSettings.DepartmentPolicy.values:
+        raise ApplicationError(f"Unknown department policy {policy!r}; use one of "
+                               f"{', '.join(SyncSettings.DepartmentPolicy.values)}.", code="invalid_department_policy",
+                               fields={"department_policy": ["Unknown policy."]})
+    current, _ = SyncSettings.objects.get_or_create(tenant=tenant)
+    current.department_policy = policy
+    current.save(update_fields=["department_policy", "updated_at"])
+    return current
