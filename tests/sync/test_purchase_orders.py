@@ -307,3 +307,14 @@ def test_a_second_run_with_no_change_writes_no_purchase_order(run_sync, qbo_sand
     assert qbo_writes(qbo_sandbox) == 0
     counts = run.counts["purchase_orders"]
     assert counts.get("created", 0) == counts.get("updated", 0) == 0 and counts["unchanged"] > 40
+
+
+def test_the_department_policy_is_a_tenant_setting_in_the_api(alice, bob, tenant):
+    url = f"/api/v1/tenants/{tenant.id}/sync-settings"
+    assert alice.client.get(url).json()["department_policy"] == "hold"
+    response = alice.client.patch(url, {"department_policy": "class_per_line"}, format="json")
+    assert response.status_code == 200 and response.json()["department_policy"] == "class_per_line"
+    assert SyncSettings.objects.get(tenant=tenant).department_policy == "class_per_line"
+    assert alice.client.patch(url, {"department_policy": "split"}, format="json").status_code == 400
+    assert bob.client.patch(url, {"department_policy": "hold"}, format="json").status_code == 404
+    assert SyncSettings.objects.get(tenant=tenant).department_policy == "class_per_line"
