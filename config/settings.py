@@ -199,10 +199,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-QBO_MAX_IN_FLIGHT = env.int("QBO_MAX_IN_FLIGHT", default=10)
-QBO_REQUESTS_PER_MINUTE = env.int("QBO_REQUESTS_PER_MINUTE", default=500)
-QBO_REQUESTS_PER_SECOND = env.int("QBO_REQUESTS_PER_SECOND", default=10)
-QBO_BATCHES_PER_MINUTE = env.int("QBO_BATCHES_PER_MINUTE", default=40)
+# Intuit's limits per realm are 10 in flight, 10/s, 500/min and 40 batches/min. Our budget keeps a
+# little headroom: a response reaches us a moment before Intuit counts the request as done.
+QBO_MAX_IN_FLIGHT = env.int("QBO_MAX_IN_FLIGHT", default=9)
+QBO_REQUESTS_PER_MINUTE = env.int("QBO_REQUESTS_PER_MINUTE", default=480)
+QBO_REQUESTS_PER_SECOND = env.int("QBO_REQUESTS_PER_SECOND", default=9)
+QBO_BATCHES_PER_MINUTE = env.int("QBO_BATCHES_PER_MINUTE", default=38)
 QBO_LIMIT_WINDOW_SECONDS = env.int("QBO_LIMIT_WINDOW_SECONDS", default=60)  # Intuit's minute
 
 # --- Connections: QuickBooks Online app and token lifetimes ----------------------------------
