@@ -269,7 +269,6 @@ if not 1 <= HTTP_MAX_ATTEMPTS <= 20:
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch
 SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  # a queued run waits this long
 SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=900)
-SYNC_DISPATCH_INTERVAL_SECONDS = env.int("SYNC_DISPATCH_INTERVAL_SECONDS", default=60)
 QBO_WEBHOOK_VERIFIER_TOKEN = env.str("QBO_WEBHOOK_VERIFIER_TOKEN", default="")
 
 # --- Audit -------------------------------------------------------------------------------------
