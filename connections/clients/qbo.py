@@ -304,6 +304,10 @@ class QboClient:
         body = self._call("single", "GET", f"/companyinfo/{quote(self.realm_id, safe='')}")
         return body.get("CompanyInfo") or {}
 
+    def preferences(self) -> dict:
+        """The company's Preferences (CurrencyPrefs: home currency, multicurrency on or off)."""
+        return self._call("single", "GET", "/preferences").get("Preferences") or {}
+
     def read(self, entity: str, entity_id: str) -> dict:
         body = self._call("single", "GET", f"/{entity.lower()}/{quote(str(entity_id), safe='')}")
         return _entity_value(body, entity) or {}

@@ -21,12 +21,7 @@ class CompanyCurrency:
 
 def company_preferences(qbo) -> dict:
     """QBO Preferences (CurrencyPrefs lives there, not in CompanyInfo)."""
-    reader = getattr(qbo, "preferences", None)
-    if callable(reader):
-        return reader() or {}
-    # QboClient has no public preferences() yet: GET /preferences through its one transport.
-    body = qbo._call("single", "GET", "/preferences")
-    return body.get("Preferences") or {}
+    return qbo.preferences() or {}
 
 
 def company_currency(qbo) -> CompanyCurrency:

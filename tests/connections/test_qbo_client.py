@@ -371,3 +371,15 @@ def test_listeners_see_every_attempt_and_never_the_token(qbo, qbo_sandbox, caplo
     assert all(c.intuit_tid for c in calls)
     text = " ".join(repr(c) for c in calls) + caplog.text
     assert not any(t in text for t in tokens)
+
+
+def test_preferences_name_the_home_currency_and_multicurrency(qbo_sandbox):
+    from connections.clients.http import StaticTokenProvider
+    from connections.clients.qbo import QboClient
+
+    realm = qbo_sandbox.app.default_realm_id
+    token = qbo_sandbox.app.issue_tokens(realm)["access_token"]
+    client = QboClient(api_base=qbo_sandbox.url, realm_id=realm, tokens=StaticTokenProvider(token, system="qbo"))
+    assert client.preferences()["CurrencyPrefs"]["MultiCurrencyEnabled"] is False
+    qbo_sandbox.app.set_multicurrency(True, realm_id=realm)
+    assert client.preferences()["CurrencyPrefs"]["MultiCurrencyEnabled"] is True
