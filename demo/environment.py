@@ -1,0 +1,120 @@
+"""What the demo runs on: a fresh SQLite file, both sandboxes in this process, settings pointed at them.
+
+Nothing here reads or changes anything outside this process but the demo's own database file. Settings
+are changed in memory, for this process only, after Django has read the environment: the sandboxes
+listen on free ports that are only known once they run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from sandbox.qbo.app import AUTHORIZE_PATH, REVOKE_PATH, TOKEN_PATH
+from sandbox.qbo.oauth import DEFAULT_CLIENT_ID as QBO_CLIENT_ID
+from sandbox.qbo.oauth import DEFAULT_CLIENT_SECRET as QBO_CLIENT_SECRET
+from sandbox.runner import Sandboxes, start_sandboxes
+
+# Intuit's documented per-realm limits, and the raised ones the demo uses by default. Whichever is
+# chosen is set on BOTH sides: the QBO sandbox enforces it and our realm limiter keeps inside it.
+REAL_LIMITS = {"requests_per_minute": 500, "requests_per_second": 10, "batches_per_minute": 40, "concurrent": 10}
+DEMO_LIMITS = {"requests_per_minute": 5000, "requests_per_second": 100, "batches_per_minute": 400,
+               "concurrent": 10}
+
+# A 429 from QuickBooks carries no Retry-After; production waits HTTP_THROTTLE_DEFAULT_WAIT (60 s) before
+# trying again. The demo waits this long instead, so its 429 storm costs seconds, not minutes.
+DEMO_THROTTLE_WAIT = 1.0
+
+
+@dataclass
+class Limits:
+    requests_per_minute: int
+    requests_per_second: int
+    batches_per_minute: int
+    concurrent: int
+
+    @property
+    def raised(self) -> bool:
+        return self.requests_per_minute > REAL_LIMITS["requests_per_minute"]
+
+    def describe(self) -> str:
+        return (f"{self.requests_per_minute} requests/min, {self.requests_per_second}/s, "
+                f"{self.batches_per_minute} batches/min, {self.concurrent} in flight")
+
+
+def use_fresh_sqlite(path: Path) -> Path:
+    """Point the default database at a new, empty SQLite file (any old file at `path` is removed).
+
+    Called before anything touches the database. The demo never uses DATABASE_URL: whatever it names
+    (a developer's database, PostgreSQL) stays untouched."""
+    from django.db import connections
+
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connections.close_all()
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    config = settings.DATABASES["default"]
+    config.clear()
+    # WAL lets the API's request threads read while a sync writes; IMMEDIATE write transactions and a
+    # generous timeout make writers queue instead of failing with "database is locked".
+    config.update({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path),
+                   "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE",
+                               "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}})
+    connections.configure_settings({"default": config})
+    try:
+        del connections["default"]
+    except AttributeError:
+        pass
+    return path
+
+
+def start(dataset: str, limits: Limits) -> Sandboxes:
+    """Both sandboxes on free ports of 127.0.0.1, loaded with `dataset`, QBO at `limits` on every realm."""
+    return start_sandboxes(dataset, qbo_limits={"requests_per_minute": limits.requests_per_minute,
+                                                "requests_per_second": limits.requests_per_second,
+                                                "batches_per_minute": limits.batches_per_minute,
+                                                "concurrent": limits.concurrent})
+
+
+def configure(*, sandboxes: Sandboxes, public_url: str, limits: Limits) -> None:
+    """Settings of this process pointed at the sandboxes and at our own server's address."""
+    from config.celery import app
+
+    values = {
+        # Intuit's endpoints -> the QBO sandbox; our redirect URI -> the demo's server.
+        "PUBLIC_BASE_URL": public_url,
+        "QBO_CLIENT_ID": QBO_CLIENT_ID,
+        "QBO_CLIENT_SECRET": QBO_CLIENT_SECRET,
+        "QBO_REDIRECT_URI": f"{public_url}/oauth/qbo/callback",
+        "QBO_AUTHORIZE_URL": sandboxes.qbo_url + AUTHORIZE_PATH,
+        "QBO_TOKEN_URL": sandboxes.qbo_url + TOKEN_PATH,
+        "QBO_REVOKE_URL": sandboxes.qbo_url + REVOKE_PATH,
+        "QBO_API_BASE": sandboxes.qbo_url,
+        # The realm limiter keeps to exactly what the sandbox enforces, in this process (no Redis).
+        "REDIS_URL": "",
+        "QBO_REQUESTS_PER_MINUTE": limits.requests_per_minute,
+        "QBO_REQUESTS_PER_SECOND": limits.requests_per_second,
+        "QBO_BATCHES_PER_MINUTE": limits.batches_per_minute,
+        "QBO_MAX_IN_FLIGHT": limits.concurrent,
+        "QBO_LIMIT_WINDOW_SECONDS": 60,
+        "HTTP_THROTTLE_DEFAULT_WAIT": DEMO_THROTTLE_WAIT,
+        # Tasks run in this process, at once (no broker, no worker).
+        "CELERY_BROKER_URL": "",
+        "TASKS_IN_PROCESS": True,
+        "CELERY_TASK_ALWAYS_EAGER": True,
+    }
+    for name, value in values.items():
+        setattr(settings, name, value)
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+def quiet_logging() -> None:
+    """The demo prints its own story; routine INFO lines from the app would drown it."""
+    logging.getLogger().setLevel(logging.WARNING)
+    # Retries show in the demo's own lines (the call log read through the API), not as log lines.
+    logging.getLogger("connections.clients.http").setLevel(logging.ERROR)

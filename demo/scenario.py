@@ -1,0 +1,547 @@
+"""The demo's story: onboard a tenant through the public API, sync, change things, sync again, check.
+
+Everything a partner portal does goes over HTTP to our server (`portal.Portal`); the syncs run in this
+process the way a worker runs a queued run (the code of `manage.py sync`), so each step gets a progress
+bar; their results are read back through the API. The sandboxes are changed with their own helpers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.management import call_command
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from demo import environment
+from demo.checks import Checks, DemoFailed, duplicates_in_qbo
+from demo.portal import ApiError, Portal, follow_browser_redirects
+from demo.server import LiveServer
+from sandbox.jaggaer.app import DEFAULT_CLIENT_ID as JAGGAER_CLIENT_ID
+from sandbox.jaggaer.app import DEFAULT_CLIENT_SECRET as JAGGAER_CLIENT_SECRET
+
+OUTCOMES = ("created", "updated", "unchanged", "held", "failed", "skipped")
+ENTITIES = ("suppliers", "purchase_orders", "invoices")
+WRITTEN = ("created", "updated")
+TENANT = {"name": "Midwest Precision Components", "slug": "midwest-precision", "time_zone": "America/Chicago",
+          "sync_hour": 2}
+NEW_POS, APPROVED_INVOICES = 3, 3
+STORM = [  # (path pattern, how many 429s in a row, Retry-After): what Intuit sends when a realm is hammered
+    (r"/batch", 3, 1),
+    (r"/query", 2, None),   # Intuit's 429 has no Retry-After: the client waits HTTP_THROTTLE_DEFAULT_WAIT
+]
+
+
+@dataclass
+class Options:
+    dataset: str = "demo"
+    database_file: Path = Path("var/demo.sqlite3")
+    intuit_limits: bool = False
+    time_budget: float = 120.0
+
+
+@dataclass
+class RunReport:
+    label: str
+    run: dict                                   # GET /syncs/{id}
+    seconds: float
+    qbo: dict[str, int]                         # requests the QBO sandbox received, by kind
+    jaggaer: int
+    records: list[dict] = field(default_factory=list)   # its audit rows (GET /audit/records?run=)
+
+    def written(self, entity: str | None = None) -> set[tuple[str, str]]:
+        return {(r["entity"], r["source_id"]) for r in self.records
+                if r["outcome"] in WRITTEN and (entity is None or r["entity"] == entity)}
+
+    def count(self, entity: str, outcome: str) -> int:
+        return int((self.run["counts"].get(entity) or {}).get(outcome, 0))
+
+
+class Demo:
+    def __init__(self, options: Options, console: Console):
+        self.options = options
+        self.console = console
+        self.checks = Checks(console)
+        self.started = time.monotonic()
+        self.portal: Portal | None = None
+        self.sb = None
+        self.server: LiveServer | None = None
+        self.tenant: dict = {}
+
+    # ------------------------------------------------------------------ helpers
+    def say(self, text: str) -> None:
+        self.console.print(text, highlight=False)
+
+    def chapter(self, title: str) -> None:
+        self.console.print()
+        self.console.rule(f"[bold cyan]{title}[/]  [dim]{time.monotonic() - self.started:5.1f} s[/]", align="left")
+
+    def api(self, what: str, method: str, path: str, payload: Any = None, **query) -> Any:
+        """One call to our API as the portal makes it; a failure stops the demo, naming the step."""
+        assert self.portal is not None
+        full = path if path.startswith("/api/") or path.startswith("/healthz") else f"{self.t}{path}"
+        try:
+            answer = self.portal.request(method, full, payload, query=query or None)
+        except (ApiError, OSError) as e:
+            self.checks.require(what, False, str(e))
+        call = self.portal.calls[-1]
+        shown = call.path.replace(self.t, "…/tenants/{id}") if self.tenant else call.path
+        self.say(f"  [dim]{method:<6}[/]{shown}  [green]{call.status}[/]  [dim]{what}[/]")
+        return answer
+
+    @property
+    def t(self) -> str:
+        return f"/api/v1/tenants/{self.tenant['id']}"
+
+    # ------------------------------------------------------------------ 1. environment
+    def setup(self, stack: contextlib.ExitStack) -> None:
+        o = self.options
+        self.chapter("1 · Embedded environment: SQLite, both sandboxes, our API on a free port")
+        started = time.monotonic()
+        db = environment.use_fresh_sqlite(o.database_file)
+        call_command("migrate", interactive=False, verbosity=0)
+        self.say(f"  database   {db}  (a fresh SQLite file, migrated in {time.monotonic() - started:.1f} s;"
+                 " DATABASE_URL is not used)")
+        limits = environment.Limits(**(environment.REAL_LIMITS if o.intuit_limits else environment.DEMO_LIMITS))
+        self.sb = environment.start(o.dataset, limits)
+        stack.callback(self.sb.stop)
+        self.server = LiveServer()
+        environment.configure(sandboxes=self.sb, public_url=self.server.url, limits=limits)
+        self.server.start()
+        stack.callback(self.server.stop)
+        j = self.sb.jaggaer
+        self.say(f"  JAGGAER    {self.sb.jaggaer_url}  dataset [bold]{o.dataset}[/]: {j.count('suppliers')} suppliers, "
+                 f"{j.count('purchase_orders')} POs, {j.count('invoices')} invoices")
+        self.say(f"  QBO        {self.sb.qbo_url}  realm {self.sb.qbo.default_realm_id}")
+        self.say(f"  our API    {self.server.url}  (Django's threaded WSGI server in a background thread; "
+                 "tasks run in-process, no broker)")
+        if limits.raised:
+            self.say(f"  [yellow]QBO limits raised for the demo[/] on both sides (sandbox and our realm limiter): "
+                     f"{limits.describe()}. Intuit's are 500/min, 10/s, 40 batches/min: "
+                     "`manage.py demo --intuit-limits` uses those (the first sync then waits out a minute).")
+        else:
+            self.say(f"  QBO limits: Intuit's own on both sides ({limits.describe()})")
+        self.say(f"  a 429 without Retry-After waits {environment.DEMO_THROTTLE_WAIT:g} s here "
+                 "(HTTP_THROTTLE_DEFAULT_WAIT; 60 s in production)")
+        self.portal = Portal(self.server.url)
+        self.api("our server answers /healthz", "GET", "/healthz")
+
+    # ------------------------------------------------------------------ 2. onboarding
+    def onboard(self) -> dict:
+        from tenants.services import partner_create
+
+        self.chapter("2 · A partner portal onboards its customer through the REST API")
+        _, key = partner_create(name="Demo Portal")
+        self.portal.api_key = key
+        self.say(f"  partner key for 'Demo Portal' created ({key[:8]}…, stored hashed; "
+                 "`manage.py create_partner` does the same)")
+        self.tenant = self.api("create the tenant", "POST", "/api/v1/tenants", TENANT)
+        self.say(f"    tenant [bold]{self.tenant['name']}[/] id {self.tenant['id']}")
+        self.api("configure JAGGAER", "PUT", "/connections/jaggaer",
+                 {"api_base_url": self.sb.jaggaer_url, "client_id": JAGGAER_CLIENT_ID,
+                  "client_secret": JAGGAER_CLIENT_SECRET})
+        start = self.api("start QuickBooks' OAuth connect flow", "POST", "/connections/qbo/authorize", {})
+        hops, answer = follow_browser_redirects(start["authorization_url"])
+        for hop in hops:
+            self.say(f"  [dim]GET   [/]{hop.url.split('?')[0]}  [green]{hop.status}[/]  [dim]the customer's browser[/]")
+        self.checks.require("QuickBooks connected through our authorize endpoint, Intuit's consent and our callback",
+                            isinstance(answer, dict) and answer.get("status") == "connected",
+                            f"callback answered {answer!r:.200}")
+        overview = self.api("read both connections", "GET", "/connections")
+        self.say(f"    JAGGAER {overview['jaggaer']['status']}, QuickBooks {overview['qbo']['status']} "
+                 f"(realm {overview['qbo']['realm_id']})")
+        for system in ("jaggaer", "qbo"):
+            ping = self.api(f"ping {system}", "POST", f"/connections/{system}/ping")
+            self.checks.require(f"ping {system}", ping.get("ok") is True, _ping_detail(ping))
+        return overview
+
+    # ------------------------------------------------------------------ 3. mappings
+    def align(self) -> str:
+        """Import the catalogs, show the alignment report, fix one mapping, set the AP account; the GL code
+        left unmapped on purpose (its records are held by the first sync)."""
+        self.chapter("3 · Catalogs, the alignment report, one mapping fixed")
+        run = self.api("import both catalogs (a sync of the catalogs step only)", "POST", "/syncs",
+                       {"entities": ["catalogs"]})
+        self.checks.require("catalogs imported", run["status"] == "succeeded",
+                            f"run {run['status']}: {run.get('error')}")
+        report = self.api("alignment report", "GET", "/alignment")
+        self._alignment_table(report)
+        gl = report["gl_account"]["jaggaer_without_qbo"]
+        accounts = self.api("QuickBooks accounts", "GET", "/catalogs/qbo", kind="gl_account", active="true",
+                            present="true", page_size=500)["results"]
+        expense = [a for a in accounts if a["classification"] == "Expense" and a["account_type"] == "Expense"]
+        stale = next((g for g in gl if g["state"] == "stale" and g["jaggaer_active"]), None)
+        unmapped = [g for g in gl if g["state"] == "unmapped" and g["jaggaer_active"]]
+        if stale is None or not unmapped or not expense:
+            raise DemoFailed("the dataset has a stale and an unmapped GL code and QBO expense accounts",
+                             f"stale={stale} unmapped={unmapped} expense accounts={len(expense)}")
+        target = _pick_account(expense, ("Maintenance & repairs",))
+        fixed = self.api(f"map GL {stale['code']} to '{target['name']}'", "PUT",
+                         f"/mappings/gl_account/{stale['code']}", {"qbo_id": target["qbo_id"]})
+        self.checks.require(f"GL {stale['code']} mapped", fixed["state"] == "mapped", str(fixed))
+        self.say(f"    GL {stale['code']} {stale['name']!r}: its QuickBooks account is inactive; mapped to "
+                 f"{target['name']!r} instead")
+        later = unmapped[0]
+        self.say(f"    GL {later['code']} {later['name']!r} is left unmapped on purpose: what uses it is held")
+        settings = self.api("sync settings", "GET", "/sync-settings")
+        if not settings.get("ap_account_id"):
+            ap = self.api("Accounts Payable accounts in QuickBooks", "GET", "/catalogs/qbo", kind="gl_account",
+                          account_sub_type="AccountsPayable", active="true")["results"]
+            if not ap:
+                raise DemoFailed("QuickBooks has an Accounts Payable account", "none in the QBO catalog")
+            settings = self.api("set the AP account for purchase orders and bills", "PATCH", "/sync-settings",
+                                {"ap_account_id": ap[0]["qbo_id"]})
+            self.say(f"    AP account: {settings['ap_account_name']!r}")
+        return later["code"]
+
+    def _alignment_table(self, report: dict) -> None:
+        table = Table(title="Alignment: JAGGAER codes without a valid QuickBooks counterpart", title_justify="left")
+        for column in ("kind", "code", "name", "state", "why"):
+            table.add_column(column)
+        for kind in ("gl_account", "department"):
+            for row in report[kind]["jaggaer_without_qbo"]:
+                table.add_row(kind, row["code"], row["name"], row["state"], row["detail"])
+        self.console.print(table)
+
+    # ------------------------------------------------------------------ syncs
+    def sync(self, label: str) -> RunReport:
+        from sync.models import SyncRun
+        from sync.runs import sync_request, sync_run_perform
+        from tenants.models import Tenant
+
+        tenant = Tenant.objects.get(pk=self.tenant["id"])
+        qbo_before, jaggaer_before = len(self.sb.qbo_server.log.entries()), len(self.sb.jaggaer_server.log.entries())
+        started = time.monotonic()
+        run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, enqueue=False)
+        bars: dict[str, int] = {}
+        with Progress(SpinnerColumn(), TextColumn("  [bold]{task.fields[step]:<16}"), BarColumn(),
+                      TextColumn("{task.completed:>5} records  [dim]{task.fields[detail]}"), TimeElapsedColumn(),
+                      console=self.console) as progress:
+            def report(step: str, counts: dict) -> None:
+                if step not in bars:
+                    for other in bars.values():
+                        progress.update(other, total=progress.tasks[other].completed or 1)
+                    bars[step] = progress.add_task(step, total=None, step=step, detail="")
+                done = sum(v for k, v in counts.items() if k in OUTCOMES and isinstance(v, int))
+                if step == "catalogs":
+                    done = sum(v for k, v in counts.items() if k.startswith(("qbo_", "jaggaer_")))
+                progress.update(bars[step], completed=done,
+                                detail="  ".join(f"{k} {v}" for k, v in counts.items()
+                                                 if k in OUTCOMES and isinstance(v, int) and v))
+
+            sync_run_perform(run_id=run.pk, progress=report)
+            for bar in bars.values():
+                progress.update(bar, total=progress.tasks[bar].completed or 1)
+        seconds = time.monotonic() - started
+        answer = self.api(f"{label}: read the run back", "GET", f"/syncs/{run.pk}")
+        qbo_entries = self.sb.qbo_server.log.entries()[qbo_before:]
+        jaggaer_count = len(self.sb.jaggaer_server.log.entries()) - jaggaer_before
+        records = self.portal.all_pages(f"{self.t}/audit/records", run=str(run.pk), page_size=500)
+        result = RunReport(label, answer, seconds, _qbo_kinds(qbo_entries), jaggaer_count, records)
+        self.console.print(self._summary(result))
+        q = result.qbo
+        self.say(f"  requests: QuickBooks {q['total']} (queries {q['query']}, batches {q['batch']}, other {q['other']};"
+                 f" answered 429: {q['429']}, 401: {q['401']}; token calls {q['token']})  ·  JAGGAER {result.jaggaer}"
+                 f"  ·  time {result.seconds:.1f} s")
+        return result
+
+    def _summary(self, r: RunReport) -> Table:
+        table = Table(title=f"{r.label}: {r.run['status']} in {r.seconds:.1f} s", title_justify="left")
+        table.add_column("entity")
+        for outcome in OUTCOMES:
+            table.add_column(outcome, justify="right")
+        for entity in ENTITIES:
+            counts = r.run["counts"].get(entity) or {}
+            table.add_row(entity, *(str(counts.get(o, 0)) for o in OUTCOMES))
+        return table
+
+    def no_duplicates(self, when: str) -> None:
+        dup = duplicates_in_qbo(self.sb.qbo)
+        self.say(f"  QuickBooks now holds {dup.vendor_count} vendors and {dup.bill_count} bills: [bold]{dup.line}[/]")
+        self.checks.check(f"no duplicates in QuickBooks {when}", dup.vendors == 0 and dup.bills == 0,
+                          dup.line + (f" ({dup.vendor_names[:3]} {dup.bill_keys[:3]})"
+                                      if dup.vendors or dup.bills else ""))
+
+    # ------------------------------------------------------------------ 4. first sync
+    def first_sync(self) -> RunReport:
+        self.chapter("4 · The first full sync")
+        r1 = self.sync("first sync")
+        self.checks.require("first sync succeeded", r1.run["status"] == "succeeded", str(r1.run.get("error")))
+        self.checks.check("first sync wrote vendors, purchase orders and bills",
+                          all(r1.count(e, "created") > 0 for e in ENTITIES),
+                          ", ".join(f"{e} {r1.count(e, 'created')}" for e in ENTITIES))
+        self.no_duplicates("after the first sync")
+        return r1
+
+    # ------------------------------------------------------------------ 5. changes and trouble
+    def change_things(self, r1: RunReport, held_code: str) -> dict:
+        """Mutate JAGGAER, inject faults, fix the held mapping. Returns what the second sync must write."""
+        self.chapter("5 · Meanwhile: JAGGAER changes, QuickBooks has a bad minute, a mapping is fixed")
+        j = self.sb.jaggaer
+        expected: set[tuple[str, str]] = set()
+        created = {e: sorted(r["source_id"] for r in r1.records if r["entity"] == e and r["outcome"] == "created")
+                   for e in ENTITIES}
+        if not all(created.values()):
+            raise DemoFailed("the first sync created records of every kind", str({k: len(v) for k, v in
+                                                                                   created.items()}))
+        # a rename
+        supplier_id = created["suppliers"][0]
+        old = j.get("suppliers", supplier_id)["companyName"]
+        j.rename_supplier(supplier_id, f"{old} (renamed)")
+        expected.add(("suppliers", supplier_id))
+        self.say(f"  JAGGAER: supplier {supplier_id} {old!r} renamed to {old + ' (renamed)'!r}")
+
+        # purchase orders: a cancelled one, new ones
+        invoiced_numbers = Counter(number for inv in j.records("invoices")
+                                   for number in {line.get("poNumber") for line in inv.get("lineList") or []})
+        written_pos = [j.get("purchase_orders", pid) for pid in created["purchase_orders"]]
+        open_pos = [po for po in written_pos if po["status"] in ("Approved", "Issued")]
+        if len(open_pos) < NEW_POS + 1:
+            raise DemoFailed("the first sync wrote open purchase orders", f"{len(open_pos)} open")
+        # the open PO with the fewest invoices against it (its bills stay; the PO is closed in QuickBooks)
+        cancelled = min(open_pos, key=lambda po: (invoiced_numbers.get(po["poNumber"], 0), po["poId"]))
+        j.cancel_po(cancelled["poId"])
+        expected.add(("purchase_orders", cancelled["poId"]))
+        self.say(f"  JAGGAER: PO {cancelled['poNumber']} ({cancelled['poId']}) cancelled "
+                 f"({invoiced_numbers.get(cancelled['poNumber'], 0)} invoices against it)")
+        existing_ids = {po.get("poId") for po in j.records("purchase_orders")}
+        existing_numbers = {po.get("poNumber") for po in j.records("purchase_orders")}
+        templates = [po for po in open_pos if po["poId"] != cancelled["poId"]][:NEW_POS]
+        new_ids = []
+        for n, template in enumerate(templates, start=1):
+            po = copy.deepcopy(template)
+            po["poId"] = _fresh(f"PO-DEMO-{n}", existing_ids)
+            po["poNumber"] = _fresh(f"45009{n:05d}", existing_numbers)
+            po["status"] = "Approved"
+            j.upsert("purchase_orders", po)
+            expected.add(("purchase_orders", po["poId"]))
+            new_ids.append(f"{po['poNumber']} ({po['poId']})")
+        self.say(f"  JAGGAER: {len(new_ids)} new approved POs: {', '.join(new_ids)}")
+
+        # invoices waiting for approval, whose POs, supplier and mappings are all in QuickBooks already
+        mapped = self._mapped_codes()
+        po_numbers = {j.get("purchase_orders", pid)["poNumber"] for pid in created["purchase_orders"]}
+        suppliers = set(created["suppliers"])
+        waiting = sorted(r["source_id"] for r in r1.records
+                         if r["entity"] == "invoices" and r["reason"] == "invoice_not_approved")
+        approvable = [i for i in waiting
+                      if _postable(j.get("invoices", i), po_numbers, suppliers, mapped)][:APPROVED_INVOICES]
+        if not approvable:
+            raise DemoFailed("the dataset has invoices waiting for approval", "none that could be approved")
+        for invoice_id in approvable:
+            j.approve_invoice(invoice_id)
+            expected.add(("invoices", invoice_id))
+        self.say(f"  JAGGAER: {len(approvable)} invoices approved: {', '.join(approvable)}")
+
+        # trouble at Intuit
+        for path, count, retry_after in STORM:
+            self.sb.qbo_server.faults.inject("429", count=count, path=path, retry_after=retry_after)
+        storm = sum(count for _, count, _ in STORM)
+        self.say(f"  QuickBooks: a 429 storm is armed ({storm} throttled answers: "
+                 + ", ".join(f"{c} on {p}" + (f" with Retry-After {ra}" if ra else " without Retry-After")
+                             for p, c, ra in STORM) + ")")
+        expired = self.sb.qbo.expire_tokens()
+        self.say(f"  QuickBooks: the access token expired early ({expired['access_tokens']} revoked; our database "
+                 "still believes it valid for an hour)")
+
+        # the held records' mapping, fixed through the API
+        holds = self.portal.all_pages(f"{self.t}/holds", page_size=500)
+        waiting_on = [h for h in holds if h["reason"] == "gl_unmapped" and h["waits_on"] == [held_code]]
+        invoices_held = sorted(h["source_id"] for h in waiting_on if h["entity"] == "invoices")
+        if not invoices_held:
+            raise DemoFailed(f"an invoice is held for unmapped GL {held_code}", "no such hold after the first sync")
+        # the invoice to follow: one on a single department (a second reason would keep it held)
+        spotlight = next((i for i in invoices_held if _single_department(j.get("invoices", i))), invoices_held[0])
+        self.say(f"  held since the first sync on GL {held_code}: {len(invoices_held)} invoices and "
+                 f"{len(waiting_on) - len(invoices_held)} POs; we follow invoice {spotlight}")
+        accounts = self.api("QuickBooks accounts", "GET", "/catalogs/qbo", kind="gl_account", active="true",
+                            present="true", page_size=500)["results"]
+        expense = [a for a in accounts if a["classification"] == "Expense" and a["account_type"] == "Expense"]
+        target = _pick_account(expense, ("Professional services",))
+        fixed = self.api(f"map GL {held_code} to '{target['name']}'", "PUT", f"/mappings/gl_account/{held_code}",
+                         {"qbo_id": target["qbo_id"]})
+        self.checks.require(f"GL {held_code} mapped", fixed["state"] == "mapped", str(fixed))
+        return {"changed": expected, "storm": storm, "spotlight": spotlight, "held_code": held_code,
+                "released": {(h["entity"], h["source_id"]) for h in waiting_on}}
+
+    def _mapped_codes(self) -> dict[str, set[str]]:
+        rows = self.portal.all_pages(f"{self.t}/mappings", state="mapped", page_size=500)
+        out: dict[str, set[str]] = {"gl_account": set(), "department": set()}
+        for row in rows:
+            out.setdefault(row["kind"], set()).add(row["code"])
+        return out
+
+    # ------------------------------------------------------------------ 6. second sync
+    def second_sync(self, plan: dict) -> RunReport:
+        self.chapter("6 · The second sync: only the changes move, the faults are absorbed, the hold is released")
+        token_before = _token_calls(self.sb.qbo_server)
+        r2 = self.sync("second sync")
+        c = self.checks
+        c.require("second sync succeeded despite the 429 storm and the expired token",
+                  r2.run["status"] == "succeeded", str(r2.run.get("error")))
+        written, changed, released = r2.written(), plan["changed"], plan["released"]
+        holds = self.portal.all_pages(f"{self.t}/holds", page_size=500)
+        held_now = {(h["entity"], h["source_id"]): h for h in holds}
+        # a record released from the GL hold is written, or held again for a reason of its own
+        held_again = {key: held_now[key] for key in released - written if key in held_now}
+        unexplained = released - written - set(held_again)
+        c.check("only the changes moved: every change written, nothing written but changes and released holds",
+                changed <= written and written <= changed | released and not unexplained,
+                f"{len(written)} written: {len(written & changed)} of {len(changed)} changes, "
+                f"{len(written & released)} of {len(released)} released"
+                + (f"; not written {sorted(changed - written)[:5]}" if not changed <= written else "")
+                + (f"; written unexpectedly {sorted(written - changed - released)[:5]}"
+                   if not written <= changed | released else "")
+                + (f"; released but neither written nor held {sorted(unexplained)[:5]}" if unexplained else ""))
+        for (entity, source_id), hold in sorted(held_again.items()):
+            self.say(f"    {entity[:-1].replace('_', ' ')} {source_id}: no longer waits on GL {plan['held_code']}, "
+                     f"now held for {hold['reason']} [dim]({hold['detail'][:80]}…)[/]")
+        failed = sum(r2.count(e, "failed") for e in ENTITIES)
+        throttled = self.portal.all_pages(f"{self.t}/audit/api-calls", run=r2.run["id"], failed="true",
+                                          page_size=500)
+        for call in throttled:
+            self.say(f"    call log: {call['system']} {call['method']} {call['path'].split('?')[0]} attempt "
+                     f"{call['attempt']} answered {call['status']} {call['code'] or ''}")
+        c.check("the 429 storm was absorbed: every throttled call retried, no record failed",
+                r2.qbo["429"] == plan["storm"] and failed == 0,
+                f"{r2.qbo['429']} of {plan['storm']} throttled answers received, {failed} records failed")
+        refreshed = _token_calls(self.sb.qbo_server) - token_before
+        connection = self.api("QuickBooks connection after the run", "GET", "/connections/qbo")
+        c.check("the expired access token was refreshed once and the connection stays connected",
+                r2.qbo["401"] >= 1 and refreshed == 1 and connection["status"] == "connected",
+                f"{r2.qbo['401']} answered 401, {refreshed} token refresh, connection {connection['status']}")
+        spotlight = plan["spotlight"]
+        trail = self.portal.all_pages(f"{self.t}/audit/records", entity="invoices", source_id=spotlight)
+        for row in sorted(trail, key=lambda r: r["id"]):
+            self.say(f"    invoice {spotlight}: {row['outcome']:<8} {row['reason'] or ''} "
+                     f"[dim]{row['message'][:100]}[/]")
+        still_on_code = [key for key, h in held_now.items()
+                         if h["reason"] == "gl_unmapped" and plan["held_code"] in h["waits_on"]]
+        c.check(f"the invoice held on GL {plan['held_code']} was released and written as a bill",
+                ("invoices", spotlight) in written and ("invoices", spotlight) not in held_now and not still_on_code,
+                f"invoice {spotlight} written: {('invoices', spotlight) in written}; "
+                f"{len(still_on_code)} records still wait on GL {plan['held_code']}")
+        self.no_duplicates("after the second sync")
+        return r2
+
+    # ------------------------------------------------------------------ 7. what next
+    def what_next(self) -> None:
+        self.chapter("7 · Where to look next")
+        self.console.print(Panel.fit(
+            "[bold]make serve[/]  the API, a Celery worker and beat on the embedded defaults, with both sandboxes\n"
+            "  admin        http://127.0.0.1:8000/admin/   (first: .venv/bin/python manage.py createsuperuser)\n"
+            "  API docs     http://127.0.0.1:8000/api/docs/\n"
+            "  sandboxes    QBO http://127.0.0.1:8101, JAGGAER http://127.0.0.1:8102  (`manage.py sandbox`)\n"
+            "One by one (each in its own terminal, CELERY_BROKER_URL=filesystem:// as `make serve` sets it):\n"
+            "  .venv/bin/python manage.py runserver 127.0.0.1:8000\n"
+            "  .venv/bin/celery -A config worker -Q default,sync --loglevel=INFO\n"
+            "  .venv/bin/celery -A config beat --loglevel=INFO\n"
+            "  .venv/bin/python manage.py sync <tenant-slug>        one sync now, with progress bars\n"
+            "Read: README.md, docs/*.md; this demo is demo/scenario.py.",
+            title="next", border_style="cyan"))
+
+
+def run_demo(options: Options, console: Console) -> Checks:
+    """The whole story; returns the checks (the caller turns failures into the exit status)."""
+    demo = Demo(options, console)
+    environment.quiet_logging()
+    console.rule("[bold]ml-connector demo[/]: JAGGAER → QuickBooks Online, end to end")
+    try:
+        with contextlib.ExitStack() as stack:
+            demo.setup(stack)
+            demo.onboard()
+            held_code = demo.align()
+            r1 = demo.first_sync()
+            plan = demo.change_things(r1, held_code)
+            demo.second_sync(plan)
+            demo.what_next()
+    except DemoFailed as e:
+        if not any(r.name == e.check and not r.ok for r in demo.checks.results):
+            demo.checks.check(e.check, False, e.detail)
+    elapsed = time.monotonic() - demo.started
+    if options.time_budget:
+        demo.checks.check(f"the demo took under {options.time_budget:g} s", elapsed < options.time_budget,
+                          f"{elapsed:.1f} s")
+    console.print()
+    passed = len(demo.checks.results) - len(demo.checks.failed)
+    style = "green" if not demo.checks.failed else "bold red"
+    console.print(f"[{style}]{passed} of {len(demo.checks.results)} checks passed[/] in {elapsed:.1f} s "
+                  f"(dataset {options.dataset})", highlight=False)
+    return demo.checks
+
+
+# ---------------------------------------------------------------------- small helpers
+
+def _ping_detail(ping: dict) -> str:
+    problem = ping.get("problem") or {}
+    steps = ", ".join(f"{s.get('step')} {'ok' if s.get('ok') else 'failed'}" for s in ping.get("steps") or [])
+    return f"{steps}" + (f"; {problem.get('code')}: {problem.get('message')}" if problem else "")
+
+
+def _pick_account(accounts: list[dict], preferred: tuple[str, ...]) -> dict:
+    by_name = {a["name"]: a for a in accounts}
+    for name in preferred:
+        if name in by_name:
+            return by_name[name]
+    return sorted(accounts, key=lambda a: (a["number"] or "~", a["name"]))[0]
+
+
+def _fresh(candidate: str, taken: set[str]) -> str:
+    value, n = candidate, 1
+    while value in taken:
+        n += 1
+        value = f"{candidate}-{n}"
+    taken.add(value)
+    return value
+
+
+def _postable(invoice: dict, po_numbers: set[str], suppliers: set[str], mapped: dict[str, set[str]]) -> bool:
+    """An invoice the pipeline can post once approved: known supplier and POs, mapped codes, one department."""
+    lines = invoice.get("lineList") or []
+    if not lines or (invoice.get("currency") or "USD") != "USD" or invoice.get("invoiceType") != "Invoice":
+        return False
+    if (invoice.get("supplier") or {}).get("companyId") not in suppliers:
+        return False
+    departments = set()
+    for line in lines:
+        segments = line.get("accountingSegments") or {}
+        if line.get("poNumber") not in po_numbers or segments.get("Account") not in mapped["gl_account"]:
+            return False
+        departments.add(segments.get("DepartmentCode"))
+    return len(departments) == 1 and departments <= mapped["department"]
+
+
+def _single_department(record: dict) -> bool:
+    return len({(line.get("accountingSegments") or {}).get("DepartmentCode")
+                for line in record.get("lineList") or []}) == 1
+
+
+def _qbo_kinds(entries: list[dict]) -> dict[str, int]:
+    out = {"total": len(entries), "query": 0, "batch": 0, "other": 0, "429": 0, "401": 0, "token": 0}
+    for e in entries:
+        path = e["path"]
+        if path.endswith("/query"):
+            out["query"] += 1
+        elif path.endswith("/batch"):
+            out["batch"] += 1
+        else:
+            out["other"] += 1
+        if e["status"] == 429:
+            out["429"] += 1
+        if e["status"] == 401:
+            out["401"] += 1
+        if path.endswith("/tokens/bearer"):
+            out["token"] += 1
+    return out
+
+
+def _token_calls(server) -> int:
+    return sum(1 for e in server.log.entries() if e["path"].endswith("/tokens/bearer") and e["status"] == 200)
