@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ml_connector
 
-.PHONY: venv test lint demo serve sandbox clean
+.PHONY: venv test lint demo serve sandbox clean bench bench-throttled
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ demo: venv
 
 sandbox: venv
 	$(BIN)/python manage.py sandbox --dataset demo
+
+# The sync benchmark (docs/BENCHMARKS.md): sandboxes in a child process, a scratch PostgreSQL database.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mlc_bench_sync
+bench: venv
+	mkdir -p var
+	$(BIN)/python bench/sync_bench.py --scale 1 --database-url $(BENCH_DATABASE_URL) --json var/bench.json
+
+bench-throttled: venv
+	$(BIN)/python bench/sync_bench.py --throttled --database-url $(BENCH_DATABASE_URL) --json var/bench-throttled.json
 
 clean:
 	rm -rf $(VENV) var/*.sqlite3

@@ -1,0 +1,418 @@
+"""End-to-end speed of the sync: JAGGAER sandbox -> our pipeline (PostgreSQL) -> QBO sandbox.
+
+    python bench/sync_bench.py [--scale 1] [--json FILE] [--naive-limit N] [--no-naive] [--profile FILE]
+    python bench/sync_bench.py --throttled [--throttled-minutes 3] [--json FILE]
+
+Default mode: the sandboxes run in a child process (bench/sandbox_proc.py, `bench` dataset, QBO limits
+off, no added latency), our side uses a scratch PostgreSQL database (`mlc_bench_sync`, emptied first).
+It runs, for one tenant: an initial full load, a rerun with no change, and an incremental run after
+about 1% of JAGGAER's records changed; then the naive baseline (bench/naive.py) into a fresh QBO realm.
+For each run: records/s end to end, wall time per step, QBO HTTP requests per written record (by kind),
+JAGGAER requests, database queries per record, peak RSS of this process.
+
+`--throttled`: the `demo` dataset, QBO at its real limits (500/min, 10/s, 10 in flight, 40 batches/min),
+100 ms added latency on both sandboxes, our limiter in front; the run is cancelled after
+`--throttled-minutes` if it has not finished. Prints requests/minute achieved against the budget and
+the 429s received.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from urllib.parse import unquote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RECORD_STEPS = ("suppliers", "purchase_orders", "invoices")
+WRITE_OUTCOMES = ("created", "updated")
+_QUERY_ENTITY = re.compile(r"from (\w+)", re.IGNORECASE)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# ============================================================================ the sandbox process
+
+class SandboxProcess:
+    def __init__(self, *, dataset: str, scale: float, limits: str, latency_ms: float = 0, realms=()):
+        cmd = [sys.executable, str(ROOT / "bench" / "sandbox_proc.py"), "--dataset", dataset, "--scale",
+               str(scale), "--limits", limits, "--latency-ms", str(latency_ms), "--realms", ",".join(realms)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                                     env={**os.environ, "LOG_LEVEL": "WARNING"})
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the sandbox process did not start (exit {self.proc.wait()})")
+        self.info = json.loads(line)
+        self.qbo_url, self.jaggaer_url = self.info["qbo_url"], self.info["jaggaer_url"]
+
+    def command(self, text: str) -> dict:
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline())
+        if "error" in answer:
+            raise SystemExit(f"sandbox command {text!r} failed: {answer['error']}")
+        return answer
+
+    def qbo_token(self, realm: str) -> str:
+        import requests
+
+        r = requests.post(f"{self.qbo_url}/_sandbox/tokens/issue", json={"realm_id": realm}, timeout=30)
+        r.raise_for_status()
+        return r.json()["access_token"]
+
+    def jaggaer_token(self) -> str:
+        import requests
+
+        r = requests.post(f"{self.jaggaer_url}/auth/realms/J1p-integrations/protocol/openid-connect/token",
+                          data={"grant_type": "client_credentials", "client_id": "ml-sandbox-jaggaer",
+                                "client_secret": "ml-sandbox-jaggaer-secret"}, timeout=30)
+        r.raise_for_status()
+        return r.json()["access_token"]
+
+    def stop(self) -> None:
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=20)
+        except Exception:  # noqa: BLE001
+            self.proc.kill()
+
+
+# ============================================================================ our side
+
+def setup_django(database_url: str, **env) -> None:
+    os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": database_url,
+                       "LOG_LEVEL": "ERROR", "DEBUG": "false", **env})
+    _ensure_database(database_url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from django.apps import apps
+    from django.db import connection
+
+    ours = [m._meta.db_table for app in ("tenants", "connections", "sync", "audit")
+            for m in apps.get_app_config(app).get_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(ours)} CASCADE")
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+class Meter:
+    """Counts database queries and HTTP attempts (with their statuses) while a run goes."""
+
+    def __init__(self):
+        self.queries = 0
+        self.http = Counter()          # (system, status) -> attempts
+        self.qbo_detail = Counter()    # "query Vendor", "POST batch", ... -> attempts
+
+    def __call__(self, execute, sql, params, many, context):
+        self.queries += 1
+        return execute(sql, params, many, context)
+
+    def on_call(self, info) -> None:
+        self.http[(info.system, info.status)] += 1
+        if info.system == "qbo":
+            match = _QUERY_ENTITY.search(unquote(info.path))
+            what = f"query {match.group(1)}" if match else f"{info.method} {info.path.split('?')[0].rsplit('/', 1)[-1]}"
+            self.qbo_detail[what] += 1
+
+    def snapshot(self, qbo, jaggaer) -> dict:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {"cpu": usage.ru_utime + usage.ru_stime, "queries": self.queries,
+                "qbo": Counter(qbo.request_counts), "detail": Counter(self.qbo_detail),
+                "jaggaer": sum(
+            jaggaer.request_counts.values()), "http": Counter(self.http), "t": time.perf_counter()}
+
+
+def diff(a: dict, b: dict) -> dict:
+    return {"seconds": b["t"] - a["t"], "cpu_seconds": b["cpu"] - a["cpu"], "queries": b["queries"] - a["queries"],
+            "qbo": {k: b["qbo"][k] - a["qbo"][k] for k in ("query", "batch", "single")},
+            "jaggaer": b["jaggaer"] - a["jaggaer"], "qbo_detail": dict(b["detail"] - a["detail"]),
+            "http_429": sum(n for (system, status), n in b["http"].items() if status == 429) -
+            sum(n for (system, status), n in a["http"].items() if status == 429),
+            "qbo_attempts": sum(n for (system, _), n in b["http"].items() if system == "qbo") -
+            sum(n for (system, _), n in a["http"].items() if system == "qbo")}
+
+
+_STEP_TIMINGS: dict = {}
+
+
+def instrument_steps(meter: Meter, clients: dict, timings: dict) -> None:
+    """Wrap each step's `run` to time it and count its requests and queries (once per process)."""
+    from sync.pipeline import steps
+
+    _STEP_TIMINGS["current"] = (timings, clients)
+
+    for name, cls in list(steps.STEPS.items()):
+        if getattr(cls, "_bench_timed", False):
+            continue
+
+        def run(self, ctx, _orig=cls.run, _name=name):
+            timings, clients = _STEP_TIMINGS["current"]
+            before = meter.snapshot(clients["qbo"], clients["jaggaer"])
+            try:
+                return _orig(self, ctx)
+            finally:
+                timings[_name] = diff(before, meter.snapshot(clients["qbo"], clients["jaggaer"]))
+
+        steps.STEPS[name] = type(cls.__name__, (cls,), {"run": run, "_bench_timed": True})
+
+
+def make_clients(sb: SandboxProcess, realm: str, tenant, *, limiter=None, throttled=False):
+    from connections.clients.http import HttpClient, StaticTokenProvider
+    from connections.clients.jaggaer import JaggaerClient
+    from connections.clients.qbo import QboClient
+
+    kwargs = {} if throttled else {"max_attempts": 3}
+    qbo = QboClient(api_base=sb.qbo_url, realm_id=realm, limiter=limiter,
+                    tokens=StaticTokenProvider(sb.qbo_token(realm), system="qbo"),
+                    http=HttpClient("qbo", sb.qbo_url, limiter=limiter, **kwargs), tenant_id=tenant.pk)
+    jaggaer = JaggaerClient(api_base_url=sb.jaggaer_url, tokens=StaticTokenProvider(sb.jaggaer_token(),
+                                                                                   system="jaggaer"),
+                            http=HttpClient("jaggaer", sb.jaggaer_url, **kwargs), tenant_id=tenant.pk)
+    return qbo, jaggaer
+
+
+def make_tenant(name: str):
+    from tenants.models import Partner, Tenant
+
+    partner = Partner.objects.create(name=f"Bench partner {name}")
+    return Tenant.objects.create(partner=partner, name=f"Bench {name}", slug=f"bench-{name}-{uuid.uuid4().hex[:6]}")
+
+
+def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, cancel_after: float | None = None,
+              profile: str | None = None) -> dict:
+    from django.db import connection
+
+    from sync.models import SyncRun
+    from sync.services import sync_run_create, sync_run_execute
+
+    timings: dict = {}
+    instrument_steps(meter, {"qbo": qbo, "jaggaer": jaggaer}, timings)
+    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, full=full)
+    timer = None
+    if cancel_after:
+        def cancel():
+            SyncRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+            from django.db import connection as thread_connection
+            thread_connection.close()
+        timer = threading.Timer(cancel_after, cancel)
+        timer.start()
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+        profiler = Profiler(interval=0.002)
+        profiler.start()
+    before = meter.snapshot(qbo, jaggaer)
+    with connection.execute_wrapper(meter):
+        run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer)
+    total = diff(before, meter.snapshot(qbo, jaggaer))
+    if profiler:
+        profiler.stop()
+        Path(profile).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+        Path(profile).with_suffix(".html").write_text(profiler.output_html())
+    if timer:
+        timer.cancel()
+    run.refresh_from_db()
+    counts = {s: dict(run.counts.get(s, {})) for s in RECORD_STEPS}
+    records = sum(sum(c.values()) for c in counts.values())
+    written = sum(c.get(o, 0) for c in counts.values() for o in WRITE_OUTCOMES)
+    qbo_total = sum(total["qbo"].values())
+    out = {"label": label, "status": run.status, "error": run.error_message, "records": records,
+           "written": written, "counts": counts, "catalogs": run.counts.get("catalogs", {}),
+           "seconds": total["seconds"], "cpu_seconds": total["cpu_seconds"],
+           "records_per_second": records / total["seconds"] if total["seconds"] else 0,
+           "qbo_requests": total["qbo"], "qbo_detail": total["qbo_detail"], "qbo_requests_total": qbo_total,
+           "qbo_http_attempts": total["qbo_attempts"],
+           "qbo_per_written": qbo_total / written if written else None,
+           "jaggaer_requests": total["jaggaer"], "db_queries": total["queries"],
+           "db_queries_per_record": total["queries"] / records if records else None,
+           "http_429": total["http_429"], "steps": timings, "peak_rss_mb": rss_mb(), "rss_mb": current_rss_mb()}
+    return out
+
+
+def print_run(r: dict) -> None:
+    print(f"\n== {r['label']}: {r['status']}{' (' + r['error'] + ')' if r['error'] else ''}")
+    print(f"  records {r['records']:,}  written {r['written']:,}  in {r['seconds']:.1f} s  "
+          f"=> {r['records_per_second']:,.0f} records/s end to end")
+    for s in RECORD_STEPS:
+        print(f"    {s:16} {r['counts'][s]}")
+    q = r["qbo_requests"]
+    per = f"{r['qbo_per_written']:.3f}" if r["qbo_per_written"] is not None else "n/a (nothing written)"
+    print(f"  QBO requests {r['qbo_requests_total']:,} (query {q['query']:,}, batch {q['batch']:,}, single "
+          f"{q['single']:,}; HTTP attempts {r['qbo_http_attempts']:,}, 429s {r['http_429']}); per written record {per}")
+    print(f"    by target: {', '.join(f'{k} {v}' for k, v in sorted(r['qbo_detail'].items()))}")
+    dbq = f"{r['db_queries_per_record']:.3f}" if r["db_queries_per_record"] is not None else "n/a"
+    print(f"  JAGGAER requests {r['jaggaer_requests']:,}; database queries {r['db_queries']:,} ({dbq} per record)")
+    print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (now {r['rss_mb']:.0f} MB)")
+    print("  step              seconds  our CPU   QBO q/b/s          JAGGAER  DB queries")
+    for name, t in r["steps"].items():
+        q = t["qbo"]
+        print(f"    {name:16} {t['seconds']:7.2f}  {t['cpu_seconds']:7.2f}   "
+              f"{q['query']:5}/{q['batch']:5}/{q['single']:4}   {t['jaggaer']:7}  {t['queries']:8}")
+
+
+# ============================================================================ modes
+
+def bench(args) -> dict:
+    naive_realm = "9130355000000777"
+    sb = SandboxProcess(dataset="bench", scale=args.scale, limits="off",
+                        realms=() if args.no_naive else (naive_realm,))
+    try:
+        setup_django(args.database_url, REDIS_URL="")
+        from connections.clients.http import call_listeners
+
+        meter = Meter()
+        call_listeners.append(meter.on_call)
+        baseline_rss = current_rss_mb()
+        tenant = make_tenant("ours")
+        qbo, jaggaer = make_clients(sb, sb.info["realm"], tenant)
+        results = {"machine": machine(), "scale": args.scale, "rss_before_mb": baseline_rss, "runs": []}
+        print(f"scale {args.scale}: sandboxes in process {sb.info['pid']}; RSS before the sync {baseline_rss:.0f} MB")
+        initial = sync_once("initial full load", tenant, qbo, jaggaer, meter, profile=args.profile)
+        print_run(initial)
+        again = sync_once("incremental, no change", tenant, qbo, jaggaer, meter)
+        print_run(again)
+        changed = sb.command(f"mutate {args.change}")
+        print(f"\nJAGGAER mutated: {changed}")
+        incremental = sync_once(f"incremental, {args.change:.0%} changed", tenant, qbo, jaggaer, meter)
+        incremental["mutations"] = changed
+        print_run(incremental)
+        results["runs"] = [initial, again, incremental]
+        if not args.no_naive:
+            from bench.naive import NaiveSync
+
+            naive = NaiveSync(qbo_url=sb.qbo_url, realm=naive_realm, qbo_token=sb.qbo_token(naive_realm),
+                              jaggaer_url=sb.jaggaer_url, jaggaer_token=sb.jaggaer_token(),
+                              limit=args.naive_limit).run()
+            results["naive"] = naive_summary(naive)
+            print_naive(results["naive"], initial)
+            results["ratios"] = ratios(initial, results["naive"])
+        return results
+    finally:
+        sb.stop()
+
+
+def naive_summary(n) -> dict:
+    written = sum(n.written.values())
+    q = sum(n.qbo_requests.values())
+    seconds = n.seconds["total"]
+    return {"records": n.records, "written": written, "written_by_entity": dict(n.written),
+            "existing": dict(n.existing), "failed": dict(n.failed), "skipped": dict(n.skipped),
+            "qbo_requests": dict(n.qbo_requests), "qbo_requests_total": q, "jaggaer_requests": n.jaggaer_requests,
+            "seconds": seconds, "steps": n.seconds, "records_per_second": n.records / seconds,
+            "written_per_second": written / seconds, "qbo_per_written": q / written if written else None}
+
+
+def ratios(ours: dict, naive: dict) -> dict:
+    return {"records_per_second": ours["records_per_second"] / naive["records_per_second"],
+            "written_per_second": (ours["written"] / ours["seconds"]) / naive["written_per_second"],
+            "qbo_per_written": ours["qbo_per_written"] / naive["qbo_per_written"],
+            "naive_requests_per_ours": naive["qbo_per_written"] / ours["qbo_per_written"]}
+
+
+def print_naive(n: dict, ours: dict) -> None:
+    print("\n== naive baseline (one look-up + one create per record, no batch), fresh realm")
+    print(f"  records {n['records']:,}  written {n['written']:,} {n['written_by_entity']}  failed {n['failed']}  "
+          f"in {n['seconds']:.1f} s => {n['records_per_second']:,.0f} records/s, {n['written_per_second']:,.0f} "
+          f"written/s")
+    print(f"  QBO requests {n['qbo_requests_total']:,} {n['qbo_requests']}; per written record "
+          f"{n['qbo_per_written']:.3f}; JAGGAER requests {n['jaggaer_requests']:,}")
+    r = ratios(ours, n)
+    print(f"  ours/naive: records/s x{r['records_per_second']:.1f}, written/s x{r['written_per_second']:.1f}, "
+          f"QBO requests per written record x{r['qbo_per_written']:.3f} "
+          f"(naive makes {r['naive_requests_per_ours']:.1f}x as many)")
+
+
+def throttled(args) -> dict:
+    realm = str(9_130_356_000_000_000 + int(uuid.uuid4().int % 1_000_000))
+    sb = SandboxProcess(dataset="demo", scale=1, limits="real", latency_ms=100, realms=(realm,))
+    try:
+        setup_django(args.database_url)
+        from django.conf import settings
+
+        from connections.clients.http import call_listeners
+        from connections.limiter import realm_limiter
+
+        meter = Meter()
+        call_listeners.append(meter.on_call)
+        tenant = make_tenant("throttled")
+        limiter = realm_limiter(realm)
+        qbo, jaggaer = make_clients(sb, realm, tenant, limiter=limiter, throttled=True)
+        print(f"throttled: demo dataset, realm {realm}, QBO limits 500/min, 10/s, 10 in flight, 40 batches/min, "
+              f"100 ms latency; limiter {'Redis' if settings.REDIS_URL else 'in-process'}; "
+              f"cancelled after {args.throttled_minutes:g} min")
+        r = sync_once("throttled load", tenant, qbo, jaggaer, meter, cancel_after=args.throttled_minutes * 60)
+        minutes = r["seconds"] / 60
+        r["requests_per_minute"] = r["qbo_http_attempts"] / minutes
+        r["batches_per_minute"] = r["qbo_requests"]["batch"] / minutes
+        r["limiter_waited_seconds"] = limiter.waited_seconds
+        print_run(r)
+        print(f"  achieved {r['requests_per_minute']:.0f} QBO requests/min of 500 "
+              f"({r['requests_per_minute'] / 500:.0%}), {r['batches_per_minute']:.1f} batches/min of 40 "
+              f"({r['batches_per_minute'] / 40:.0%}); 429s received: {r['http_429']}; "
+              f"limiter waited {limiter.waited_seconds:.0f} s")
+        return {"machine": machine(), "throttled": r}
+    finally:
+        sb.stop()
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--change", type=float, default=0.01, help="fraction of records changed (incremental)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--naive-limit", type=int, default=None,
+                        help="naive baseline: at most this many records per entity (default all)")
+    parser.add_argument("--profile", help="pyinstrument report of the initial load to this file (.txt, + .html)")
+    parser.add_argument("--throttled", action="store_true", help="the throttled run instead (demo dataset)")
+    parser.add_argument("--throttled-minutes", type=float, default=3.0)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/mlc_bench_sync")
+    args = parser.parse_args()
+    results = throttled(args) if args.throttled else bench(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+        print(f"\nfigures written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
