@@ -7,6 +7,7 @@ import json
 
 import django_filters
 from django.conf import settings
+from django.db import connection
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, renderers, status
@@ -124,7 +125,11 @@ class HoldFilter(django_filters.FilterSet):
         fields = ["entity", "reason", "source_id", "waits_on"]
 
     def filter_waits_on(self, queryset, name, value):
-        return queryset.filter(waits_on__contains=[value])
+        if connection.features.supports_json_field_contains:
+            return queryset.filter(waits_on__contains=[value])
+        # SQLite (the embedded default) has no JSON containment: narrow by text, then check exactly.
+        candidates = queryset.filter(waits_on__icontains=value).values_list("pk", "waits_on")
+        return queryset.filter(pk__in=[pk for pk, codes in candidates if value in (codes or [])])
 
 
 class HoldListApi(TenantScopedMixin, generics.ListAPIView):

@@ -17,6 +17,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.parsers import NUL_MESSAGE, has_nul
+
 logger = logging.getLogger(__name__)
 
 
@@ -83,6 +85,19 @@ def _first_message(fields: dict) -> str:
         label = "the request" if name == "non_field_errors" else f"'{name}'"
         return f"Fix {label}: {problem}"
     return "The request is not valid."
+
+
+class RejectNulMiddleware:
+    """A NUL in the path or query string is a 400 in the error format, not a database error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", "") or any(
+                has_nul(v) for v in request.GET.lists()):
+            return JsonResponse(error_body("invalid_characters", NUL_MESSAGE), status=400)
+        return self.get_response(request)
 
 
 def exception_handler(exc, context):

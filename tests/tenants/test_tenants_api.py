@@ -128,3 +128,18 @@ def test_a_partner_pauses_the_daily_schedule(alice, tenant):
     response = alice.client.patch(f"{URL}/{tenant.id}", {"schedule_paused": True}, format="json")
     assert response.status_code == 200
     assert response.json()["schedule_paused"] is True
+
+
+@pytest.mark.parametrize("query", ["name=a%00b", "slug=%00"])
+def test_a_nul_in_the_query_string_is_a_400(alice, query):
+    response = alice.client.get(f"{URL}?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_characters"
+
+
+def test_a_nul_in_a_json_string_is_a_400_not_a_database_error(alice):
+    response = alice.client.generic("POST", URL, '{"name": "A\\u0000B", "slug": "nul"}',
+                                    content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_body"
+    assert not Tenant.objects.filter(slug="nul").exists()
