@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import threading
@@ -38,23 +39,76 @@ class RecordEventData:
     data: dict = field(default_factory=dict)
 
 
-def _row(event: RecordEventData | dict) -> RecordEvent:
+_OUTCOMES = frozenset(Outcome.values)
+_TEXT_KEYS = ("qbo_id", "reason", "message", "qbo_error_code", "intuit_tid")
+_FIELDS = frozenset({"tenant_id", "run_id", "entity", "source_id", "qbo_id", "outcome", "reason", "message",
+                     "qbo_error_code", "intuit_tid", "data", "created_at", "id"})
+
+
+def _values(event: RecordEventData | dict) -> dict:
     values = asdict(event) if isinstance(event, RecordEventData) else dict(event)
-    if values["outcome"] not in Outcome.values:
+    if values["outcome"] not in _OUTCOMES:
         raise ValueError(f"unknown audit outcome {values['outcome']!r}")
-    for key in ("qbo_id", "reason", "message", "qbo_error_code", "intuit_tid"):
+    for key in _TEXT_KEYS:
         values[key] = str(values.get(key) or "")
     values["message"] = values["message"][:MESSAGE_MAX]
     values["source_id"] = str(values["source_id"])[:200]
     values["data"] = values.get("data") or {}
-    return RecordEvent(**values)
+    if "tenant" in values:
+        tenant = values.pop("tenant")
+        values.setdefault("tenant_id", getattr(tenant, "pk", tenant))
+    unknown = set(values) - _FIELDS
+    if unknown:
+        raise TypeError(f"unknown audit event fields: {', '.join(sorted(unknown))}")
+    return values
+
+
+def _row(event: RecordEventData | dict) -> RecordEvent:
+    return RecordEvent(**_values(event))
+
+
+# One INSERT ... SELECT FROM unnest(arrays) per call on PostgreSQL: the statement has a fixed size (one
+# array per column), so neither Django nor the server handles thousands of placeholders. The ORM's
+# bulk_create cost about 75 µs a row in the sync benchmark, the array insert a fraction of it.
+_COLUMNS = ("tenant_id", "run_id", "entity", "source_id", "qbo_id", "outcome", "reason", "message",
+            "qbo_error_code", "intuit_tid", "data", "created_at")
+_insert_sql: str | None = None
+
+
+def _array_insert_sql(connection) -> str:
+    global _insert_sql
+    if _insert_sql is None:
+        meta = RecordEvent._meta
+        arrays, selects = [], []
+        for column in _COLUMNS:
+            field = meta.get_field(column[:-3] if column == "tenant_id" else column)
+            db_type = "text" if column == "data" else field.db_type(connection)
+            arrays.append(f"%s::{db_type}[]")
+            selects.append("v.data::jsonb" if column == "data" else f"v.{column}")
+        _insert_sql = (f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(_COLUMNS)}) "
+                       f"SELECT {', '.join(selects)} FROM unnest({', '.join(arrays)}) AS v({', '.join(_COLUMNS)})")
+    return _insert_sql
 
 
 def record_events(events: Iterable[RecordEventData | dict], *, batch_size: int = 1000) -> int:
     """Insert many audit rows with one INSERT per `batch_size` rows; returns how many."""
-    rows = [_row(event) for event in events]
-    if rows:
-        RecordEvent.objects.bulk_create(rows, batch_size=batch_size)
+    rows = [_values(event) for event in events]
+    if not rows:
+        return 0
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        RecordEvent.objects.bulk_create([RecordEvent(**row) for row in rows], batch_size=batch_size)
+        return len(rows)
+    sql = _array_insert_sql(connection)
+    encode = (RecordEvent._meta.get_field("data").encoder or json.JSONEncoder)().encode
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            columns = [[row.get(c) for row in chunk] for c in _COLUMNS[:-2]]
+            columns.append([encode(row["data"]) for row in chunk])
+            columns.append([now] * len(chunk))
+            cursor.execute(sql, columns)
     return len(rows)
 
 
