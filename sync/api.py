@@ -1,6 +1,7 @@
 """Tenant-scoped API of the sync app: mappings, catalogs, the alignment report, sync settings."""
 
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
@@ -105,7 +106,7 @@ class MappingBulkApi(TenantScopedMixin, APIView):
 
 class MappingAutoMatchApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Re-run auto-matching (account number = code, else same name)",
-                   request=AutoMatchSerializer)
+                   request=AutoMatchSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, tenant_id):
         serializer = AutoMatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -126,7 +127,8 @@ class MappingAutoMatchApi(TenantScopedMixin, APIView):
 
 class AlignmentApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Alignment report: JAGGAER codes without a valid QBO counterpart (with held records "
-                           "waiting on each) and QBO accounts and departments no code uses")
+                           "waiting on each) and QBO accounts and departments no code uses",
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request, tenant_id):
         return Response(selectors.alignment_report(tenant=self.tenant))
 

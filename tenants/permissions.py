@@ -34,6 +34,7 @@ class TenantScopedMixin:
     """
 
     tenant_url_kwarg = "tenant_id"
+    tenant = None  # set per request; None only while the OpenAPI schema is generated without one
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
