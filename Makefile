@@ -22,10 +22,32 @@ test: venv
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
 	$(BIN)/ruff check .
 
-# Embedded defaults: SQLite under var/, no server to install.
+# The whole product in one command (README, "The demo"): a fresh SQLite file var/demo.sqlite3, both
+# sandboxes and our API in one process, no broker; exit status 0 only when every check passed.
 demo: venv
 	mkdir -p var
+	DATABASE_URL=sqlite:///$(CURDIR)/var/demo.sqlite3 CELERY_BROKER_URL= \
+		$(BIN)/python manage.py demo --database-file var/demo.sqlite3
+
+# The API (runserver, :8000), one Celery worker and beat on the embedded defaults (SQLite
+# var/ml_connector.sqlite3, kombu's filesystem broker under var/celery), with both sandboxes
+# (`manage.py sandbox --dataset demo`: QBO :8101, JAGGAER :8102) and QBO_* pointed at them. Ctrl-C stops all four.
+SANDBOX_QBO := http://127.0.0.1:8101
+serve: export DEBUG := true
+serve: export CELERY_BROKER_URL := filesystem://
+serve: export QBO_CLIENT_ID := ml-sandbox-client
+serve: export QBO_CLIENT_SECRET := ml-sandbox-secret
+serve: export QBO_AUTHORIZE_URL := $(SANDBOX_QBO)/connect/oauth2
+serve: export QBO_TOKEN_URL := $(SANDBOX_QBO)/oauth2/v1/tokens/bearer
+serve: export QBO_REVOKE_URL := $(SANDBOX_QBO)/v2/oauth2/tokens/revoke
+serve: export QBO_API_BASE := $(SANDBOX_QBO)
+serve: venv
+	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
+	@pids=""; trap 'kill $$pids 2>/dev/null; wait' EXIT INT TERM; \
+	$(BIN)/python manage.py sandbox --dataset demo & pids="$$pids $$!"; \
+	$(BIN)/celery -A config worker -Q default,sync --concurrency 1 --loglevel INFO & pids="$$pids $$!"; \
+	$(BIN)/celery -A config beat --loglevel INFO & pids="$$pids $$!"; \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 sandbox: venv
