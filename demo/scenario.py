@@ -110,7 +110,7 @@ class Demo:
         call_command("migrate", interactive=False, verbosity=0)
         self.say(f"  database   {db}  (a fresh SQLite file, migrated in {time.monotonic() - started:.1f} s;"
                  " DATABASE_URL is not used)")
-        limits = environment.Limits(**(environment.REAL_LIMITS if o.intuit_limits else environment.DEMO_LIMITS))
+        limits = environment.Limits.choose(intuit=o.intuit_limits)
         self.sb = environment.start(o.dataset, limits)
         stack.callback(self.sb.stop)
         self.server = LiveServer()
@@ -123,12 +123,11 @@ class Demo:
         self.say(f"  QBO        {self.sb.qbo_url}  realm {self.sb.qbo.default_realm_id}")
         self.say(f"  our API    {self.server.url}  (Django's threaded WSGI server in a background thread; "
                  "tasks run in-process, no broker)")
+        self.say(f"  QBO limits per realm: the sandbox enforces {limits.describe(limits.sandbox)}; our realm limiter "
+                 f"keeps to {limits.describe(limits.ours)}")
         if limits.raised:
-            self.say(f"  [yellow]QBO limits raised for the demo[/] on both sides (sandbox and our realm limiter): "
-                     f"{limits.describe()}. Intuit's are 500/min, 10/s, 40 batches/min: "
-                     "`manage.py demo --intuit-limits` uses those (the first sync then waits out a minute).")
-        else:
-            self.say(f"  QBO limits: Intuit's own on both sides ({limits.describe()})")
+            self.say("  [yellow]both raised tenfold for the demo[/] (Intuit allows 500/min, 10/s, 40 batches/min); "
+                     "`manage.py demo --intuit-limits` keeps Intuit's, and the first sync then waits out a minute")
         self.say(f"  a 429 without Retry-After waits {environment.DEMO_THROTTLE_WAIT:g} s here "
                  "(HTTP_THROTTLE_DEFAULT_WAIT; 60 s in production)")
         self.portal = Portal(self.server.url)
@@ -154,7 +153,8 @@ class Demo:
             self.say(f"  [dim]GET   [/]{hop.url.split('?')[0]}  [green]{hop.status}[/]  [dim]the customer's browser[/]")
         self.checks.require("QuickBooks connected through our authorize endpoint, Intuit's consent and our callback",
                             isinstance(answer, dict) and answer.get("status") == "connected",
-                            f"callback answered {answer!r:.200}")
+                            f"callback answered {answer.get('status')}, realm {answer.get('realm_id')}"
+                            if isinstance(answer, dict) else f"callback answered {answer!r:.200}")
         overview = self.api("read both connections", "GET", "/connections")
         self.say(f"    JAGGAER {overview['jaggaer']['status']}, QuickBooks {overview['qbo']['status']} "
                  f"(realm {overview['qbo']['realm_id']})")
@@ -170,8 +170,10 @@ class Demo:
         self.chapter("3 · Catalogs, the alignment report, one mapping fixed")
         run = self.api("import both catalogs (a sync of the catalogs step only)", "POST", "/syncs",
                        {"entities": ["catalogs"]})
+        counts = run["counts"].get("catalogs") or {}
         self.checks.require("catalogs imported", run["status"] == "succeeded",
-                            f"run {run['status']}: {run.get('error')}")
+                            f"run {run['status']}: {run.get('error') or ''} " + ", ".join(
+                                f"{k} {v}" for k, v in counts.items() if k.startswith(("qbo_", "jaggaer_"))))
         report = self.api("alignment report", "GET", "/alignment")
         self._alignment_table(report)
         gl = report["gl_account"]["jaggaer_without_qbo"]
@@ -186,7 +188,7 @@ class Demo:
         target = _pick_account(expense, ("Maintenance & repairs",))
         fixed = self.api(f"map GL {stale['code']} to '{target['name']}'", "PUT",
                          f"/mappings/gl_account/{stale['code']}", {"qbo_id": target["qbo_id"]})
-        self.checks.require(f"GL {stale['code']} mapped", fixed["state"] == "mapped", str(fixed))
+        self.checks.require(f"GL {stale['code']} mapped", fixed["state"] == "mapped", _mapping_detail(fixed))
         self.say(f"    GL {stale['code']} {stale['name']!r}: its QuickBooks account is inactive; mapped to "
                  f"{target['name']!r} instead")
         later = unmapped[0]
@@ -274,10 +276,12 @@ class Demo:
     def first_sync(self) -> RunReport:
         self.chapter("4 · The first full sync")
         r1 = self.sync("first sync")
-        self.checks.require("first sync succeeded", r1.run["status"] == "succeeded", str(r1.run.get("error")))
+        self.checks.require("first sync succeeded", r1.run["status"] == "succeeded", _error(r1.run))
         self.checks.check("first sync wrote vendors, purchase orders and bills",
                           all(r1.count(e, "created") > 0 for e in ENTITIES),
                           ", ".join(f"{e} {r1.count(e, 'created')}" for e in ENTITIES))
+        self.checks.check("the realm limiter kept the first sync inside QuickBooks' limits (no 429)",
+                          r1.qbo["429"] == 0, f"{r1.qbo['total']} requests, {r1.qbo['429']} answered 429")
         self.no_duplicates("after the first sync")
         return r1
 
@@ -368,7 +372,7 @@ class Demo:
         target = _pick_account(expense, ("Professional services",))
         fixed = self.api(f"map GL {held_code} to '{target['name']}'", "PUT", f"/mappings/gl_account/{held_code}",
                          {"qbo_id": target["qbo_id"]})
-        self.checks.require(f"GL {held_code} mapped", fixed["state"] == "mapped", str(fixed))
+        self.checks.require(f"GL {held_code} mapped", fixed["state"] == "mapped", _mapping_detail(fixed))
         return {"changed": expected, "storm": storm, "spotlight": spotlight, "held_code": held_code,
                 "released": {(h["entity"], h["source_id"]) for h in waiting_on}}
 
@@ -386,7 +390,7 @@ class Demo:
         r2 = self.sync("second sync")
         c = self.checks
         c.require("second sync succeeded despite the 429 storm and the expired token",
-                  r2.run["status"] == "succeeded", str(r2.run.get("error")))
+                  r2.run["status"] == "succeeded", _error(r2.run))
         written, changed, released = r2.written(), plan["changed"], plan["released"]
         holds = self.portal.all_pages(f"{self.t}/holds", page_size=500)
         held_now = {(h["entity"], h["source_id"]): h for h in holds}
@@ -401,13 +405,14 @@ class Demo:
                 + (f"; written unexpectedly {sorted(written - changed - released)[:5]}"
                    if not written <= changed | released else "")
                 + (f"; released but neither written nor held {sorted(unexplained)[:5]}" if unexplained else ""))
+        self.console.print(_moved_table(r2, changed, released, held_again))
         for (entity, source_id), hold in sorted(held_again.items()):
             self.say(f"    {entity[:-1].replace('_', ' ')} {source_id}: no longer waits on GL {plan['held_code']}, "
                      f"now held for {hold['reason']} [dim]({hold['detail'][:80]}…)[/]")
         failed = sum(r2.count(e, "failed") for e in ENTITIES)
         throttled = self.portal.all_pages(f"{self.t}/audit/api-calls", run=r2.run["id"], failed="true",
                                           page_size=500)
-        for call in throttled:
+        for call in sorted(throttled, key=lambda call: call["id"]):
             self.say(f"    call log: {call['system']} {call['method']} {call['path'].split('?')[0]} attempt "
                      f"{call['attempt']} answered {call['status']} {call['code'] or ''}")
         c.check("the 429 storm was absorbed: every throttled call retried, no record failed",
@@ -479,6 +484,30 @@ def run_demo(options: Options, console: Console) -> Checks:
 
 
 # ---------------------------------------------------------------------- small helpers
+
+def _moved_table(r2: RunReport, changed: set, released: set, held_again: dict) -> Table:
+    table = Table(title="What the second sync wrote, against what changed", title_justify="left")
+    for column in ("entity", "changed in JAGGAER", "released (GL mapped)", "written", "= changes", "= released",
+                   "released, held for another reason"):
+        table.add_column(column, justify="left" if column == "entity" else "right")
+    written = r2.written()
+    for entity in ENTITIES:
+        def mine(keys, entity=entity):
+            return {k for k in keys if k[0] == entity}
+        table.add_row(entity, str(len(mine(changed))), str(len(mine(released))), str(len(mine(written))),
+                      str(len(mine(written & changed))), str(len(mine(written & released))),
+                      str(len(mine(set(held_again)))))
+    return table
+
+
+def _error(run: dict) -> str:
+    error = run.get("error") or {}
+    return f"{error.get('system') or ''} {error.get('code') or ''} {error.get('message') or ''}".strip()
+
+
+def _mapping_detail(mapping: dict) -> str:
+    return f"{mapping['state']}, QuickBooks {mapping.get('qbo_name')!r} (id {mapping.get('qbo_id')}), set by a {mapping['source']}"
+
 
 def _ping_detail(ping: dict) -> str:
     problem = ping.get("problem") or {}
