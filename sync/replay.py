@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 import audit
 from audit.models import Outcome, RecordEvent
@@ -22,8 +21,9 @@ from config.api import ApplicationError, Conflict
 from connections.exceptions import ConnectionFailure, RemoteError
 from sync.leases import lease_acquire, lease_holder, lease_release
 from sync.models import SyncRun
-from sync.pipeline.engine import FAILED, HOLD_PAGE_SIZE, RecordStep, RunCancelled, RunContext, chunked
+from sync.pipeline.engine import FAILED, HOLD_PAGE_SIZE, RecordStep, RunContext, chunked
 from sync.pipeline.steps import STEP_NAMES, STEPS
+from sync.services import run_finish, run_steps
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +105,11 @@ def replay_run_perform(*, run_id, targets: dict[str, list[str]], progress: Calla
     if run is None or run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
         return run
     if run.cancel_requested:
-        _finish(run, SyncRun.Status.CANCELLED, message="Cancelled before it started.")
+        run_finish(run, SyncRun.Status.CANCELLED, message="Cancelled before it started.")
         lease_release(run=run)
         return run
     if not lease_acquire(tenant=run.tenant, run=run):
-        _finish(run, SyncRun.Status.CANCELLED, code="superseded",
+        run_finish(run, SyncRun.Status.CANCELLED, code="superseded",
                 message="Another run of this tenant was already running; this replay was not started.")
         return run
     try:
@@ -117,7 +117,7 @@ def replay_run_perform(*, run_id, targets: dict[str, list[str]], progress: Calla
             qbo = QboClient.for_tenant(run.tenant)
             jaggaer = JaggaerClient.for_tenant(run.tenant)
         except ConnectionFailure as e:
-            _finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
+            run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
             return run
         return replay_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, targets=targets,
                                   progress=_heartbeat(run, progress))
@@ -128,27 +128,13 @@ def replay_run_perform(*, run_id, targets: dict[str, list[str]], progress: Calla
 def replay_run_execute(*, run: SyncRun, qbo, jaggaer, targets: dict[str, list[str]],
                        progress: Callable[[str, dict], None] | None = None) -> SyncRun:
     """Fetch each target from JAGGAER and process it through its step; only connection failures stop it."""
-    run.status = SyncRun.Status.RUNNING
-    run.started_at = timezone.now()
-    run.save(update_fields=["status", "started_at"])
-    ctx = RunContext(run=run, qbo=qbo, jaggaer=jaggaer, batch_size=settings.QBO_BATCH_SIZE, progress=progress)
-    try:
-        with audit.api_call_scope(run_id=run.pk):
-            for name in STEP_NAMES:
-                if targets.get(name):
-                    _replay_step(ctx, STEPS[name](), targets[name])
-    except ConnectionFailure as e:
-        _finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
-    except RunCancelled as e:
-        _finish(run, SyncRun.Status.CANCELLED, message=str(e) or "Cancelled on request.")
-    except Exception as e:
-        logger.exception("replay run %s failed", run.pk)
-        _finish(run, SyncRun.Status.FAILED, code="internal_error",
-                message=f"The replay stopped on an unexpected error ({type(e).__name__}); it has been logged.")
-        raise
-    else:
-        _finish(run, SyncRun.Status.SUCCEEDED)
-    return run
+
+    def body(ctx: RunContext) -> None:
+        for name in STEP_NAMES:
+            if targets.get(name):
+                _replay_step(ctx, STEPS[name](), targets[name])
+
+    return run_steps(run=run, qbo=qbo, jaggaer=jaggaer, body=body, progress=progress)
 
 
 def _replay_step(ctx: RunContext, step: RecordStep, source_ids: list[str]) -> None:
@@ -184,10 +170,3 @@ def _record_unreadable(ctx: RunContext, step: RecordStep, events: list[dict]) ->
         audit.record_events(events)
         SyncRun.objects.filter(pk=ctx.run.pk).update(counts=ctx.run.counts)
     ctx.report(step.name)
-
-
-def _finish(run: SyncRun, status: str, *, system: str = "", code: str = "", message: str = "") -> None:
-    run.status = status
-    run.finished_at = timezone.now()
-    run.error_system, run.error_code, run.error_message = system, code, message
-    run.save(update_fields=["status", "finished_at", "counts", "error_system", "error_code", "error_message"])

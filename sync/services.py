@@ -33,39 +33,50 @@ def sync_run_create(*, tenant, trigger: str = SyncRun.Trigger.API, full: bool = 
     return SyncRun.objects.create(tenant=tenant, trigger=trigger, full=full, entities=entities)
 
 
-def _finish(run: SyncRun, status: str, *, system: str = "", code: str = "", message: str = "") -> None:
+def run_finish(run: SyncRun, status: str, *, system: str = "", code: str = "", message: str = "") -> None:
     run.status = status
     run.finished_at = timezone.now()
     run.error_system, run.error_code, run.error_message = system, code, message
     run.save(update_fields=["status", "finished_at", "counts", "error_system", "error_code", "error_message"])
 
 
-def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dict], None] | None = None) -> SyncRun:
-    """Run the steps in dependency order with the given clients; only connection failures stop it."""
+def run_steps(*, run: SyncRun, qbo, jaggaer, body: Callable[[RunContext], None],
+              progress: Callable[[str, dict], None] | None = None) -> SyncRun:
+    """Mark the run running, call `body` with its context, and finish it; only connection failures,
+    a cancellation or a lost lease stop it early (an unexpected error is recorded, then raised)."""
     run.status = SyncRun.Status.RUNNING
     run.started_at = timezone.now()
     run.save(update_fields=["status", "started_at"])
     ctx = RunContext(run=run, qbo=qbo, jaggaer=jaggaer, batch_size=settings.QBO_BATCH_SIZE, progress=progress)
     try:
         with audit.api_call_scope(run_id=run.pk):
-            for name in STEP_NAMES:
-                if run.entities and name not in run.entities:
-                    continue
-                if progress:
-                    progress(name, {})
-                STEPS[name]().run(ctx)
+            body(ctx)
     except ConnectionFailure as e:
-        _finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
+        run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
     except RunCancelled as e:
-        _finish(run, SyncRun.Status.CANCELLED, message=str(e) or "Cancelled on request.")
+        run_finish(run, SyncRun.Status.CANCELLED, message=str(e) or "Cancelled on request.")
     except Exception as e:
-        logger.exception("sync run %s failed", run.pk)
-        _finish(run, SyncRun.Status.FAILED, code="internal_error",
+        logger.exception("%s run %s failed", run.trigger, run.pk)
+        run_finish(run, SyncRun.Status.FAILED, code="internal_error",
                 message=f"The run stopped on an unexpected error ({type(e).__name__}); it has been logged.")
         raise
     else:
-        _finish(run, SyncRun.Status.SUCCEEDED)
+        run_finish(run, SyncRun.Status.SUCCEEDED)
     return run
+
+
+def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dict], None] | None = None) -> SyncRun:
+    """Run the steps in dependency order with the given clients."""
+
+    def body(ctx: RunContext) -> None:
+        for name in STEP_NAMES:
+            if run.entities and name not in run.entities:
+                continue
+            if progress:
+                progress(name, {})
+            STEPS[name]().run(ctx)
+
+    return run_steps(run=run, qbo=qbo, jaggaer=jaggaer, body=body, progress=progress)
 
 
 def sync_run_start(*, run: SyncRun, progress: Callable[[str, dict], None] | None = None) -> SyncRun:
@@ -78,7 +89,7 @@ def sync_run_start(*, run: SyncRun, progress: Callable[[str, dict], None] | None
         jaggaer = JaggaerClient.for_tenant(run.tenant)
     except ConnectionFailure as e:
         run.started_at = timezone.now()
-        _finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
+        run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
         return run
     return sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, progress=progress)
 
