@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 CREATED, UPDATED, UNCHANGED, HELD, FAILED = "created", "updated", "unchanged", "held", "failed"
 HOLD_PAGE_SIZE = 200
+CANCEL_CHECK_SECONDS = 1.0
 
 
 class RunCancelled(Exception):
@@ -89,6 +91,7 @@ class RunContext:
     jaggaer: object
     batch_size: int = 30
     progress: Callable[[str, dict], None] | None = None
+    cancel_checked_at: float = float("-inf")
 
     @property
     def tenant(self):
@@ -334,6 +337,11 @@ class RecordStep:
 
 
 def _check_cancel(ctx: RunContext) -> None:
+    """Between batches, at most once a second (a query per batch cost 3% of a bulk load)."""
+    now = time.monotonic()
+    if now - ctx.cancel_checked_at < CANCEL_CHECK_SECONDS:
+        return
+    ctx.cancel_checked_at = now
     if SyncRun.objects.filter(pk=ctx.run.pk, cancel_requested=True).exists():
         raise RunCancelled()
 

@@ -62,10 +62,17 @@ class InvoiceStep(DocumentStep):
             self.read_current(ctx, entity, [
                 link.qbo_id for r in records if (link := self.links.get(r.source_id)) is not None
                 and link.qbo_entity == entity and link.source_digest != r.digest])
-        self.existing: dict[tuple[str, str], list[dict]] = {}
-        for entity in ("Bill", "VendorCredit"):
-            docs = {short_doc_number(d.invoice_number) for d in posted
-                    if d.entity == entity and d.invoice_id not in self.links}
+        # DocNumber look-ups are made for the whole page, but only once a record of it gets that far: a page
+        # of records held on something else (currency, mappings, POs) costs QBO nothing, run after run.
+        self._unlinked = {entity: {short_doc_number(d.invoice_number) for d in posted
+                                   if d.entity == entity and d.invoice_id not in self.links}
+                          for entity in ("Bill", "VendorCredit")}
+        self.existing: dict[tuple[str, str], list[dict]] | None = None
+        self.linked_elsewhere: dict[tuple[str, str], str] = {}
+
+    def _look_up_existing(self, ctx: RunContext) -> None:
+        self.existing = {}
+        for entity, docs in self._unlinked.items():
             for obj in qbo_objects(ctx.qbo, entity, "DocNumber", docs) if docs else []:
                 self.existing.setdefault((entity, str(obj.get("DocNumber") or "").casefold()), []).append(obj)
         found = {str(o["Id"]) for objs in self.existing.values() for o in objs}
@@ -193,6 +200,8 @@ class InvoiceStep(DocumentStep):
 
     def _existing(self, draft: InvoiceDraft, doc: str, vendor_id: str) -> dict | HoldSpec | None:
         """A QBO bill of this vendor with our DocNumber (written before our commit was lost, or by a person)."""
+        if self.existing is None:
+            self._look_up_existing(self._ctx)
         for obj in self.existing.get((draft.entity, doc.casefold()), []):
             if str((obj.get("VendorRef") or {}).get("value")) != vendor_id:
                 continue        # the same number from another supplier is another bill

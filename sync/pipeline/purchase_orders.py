@@ -66,9 +66,14 @@ class PurchaseOrderStep(DocumentStep):
                   for s in range(0, MAX_SALT if len(d.po_number) > 21 else 1)}
         self.doc_owners = dict(PurchaseOrderLink.objects.for_tenant(ctx.tenant).filter(doc_number__in=wanted)
                                .values_list("doc_number", "jaggaer_po_id")) if wanted else {}
-        self.existing: dict[str, list[dict]] = {}
-        for po in qbo_objects(ctx.qbo, "PurchaseOrder", "DocNumber",
-                              {short_doc_number(d.po_number) for d in new}):
+        # QBO DocNumber look-ups for the whole page, made once a record of it gets that far (see invoices).
+        self._unlinked = {short_doc_number(d.po_number) for d in new}
+        self.existing: dict[str, list[dict]] | None = None
+        self.linked_elsewhere: dict[str, str] = {}
+
+    def _look_up_existing(self, ctx: RunContext) -> None:
+        self.existing = {}
+        for po in qbo_objects(ctx.qbo, "PurchaseOrder", "DocNumber", self._unlinked) if self._unlinked else []:
             self.existing.setdefault(str(po.get("DocNumber") or "").casefold(), []).append(po)
         found = [str(po["Id"]) for pos in self.existing.values() for po in pos]
         self.linked_elsewhere = dict(PurchaseOrderLink.objects.for_tenant(ctx.tenant).filter(qbo_po_id__in=found)
@@ -173,6 +178,8 @@ class PurchaseOrderStep(DocumentStep):
 
     def _existing(self, draft: PurchaseOrderDraft, doc: str, vendor_id: str) -> dict | HoldSpec | None:
         """A QBO PO with our DocNumber written before our database committed (or by a person): link it."""
+        if self.existing is None:
+            self._look_up_existing(self._ctx)
         for po in self.existing.get(doc.casefold(), []):
             owner = self.linked_elsewhere.get(str(po["Id"]))
             if owner and owner != draft.po_id:
