@@ -506,7 +506,8 @@ def _error(run: dict) -> str:
 
 
 def _mapping_detail(mapping: dict) -> str:
-    return f"{mapping['state']}, QuickBooks {mapping.get('qbo_name')!r} (id {mapping.get('qbo_id')}), set by a {mapping['source']}"
+    return (f"{mapping['state']}, QuickBooks {mapping.get('qbo_name')!r} (id {mapping.get('qbo_id')}), "
+            f"set by a {mapping['source']}")
 
 
 def _ping_detail(ping: dict) -> str:
