@@ -140,7 +140,7 @@ class Demo:
         self.chapter("2 · A partner portal onboards its customer through the REST API")
         _, key = partner_create(name="Demo Portal")
         self.portal.api_key = key
-        self.say(f"  partner key for 'Demo Portal' created ({key[:8]}…, stored hashed; "
+        self.say(f"  partner key for 'Demo Portal' created (prefix {key.split('.')[0]}, stored hashed; "
                  "`manage.py create_partner` does the same)")
         self.tenant = self.api("create the tenant", "POST", "/api/v1/tenants", TENANT)
         self.say(f"    tenant [bold]{self.tenant['name']}[/] id {self.tenant['id']}")
@@ -172,7 +172,7 @@ class Demo:
                        {"entities": ["catalogs"]})
         counts = run["counts"].get("catalogs") or {}
         self.checks.require("catalogs imported", run["status"] == "succeeded",
-                            f"run {run['status']}: {run.get('error') or ''} " + ", ".join(
+                            f"run {run['status']}: " + ", ".join(
                                 f"{k} {v}" for k, v in counts.items() if k.startswith(("qbo_", "jaggaer_"))))
         report = self.api("alignment report", "GET", "/alignment")
         self._alignment_table(report)
@@ -315,7 +315,7 @@ class Demo:
         j.cancel_po(cancelled["poId"])
         expected.add(("purchase_orders", cancelled["poId"]))
         self.say(f"  JAGGAER: PO {cancelled['poNumber']} ({cancelled['poId']}) cancelled "
-                 f"({invoiced_numbers.get(cancelled['poNumber'], 0)} invoices against it)")
+                 f"(invoices against it: {invoiced_numbers.get(cancelled['poNumber'], 0)}; its bills stay)")
         existing_ids = {po.get("poId") for po in j.records("purchase_orders")}
         existing_numbers = {po.get("poNumber") for po in j.records("purchase_orders")}
         templates = [po for po in open_pos if po["poId"] != cancelled["poId"]][:NEW_POS]
@@ -374,6 +374,9 @@ class Demo:
                          {"qbo_id": target["qbo_id"]})
         self.checks.require(f"GL {held_code} mapped", fixed["state"] == "mapped", _mapping_detail(fixed))
         return {"changed": expected, "storm": storm, "spotlight": spotlight, "held_code": held_code,
+                "renamed": (supplier_id, f"{old} (renamed)"), "cancelled": cancelled["poId"],
+                "new_pos": sorted(sid for e, sid in expected if e == "purchase_orders" and sid != cancelled["poId"]),
+                "approved": approvable,
                 "released": {(h["entity"], h["source_id"]) for h in waiting_on}}
 
     def _mapped_codes(self) -> dict[str, set[str]]:
@@ -434,8 +437,30 @@ class Demo:
                 ("invoices", spotlight) in written and ("invoices", spotlight) not in held_now and not still_on_code,
                 f"invoice {spotlight} written: {('invoices', spotlight) in written}; "
                 f"{len(still_on_code)} records still wait on GL {plan['held_code']}")
+        self.quickbooks_shows_the_changes(r2, plan)
         self.no_duplicates("after the second sync")
         return r2
+
+    def quickbooks_shows_the_changes(self, r2: RunReport, plan: dict) -> None:
+        """Read the changed objects back from the QBO sandbox: what the second sync's audit rows point at."""
+        qbo_id = {(r["entity"], r["source_id"]): r["qbo_id"] for r in r2.records if r["outcome"] in WRITTEN}
+        state = {entity: {o["Id"]: o for o in self.sb.qbo.state(entity)}
+                 for entity in ("Vendor", "PurchaseOrder", "Bill")}
+        supplier_id, new_name = plan["renamed"]
+        vendor = state["Vendor"].get(qbo_id.get(("suppliers", supplier_id), ""), {})
+        po = state["PurchaseOrder"].get(qbo_id.get(("purchase_orders", plan["cancelled"]), ""), {})
+        new_pos = [state["PurchaseOrder"].get(qbo_id.get(("purchase_orders", i), "")) for i in plan["new_pos"]]
+        bills = [state["Bill"].get(qbo_id.get(("invoices", i), "")) for i in plan["approved"]]
+        self.say(f"    in QuickBooks now: vendor {vendor.get('Id')} {vendor.get('DisplayName')!r}; "
+                 f"PO {po.get('DocNumber')} {po.get('POStatus')}; "
+                 f"new POs {[p.get('DocNumber') for p in new_pos if p]}; "
+                 f"bills {[b.get('DocNumber') for b in bills if b]}")
+        self.checks.check(
+            "QuickBooks shows the changes: vendor renamed, cancelled PO closed, new POs and approved bills there",
+            vendor.get("DisplayName") == new_name and po.get("POStatus") == "Closed" and all(new_pos) and all(bills),
+            f"vendor {vendor.get('DisplayName')!r}, PO {po.get('POStatus')}, "
+            f"{sum(1 for p in new_pos if p)} of {len(new_pos)} new POs, "
+            f"{sum(1 for b in bills if b)} of {len(bills)} bills")
 
     # ------------------------------------------------------------------ 7. what next
     def what_next(self) -> None:
@@ -488,7 +513,7 @@ def run_demo(options: Options, console: Console) -> Checks:
 def _moved_table(r2: RunReport, changed: set, released: set, held_again: dict) -> Table:
     table = Table(title="What the second sync wrote, against what changed", title_justify="left")
     for column in ("entity", "changed in JAGGAER", "released (GL mapped)", "written", "= changes", "= released",
-                   "released, held for another reason"):
+                   "held again (another reason)"):
         table.add_column(column, justify="left" if column == "entity" else "right")
     written = r2.written()
     for entity in ENTITIES:
