@@ -496,6 +496,9 @@ def run_demo(options: Options, console: Console) -> Checks:
     except DemoFailed as e:
         if not any(r.name == e.check and not r.ok for r in demo.checks.results):
             demo.checks.check(e.check, False, e.detail)
+    except Exception as e:  # a bug or a broken environment: show where, and fail the demo by name
+        console.print_exception(max_frames=8)
+        demo.checks.check("the demo ran to its end", False, f"{type(e).__name__}: {e}")
     elapsed = time.monotonic() - demo.started
     if options.time_budget:
         demo.checks.check(f"the demo took under {options.time_budget:g} s", elapsed < options.time_budget,
