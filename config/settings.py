@@ -224,6 +224,8 @@ QBO_REQUESTS_PER_MINUTE = env.int("QBO_REQUESTS_PER_MINUTE", default=480)
 QBO_REQUESTS_PER_SECOND = env.int("QBO_REQUESTS_PER_SECOND", default=9)
 QBO_BATCHES_PER_MINUTE = env.int("QBO_BATCHES_PER_MINUTE", default=38)
 QBO_LIMIT_WINDOW_SECONDS = env.int("QBO_LIMIT_WINDOW_SECONDS", default=60)  # Intuit's minute
+# When the batch window is spent but the request window is not, send writes one request each.
+QBO_SPILL_TO_SINGLE_REQUESTS = env.bool("QBO_SPILL_TO_SINGLE_REQUESTS", default=True)
 
 # --- Connections: QuickBooks Online app and token lifetimes ----------------------------------
 # Intuit's production endpoints by default; the demo and the tests point them at the sandbox.

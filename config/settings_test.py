@@ -3,6 +3,10 @@
 import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ml_connector")
+# Every test talks to the sandbox's default realm: a production-sized budget shared in Redis would
+# make unrelated tests wait on each other. Tests of the budget set their own (limiter, workers).
+for name in ("QBO_REQUESTS_PER_MINUTE", "QBO_REQUESTS_PER_SECOND", "QBO_BATCHES_PER_MINUTE"):
+    os.environ.setdefault(name, "100000")
 
 from config.settings import *  # noqa: E402,F403
 

@@ -116,6 +116,14 @@ class RealmLimiter:
     def in_flight(self) -> int:
         return self._semaphore.in_flight()
 
+    def batch_budget_left(self) -> bool:
+        """Whether a batch request could go now without waiting for the batch window (a hint, not a hold)."""
+        return self._windows.test(self._batches, "qbo-batch", self.realm_id)
+
+    def request_budget_left(self, n: int = 1) -> bool:
+        """Whether `n` more requests fit in the realm's minute window now (a hint, not a hold)."""
+        return self._windows.test(self._per_minute, "qbo", self.realm_id, cost=n)
+
     @contextmanager
     def slot(self, kind: str = "request") -> Iterator[None]:
         """Hold one of the realm's in-flight slots, inside its minute budgets, for one request."""

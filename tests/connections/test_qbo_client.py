@@ -383,3 +383,28 @@ def test_preferences_name_the_home_currency_and_multicurrency(qbo_sandbox):
     assert client.preferences()["CurrencyPrefs"]["MultiCurrencyEnabled"] is False
     qbo_sandbox.app.set_multicurrency(True, realm_id=realm)
     assert client.preferences()["CurrencyPrefs"]["MultiCurrencyEnabled"] is True
+
+
+def test_when_the_batch_window_is_spent_writes_go_one_request_each(qbo_sandbox, sleeps):
+    import uuid
+
+    from connections.limiter import Budget, RealmLimiter
+
+    limiter = RealmLimiter(realm_id=f"spill-{uuid.uuid4().hex[:8]}", budget=Budget(batches_per_minute=2))
+    client = make_client(qbo_sandbox, sleeps, limiter=limiter)
+    qbo_sandbox.log.clear()
+    for n in range(3):
+        answers = client.batch([BatchItem(bid=f"b{n}{i}", operation="create", entity="Vendor",
+                                          payload={"DisplayName": f"Spill Vendor {n}-{i}"}) for i in range(2)],
+                               requestid=f"spill-{n}")
+        assert [a.entity["DisplayName"] for a in answers] == [f"Spill Vendor {n}-0", f"Spill Vendor {n}-1"]
+    posts = [e["endpoint"] for e in qbo_sandbox.log.entries() if e["method"] == "POST"]
+    assert posts.count("/v3/company/{realm}/batch") == 2
+    assert posts.count("/v3/company/{realm}/vendor") == 2
+    again = client.batch([BatchItem(bid="b20", operation="create", entity="Vendor",
+                                    payload={"DisplayName": "Spill Vendor 2-0"})], requestid="spill-2")
+    assert again[0].entity["Id"] == answers[0].entity["Id"]  # the same requestid answers the same vendor
+    fault = client.batch([BatchItem(bid="x", operation="create", entity="Vendor",
+                                    payload={"DisplayName": "Spill Vendor 0-0"})], requestid="spill-dup")
+    assert fault[0].fault is not None and fault[0].fault.code == "6240"
+    client.close()
