@@ -75,6 +75,7 @@ class Demo:
         self.sb = None
         self.server: LiveServer | None = None
         self.tenant: dict = {}
+        self.database: Path | None = None
 
     # ------------------------------------------------------------------ helpers
     def say(self, text: str) -> None:
@@ -106,7 +107,7 @@ class Demo:
         o = self.options
         self.chapter("1 · Embedded environment: SQLite, both sandboxes, our API on a free port")
         started = time.monotonic()
-        db = environment.use_fresh_sqlite(o.database_file)
+        db = self.database = environment.use_fresh_sqlite(o.database_file)
         call_command("migrate", interactive=False, verbosity=0)
         self.say(f"  database   {db}  (a fresh SQLite file, migrated in {time.monotonic() - started:.1f} s;"
                  " DATABASE_URL is not used)")
@@ -470,11 +471,14 @@ class Demo:
             "  admin        http://127.0.0.1:8000/admin/   (first: .venv/bin/python manage.py createsuperuser)\n"
             "  API docs     http://127.0.0.1:8000/api/docs/\n"
             "  sandboxes    QBO http://127.0.0.1:8101, JAGGAER http://127.0.0.1:8102  (`manage.py sandbox`)\n"
-            "One by one (each in its own terminal, CELERY_BROKER_URL=filesystem:// as `make serve` sets it):\n"
+            "One by one, each in its own terminal, with the variables `make serve` exports (Makefile: "
+            "CELERY_BROKER_URL=filesystem://, QBO_* at the sandbox):\n"
             "  .venv/bin/python manage.py runserver 127.0.0.1:8000\n"
-            "  .venv/bin/celery -A config worker -Q default,sync --loglevel=INFO\n"
+            "  .venv/bin/celery -A config worker -Q default,sync --concurrency 1 --loglevel=INFO  (no Redis)\n"
             "  .venv/bin/celery -A config beat --loglevel=INFO\n"
             "  .venv/bin/python manage.py sync <tenant-slug>        one sync now, with progress bars\n"
+            f"This run's database stays in {self.database}: "
+            f"DATABASE_URL=sqlite:///{self.database} .venv/bin/python manage.py shell\n"
             "Read: README.md, docs/*.md; this demo is demo/scenario.py.",
             title="next", border_style="cyan"))
 
