@@ -386,7 +386,8 @@ def throttled(args) -> dict:
                   f"below are extrapolated; use --scale 3 or more for a run the minute budget binds")
         print(f"  achieved {r['requests_per_minute']:.0f} QBO requests/min: {r['requests_per_minute'] / budget:.0%} "
               f"of our budget of {budget} ({r['requests_per_minute'] / 500:.0%} of Intuit's 500), "
-              f"{r['batches_per_minute']:.1f} batches/min averaged over the run (the limiter holds 38 per 60 s); 429s received: {r['http_429']}; "
+              f"{r['batches_per_minute']:.1f} batches/min averaged over the run (the limiter holds 38 per 60 s); "
+              f"429s received: {r['http_429']}; "
               f"limiter waited {limiter.waited_seconds:.0f} s")
         return {"machine": machine(), "throttled": r}
     finally:
