@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.common.http import SandboxServer
+from sandbox.jaggaer.app import JaggaerApp
 from sandbox.qbo.app import QboApp
 
 
@@ -18,19 +19,10 @@ def load_dataset(dataset: str | None, seed: int = 42, scale: float = 1.0) -> Any
     return generate(dataset, seed=seed, scale=scale)
 
 
-def _jaggaer_app_class():
-    """The JAGGAER app, imported lazily so the QBO sandbox runs even where it is absent."""
-    try:
-        from sandbox.jaggaer.app import JaggaerApp
-    except ImportError:
-        return None
-    return JaggaerApp
-
-
 @dataclass
 class Sandboxes:
     qbo_server: SandboxServer
-    jaggaer_server: SandboxServer | None
+    jaggaer_server: SandboxServer
     dataset: str | None = "small"
     seed: int = 42
     scale: float = 1.0
@@ -40,19 +32,19 @@ class Sandboxes:
         return self.qbo_server.app
 
     @property
-    def jaggaer(self):
-        return self.jaggaer_server.app if self.jaggaer_server is not None else None
+    def jaggaer(self) -> JaggaerApp:
+        return self.jaggaer_server.app
 
     @property
     def qbo_url(self) -> str:
         return self.qbo_server.url
 
     @property
-    def jaggaer_url(self) -> str | None:
-        return self.jaggaer_server.url if self.jaggaer_server is not None else None
+    def jaggaer_url(self) -> str:
+        return self.jaggaer_server.url
 
     def servers(self) -> list[SandboxServer]:
-        return [s for s in (self.qbo_server, self.jaggaer_server) if s is not None]
+        return [self.qbo_server, self.jaggaer_server]
 
     def reset(self, dataset: str | None = "small", seed: int = 42, scale: float = 1.0) -> None:
         """Load one generated dataset into both systems; clear faults, latency and request logs."""
@@ -87,16 +79,12 @@ def start_sandboxes(dataset: str | None = "small", seed: int = 42, scale: float 
     if qbo_limits:
         qbo.set_limits("*", **qbo_limits)
     qbo_server = SandboxServer(qbo, port=qbo_port, host=host)
-    jaggaer_server = None
-    jaggaer_cls = _jaggaer_app_class()
-    if jaggaer_cls is not None:
-        jaggaer = jaggaer_cls()
-        jaggaer.reset(data)
-        jaggaer_server = SandboxServer(jaggaer, port=jaggaer_port, host=host)
+    jaggaer = JaggaerApp()
+    jaggaer.reset(data)
+    jaggaer_server = SandboxServer(jaggaer, port=jaggaer_port, host=host)
     qbo_server.start()
     try:
-        if jaggaer_server is not None:
-            jaggaer_server.start()
+        jaggaer_server.start()
     except BaseException:
         qbo_server.stop()
         raise

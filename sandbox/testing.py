@@ -36,8 +36,6 @@ def qbo_sandbox(sandboxes: Sandboxes):
 @pytest.fixture
 def jaggaer_sandbox(sandboxes: Sandboxes):
     """The JAGGAER server, reset to the small dataset with seed 42."""
-    if sandboxes.jaggaer_server is None:
-        pytest.skip("sandbox.jaggaer is not available")
     _reset(sandboxes.jaggaer_server)
     yield sandboxes.jaggaer_server
     sandboxes.jaggaer_server.faults.clear()

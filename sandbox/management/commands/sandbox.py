@@ -43,11 +43,8 @@ class Command(BaseCommand):
         out.write(f"  control        {q}/_sandbox/  (log, faults, latency, reset, realms, tokens/..., state/...)")
         for warning in sb.qbo.load_warnings:
             out.write(self.style.WARNING(f"  dataset note: {warning}"))
-        if sb.jaggaer_server is not None:
-            out.write(f"JAGGAER sandbox  {sb.jaggaer_url}")
-            out.write("  client         ml-sandbox-jaggaer / ml-sandbox-jaggaer-secret")
-        else:
-            out.write(self.style.WARNING("JAGGAER sandbox  not available (sandbox.jaggaer missing)"))
+        out.write(f"JAGGAER sandbox  {sb.jaggaer_url}")
+        out.write("  client         ml-sandbox-jaggaer / ml-sandbox-jaggaer-secret")
         out.write("Ctrl-C to stop.")
         stop = threading.Event()
         try:
