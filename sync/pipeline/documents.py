@@ -9,7 +9,7 @@ QBO objects are read with one `Id IN (...)` / `DocNumber IN (...)` query per pag
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from django.db import transaction
@@ -22,7 +22,7 @@ from sync.pipeline.company import company_currency
 from sync.pipeline.engine import FAILED, HELD, HoldSpec, Record, RecordStep, Result, RunContext, Write
 from sync.pipeline.mappings import MappingResolver
 from sync.selectors import sync_settings_get
-from sync.transforms.common import normalize_name
+from sync.transforms.common import InvalidRecord, normalize_name
 from sync.transforms.documents import Departments, LineDraft
 
 logger = logging.getLogger(__name__)
@@ -182,6 +182,17 @@ class DocumentStep(RecordStep):
             return {"value": candidates[0].qbo_id, "name": candidates[0].name}, ""
         return None, ("No AP account is set for this tenant and QuickBooks has "
                       f"{'several' if candidates else 'no'} Accounts Payable accounts: set one in the sync settings.")
+
+    def build_drafts(self, records: list[Record], make: Callable) -> dict:
+        """source id -> the transform's draft of each record, or the InvalidRecord that says what is wrong."""
+        drafts = {}
+        for record in records:
+            try:
+                drafts[record.source_id] = make(record.raw, gl_segment=self.gl_segment,
+                                                department_segment=self.department_segment)
+            except InvalidRecord as e:
+                drafts[record.source_id] = e
+        return drafts
 
     def load_links(self, ctx: RunContext, records: list[Record]) -> None:
         ids = [r.source_id for r in records]

@@ -47,13 +47,7 @@ class InvoiceStep(DocumentStep):
     def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
         super().begin_page(ctx, records)
         self.load_links(ctx, records)
-        self.drafts: dict[str, InvoiceDraft | InvalidRecord] = {}
-        for record in records:
-            try:
-                self.drafts[record.source_id] = invoice_draft(
-                    record.raw, gl_segment=self.gl_segment, department_segment=self.department_segment)
-            except InvalidRecord as e:
-                self.drafts[record.source_id] = e
+        self.drafts: dict[str, InvoiceDraft | InvalidRecord] = self.build_drafts(records, invoice_draft)
         posted = [d for d in self.drafts.values() if isinstance(d, InvoiceDraft) and d.status in POSTED]
         self.suppliers.resolve(ctx, [d.company_id for d in posted])
         self._load_po_links(ctx, {n for d in posted if not d.is_credit for n in d.po_numbers})

@@ -46,13 +46,7 @@ class PurchaseOrderStep(DocumentStep):
     def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
         super().begin_page(ctx, records)
         self.load_links(ctx, records)
-        self.drafts: dict[str, PurchaseOrderDraft | InvalidRecord] = {}
-        for record in records:
-            try:
-                self.drafts[record.source_id] = purchase_order_draft(
-                    record.raw, gl_segment=self.gl_segment, department_segment=self.department_segment)
-            except InvalidRecord as e:
-                self.drafts[record.source_id] = e
+        self.drafts: dict[str, PurchaseOrderDraft | InvalidRecord] = self.build_drafts(records, purchase_order_draft)
         drafts = [d for d in self.drafts.values() if isinstance(d, PurchaseOrderDraft)]
         self.suppliers.resolve(ctx, [d.company_id for d in drafts if d.status in POSTED or d.status == CANCELLED])
         changed = [self.links[r.source_id].qbo_po_id for r in records
