@@ -191,6 +191,8 @@ REDIS_URL = env.str(
     "REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
 )
 CELERY_TASK_ALWAYS_EAGER = TASKS_IN_PROCESS
+if TASKS_IN_PROCESS:
+    CELERY_BROKER_URL = "memory://localhost/"  # never used for sending; keeps kombu from looking for a default broker
 # Several deployments (or test runs) can share one Redis: each keeps its queues under its own prefix.
 CELERY_BROKER_KEY_PREFIX = env.str("CELERY_BROKER_KEY_PREFIX", default="")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": CELERY_BROKER_KEY_PREFIX} if CELERY_BROKER_KEY_PREFIX else {}

@@ -108,12 +108,13 @@ def configure(*, sandboxes: Sandboxes, public_url: str, limits: Limits) -> None:
         "QBO_LIMIT_WINDOW_SECONDS": 60,
         "HTTP_THROTTLE_DEFAULT_WAIT": DEMO_THROTTLE_WAIT,
         # Tasks run in this process, at once (no broker, no worker).
-        "CELERY_BROKER_URL": "",
+        "CELERY_BROKER_URL": "memory://localhost/",
         "TASKS_IN_PROCESS": True,
         "CELERY_TASK_ALWAYS_EAGER": True,
     }
     for name, value in values.items():
         setattr(settings, name, value)
+    app.conf.broker_url = "memory://localhost/"
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
 
@@ -123,6 +124,3 @@ def quiet_logging() -> None:
     logging.getLogger().setLevel(logging.WARNING)
     # Retries show in the demo's own lines (the call log read through the API), not as log lines.
     logging.getLogger("connections.clients.http").setLevel(logging.ERROR)
-    # Celery prepares a producer even for an eager task; with no broker URL kombu warns that it would use
-    # localhost. Nothing is sent: the task runs in the caller.
-    logging.getLogger("kombu.connection").setLevel(logging.ERROR)
