@@ -40,7 +40,7 @@ class PurchaseOrderStep(DocumentStep):
 
     def prepare(self, ctx: RunContext) -> None:
         super().prepare(ctx)
-        self.claimed: dict[str, str] = {}          # DocNumbers this run is writing -> poId
+        self.claimed: dict[str, tuple[str, str]] = {}    # DocNumbers this run is writing -> (poId, poNumber)
 
     # ---- per page: links, drafts, vendors, current QBO POs, DocNumber look-ups, all in bulk
     def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
@@ -58,8 +58,9 @@ class PurchaseOrderStep(DocumentStep):
         new = [d for d in drafts if d.status in POSTED and not (d.po_id in self.links and self.links[d.po_id].written)]
         wanted = {short_doc_number(d.po_number, salt=s) for d in new
                   for s in range(0, MAX_SALT if len(d.po_number) > 21 else 1)}
-        self.doc_owners = dict(PurchaseOrderLink.objects.for_tenant(ctx.tenant).filter(doc_number__in=wanted)
-                               .values_list("doc_number", "jaggaer_po_id")) if wanted else {}
+        self.doc_owners = {doc: (po_id, number) for doc, po_id, number in PurchaseOrderLink.objects.for_tenant(
+            ctx.tenant).filter(doc_number__in=wanted).values_list("doc_number", "jaggaer_po_id", "po_number")
+        } if wanted else {}
         # QBO DocNumber look-ups for the whole page, made once a record of it gets that far (see invoices).
         self._unlinked = {short_doc_number(d.po_number) for d in new}
         self.existing: dict[str, list[dict]] | None = None
@@ -79,10 +80,11 @@ class PurchaseOrderStep(DocumentStep):
             return link.doc_number
         for salt in range(MAX_SALT):
             doc = short_doc_number(draft.po_number, salt=salt)
-            owner = self.doc_owners.get(doc) or self.claimed.get(doc.casefold())
+            owner, number = self.doc_owners.get(doc) or self.claimed.get(doc.casefold()) or (None, "")
             if owner in (None, draft.po_id):
                 return doc
-            if doc == draft.po_number:
+            # the same number on another PO is a duplicate; another number is a collision of short forms
+            if doc == draft.po_number or number == draft.po_number:
                 return HoldSpec("po_number_duplicate",
                                 f"PO number {draft.po_number} is also used by JAGGAER PO {owner}; QuickBooks "
                                 "allows a number once.", [owner])
@@ -162,7 +164,7 @@ class PurchaseOrderStep(DocumentStep):
             currency=self.currency.ref_for(draft.currency), status=status)
         if draft.status == CANCELLED:
             reason = "po_cancelled"
-        self.claimed[doc.casefold()] = draft.po_id
+        self.claimed[doc.casefold()] = (draft.po_id, draft.po_number)
         context = {"draft": draft, "doc": doc, "vendor_id": vendor_id, "content": content,
                    "status": status or (link.qbo_status if link else "")}
         if target is None:
@@ -176,8 +178,11 @@ class PurchaseOrderStep(DocumentStep):
             self._look_up_existing(self._ctx)
         for po in self.existing.get(doc.casefold(), []):
             owner = self.linked_elsewhere.get(str(po["Id"]))
-            if owner and owner != draft.po_id:
-                continue
+            if owner and owner != draft.po_id:     # the number in another case: QBO would refuse it (6140)
+                return HoldSpec("po_number_duplicate",
+                                f"PO number {draft.po_number} is also used by JAGGAER PO {owner} (QuickBooks "
+                                f"purchase order {po['Id']}, number {po.get('DocNumber')}); QuickBooks allows a "
+                                "number once.", [owner])
             if str((po.get("VendorRef") or {}).get("value")) != vendor_id:
                 return HoldSpec("po_number_taken",
                                 f"QuickBooks purchase order {po['Id']} already has number {doc} for another vendor "
