@@ -43,6 +43,10 @@ class InvoiceStep(DocumentStep):
     link_fields = ["invoice_number", "qbo_entity", "qbo_id", "doc_number", "qbo_vendor_id", "lines", "po_ids",
                    "source_digest", "content_digest"]
 
+    def prepare(self, ctx: RunContext) -> None:
+        super().prepare(ctx)
+        self.claimed: dict[tuple[str, str, str], str] = {}   # (entity, vendor, DocNumber) this run writes -> id
+
     # ---- per page, in bulk
     def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
         super().begin_page(ctx, records)
@@ -156,6 +160,7 @@ class InvoiceStep(DocumentStep):
                                department_ref=department, classes=classes, po_links=po_links, line_ids=line_ids,
                                currency=self.currency.ref_for(draft.currency))
         context = {"draft": draft, "doc": doc, "vendor_id": vendor_id, "content": content, "po_links": po_links}
+        self.claimed[(draft.entity, vendor_id, doc.casefold())] = draft.invoice_id
         if target is None:
             return Write(record, "create", draft.entity, payload, context=context)
         payload.update(Id=str(target["Id"]), SyncToken=str(target["SyncToken"]))
@@ -194,6 +199,11 @@ class InvoiceStep(DocumentStep):
 
     def _existing(self, draft: InvoiceDraft, doc: str, vendor_id: str) -> dict | HoldSpec | None:
         """A QBO bill of this vendor with our DocNumber (written before our commit was lost, or by a person)."""
+        owner = self.claimed.get((draft.entity, vendor_id, doc.casefold()))
+        if owner and owner != draft.invoice_id:     # a twin earlier in this run: QBO would refuse it (6140)
+            return HoldSpec("duplicate_invoice_number",
+                            f"Invoice number {draft.invoice_number} of this supplier is already being written to "
+                            f"QuickBooks in this run for JAGGAER invoice {owner}.", [owner])
         if self.existing is None:
             self._look_up_existing(self._ctx)
         for obj in self.existing.get((draft.entity, doc.casefold()), []):
