@@ -19,11 +19,13 @@ from audit.models import Outcome, RecordEvent
 from config.api import ApplicationError, Conflict
 from sync import selectors, services
 from sync.models import (
+    BillLink,
     Cursor,
     Hold,
     JaggaerCatalogItem,
     Kind,
     Mapping,
+    PurchaseOrderLink,
     QboCatalogItem,
     SyncRun,
     SyncSettings,
@@ -363,8 +365,58 @@ class AttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ForgetLinkMixin:
+    """Forgetting a link (the QBO object was deleted or merged there) makes the next run match or write
+    the record again; it goes through the same service, and people audit, as the API."""
+
+    link_kind = ""
+    actions = ["forget"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Forget the QuickBooks link (the next run matches or writes the record again)",
+                  permissions=["change"])
+    def forget(self, request, queryset):
+        key = services.LINKS[self.link_kind][1]
+        for link in queryset.select_related("tenant"):
+            source_id = getattr(link, key)
+            services.link_forget(tenant=link.tenant, kind=self.link_kind, source_id=source_id, actor=request)
+            self.message_user(request, f"{source_id}: link forgotten; the next run writes it again.",
+                              messages.SUCCESS)
+
+
+@admin.register(PurchaseOrderLink)
+class PurchaseOrderLinkAdmin(ForgetLinkMixin, admin.ModelAdmin):
+    link_kind = "purchase_order"
+    list_display = ["tenant", "jaggaer_po_id", "po_number", "doc_number", "qbo_po_id", "jaggaer_status",
+                    "qbo_status", "updated_at"]
+    list_filter = ["jaggaer_status", "qbo_status", "tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["=jaggaer_po_id", "=po_number", "=doc_number", "=qbo_po_id"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in PurchaseOrderLink._meta.fields]
+
+
+@admin.register(BillLink)
+class BillLinkAdmin(ForgetLinkMixin, admin.ModelAdmin):
+    link_kind = "invoice"
+    list_display = ["tenant", "jaggaer_invoice_id", "invoice_number", "qbo_entity", "qbo_id", "doc_number",
+                    "updated_at"]
+    list_filter = ["qbo_entity", "tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["=jaggaer_invoice_id", "=invoice_number", "=doc_number", "=qbo_id"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in BillLink._meta.fields]
+
+
 @admin.register(VendorLink)
-class VendorLinkAdmin(admin.ModelAdmin):
+class VendorLinkAdmin(ForgetLinkMixin, admin.ModelAdmin):
+    link_kind = "supplier"
     list_display = ["tenant", "jaggaer_company_id", "qbo_vendor_id", "display_name", "attention", "attention_at",
                     "updated_at"]
     list_filter = [AttentionFilter, "attention", "tenant"]
@@ -373,9 +425,6 @@ class VendorLinkAdmin(admin.ModelAdmin):
     readonly_fields = ["tenant", "jaggaer_company_id", "qbo_vendor_id", "display_name", "source_digest", "attention",
                        "attention_detail", "attention_at", "created_at", "updated_at"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(QboCatalogItem)

@@ -185,3 +185,12 @@ class SyncSettingsApi(TenantScopedMixin, APIView):
             audit.action("sync_settings.update", actor=request, tenant=self.tenant, target_type="sync_settings",
                          before=before, after={"department_policy": current.department_policy})
         return Response(SyncSettingsSerializer(current).data, status=status.HTTP_200_OK)
+
+
+class LinkForgetApi(TenantScopedMixin, APIView):
+    @extend_schema(summary="Forget what a JAGGAER record was written as in QuickBooks (e.g. the QBO object was "
+                           "deleted there); the next run matches or writes it again", request=None,
+                   responses={204: None})
+    def delete(self, request, tenant_id, kind, source_id):
+        services.link_forget(tenant=self.tenant, kind=kind, source_id=source_id, actor=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -14,7 +14,17 @@ from config.api import ApplicationError
 from connections.exceptions import ConnectionFailure
 from sync.catalogs import mappings_refresh
 from sync.matching import LABELS, Candidate, mapping_state
-from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem, SyncRun, SyncSettings
+from sync.models import (
+    BillLink,
+    JaggaerCatalogItem,
+    Kind,
+    Mapping,
+    PurchaseOrderLink,
+    QboCatalogItem,
+    SyncRun,
+    SyncSettings,
+    VendorLink,
+)
 from sync.pipeline.engine import RunCancelled, RunContext
 from sync.pipeline.steps import STEP_NAMES, STEPS
 
@@ -215,3 +225,31 @@ def sync_settings_set_department_policy(*, tenant, policy: str) -> SyncSettings:
     current.department_policy = policy
     current.save(update_fields=["department_policy", "updated_at"])
     return current
+
+
+# ---------------------------------------------------------------------------- links
+
+LINKS = {  # kind in the API -> (model, JAGGAER id field, the step whose records it links)
+    "supplier": (VendorLink, "jaggaer_company_id", "suppliers"),
+    "purchase_order": (PurchaseOrderLink, "jaggaer_po_id", "purchase_orders"),
+    "invoice": (BillLink, "jaggaer_invoice_id", "invoices"),
+}
+
+
+def link_forget(*, tenant, kind: str, source_id: str, actor) -> dict:
+    """Forget what a JAGGAER record was written as in QBO (e.g. the QBO object was deleted there): the
+    next run matches or writes it again (vendors by name, documents by DocNumber and vendor)."""
+    if kind not in LINKS:
+        raise ApplicationError(f"Unknown link kind {kind!r}; use one of {', '.join(LINKS)}.", code="invalid_kind",
+                               fields={"kind": ["Unknown kind."]})
+    model, key, _ = LINKS[kind]
+    link = model.objects.for_tenant(tenant).filter(**{key: source_id}).first()
+    if link is None:
+        raise ApplicationError(f"No {kind.replace('_', ' ')} link for {source_id!r}.", code="not_found",
+                               status_code=404)
+    before = {f.attname: getattr(link, f.attname) for f in model._meta.concrete_fields
+              if f.attname not in ("id", "tenant_id", "created_at", "updated_at", "lines")}
+    link.delete()
+    audit.action("link.forget", actor=actor, tenant=tenant, target_type=f"{kind}_link", target_id=source_id,
+                 before={k: str(v) for k, v in before.items()}, after=None)
+    return before

@@ -13,6 +13,7 @@ urlpatterns = [
     path("catalogs/qbo", api.QboCatalogApi.as_view(), name="sync-catalog-qbo"),
     path("catalogs/jaggaer", api.JaggaerCatalogApi.as_view(), name="sync-catalog-jaggaer"),
     path("sync-settings", api.SyncSettingsApi.as_view(), name="sync-settings"),
+    path("links/<str:kind>/<str:source_id>", api.LinkForgetApi.as_view(), name="sync-link-forget"),
     path("syncs", runs_api.SyncRunListApi.as_view(), name="sync-runs"),
     path("syncs/<uuid:run_id>", runs_api.SyncRunDetailApi.as_view(), name="sync-run"),
     path("syncs/<uuid:run_id>/cancel", runs_api.SyncRunCancelApi.as_view(), name="sync-run-cancel"),

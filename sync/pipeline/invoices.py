@@ -143,7 +143,8 @@ class InvoiceStep(DocumentStep):
             if target is None:
                 return self.held(record, HoldSpec(
                     "bill_missing_in_qbo", f"QuickBooks {LABEL[link.qbo_entity]} {link.qbo_id}, written for this "
-                    f"{what}, no longer exists (deleted in QuickBooks). Remove the link to write it again.",
+                    f"{what}, no longer exists (deleted in QuickBooks). To write it again, forget its link: admin "
+                    f"'Bill links', or DELETE .../links/invoice/{record.source_id}.",
                     [link.qbo_id]))
             line_ids = dict(link.lines)
         else:

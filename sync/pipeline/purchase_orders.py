@@ -149,7 +149,8 @@ class PurchaseOrderStep(DocumentStep):
             if target is None:
                 return self.held(record, HoldSpec(
                     "po_missing_in_qbo", f"QuickBooks purchase order {link.qbo_po_id}, written for this PO, no "
-                    "longer exists (deleted in QuickBooks). Remove the link to write it again.", [link.qbo_po_id]))
+                    "longer exists (deleted in QuickBooks). To write it again, forget its link: admin 'Purchase "
+                    f"order links', or DELETE .../links/purchase_order/{record.source_id}.", [link.qbo_po_id]))
             line_ids = dict(link.lines)
         else:
             target = self._existing(draft, doc, vendor_id)

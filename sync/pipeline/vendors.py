@@ -77,7 +77,8 @@ class VendorStep(RecordStep):
             if target is None:
                 return Result(record, HELD, hold=HoldSpec(
                     "vendor_missing", f"QuickBooks vendor {link.qbo_vendor_id}, linked to this supplier, no longer "
-                    f"exists (deleted or merged in QuickBooks). Relink or remove the link.", [link.qbo_vendor_id]))
+                    f"exists (deleted or merged in QuickBooks). To match or create it again, forget its link: admin "
+                    f"'Vendor links', or DELETE .../links/supplier/{record.source_id}.", [link.qbo_vendor_id]))
         name = draft.display_name
         if normalize_name(name) in self.other_names:
             name = with_suffix(name)

@@ -12,10 +12,12 @@ from audit.models import ApiCall
 from audit.services import SYSTEM
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from sync.models import (
+    BillLink,
     Cursor,
     Hold,
     JaggaerCatalogItem,
     Mapping,
+    PurchaseOrderLink,
     QboCatalogItem,
     SyncRun,
     SyncSettings,
@@ -56,6 +58,10 @@ def populate(tenant, *, n: int = 1, jaggaer_secret: str = "jaggaer-secret-value-
                             waits_on=[f"7{i:03d}"], record={"companyId": f"S-{i}"}, source_digest="d", last_run=run)
         VendorLink.objects.create(tenant=tenant, jaggaer_company_id=f"C-{i}", qbo_vendor_id=f"{300 + i}",
                                   display_name=f"Vendor {i}")
+        PurchaseOrderLink.objects.create(tenant=tenant, jaggaer_po_id=f"PO-{i}", po_number=f"45000{i}",
+                                         doc_number=f"45000{i}", qbo_po_id=f"{400 + i}")
+        BillLink.objects.create(tenant=tenant, jaggaer_invoice_id=f"INV-{i}", invoice_number=f"I-{i}",
+                                qbo_entity="Bill", qbo_id=f"{500 + i}")
         Cursor.objects.create(tenant=tenant, entity=f"entity-{i}")
         audit.record_events([{"tenant_id": tenant.pk, "run_id": run.pk, "entity": "suppliers",
                               "source_id": f"S-{i}", "outcome": outcome, "reason": reason}

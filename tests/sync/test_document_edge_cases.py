@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from audit.models import Action
 from sync.models import BillLink, PurchaseOrderLink, VendorLink
 from sync.transforms.documents import short_doc_number
 from tests.sync.helpers import SUPPLIERS, qbo_writes
@@ -270,14 +271,18 @@ def test_a_po_deleted_in_quickbooks_is_held_on_its_next_change_and_written_again
     jaggaer.set_po_lines("PO-99110", po["lineList"][:1])
     run = run_sync()
     assert_held(run, tenant, "PO-99110", "purchase_orders", "po_missing_in_qbo", waits_on=[gone],
-                says=(f"purchase order {gone}", "no longer exists", "Remove the link"))
+                says=(f"purchase order {gone}", "no longer exists", "forget its link",
+                      "links/purchase_order/PO-99110"))
     assert not pos_numbered(qbo_sandbox, "4599110001")
     run = run_sync()                     # held again, nothing written behind the person's back
     assert hold_of(tenant, "PO-99110").reason == "po_missing_in_qbo"
     assert not pos_numbered(qbo_sandbox, "4599110001")
 
-    # the person does what the hold says: removes the link
-    PurchaseOrderLink.objects.filter(tenant=tenant, jaggaer_po_id="PO-99110").delete()
+    # the person does what the hold says: forgets the link, through the API
+    answer = _api(tenant).delete(f"/api/v1/tenants/{tenant.id}/links/purchase_order/PO-99110")
+    assert answer.status_code == 204
+    assert not PurchaseOrderLink.objects.filter(tenant=tenant, jaggaer_po_id="PO-99110").exists()
+    assert Action.objects.get(tenant=tenant, action="link.forget").target_id == "PO-99110"
     run = run_sync()
     assert event(run, "PO-99110").outcome == "created"
     assert hold_of(tenant, "PO-99110") is None
@@ -303,13 +308,32 @@ def test_a_bill_deleted_in_quickbooks_is_held_on_its_next_change_and_written_aga
                                             "total": {"currency": "USD", "value": "120.00"}})
     run = run_sync()
     assert_held(run, tenant, "INV-99111", "invoices", "bill_missing_in_qbo", waits_on=[gone],
-                says=(f"bill {gone}", "no longer exists", "Remove the link"))
+                says=(f"bill {gone}", "no longer exists", "forget its link", "links/invoice/INV-99111"))
     assert not bills_numbered(qbo_sandbox, "INV-2026-099111")
 
-    BillLink.objects.filter(tenant=tenant, jaggaer_invoice_id="INV-99111").delete()
+    assert _api(tenant).delete(f"/api/v1/tenants/{tenant.id}/links/invoice/INV-99111").status_code == 204
     run = run_sync()
     assert event(run, "INV-99111", "invoices").outcome == "created"
     assert hold_of(tenant, "INV-99111", "invoices") is None
     [bill] = bills_numbered(qbo_sandbox, "INV-2026-099111", vendor)
     assert bill["Id"] != gone and Decimal(str(bill["TotalAmt"])) == Decimal("120.00")
     assert BillLink.objects.get(tenant=tenant, jaggaer_invoice_id="INV-99111").qbo_id == bill["Id"]
+
+
+def _api(tenant):
+    from rest_framework.test import APIClient
+
+    from tenants.models import PartnerAPIKey
+
+    _, key = PartnerAPIKey.objects.create_key(partner=tenant.partner, name="edge cases")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client
+
+
+def test_forgetting_an_unknown_link_or_kind_is_a_clear_4xx(tenant):
+    client = _api(tenant)
+    missing = client.delete(f"/api/v1/tenants/{tenant.id}/links/invoice/NOPE")
+    assert missing.status_code == 404 and "No invoice link" in missing.json()["error"]["message"]
+    wrong = client.delete(f"/api/v1/tenants/{tenant.id}/links/widget/X")
+    assert wrong.status_code == 400 and "kind" in wrong.json()["error"]["fields"]
