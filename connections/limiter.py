@@ -20,6 +20,8 @@ from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from connections.exceptions import RemoteError
+
 _ACQUIRE = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -33,8 +35,13 @@ return 0
 """
 
 
-class LimiterTimeout(Exception):
-    """No slot within the wait limit: the realm is saturated for longer than we agreed to wait."""
+class LimiterTimeout(RemoteError):
+    """No slot within the wait limit: the realm is saturated for longer than we agreed to wait.
+
+    A passing condition, like a 429: the records of that call are kept for the next run to retry."""
+
+    def __init__(self, message: str):
+        super().__init__(message, system="qbo", code="limiter_timeout", transient=True)
 
 
 @dataclass(frozen=True)

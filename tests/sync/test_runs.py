@@ -178,3 +178,30 @@ def test_a_tenant_already_running_is_not_queued_twice(dateline_tenants, django_c
     result = dispatch_due_syncs(now=NOW + dt.timedelta(minutes=90))
     assert result == {"planned": 0, "due": 1, "queued": 0, "busy": 1}
     assert list(SyncRun.objects.values_list("pk", flat=True)) == [running.pk]
+
+
+@pytest.mark.django_db
+def test_a_realm_saturated_past_the_wait_limit_keeps_the_records_for_the_next_run(
+        tenant, qbo_sandbox, jaggaer_sandbox, settings):
+    """The limiter gives up like a 429 would: the batch's records wait for the next run, the run goes on."""
+    from connections.clients.http import HttpClient, StaticTokenProvider
+    from connections.clients.qbo import QboClient
+    from connections.limiter import Budget, RealmLimiter
+    from sync.models import Hold
+    from sync.services import sync_run_create, sync_run_execute
+    from tests.sync.conftest import make_jaggaer_client
+
+    settings.QBO_SPILL_TO_SINGLE_REQUESTS = False
+    realm = qbo_sandbox.app.default_realm_id
+    limiter = RealmLimiter(realm_id=f"saturated-{tenant.pk}", redis_url=None,
+                           budget=Budget(batches_per_minute=1, max_wait_seconds=0.2))
+    qbo = QboClient(api_base=qbo_sandbox.url, realm_id=realm,
+                    tokens=StaticTokenProvider(qbo_sandbox.app.issue_tokens(realm)["access_token"], system="qbo"),
+                    http=HttpClient("qbo", qbo_sandbox.url, limiter=limiter), tenant_id=tenant.pk)
+    run = sync_run_create(tenant=tenant, trigger="command", entities=["catalogs", "suppliers"])
+    run = sync_run_execute(run=run, qbo=qbo, jaggaer=make_jaggaer_client(jaggaer_sandbox, tenant))
+    assert run.status == "succeeded"
+    assert run.counts["suppliers"]["created"] > 0 and run.counts["suppliers"]["failed"] > 0
+    retried = Hold.objects.filter(tenant=tenant, entity="suppliers", reason="retry")
+    assert retried.exists()
+    assert "request limit" in retried.first().detail
