@@ -51,7 +51,7 @@ class Budget:
     per_second: int = 10
     batches_per_minute: int = 40
     lease_seconds: float = 150.0  # longer than QBO's 120 s request timeout
-    max_wait_seconds: float = 600.0
+    max_wait_seconds: float = 120.0  # well inside a run's lease (SYNC_LEASE_SECONDS), renewed between batches
     window_seconds: int = 60      # the "minute" of the minute budgets (shorter only in tests)
 
 
