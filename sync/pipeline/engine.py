@@ -12,6 +12,7 @@ page happens in `begin_page` in bulk, every write in `flush` in bulk.
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import hashlib
 import logging
@@ -115,7 +116,7 @@ def chunked(items: list, size: int) -> Iterator[list]:
         yield items[start:start + size]
 
 
-class RecordStep:
+class RecordStep(abc.ABC):
     name: str = ""                 # entity name in counts, cursors, holds and audit rows
     jaggaer_entity: str = ""
     id_field: str = ""
@@ -123,23 +124,27 @@ class RecordStep:
     version: str = "1"             # part of every digest: a transform change re-syncs records
 
     # ---- hooks for subclasses
-    def prepare(self, ctx: RunContext) -> None:
+    def prepare(self, ctx: RunContext) -> None:  # noqa: B027 (optional hook)
         """Bulk reads the whole step needs (QBO indexes, link maps)."""
 
-    def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
+    def begin_page(self, ctx: RunContext, records: list[Record]) -> None:  # noqa: B027 (optional hook)
         """Bulk reads one page needs (its links)."""
 
+    @abc.abstractmethod
     def is_unchanged(self, record: Record) -> bool:
-        raise NotImplementedError
+        """Whether the record is what we last wrote (its digest matches the link)."""
 
+    @abc.abstractmethod
     def plan(self, ctx: RunContext, record: Record) -> Write | Result:
-        raise NotImplementedError
+        """Transform and validate: the QBO write to make, or the finished result (held, skipped...)."""
 
+    @abc.abstractmethod
     def written(self, ctx: RunContext, write: Write, entity: dict) -> Result:
-        raise NotImplementedError
+        """What a successful QBO answer means for the record (its audit result)."""
 
+    @abc.abstractmethod
     def save_links(self, ctx: RunContext, done: list[tuple[Write, dict]]) -> None:
-        raise NotImplementedError
+        """Bulk upsert of the link rows of a batch's successful writes."""
 
     def refresh_stale(self, ctx: RunContext, writes: list[Write]) -> list[Write | Result]:
         """5010 stale object: re-read the QBO objects and rebuild the writes (attempt + 1)."""
