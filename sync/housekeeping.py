@@ -14,13 +14,14 @@ from config.api import Conflict
 from connections.exceptions import ConnectionFailure, RemoteError
 from connections.models import ConnectionStatus, QboConnection
 from sync.catalogs import mappings_refresh, qbo_catalog_import
-from sync.models import Cursor, Hold, Kind, Mapping, SyncRun, VendorLink
+from sync.models import BillLink, Cursor, Hold, Kind, Mapping, PurchaseOrderLink, SyncRun, VendorLink
 from sync.selectors import MAPPING_HOLD_REASONS
 
 logger = logging.getLogger(__name__)
 
 CATALOG_KIND = {"Account": Kind.GL_ACCOUNT, "Department": Kind.DEPARTMENT}
-CDC_ENTITIES = ["Vendor", "Account", "Department"]
+CDC_ENTITIES = ["Vendor", "Account", "Department", "PurchaseOrder", "Bill", "VendorCredit"]
+DOCUMENTS = ("PurchaseOrder", "Bill", "VendorCredit")
 CDC_CURSOR = "qbo_cdc"
 CDC_MAX_DAYS = 29  # QBO answers CDC at most 30 days back
 
@@ -105,10 +106,42 @@ def _apply_for_tenant(tenant, qbo, changes: list[dict], *, objects: dict | None 
                        "qbo_id": vendor_id, "outcome": "held", "reason": attention[0], "message": attention[1]})
     if flagged:
         VendorLink.objects.bulk_update(flagged, ["attention", "attention_detail", "attention_at", "updated_at"])
-    if events:
-        audit.record_events(events)
     counts["vendors_flagged"] = len(events)
+    document_events = _documents_deleted(tenant, changes, objects or {})
+    counts["documents_deleted"] = len(document_events)
+    if events or document_events:
+        audit.record_events(events + document_events)
     return counts
+
+
+def _documents_deleted(tenant, changes: list[dict], objects: dict) -> list[dict]:
+    """POs, bills and vendor credits we wrote that were deleted in QBO: their links say so, support is told.
+
+    A PO marked deleted holds the invoices that would bill it (`po_missing_in_qbo`) instead of letting QBO
+    refuse them; forgetting the PO's link and replaying the PO writes it again."""
+    deleted = {(c["entity"], c["entity_id"]) for c in changes if c["entity"] in DOCUMENTS and (
+        c["operation"] == "Delete" or (objects.get((c["entity"], c["entity_id"])) or {}).get("status") == "Deleted")}
+    if not deleted:
+        return []
+    events = []
+    po_ids = [obj_id for entity, obj_id in deleted if entity == "PurchaseOrder"]
+    for link in PurchaseOrderLink.objects.for_tenant(tenant).filter(qbo_po_id__in=po_ids).exclude(qbo_status="Deleted"):
+        link.qbo_status = "Deleted"
+        link.save(update_fields=["qbo_status", "updated_at"])
+        events.append({"tenant_id": tenant.pk, "entity": "purchase_orders", "source_id": link.jaggaer_po_id,
+                       "qbo_id": link.qbo_po_id, "outcome": "held", "reason": "po_missing_in_qbo",
+                       "message": f"QuickBooks purchase order {link.qbo_po_id} (PO {link.po_number}) was deleted in "
+                                  f"QuickBooks. Invoices billing it wait. To write it again, forget its link "
+                                  f"(admin 'Purchase order links', or DELETE .../links/purchase_order/"
+                                  f"{link.jaggaer_po_id}) and replay the PO."})
+    bill_ids = [obj_id for entity, obj_id in deleted if entity in ("Bill", "VendorCredit")]
+    for link in BillLink.objects.for_tenant(tenant).filter(qbo_id__in=bill_ids):
+        events.append({"tenant_id": tenant.pk, "entity": "invoices", "source_id": link.jaggaer_invoice_id,
+                       "qbo_id": link.qbo_id, "outcome": "held", "reason": "bill_missing_in_qbo",
+                       "message": f"QuickBooks {link.qbo_entity} {link.qbo_id} (invoice {link.invoice_number}) was "
+                                  f"deleted in QuickBooks. If that was a mistake, forget its link (admin 'Bill "
+                                  f"links', or DELETE .../links/invoice/{link.jaggaer_invoice_id}) and replay it."})
+    return events
 
 
 def _client(connection: QboConnection):

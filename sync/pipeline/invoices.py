@@ -185,6 +185,11 @@ class InvoiceStep(DocumentStep):
                 status = f" (it is {po.jaggaer_status} in JAGGAER)" if po.jaggaer_status else ""
                 return HoldSpec("po_not_synced", f"PO {number}, named on line {line.number}, is not in QuickBooks "
                                 f"yet{status}; the invoice is posted once the PO is.", [number])
+            if po.qbo_status == "Deleted":
+                return HoldSpec("po_missing_in_qbo", f"PO {number}, named on line {line.number}, was deleted in "
+                                f"QuickBooks (purchase order {po.qbo_po_id}). Forget the PO's link (admin 'Purchase "
+                                f"order links', or DELETE .../links/purchase_order/{po.jaggaer_po_id}) and replay the "
+                                "PO: this invoice is posted once the PO is written again.", [number])
             if po.qbo_vendor_id and po.qbo_vendor_id != vendor_id:
                 return HoldSpec("po_vendor_mismatch", f"PO {number} belongs to another QuickBooks vendor "
                                 f"({po.qbo_vendor_id}) than this invoice's supplier ({vendor_id}).", [number])

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from audit.models import Action
+from audit.models import Action, RecordEvent
 from sync.models import BillLink, PurchaseOrderLink, VendorLink
 from sync.transforms.documents import short_doc_number
 from tests.sync.helpers import SUPPLIERS, qbo_writes
@@ -337,3 +337,30 @@ def test_forgetting_an_unknown_link_or_kind_is_a_clear_4xx(tenant):
     assert missing.status_code == 404 and "No invoice link" in missing.json()["error"]["message"]
     wrong = client.delete(f"/api/v1/tenants/{tenant.id}/links/widget/X")
     assert wrong.status_code == 400 and "kind" in wrong.json()["error"]["fields"]
+
+
+def test_a_po_deleted_in_quickbooks_is_found_by_the_daily_cdc_and_holds_the_invoices_that_bill_it(
+        run_sync, qbo_app, jaggaer_sandbox, tenant):
+    """Nothing changed in JAGGAER, so only QuickBooks' change feed can tell: CDC marks the link."""
+    from sync.housekeeping import qbo_changes_reconcile
+    from tests.connections.support import connected_qbo
+
+    connected_qbo(tenant, qbo_app)
+    jaggaer = jaggaer_sandbox.app
+    jaggaer.upsert("purchase_orders", po_record("PO-99120", "4599120001", FIRST, ("100.00",)))
+    run_sync()
+    gone = PurchaseOrderLink.objects.get(tenant=tenant, jaggaer_po_id="PO-99120").qbo_po_id
+    qbo_app.app.delete_entity("PurchaseOrder", gone)
+
+    assert qbo_changes_reconcile()["documents_deleted"] == 1
+    assert PurchaseOrderLink.objects.get(tenant=tenant, jaggaer_po_id="PO-99120").qbo_status == "Deleted"
+    flagged = RecordEvent.objects.get(tenant=tenant, source_id="PO-99120", reason="po_missing_in_qbo")
+    assert flagged.qbo_id == gone and "replay the PO" in flagged.message
+
+    jaggaer.upsert("invoices", invoice_record("INV-99121", "INV-2026-099121", FIRST, [("100.00", "4599120001", 1)]))
+    qbo_app.log.clear()
+    run = run_sync()
+    assert_held(run, tenant, "INV-99121", "invoices", "po_missing_in_qbo", waits_on=["4599120001"],
+                says=("was deleted in QuickBooks", "links/purchase_order/PO-99120"))
+    assert qbo_writes(qbo_app) == 0            # nothing sent for QBO to refuse
+    assert qbo_changes_reconcile()["documents_deleted"] == 0   # told once
