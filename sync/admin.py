@@ -462,12 +462,38 @@ class CursorAdmin(admin.ModelAdmin):
     readonly_fields = ["tenant", "entity", "high_water_mark", "updated_at"]
 
 
+class SyncSettingsForm(forms.ModelForm):
+    """The AP account is chosen among the tenant's imported, active Accounts Payable accounts only."""
+
+    class Meta:
+        model = SyncSettings
+        fields = ["ap_account", "department_policy"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "ap_account" in self.fields and self.instance.pk:
+            self.fields["ap_account"].queryset = QboCatalogItem.objects.for_tenant(self.instance.tenant).filter(
+                kind=Kind.GL_ACCOUNT, account_sub_type="AccountsPayable", present=True, active=True)
+
+
 @admin.register(SyncSettings)
 class SyncSettingsAdmin(admin.ModelAdmin):
+    form = SyncSettingsForm
     list_display = ["tenant", "ap_account", "department_policy", "updated_at"]
     list_select_related = ["tenant", "ap_account"]
     search_fields = ["tenant__slug"]
-    readonly_fields = ["tenant", "ap_account", "department_policy", "updated_at"]
+    readonly_fields = ["tenant", "updated_at"]
 
     def has_add_permission(self, request):
         return False
+
+    def save_model(self, request, obj, form, change):
+        """Through the same services (and rules) as the API, and into the people audit."""
+        before = SyncSettings.objects.select_related("ap_account").get(pk=obj.pk)
+        was = {"ap_account_id": before.ap_account.qbo_id if before.ap_account else None,
+               "department_policy": before.department_policy}
+        ap_id = obj.ap_account.qbo_id if obj.ap_account else None
+        services.sync_settings_update(tenant=obj.tenant, ap_account_id=ap_id)
+        services.sync_settings_set_department_policy(tenant=obj.tenant, policy=obj.department_policy)
+        people_audit(request, "sync_settings.update", tenant=obj.tenant, target=obj, before=was,
+                     after={"ap_account_id": ap_id, "department_policy": obj.department_policy})
