@@ -340,10 +340,10 @@ def test_forgetting_an_unknown_link_or_kind_is_a_clear_4xx(tenant):
 
 
 def test_a_po_deleted_in_quickbooks_is_found_by_the_daily_cdc_and_holds_the_invoices_that_bill_it(
-        run_sync, qbo_app, jaggaer_sandbox, tenant):
+        run_sync, qbo_app, jaggaer_sandbox, tenant, django_capture_on_commit_callbacks):
     """Nothing changed in JAGGAER, so only QuickBooks' change feed can tell: CDC marks the link."""
     from sync.housekeeping import qbo_changes_reconcile
-    from tests.connections.support import connected_qbo
+    from tests.connections.support import configured_jaggaer, connected_qbo
 
     connected_qbo(tenant, qbo_app)
     jaggaer = jaggaer_sandbox.app
@@ -364,3 +364,17 @@ def test_a_po_deleted_in_quickbooks_is_found_by_the_daily_cdc_and_holds_the_invo
                 says=("was deleted in QuickBooks", "links/purchase_order/PO-99120"))
     assert qbo_writes(qbo_app) == 0            # nothing sent for QBO to refuse
     assert qbo_changes_reconcile()["documents_deleted"] == 0   # told once
+
+    # what the messages tell support to do: forget the PO's link, replay the PO; the next run bills it
+    configured_jaggaer(tenant, jaggaer_sandbox)
+    client = _api(tenant)
+    assert client.delete(f"/api/v1/tenants/{tenant.id}/links/purchase_order/PO-99120").status_code == 204
+    with django_capture_on_commit_callbacks(execute=True):
+        replayed = client.post(f"/api/v1/tenants/{tenant.id}/records/purchase_orders/PO-99120/replay")
+    assert replayed.status_code in (200, 202), replayed.json()
+    [again] = pos_numbered(qbo_app, "4599120001")
+    assert again["Id"] != gone
+    run = run_sync()
+    assert event(run, "INV-99121", "invoices").outcome == "created"
+    [bill] = bills_numbered(qbo_app, "INV-2026-099121")
+    assert bill["Line"][0]["LinkedTxn"][0]["TxnId"] == again["Id"]
