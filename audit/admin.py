@@ -76,17 +76,13 @@ class EntityFilter(admin.SimpleListFilter):
         return queryset.filter(entity=self.value()) if self.value() else queryset
 
 
-@admin.register(RecordEvent)
-class RecordEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "tenant", "entity", "source_id", "outcome", "reason", "qbo_id", "qbo_error_code",
-                    "short_message"]
-    list_filter = ["outcome", ReasonFilter, EntityFilter, "tenant", RunFilter]
-    list_select_related = ["tenant"]
-    search_fields = ["=source_id", "=qbo_id"]
-    search_help_text = "The exact JAGGAER source id (or QuickBooks id) of a record."
+class AppendOnlyAdmin(admin.ModelAdmin):
+    """Audit tables are written by the application only: staff read them, nobody adds, edits or deletes."""
+
     show_full_result_count = False
-    readonly_fields = [f.name for f in RecordEvent._meta.fields]
-    actions = ["replay"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request):
         return False
@@ -96,6 +92,18 @@ class RecordEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(RecordEvent)
+class RecordEventAdmin(AppendOnlyAdmin):
+    list_display = ["created_at", "tenant", "entity", "source_id", "outcome", "reason", "qbo_id", "qbo_error_code",
+                    "short_message"]
+    list_filter = ["outcome", ReasonFilter, EntityFilter, "tenant", RunFilter]
+    list_select_related = ["tenant"]
+    search_fields = ["=source_id", "=qbo_id"]
+    search_help_text = "The exact JAGGAER source id (or QuickBooks id) of a record."
+    actions = ["replay"]
+
 
     def has_replay_permission(self, request):
         from sync.admin import can_replay
@@ -114,40 +122,20 @@ class RecordEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiCall)
-class ApiCallAdmin(admin.ModelAdmin):
+class ApiCallAdmin(AppendOnlyAdmin):
     list_display = ["created_at", "tenant", "system", "method", "path", "status", "code", "attempt", "duration_ms",
                     "intuit_tid"]
     list_filter = ["system", "method", "tenant", RunFilter]
     list_select_related = ["tenant"]
     search_fields = ["=intuit_tid", "=realm_id"]
-    show_full_result_count = False
-    readonly_fields = [f.name for f in ApiCall._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Action)
-class ActionAdmin(admin.ModelAdmin):
+class ActionAdmin(AppendOnlyAdmin):
     list_display = ["created_at", "actor_label", "actor_kind", "action", "tenant", "target_type", "target_id"]
     list_filter = ["actor_kind", "tenant"]
     list_select_related = ["tenant"]
     search_fields = ["action", "=actor_label", "=target_id"]
-    show_full_result_count = False
-    readonly_fields = [f.name for f in Action._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 

@@ -371,9 +371,14 @@ class ForgetLinkMixin:
 
     link_kind = ""
     actions = ["forget"]
+    list_select_related = ["tenant"]
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
 
     @admin.action(description="Forget the QuickBooks link (the next run matches or writes the record again)",
                   permissions=["change"])
@@ -392,12 +397,7 @@ class PurchaseOrderLinkAdmin(ForgetLinkMixin, admin.ModelAdmin):
     list_display = ["tenant", "jaggaer_po_id", "po_number", "doc_number", "qbo_po_id", "jaggaer_status",
                     "qbo_status", "updated_at"]
     list_filter = ["jaggaer_status", "qbo_status", "tenant"]
-    list_select_related = ["tenant"]
     search_fields = ["=jaggaer_po_id", "=po_number", "=doc_number", "=qbo_po_id"]
-    show_full_result_count = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in PurchaseOrderLink._meta.fields]
 
 
 @admin.register(BillLink)
@@ -406,12 +406,7 @@ class BillLinkAdmin(ForgetLinkMixin, admin.ModelAdmin):
     list_display = ["tenant", "jaggaer_invoice_id", "invoice_number", "qbo_entity", "qbo_id", "doc_number",
                     "updated_at"]
     list_filter = ["qbo_entity", "tenant"]
-    list_select_related = ["tenant"]
     search_fields = ["=jaggaer_invoice_id", "=invoice_number", "=doc_number", "=qbo_id"]
-    show_full_result_count = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in BillLink._meta.fields]
 
 
 @admin.register(VendorLink)
@@ -420,11 +415,7 @@ class VendorLinkAdmin(ForgetLinkMixin, admin.ModelAdmin):
     list_display = ["tenant", "jaggaer_company_id", "qbo_vendor_id", "display_name", "attention", "attention_at",
                     "updated_at"]
     list_filter = [AttentionFilter, "attention", "tenant"]
-    list_select_related = ["tenant"]
     search_fields = ["=jaggaer_company_id", "=qbo_vendor_id", "display_name"]
-    readonly_fields = ["tenant", "jaggaer_company_id", "qbo_vendor_id", "display_name", "source_digest", "attention",
-                       "attention_detail", "attention_at", "created_at", "updated_at"]
-    show_full_result_count = False
 
 
 @admin.register(QboCatalogItem)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from . import faults as F
 from .faults import QboFault
-from .query import Condition, Query, QueryError, coerce, matches, parse_time, sort_key
+from .query import Condition, Query, QueryError, coerce, matches, parse_time, resolve, sort_key
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 CENT = Decimal("0.01")
@@ -827,8 +827,8 @@ class Realm:
                 if not matches(value, c, times[id(c)]):
                     return False
                 continue
-            value = _resolve(rec.data, c.path)
-            if value is None:
+            value = resolve(rec.data, c.path)
+            if value is None or isinstance(value, dict):  # a missing field, or a ref without a value
                 return False
             lits = [coerce(v, value) for v in c.values]
             if not matches(value, c, lits):
@@ -842,26 +842,6 @@ class Realm:
         rows += [r for r in self.deleted[entity].values() if int(r.updated) >= s]
         rows.sort(key=lambda r: r.updated)
         return rows[:limit]
-
-
-def _resolve(obj: dict, path: tuple[str, ...]) -> Any:
-    cur: Any = obj
-    for part in path:
-        if not isinstance(cur, dict):
-            return None
-        if part in cur:
-            cur = cur[part]
-            continue
-        low = part.lower()
-        for k, v in cur.items():
-            if k.lower() == low:
-                cur = v
-                break
-        else:
-            return None
-    if isinstance(cur, dict):
-        return cur.get("value")
-    return cur
 
 
 __all__ = ["Realm", "Rec", "Limits", "WebhookConfig", "ENTITIES", "BY_LOWER", "PERSONS", "LISTS", "TXNS",
