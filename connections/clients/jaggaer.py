@@ -1,6 +1,6 @@
 """JAGGAER J1P REST: the only module that reads a tenant's JAGGAER instance.
 
-Per /work/shared/contracts/jaggaer-j1p.md the paths, list keys, page parameters, page size and filter
+Per ../shared/contracts/jaggaer-j1p.md the paths, list keys, page parameters, page size and filter
 field differ per customer: they come from the tenant's dialect (defaults below, overrides per tenant).
 Lists are read as a stream of pages (start/size paging, `flt` for incremental reads), never all at once.
 """

@@ -1,6 +1,6 @@
 """QuickBooks Online Accounting API v3: the only module that speaks to a QBO company.
 
-Per /work/shared/contracts/qbo-v3.md: `minorversion` on every call, queries paged with STARTPOSITION /
+Per ../shared/contracts/qbo-v3.md: `minorversion` on every call, queries paged with STARTPOSITION /
 MAXRESULTS, `requestid` for idempotent writes, batches of at most QBO_BATCH_SIZE items, and faults read
 from all three shapes QBO uses (JSON `Fault`, the gateway's lower-case `fault`, the XML throttle fault),
 also when they arrive with HTTP 200. A 401 renews the token once and repeats the call once. Every write

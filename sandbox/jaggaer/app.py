@@ -1,4 +1,4 @@
-"""The JAGGAER sandbox: the J1P REST dialect of /work/shared/contracts/jaggaer-j1p.md, served from memory.
+"""The JAGGAER sandbox: the J1P REST dialect of ../shared/contracts/jaggaer-j1p.md, served from memory.
 
 Each entity is a table kept sorted by (modification time, id), so a list page with a `LASTMODTIME` filter is
 a bisect plus a slice: O(page size), whatever the table size. Records are never changed in place: a mutation

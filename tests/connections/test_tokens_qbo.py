@@ -163,7 +163,7 @@ def test_the_keep_alive_refreshes_connections_idle_for_20_hours(tenant, qbo_app,
     QboConnection.objects.filter(pk=busy.pk).update(last_refreshed_at=now - dt.timedelta(hours=19))
     QboConnection.objects.filter(pk=dead.pk).update(last_refreshed_at=now - dt.timedelta(hours=30),
                                                     status=ConnectionStatus.NEEDS_REAUTHORIZATION)
-    from connections.tasks import qbo_connections_keep_alive
+    from connections.services import qbo_connections_keep_alive
     assert qbo_connections_keep_alive() == {"refreshed": 1, "already_fresh": 0, "failed": 0}
     assert token_calls(qbo_app) == 1
     idle.refresh_from_db()

@@ -11,7 +11,17 @@ from sandbox.common.http import SandboxServer
 from sandbox.qbo.app import QboApp
 from sandbox.qbo.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
-TOOL = Path(os.environ.get("QBO_CONFORMANCE_TOOL", "/work/shared/tools/qbo_conformance.py"))
+
+def _shared_tool() -> Path:
+    """../shared/tools/qbo_conformance.py: the nearest `shared/` beside the checkout or one of its parents."""
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / "shared" / "tools" / "qbo_conformance.py"
+        if candidate.exists():
+            return candidate
+    return Path("../shared/tools/qbo_conformance.py")
+
+
+TOOL = Path(os.environ.get("QBO_CONFORMANCE_TOOL") or _shared_tool())
 
 pytestmark = [
     pytest.mark.skipif(not TOOL.exists(), reason=f"conformance tool not found at {TOOL}"),
