@@ -25,7 +25,7 @@ from audit.serializers import (
     RecordEventSerializer,
     ReplayAnswerSerializer,
 )
-from config.api import ApplicationError
+from core.exceptions import ApplicationError
 from sync.models import Hold, SyncRun
 from sync.replay import replay_request, replay_run_perform, replay_targets_of_run
 from sync.runs_api import SyncRunSerializer

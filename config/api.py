@@ -12,37 +12,15 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.parsers import NUL_MESSAGE, has_nul
+from core.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
-
-
-class ApplicationError(Exception):
-    """A domain error a caller can fix; services raise it, the API answers it as a 4xx."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid_request"
-
-    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None,
-                 fields: dict | None = None, extra: dict | None = None):
-        super().__init__(message)
-        self.message = message
-        if code:
-            self.code = code
-        if status_code:
-            self.status_code = status_code
-        self.fields = fields or {}
-        self.extra = extra or {}
-
-
-class Conflict(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
-    code = "conflict"
 
 
 def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:

@@ -19,7 +19,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.api import ApplicationError, Conflict
 from connections import oauth, selectors
 from connections.exceptions import (
     SYSTEM_NAMES,
@@ -32,6 +31,7 @@ from connections.exceptions import (
 )
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection, QboOAuthState
 from connections.tokens import JaggaerTokenProvider, QboTokenProvider
+from core.exceptions import ApplicationError, Conflict
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)

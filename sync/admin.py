@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 import audit
 from audit.models import Outcome, RecordEvent
-from config.api import ApplicationError, Conflict
+from core.exceptions import ApplicationError, Conflict
 from sync import selectors, services
 from sync.models import (
     BillLink,

@@ -10,9 +10,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 import audit
-from config.api import Conflict
 from connections.exceptions import ConnectionFailure, RemoteError
 from connections.models import ConnectionStatus, QboConnection
+from core.exceptions import Conflict
 from sync.catalogs import mappings_refresh, qbo_catalog_import
 from sync.models import BillLink, Cursor, Hold, Kind, Mapping, PurchaseOrderLink, SyncRun, VendorLink
 from sync.selectors import MAPPING_HOLD_REASONS

@@ -17,8 +17,8 @@ from django.db import transaction
 
 import audit
 from audit.models import Outcome, RecordEvent
-from config.api import ApplicationError, Conflict
 from connections.exceptions import ConnectionFailure, RemoteError
+from core.exceptions import ApplicationError, Conflict
 from sync.leases import lease_acquire, lease_holder, lease_release
 from sync.models import SyncRun
 from sync.pipeline.engine import FAILED, HOLD_PAGE_SIZE, RecordStep, RunContext, chunked

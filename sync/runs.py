@@ -12,8 +12,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.api import Conflict
 from connections.models import ConnectionStatus
+from core.exceptions import Conflict
 from sync.leases import lease_acquire, lease_holder, lease_release, lease_renew
 from sync.models import SyncLease, SyncRun
 from sync.pipeline.engine import RunCancelled

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from config.api import ApplicationError
 from connections.exceptions import ConnectionFailure
+from core.exceptions import ApplicationError
 from sync.catalogs import mappings_refresh
 from sync.matching import LABELS, Candidate, mapping_state
 from sync.models import (

@@ -18,8 +18,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from config.api import ApplicationError, Conflict
 from connections.models import ConnectionStatus
+from core.exceptions import ApplicationError, Conflict
 from tenants.models import Partner, PartnerAPIKey, Tenant
 from tenants.services import tenant_update
 

@@ -5,7 +5,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from config.api import Conflict
+from core.exceptions import Conflict
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs import sync_request, sync_run_perform
