@@ -80,7 +80,8 @@ def main() -> None:
     parser.add_argument("--realms", default="", help="comma-separated realm ids to add, loaded with the dataset")
     args = parser.parse_args()
 
-    from sandbox.runner import load_dataset, start_sandboxes
+    from sandbox.datagen import load_dataset
+    from sandbox.runner import start_sandboxes
 
     limits = OFF if args.limits == "off" else REAL
     sb = start_sandboxes(args.dataset, args.seed, args.scale, qbo_limits=limits)

@@ -1,22 +1,13 @@
 """Start both sandboxes in this process (tests, the demo, benchmarks): `start_sandboxes()`."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
 from sandbox.common.http import SandboxServer
+from sandbox.datagen import load_dataset
 from sandbox.jaggaer.app import JaggaerApp
 from sandbox.qbo.app import QboApp
-
-
-@functools.lru_cache(maxsize=4)
-def load_dataset(dataset: str | None, seed: int = 42, scale: float = 1.0) -> Any:
-    """A generated Dataset, memoised: loaders treat datasets as read-only, so one copy serves every reset."""
-    if dataset in (None, "", "empty", "none"):
-        return None
-    from sandbox.datagen import generate
-    return generate(dataset, seed=seed, scale=scale)
 
 
 @dataclass

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.runner import Sandboxes, load_dataset, start_sandboxes
+from sandbox.datagen import load_dataset
+from sandbox.runner import Sandboxes, start_sandboxes
 
 TEST_DATASET = "small"
 TEST_SEED = 42

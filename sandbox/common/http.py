@@ -442,7 +442,7 @@ class SandboxServer:
     # ---- control API
     def reset(self, dataset: str | None = "small", seed: int = 42, scale: float = 1.0) -> None:
         """Load a generated dataset (None or "empty": no data) and clear faults and the log."""
-        from sandbox.runner import load_dataset  # generated once per (name, seed, scale)
+        from sandbox.datagen import load_dataset  # generated once per (name, seed, scale)
         data = load_dataset(dataset, seed, scale)
         self.app.reset(data)
         self.faults.clear()

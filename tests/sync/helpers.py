@@ -1,6 +1,6 @@
 """Small helpers for sync tests: the small dataset's cases and what the sandboxes saw."""
 
-from sandbox.runner import load_dataset
+from sandbox.datagen import load_dataset
 
 DATASET = load_dataset("small", 42)
 CASES = DATASET.cases

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sandbox.runner import load_dataset
+from sandbox.datagen import load_dataset
 from sync.services import sync_run_create, sync_run_execute
 from tests.factories import TenantFactory
 from tests.sync.conftest import make_jaggaer_client, make_qbo_client
