@@ -205,9 +205,7 @@ def _choice_label(item: QboCatalogItem) -> str:
 
 def mapping_choices(*, tenant, kind: str) -> list[tuple[str, str]]:
     """What a code may be mapped to: the tenant's imported QBO items of that kind, active and present."""
-    items = QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind, active=True, present=True)
-    if kind == Kind.GL_ACCOUNT:
-        items = items.exclude(account_sub_type__in=["AccountsPayable", "AccountsReceivable"])
+    items = QboCatalogItem.objects.for_tenant(tenant).postable(kind)
     return [(item.qbo_id, _choice_label(item)) for item in items.order_by("number", "name")]
 
 
@@ -463,8 +461,7 @@ class SyncSettingsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "ap_account" in self.fields and self.instance.pk:
-            self.fields["ap_account"].queryset = QboCatalogItem.objects.for_tenant(self.instance.tenant).filter(
-                kind=Kind.GL_ACCOUNT, account_sub_type="AccountsPayable", present=True, active=True)
+            self.fields["ap_account"].queryset = QboCatalogItem.objects.for_tenant(self.instance.tenant).ap_accounts()
 
 
 @admin.register(SyncSettings)

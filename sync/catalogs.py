@@ -75,8 +75,7 @@ def mappings_refresh(*, tenant, kind: str, rematch: bool = False, include_person
     a person's too with `include_person`). Returns counts of what changed."""
     qbo_items = {i.pk: i for i in QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind)}
     candidates = [_candidate(i) for i in qbo_items.values()]
-    if kind == Kind.GL_ACCOUNT:  # a bill line is never posted to the AP account itself
-        candidates = [c for c in candidates if qbo_items[c.key].account_sub_type != "AccountsPayable"]
+    candidates = [c for c in candidates if qbo_items[c.key].takes_lines]
     jaggaer = {i.code: i for i in JaggaerCatalogItem.objects.for_tenant(tenant).filter(kind=kind)}
     mappings = {m.code: m for m in Mapping.objects.for_tenant(tenant).filter(kind=kind)}
     counts = {"new": 0, "matched": 0, "changed": 0}

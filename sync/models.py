@@ -14,6 +14,29 @@ class Kind(models.TextChoices):
     DEPARTMENT = "department", "department"
 
 
+# A bill or PO line never posts to the AP account it is owed on, nor to an A/R account.
+NOT_POSTABLE_SUBTYPES = ("AccountsPayable", "AccountsReceivable")
+
+
+class QboCatalogQuerySet(TenantOwnedQuerySet):
+    """Which imported QBO items may be used where: the one home of account eligibility."""
+
+    def usable(self):
+        return self.filter(active=True, present=True)
+
+    def postable(self, kind: str):
+        """What a mapping of `kind` may point to: usable items, and for accounts none of AP or A/R."""
+        items = self.filter(kind=kind).usable()
+        if kind == Kind.GL_ACCOUNT:
+            items = items.exclude(account_sub_type__in=NOT_POSTABLE_SUBTYPES)
+        return items
+
+    def ap_accounts(self):
+        """Accounts a bill or PO may be owed on (`APAccountRef`): usable Liability accounts of subtype AP."""
+        return self.filter(kind=Kind.GL_ACCOUNT, classification="Liability",
+                           account_sub_type="AccountsPayable").usable()
+
+
 class SyncRun(models.Model):
     class Trigger(models.TextChoices):
         COMMAND = "command"
@@ -140,7 +163,7 @@ class QboCatalogItem(models.Model):
     present = models.BooleanField(default=True, help_text="False once QBO no longer returns it.")
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
+    objects = QboCatalogQuerySet.as_manager()
 
     class Meta:
         ordering = ["kind", "name"]
@@ -152,6 +175,17 @@ class QboCatalogItem(models.Model):
     @property
     def usable(self) -> bool:
         return self.active and self.present
+
+    @property
+    def takes_lines(self) -> bool:
+        """Whether document lines may post to it (QboCatalogQuerySet.postable, for one row)."""
+        return not (self.kind == Kind.GL_ACCOUNT and self.account_sub_type in NOT_POSTABLE_SUBTYPES)
+
+    @property
+    def is_ap_account(self) -> bool:
+        """QboCatalogQuerySet.ap_accounts, for one row."""
+        return (self.kind == Kind.GL_ACCOUNT and self.classification == "Liability"
+                and self.account_sub_type == "AccountsPayable" and self.usable)
 
 
 class JaggaerCatalogItem(models.Model):

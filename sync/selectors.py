@@ -62,10 +62,8 @@ def alignment_report(*, tenant) -> dict:
                 "held_records": held.get(code, 0),
             })
         used = Mapping.objects.filter(qbo_item=OuterRef("pk"), state=Mapping.State.MAPPED)
-        unused_qs = QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind, present=True, active=True).annotate(
+        unused_qs = QboCatalogItem.objects.for_tenant(tenant).postable(kind).annotate(
             used=Exists(used)).filter(used=False)
-        if kind == Kind.GL_ACCOUNT:
-            unused_qs = unused_qs.exclude(account_sub_type="AccountsPayable")
         report[kind] = {
             "jaggaer_without_qbo": unaligned,
             "qbo_unused": [{"qbo_id": i.qbo_id, "name": i.name, "number": i.number, "account_type": i.account_type}

@@ -122,7 +122,7 @@ def _qbo_item(*, tenant, kind: str, qbo_id: str) -> QboCatalogItem:
     if not item.active:
         raise ApplicationError(f"QuickBooks {label} '{item.name}' is inactive; choose an active one.",
                                code="qbo_item_inactive", fields={"qbo_id": ["Inactive."]})
-    if kind == Kind.GL_ACCOUNT and item.account_sub_type in ("AccountsPayable", "AccountsReceivable"):
+    if not item.takes_lines:
         raise ApplicationError(f"'{item.name}' is an {item.account_type} account; bill lines cannot post to it.",
                                code="qbo_item_unusable", fields={"qbo_id": ["Not an expense account."]})
     return item
@@ -206,7 +206,7 @@ def sync_settings_update(*, tenant, ap_account_id: str | None) -> SyncSettings:
             raise ApplicationError(f"QuickBooks has no account with id {ap_account_id} (as of the last catalog "
                                    f"import; run a sync to refresh it).", code="qbo_item_not_found",
                                    fields={"ap_account_id": ["No such account."]})
-        if item.classification != "Liability" or item.account_sub_type != "AccountsPayable" or not item.active:
+        if not item.is_ap_account:
             raise ApplicationError(f"'{item.name}' is not an active Liability account of type Accounts Payable.",
                                    code="invalid_ap_account",
                                    fields={"ap_account_id": ["Must be an active Accounts Payable account."]})

@@ -172,12 +172,11 @@ class DocumentStep(RecordStep):
 
     def _ap_account(self, ctx: RunContext) -> tuple[dict | None, str]:
         item = self.settings.ap_account if self.settings.ap_account_id else None
-        if item is not None and item.usable:
+        if item is not None and item.is_ap_account:
             return {"value": item.qbo_id, "name": item.name}, ""
         if item is not None:
             return None, f"The AP account set for this tenant ({item.name}) is inactive or gone in QuickBooks."
-        candidates = list(QboCatalogItem.objects.for_tenant(ctx.tenant).filter(
-            kind=Kind.GL_ACCOUNT, account_sub_type="AccountsPayable", active=True, present=True)[:2])
+        candidates = list(QboCatalogItem.objects.for_tenant(ctx.tenant).ap_accounts()[:2])
         if len(candidates) == 1:
             return {"value": candidates[0].qbo_id, "name": candidates[0].name}, ""
         return None, ("No AP account is set for this tenant and QuickBooks has "
