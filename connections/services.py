@@ -7,7 +7,6 @@ messages carry statuses, codes and the last four characters of a client id at mo
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from config.api import ApplicationError, Conflict
 from connections import oauth, selectors
+from connections.clients.outbound import BLOCKED_CODE, JAGGAER_POLICY, REDIRECT_CODE, is_this_machine
 from connections.exceptions import (
     SYSTEM_NAMES,
     ConnectionFailure,
@@ -35,6 +35,8 @@ from connections.tokens import JaggaerTokenProvider, QboTokenProvider
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
+
+_UNSET = object()
 
 # A failure with one of these codes says the connection itself is unusable: its status follows.
 _STATUS_FOR_CODE = {
@@ -82,17 +84,9 @@ def connection_record_failure(*, connection: JaggaerConnection | QboConnection, 
 
 # ============================================================================ JAGGAER configuration
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def jaggaer_api_base_url_error(url: str) -> str | None:
-    """Why `url` cannot be a JAGGAER API base URL, or None. https only, except on this machine."""
+    """Why `url` cannot be a JAGGAER API base URL, or None: its form, then the outbound policy (public hosts
+    only, https in production, JAGGAER_ALLOWED_HOSTS when set), checked against what the name resolves to now."""
     try:
         split = urlsplit(url)
         split.port  # noqa: B018 - raises ValueError on a bad port
@@ -105,8 +99,44 @@ def jaggaer_api_base_url_error(url: str) -> str | None:
         return "Do not put credentials in the URL: send client_id and client_secret."
     if split.query or split.fragment:
         return "The API base URL takes no query string or fragment."
-    if split.scheme != "https" and not _is_loopback(host):
-        return "Use https:// (plain http is accepted only for 127.0.0.1 and localhost)."
+    if split.scheme != "https" and not is_this_machine(host):
+        return "Use https:// (plain http is accepted only for 127.0.0.1 and localhost, in development)."
+    problem = JAGGAER_POLICY.configuration_problem(url)
+    if problem:
+        return f"{problem[:1].upper()}{problem[1:]}: enter the public https:// address of your JAGGAER instance."
+    return None
+
+
+def _token_path_of(dialect: Any) -> str:
+    path = (dialect or {}).get("token_path") if isinstance(dialect, dict) else None
+    return path if isinstance(path, str) and path.startswith("/") else oauth.JAGGAER_TOKEN_PATH
+
+
+def jaggaer_secret_destination_changes(*, connection: JaggaerConnection, api_base_url: Any = _UNSET,
+                                       dialect: Any = _UNSET) -> list[str]:
+    """The settings among `api_base_url` and the dialect's `token_path` that would change where the client
+    secret is posted (empty when neither changes)."""
+    changed = []
+    if api_base_url is not _UNSET and connection.api_base_url and \
+            str(api_base_url).strip().rstrip("/") != connection.api_base_url:
+        changed.append("api_base_url")
+    if dialect is not _UNSET and connection.api_base_url and \
+            _token_path_of(dialect) != _token_path_of(connection.dialect):
+        changed.append("dialect.token_path")
+    return changed
+
+
+SECRET_FOLLOWS_HOST_MESSAGE = ("Changing {fields} changes where the client secret is sent: send client_secret in "
+                               "the same request (the stored secret never goes to a new address).")
+
+
+def jaggaer_secret_follows_host_error(*, connection: JaggaerConnection, api_base_url: Any = _UNSET,
+                                      dialect: Any = _UNSET, secret_given: bool) -> str | None:
+    """Credentials follow their host: a change of the base URL or token path needs the secret again."""
+    changed = jaggaer_secret_destination_changes(connection=connection, api_base_url=api_base_url,
+                                                 dialect=dialect)
+    if changed and not secret_given:
+        return SECRET_FOLLOWS_HOST_MESSAGE.format(fields=" and ".join(changed))
     return None
 
 
@@ -173,14 +203,20 @@ def jaggaer_dialect_errors(overrides: Any) -> dict[str, list[str]]:
     return errors
 
 
-_UNSET = object()
-
-
 @transaction.atomic
 def jaggaer_connection_configure(*, tenant: Tenant, api_base_url: Any = _UNSET, client_id: Any = _UNSET,
                                  client_secret: Any = _UNSET, dialect: Any = _UNSET) -> JaggaerConnection:
-    """Set some or all of the JAGGAER settings; a changed host or credential drops the cached token."""
+    """Set some or all of the JAGGAER settings; a changed host or credential drops the cached token.
+
+    The stored client secret never follows a new base URL or token path: such a change needs the secret in
+    the same call (ApplicationError otherwise)."""
     connection, _ = JaggaerConnection.objects.select_for_update().get_or_create(tenant=tenant)
+    secret_error = jaggaer_secret_follows_host_error(
+        connection=connection, api_base_url=api_base_url, dialect=dialect,
+        secret_given=client_secret is not _UNSET and bool(client_secret))
+    if secret_error:
+        raise ApplicationError(secret_error, code="client_secret_required",
+                               fields={"client_secret": [secret_error]})
     credentials_changed = False
     if api_base_url is not _UNSET:
         error = jaggaer_api_base_url_error(api_base_url)
@@ -443,7 +479,8 @@ def _problem(code: str, message: str) -> dict:
 
 def _transport_problem(exc: TransportError) -> dict:
     codes = {"dns": "dns", "refused": "connection_refused", "tls": "tls", "connect_timeout": "timeout",
-             "read_timeout": "timeout", "invalid_url": "wrong_base_url"}
+             "read_timeout": "timeout", "invalid_url": "wrong_base_url", BLOCKED_CODE: BLOCKED_CODE,
+             REDIRECT_CODE: REDIRECT_CODE}
     return _problem(codes.get(exc.code or "", "unreachable"), exc.message[:1].upper() + exc.message[1:] + ".")
 
 
