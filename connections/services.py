@@ -219,7 +219,7 @@ def jaggaer_connection_configure(*, tenant: Tenant, api_base_url: Any = _UNSET, 
                                fields={"client_secret": [secret_error]})
     credentials_changed = False
     if api_base_url is not _UNSET:
-        error = jaggaer_api_base_url_error(api_base_url)
+        error = api_base_url and jaggaer_api_base_url_error(api_base_url)
         if error:
             raise ApplicationError(error, code="validation_error", fields={"api_base_url": [error]})
         new_url = api_base_url.rstrip("/")
