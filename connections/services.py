@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -304,6 +305,12 @@ CALLBACK_MESSAGES = {
                      "again.",
     "app_credentials_rejected": "QuickBooks rejected ml-connector's app credentials: ask the ml-connector operator.",
     "token_exchange_failed": "QuickBooks could not be reached to finish connecting: try again in a few minutes.",
+    "invalid_realm_id": "The company id (realmId) in the answer from QuickBooks is not valid: start connecting "
+                        "again.",
+    "realm_not_authorized": "QuickBooks did not confirm access to the company named in the answer (its realmId "
+                            "does not match the consent): nothing was connected. Start connecting again.",
+    "realm_check_failed": "QuickBooks could not confirm the company right now: nothing was connected. Try again in "
+                          "a few minutes.",
 }
 
 
@@ -363,6 +370,8 @@ def qbo_authorization_complete(*, params: dict[str, str]) -> CallbackOutcome:
         outcome.reason = "missing_code"
     elif not realm_id:
         outcome.reason = "missing_realm_id"
+    elif not _REALM_ID.match(realm_id):
+        outcome.reason = "invalid_realm_id"
     else:
         outcome.realm_id = realm_id
         outcome.reason = _realm_conflict(tenant_id=outcome.tenant_id, realm_id=realm_id) or "pending"
@@ -375,10 +384,50 @@ def qbo_authorization_complete(*, params: dict[str, str]) -> CallbackOutcome:
             logger.warning("QuickBooks code exchange failed: %s", exc)
             outcome.reason = "token_exchange_failed"
         else:
-            outcome.reason = _qbo_store_new_tokens(tenant_id=outcome.tenant_id, realm_id=realm_id, tokens=tokens)
+            outcome.reason = (_qbo_confirm_realm(tenant_id=outcome.tenant_id, realm_id=realm_id, tokens=tokens)
+                              or _qbo_store_new_tokens(tenant_id=outcome.tenant_id, realm_id=realm_id, tokens=tokens))
+            if not outcome.ok:
+                _qbo_forget_tokens(tokens)
     log = logger.info if outcome.ok else logger.warning
     log("QuickBooks callback for tenant %s, realm %s: %s", outcome.tenant_id, outcome.realm_id or "-", outcome.reason)
     return outcome
+
+
+_REALM_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
+
+
+def _qbo_confirm_realm(*, tenant_id, realm_id: str, tokens: oauth.QboTokenSet) -> str | None:
+    """None when the new token reads the company `realm_id` names (CompanyInfo), else the callback reason.
+
+    The realmId travels in the browser's URL and can be changed there; only a read under the new token
+    proves the consent was for that company."""
+    from connections.clients.http import StaticTokenProvider
+    from connections.clients.qbo import QboClient
+
+    client = QboClient(api_base=settings.QBO_API_BASE, realm_id=realm_id, minor_version=settings.QBO_MINOR_VERSION,
+                       tokens=StaticTokenProvider(tokens.access_token, system="qbo"), tenant_id=tenant_id)
+    try:
+        client.company_info()
+    except (NeedsReauthorization, CredentialsRejected):
+        return "realm_not_authorized"
+    except RemoteError as exc:
+        if exc.status in (401, 403):
+            return "realm_not_authorized"
+        logger.warning("confirming QuickBooks company %s failed: %s", realm_id, exc.code or exc.status)
+        return "realm_check_failed"
+    except ConnectionFailure:
+        return "realm_check_failed"
+    finally:
+        _close(client)
+    return None
+
+
+def _qbo_forget_tokens(tokens: oauth.QboTokenSet) -> None:
+    """Tokens of a callback that stored nothing are revoked at once (best effort)."""
+    try:
+        oauth.qbo_revoke(token=tokens.refresh_token)
+    except (RemoteError, ConnectionFailure) as exc:
+        logger.warning("revoking unused QuickBooks tokens failed: %s", type(exc).__name__)
 
 
 def _realm_conflict(*, tenant_id, realm_id: str) -> str | None:
