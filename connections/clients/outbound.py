@@ -70,8 +70,7 @@ def address_problem(ip: IPAddress) -> str | None:
             return "an IPv4-compatible IPv6 address (deprecated, never public)"
         if ip in _NAT64:
             inner = address_problem(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-            if inner:
-                return f"{inner} reached through NAT64"
+            return f"{inner} reached through NAT64" if inner else None
         if ip in _NAT64_LOCAL:
             return "a local-use NAT64 address"
         if ip.sixtofour is not None:
@@ -238,19 +237,20 @@ class OutboundPolicy:
             return (f"{host} is not among the hosts this installation may call ({self.allowed_hosts_setting}: "
                     f"{', '.join(patterns)})")
         allow_private = private_hosts_allowed()
-        if scheme != "https":
-            if scheme != "http" or _production() or not allow_private:
-                return "only https:// addresses are called"
-        if allow_private:
-            return None
-        if literal is not None:
-            problem = address_problem(literal)
-            return f"{host} is {problem}, which ml-connector never calls" if problem else None
-        local = _local_name_problem(host)
-        if local:
-            return f"{host} {local}, which ml-connector never calls"
-        if not _NAME.match(host):
-            return f"{host!r} is not a valid host name"
+        if not allow_private:
+            if literal is not None:
+                problem = address_problem(literal)
+                if problem:
+                    shown = host if host == str(literal) else f"{host} ({literal})"
+                    return f"{shown} is {problem}, which ml-connector never calls"
+            else:
+                local = _local_name_problem(host)
+                if local:
+                    return f"{host} {local}, which ml-connector never calls"
+                if not _NAME.match(host):
+                    return f"{host!r} is not a valid host name"
+        if scheme != "https" and (scheme != "http" or _production() or not allow_private):
+            return "only https:// addresses are called"
         return None
 
     def url_problem(self, url: str) -> str | None:
