@@ -157,7 +157,7 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
         obj._state.adding = False
         people_audit(request, "connection.jaggaer.changed" if change else "connection.jaggaer.created",
                      tenant=obj.tenant, target=obj, before=before, after=_jaggaer_snapshot(obj),
-                     data={"client_secret_replaced": bool(secret), "secret_destination_changed": moved})
+                     data={"client_secret_replaced": bool(secret), "destination_changed": moved})
 
     @admin.action(description="Ping the selected connections", permissions=["change"])
     def ping(self, request, queryset):

@@ -65,8 +65,10 @@ def connection_record_success(*, connection: JaggaerConnection | QboConnection) 
 
 
 def connection_record_failure(*, connection: JaggaerConnection | QboConnection, code: str, message: str,
-                              status: str | None = None) -> None:
-    """A call failed: remember the error; a connection-level code (or `status`) also changes the status."""
+                              status: str | None = None, count: bool = True) -> None:
+    """A call failed: remember the error; a connection-level code (or `status`) also changes the status.
+
+    `count=False` when this failure was already counted (the token provider records its own)."""
     if connection.pk is None:
         return
     now = timezone.now()
@@ -76,7 +78,9 @@ def connection_record_failure(*, connection: JaggaerConnection | QboConnection, 
     if status:
         changes.update(status=status, status_reason=message)
     model = type(connection)
-    model.objects.filter(pk=connection.pk).update(consecutive_failures=F("consecutive_failures") + 1, **changes)
+    if count:
+        changes["consecutive_failures"] = F("consecutive_failures") + 1
+    model.objects.filter(pk=connection.pk).update(**changes)
     for name, value in changes.items():
         setattr(connection, name, value)
     connection.consecutive_failures = model.objects.values_list("consecutive_failures", flat=True).get(
