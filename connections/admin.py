@@ -157,7 +157,8 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
         obj._state.adding = False
         people_audit(request, "connection.jaggaer.changed" if change else "connection.jaggaer.created",
                      tenant=obj.tenant, target=obj, before=before, after=_jaggaer_snapshot(obj),
-                     data={"client_secret_replaced": bool(secret), "destination_changed": moved})
+                     data={"client_secret_replaced": bool(secret),
+                           **({"destination_changed": moved} if moved else {})})
 
     @admin.action(description="Ping the selected connections", permissions=["change"])
     def ping(self, request, queryset):

@@ -88,7 +88,7 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
         audit.action("connection.jaggaer.configure", actor=request, tenant=self.tenant, target_type="connection",
                      target_id="jaggaer", before=before, after=_audit_view(answer, _JAGGAER_AUDIT),
                      data={"client_secret_changed": "client_secret" in changes,
-                           "destination_changed": moved})
+                           **({"destination_changed": moved} if moved else {})})
         return Response(answer)
 
 
