@@ -34,6 +34,7 @@ demo: venv
 # (`manage.py sandbox --dataset demo`: QBO :8101, JAGGAER :8102) and QBO_* pointed at them. Ctrl-C stops all four.
 SANDBOX_QBO := http://127.0.0.1:8101
 serve: export DEBUG := true
+serve: export OUTBOUND_ALLOW_PRIVATE_HOSTS := true
 serve: export CELERY_BROKER_URL := filesystem://
 serve: export QBO_CLIENT_ID := ml-sandbox-client
 serve: export QBO_CLIENT_SECRET := ml-sandbox-secret

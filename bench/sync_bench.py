@@ -101,7 +101,7 @@ class SandboxProcess:
 
 def setup_django(database_url: str, **env) -> None:
     os.environ.update({"DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": database_url,
-                       "LOG_LEVEL": "ERROR", "DEBUG": "false", **env})
+                       "LOG_LEVEL": "ERROR", "DEBUG": "false", "OUTBOUND_ALLOW_PRIVATE_HOSTS": "true", **env})
     _ensure_database(database_url)
     import django
 

@@ -3,6 +3,7 @@
 A bad value fails at start-up, not at 3 a.m.; README lists each variable with its default.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -286,6 +287,23 @@ for _name in ("HTTP_BACKOFF_CAP", "HTTP_RETRY_AFTER_CAP", "HTTP_THROTTLE_DEFAULT
         raise ImproperlyConfigured(f"{_name} must not be negative.")
 if not 1 <= HTTP_MAX_ATTEMPTS <= 20:
     raise ImproperlyConfigured("HTTP_MAX_ATTEMPTS must be between 1 and 20.")
+
+# --- Outbound address policy (connections/clients/outbound.py) for customer-given hosts ------
+# Calls to a host the customer gives (the JAGGAER base URL) go only to public addresses, over https in
+# production, never through a redirect. OUTBOUND_ALLOW_PRIVATE_HOSTS lets development and the tests call
+# the sandboxes on 127.0.0.1; it is off by default and never honoured when ENVIRONMENT=production.
+OUTBOUND_ALLOW_PRIVATE_HOSTS = env.bool("OUTBOUND_ALLOW_PRIVATE_HOSTS", default=False)
+# Connect timeout (seconds) for customer-given hosts: a silent port must not hold a request for long.
+OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.0)
+if OUTBOUND_CONNECT_TIMEOUT <= 0:
+    raise ImproperlyConfigured("OUTBOUND_CONNECT_TIMEOUT must be greater than 0.")
+# Optional allow-list of JAGGAER hosts: comma-separated glob patterns such as *.jaggaer.com (empty: any
+# public host). Enforced when a base URL is set and on every call.
+JAGGAER_ALLOWED_HOSTS = [p.strip().lower() for p in env.list("JAGGAER_ALLOWED_HOSTS", default=[]) if p.strip()]
+for _pattern in JAGGAER_ALLOWED_HOSTS:
+    if not re.fullmatch(r"[a-z0-9*?.\-\[\]]+", _pattern) or _pattern.strip("*?.") == "":
+        raise ImproperlyConfigured(f"JAGGAER_ALLOWED_HOSTS: {_pattern!r} is not a host pattern such as "
+                                   f"*.jaggaer.com.")
 
 # --- Scheduling and single flight --------------------------------------------------------------
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch

@@ -12,5 +12,9 @@ from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# The sandboxes listen on 127.0.0.1: the outbound policy lets the tests call them. The security tests
+# switch this off (and ENVIRONMENT to production) to test the policy itself.
+OUTBOUND_ALLOW_PRIVATE_HOSTS = True
+
 # Tasks run in the test process unless a test starts real workers (tests/sync/test_workers.py).
 CELERY_TASK_ALWAYS_EAGER = True

@@ -91,6 +91,17 @@ class JaggaerConnectionForm(forms.ModelForm):
             raise forms.ValidationError([f"{key}: {'; '.join(problems)}" for key, problems in errors.items()])
         return value
 
+    def clean(self):
+        cleaned = super().clean()
+        stored = JaggaerConnection.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
+        if stored is not None:
+            changes = {name: cleaned[name] for name in ("api_base_url", "dialect") if name in cleaned}
+            error = services.jaggaer_secret_follows_host_error(
+                connection=stored, secret_given=bool(cleaned.get("new_client_secret")), **changes)
+            if error:
+                self.add_error("new_client_secret", error)
+        return cleaned
+
 
 def _jaggaer_snapshot(connection: JaggaerConnection) -> dict:
     """What the people audit keeps of a JAGGAER connection: never the secret, only whether one is set."""
@@ -130,17 +141,24 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
         return bool(obj.access_token)
 
     def save_model(self, request, obj, form, change):
-        before = _jaggaer_snapshot(type(obj).objects.get(pk=obj.pk)) if change else None
+        """Through the service, like the API: the same validation, token reset and secret-follows-host rule."""
+        stored = type(obj).objects.get(pk=obj.pk) if change else None
+        before = _jaggaer_snapshot(stored) if stored else None
         secret = form.cleaned_data.get("new_client_secret")
-        if secret or {"api_base_url", "client_id"} & set(form.changed_data):
-            if secret:
-                obj.client_secret = secret
-            obj.access_token = None
-            obj.access_token_expires_at = None
-        super().save_model(request, obj, form, change)
+        changes = {name: form.cleaned_data[name] for name in ("api_base_url", "client_id", "dialect")
+                   if not change or name in form.changed_data}
+        if secret:
+            changes["client_secret"] = secret
+        destination = {k: v for k, v in changes.items() if k in ("api_base_url", "dialect")}
+        moved = services.jaggaer_secret_destination_changes(connection=stored, **destination) if stored else []
+        connection = services.jaggaer_connection_configure(tenant=obj.tenant, **changes)
+        obj.pk = connection.pk
+        obj.refresh_from_db()
+        obj._state.adding = False
         people_audit(request, "connection.jaggaer.changed" if change else "connection.jaggaer.created",
                      tenant=obj.tenant, target=obj, before=before, after=_jaggaer_snapshot(obj),
-                     data={"client_secret_replaced": bool(secret)})
+                     data={"client_secret_replaced": bool(secret),
+                           **({"destination_changed": moved} if moved else {})})
 
     @admin.action(description="Ping the selected connections", permissions=["change"])
     def ping(self, request, queryset):

@@ -81,11 +81,14 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
         if not partial:
             changes.setdefault("dialect", {})
         before = _audit_view(JaggaerConnectionSerializer(current).data, _JAGGAER_AUDIT)
+        moved = services.jaggaer_secret_destination_changes(
+            connection=current, **{k: v for k, v in changes.items() if k in ("api_base_url", "dialect")})
         connection = services.jaggaer_connection_configure(tenant=self.tenant, **changes)
         answer = JaggaerConnectionSerializer(connection).data
         audit.action("connection.jaggaer.configure", actor=request, tenant=self.tenant, target_type="connection",
                      target_id="jaggaer", before=before, after=_audit_view(answer, _JAGGAER_AUDIT),
-                     data={"client_secret_changed": "client_secret" in changes})
+                     data={"client_secret_changed": "client_secret" in changes,
+                           **({"destination_changed": moved} if moved else {})})
         return Response(answer)
 
 

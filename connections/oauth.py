@@ -19,6 +19,8 @@ from django.core import signing
 from django.utils import timezone
 
 from connections.clients.http import HttpClient, json_body
+from connections.clients.jaggaer import oauth_error_code
+from connections.clients.outbound import JAGGAER_POLICY
 from connections.exceptions import (
     SYSTEM_NAMES,
     ConnectionFailure,
@@ -224,14 +226,18 @@ class JaggaerToken:
 
 def jaggaer_fetch_token(*, api_base_url: str, client_id: str, client_secret: str,
                         token_path: str = JAGGAER_TOKEN_PATH, tenant_id=None) -> JaggaerToken:
-    """A new access token by client credentials (form-encoded, as the J1P contract says)."""
+    """A new access token by client credentials (form-encoded, as the J1P contract says).
+
+    The host is the customer's: the call follows the outbound policy, and errors name the class of
+    failure and JAGGAER's documented OAuth error code, never the text of the answer."""
     name = SYSTEM_NAMES["jaggaer"]
     now = timezone.now()
-    with HttpClient("jaggaer", api_base_url, max_attempts=TOKEN_CALL_ATTEMPTS, tenant_id=tenant_id) as http:
+    with HttpClient("jaggaer", api_base_url, max_attempts=TOKEN_CALL_ATTEMPTS, tenant_id=tenant_id,
+                    policy=JAGGAER_POLICY) as http:
         response = http.request("POST", token_path, headers={"Accept": "application/json"}, data={
             "grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret})
     body = json_body(response)
-    error = body.get("error") if isinstance(body, dict) else None
+    error = oauth_error_code(body.get("error")) if isinstance(body, dict) else None
     if response.ok:
         if not isinstance(body, dict) or not body.get("access_token"):
             raise JaggaerError(f"{name} answered the token request without a token: check the API base URL",

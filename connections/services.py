@@ -7,8 +7,8 @@ messages carry statuses, codes and the last four characters of a client id at mo
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from connections import oauth, selectors
+from connections.clients.outbound import BLOCKED_CODE, JAGGAER_POLICY, REDIRECT_CODE, is_this_machine
 from connections.exceptions import (
     SYSTEM_NAMES,
     ConnectionFailure,
@@ -35,6 +36,8 @@ from core.exceptions import ApplicationError, Conflict
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
+
+_UNSET = object()
 
 # A failure with one of these codes says the connection itself is unusable: its status follows.
 _STATUS_FOR_CODE = {
@@ -62,8 +65,10 @@ def connection_record_success(*, connection: JaggaerConnection | QboConnection) 
 
 
 def connection_record_failure(*, connection: JaggaerConnection | QboConnection, code: str, message: str,
-                              status: str | None = None) -> None:
-    """A call failed: remember the error; a connection-level code (or `status`) also changes the status."""
+                              status: str | None = None, count: bool = True) -> None:
+    """A call failed: remember the error; a connection-level code (or `status`) also changes the status.
+
+    `count=False` when this failure was already counted (the token provider records its own)."""
     if connection.pk is None:
         return
     now = timezone.now()
@@ -73,7 +78,9 @@ def connection_record_failure(*, connection: JaggaerConnection | QboConnection, 
     if status:
         changes.update(status=status, status_reason=message)
     model = type(connection)
-    model.objects.filter(pk=connection.pk).update(consecutive_failures=F("consecutive_failures") + 1, **changes)
+    if count:
+        changes["consecutive_failures"] = F("consecutive_failures") + 1
+    model.objects.filter(pk=connection.pk).update(**changes)
     for name, value in changes.items():
         setattr(connection, name, value)
     connection.consecutive_failures = model.objects.values_list("consecutive_failures", flat=True).get(
@@ -82,17 +89,9 @@ def connection_record_failure(*, connection: JaggaerConnection | QboConnection, 
 
 # ============================================================================ JAGGAER configuration
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def jaggaer_api_base_url_error(url: str) -> str | None:
-    """Why `url` cannot be a JAGGAER API base URL, or None. https only, except on this machine."""
+    """Why `url` cannot be a JAGGAER API base URL, or None: its form, then the outbound policy (public hosts
+    only, https in production, JAGGAER_ALLOWED_HOSTS when set), checked against what the name resolves to now."""
     try:
         split = urlsplit(url)
         split.port  # noqa: B018 - raises ValueError on a bad port
@@ -105,8 +104,44 @@ def jaggaer_api_base_url_error(url: str) -> str | None:
         return "Do not put credentials in the URL: send client_id and client_secret."
     if split.query or split.fragment:
         return "The API base URL takes no query string or fragment."
-    if split.scheme != "https" and not _is_loopback(host):
-        return "Use https:// (plain http is accepted only for 127.0.0.1 and localhost)."
+    if split.scheme != "https" and not is_this_machine(host):
+        return "Use https:// (plain http is accepted only for 127.0.0.1 and localhost, in development)."
+    problem = JAGGAER_POLICY.configuration_problem(url)
+    if problem:
+        return f"{problem[:1].upper()}{problem[1:]}: enter the public https:// address of your JAGGAER instance."
+    return None
+
+
+def _token_path_of(dialect: Any) -> str:
+    path = (dialect or {}).get("token_path") if isinstance(dialect, dict) else None
+    return path if isinstance(path, str) and path.startswith("/") else oauth.JAGGAER_TOKEN_PATH
+
+
+def jaggaer_secret_destination_changes(*, connection: JaggaerConnection, api_base_url: Any = _UNSET,
+                                       dialect: Any = _UNSET) -> list[str]:
+    """The settings among `api_base_url` and the dialect's `token_path` that would change where the client
+    secret is posted (empty when neither changes)."""
+    changed = []
+    if api_base_url is not _UNSET and connection.api_base_url and \
+            str(api_base_url).strip().rstrip("/") != connection.api_base_url:
+        changed.append("api_base_url")
+    if dialect is not _UNSET and connection.api_base_url and \
+            _token_path_of(dialect) != _token_path_of(connection.dialect):
+        changed.append("dialect.token_path")
+    return changed
+
+
+SECRET_FOLLOWS_HOST_MESSAGE = ("Changing {fields} changes where the client secret is sent: send client_secret in "
+                               "the same request (the stored secret never goes to a new address).")
+
+
+def jaggaer_secret_follows_host_error(*, connection: JaggaerConnection, api_base_url: Any = _UNSET,
+                                      dialect: Any = _UNSET, secret_given: bool) -> str | None:
+    """Credentials follow their host: a change of the base URL or token path needs the secret again."""
+    changed = jaggaer_secret_destination_changes(connection=connection, api_base_url=api_base_url,
+                                                 dialect=dialect)
+    if changed and not secret_given:
+        return SECRET_FOLLOWS_HOST_MESSAGE.format(fields=" and ".join(changed))
     return None
 
 
@@ -173,17 +208,23 @@ def jaggaer_dialect_errors(overrides: Any) -> dict[str, list[str]]:
     return errors
 
 
-_UNSET = object()
-
-
 @transaction.atomic
 def jaggaer_connection_configure(*, tenant: Tenant, api_base_url: Any = _UNSET, client_id: Any = _UNSET,
                                  client_secret: Any = _UNSET, dialect: Any = _UNSET) -> JaggaerConnection:
-    """Set some or all of the JAGGAER settings; a changed host or credential drops the cached token."""
+    """Set some or all of the JAGGAER settings; a changed host or credential drops the cached token.
+
+    The stored client secret never follows a new base URL or token path: such a change needs the secret in
+    the same call (ApplicationError otherwise)."""
     connection, _ = JaggaerConnection.objects.select_for_update().get_or_create(tenant=tenant)
+    secret_error = jaggaer_secret_follows_host_error(
+        connection=connection, api_base_url=api_base_url, dialect=dialect,
+        secret_given=client_secret is not _UNSET and bool(client_secret))
+    if secret_error:
+        raise ApplicationError(secret_error, code="client_secret_required",
+                               fields={"client_secret": [secret_error]})
     credentials_changed = False
     if api_base_url is not _UNSET:
-        error = jaggaer_api_base_url_error(api_base_url)
+        error = api_base_url and jaggaer_api_base_url_error(api_base_url)
         if error:
             raise ApplicationError(error, code="validation_error", fields={"api_base_url": [error]})
         new_url = api_base_url.rstrip("/")
@@ -268,6 +309,12 @@ CALLBACK_MESSAGES = {
                      "again.",
     "app_credentials_rejected": "QuickBooks rejected ml-connector's app credentials: ask the ml-connector operator.",
     "token_exchange_failed": "QuickBooks could not be reached to finish connecting: try again in a few minutes.",
+    "invalid_realm_id": "The company id (realmId) in the answer from QuickBooks is not valid: start connecting "
+                        "again.",
+    "realm_not_authorized": "QuickBooks did not confirm access to the company named in the answer (its realmId "
+                            "does not match the consent): nothing was connected. Start connecting again.",
+    "realm_check_failed": "QuickBooks could not confirm the company right now: nothing was connected. Try again in "
+                          "a few minutes.",
 }
 
 
@@ -327,6 +374,8 @@ def qbo_authorization_complete(*, params: dict[str, str]) -> CallbackOutcome:
         outcome.reason = "missing_code"
     elif not realm_id:
         outcome.reason = "missing_realm_id"
+    elif not _REALM_ID.match(realm_id):
+        outcome.reason = "invalid_realm_id"
     else:
         outcome.realm_id = realm_id
         outcome.reason = _realm_conflict(tenant_id=outcome.tenant_id, realm_id=realm_id) or "pending"
@@ -339,10 +388,50 @@ def qbo_authorization_complete(*, params: dict[str, str]) -> CallbackOutcome:
             logger.warning("QuickBooks code exchange failed: %s", exc)
             outcome.reason = "token_exchange_failed"
         else:
-            outcome.reason = _qbo_store_new_tokens(tenant_id=outcome.tenant_id, realm_id=realm_id, tokens=tokens)
+            outcome.reason = (_qbo_confirm_realm(tenant_id=outcome.tenant_id, realm_id=realm_id, tokens=tokens)
+                              or _qbo_store_new_tokens(tenant_id=outcome.tenant_id, realm_id=realm_id, tokens=tokens))
+            if not outcome.ok:
+                _qbo_forget_tokens(tokens)
     log = logger.info if outcome.ok else logger.warning
     log("QuickBooks callback for tenant %s, realm %s: %s", outcome.tenant_id, outcome.realm_id or "-", outcome.reason)
     return outcome
+
+
+_REALM_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
+
+
+def _qbo_confirm_realm(*, tenant_id, realm_id: str, tokens: oauth.QboTokenSet) -> str | None:
+    """None when the new token reads the company `realm_id` names (CompanyInfo), else the callback reason.
+
+    The realmId travels in the browser's URL and can be changed there; only a read under the new token
+    proves the consent was for that company."""
+    from connections.clients.http import StaticTokenProvider
+    from connections.clients.qbo import QboClient
+
+    client = QboClient(api_base=settings.QBO_API_BASE, realm_id=realm_id, minor_version=settings.QBO_MINOR_VERSION,
+                       tokens=StaticTokenProvider(tokens.access_token, system="qbo"), tenant_id=tenant_id)
+    try:
+        client.company_info()
+    except (NeedsReauthorization, CredentialsRejected):
+        return "realm_not_authorized"
+    except RemoteError as exc:
+        if exc.status in (401, 403):
+            return "realm_not_authorized"
+        logger.warning("confirming QuickBooks company %s failed: %s", realm_id, exc.code or exc.status)
+        return "realm_check_failed"
+    except ConnectionFailure:
+        return "realm_check_failed"
+    finally:
+        _close(client)
+    return None
+
+
+def _qbo_forget_tokens(tokens: oauth.QboTokenSet) -> None:
+    """Tokens of a callback that stored nothing are revoked at once (best effort)."""
+    try:
+        oauth.qbo_revoke(token=tokens.refresh_token)
+    except (RemoteError, ConnectionFailure) as exc:
+        logger.warning("revoking unused QuickBooks tokens failed: %s", type(exc).__name__)
 
 
 def _realm_conflict(*, tenant_id, realm_id: str) -> str | None:
@@ -443,7 +532,8 @@ def _problem(code: str, message: str) -> dict:
 
 def _transport_problem(exc: TransportError) -> dict:
     codes = {"dns": "dns", "refused": "connection_refused", "tls": "tls", "connect_timeout": "timeout",
-             "read_timeout": "timeout", "invalid_url": "wrong_base_url"}
+             "read_timeout": "timeout", "invalid_url": "wrong_base_url", BLOCKED_CODE: BLOCKED_CODE,
+             REDIRECT_CODE: REDIRECT_CODE}
     return _problem(codes.get(exc.code or "", "unreachable"), exc.message[:1].upper() + exc.message[1:] + ".")
 
 

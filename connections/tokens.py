@@ -165,6 +165,7 @@ class QboTokenProvider:
             logger.warning("refreshing the QuickBooks token of realm %s failed: %s", row.realm_id, exc)
             failure = ConnectionFailure(message, system="qbo", reason="token_refresh_failed")
             failure.__cause__ = exc
+            failure.counted = True          # the failure streak already has it
             return "", failure
         row.access_token = tokens.access_token
         row.refresh_token = tokens.refresh_token
@@ -247,6 +248,7 @@ class JaggaerTokenProvider:
             fields = _mark_failure(row, now, code=f"token_{exc.code or exc.status or 'failed'}",
                                    message=f"getting a JAGGAER token failed: {exc}")
             row.save(update_fields=[*fields, "updated_at"])
+            exc.counted = True              # the failure streak already has it
             return "", exc
         row.access_token = token.access_token
         row.access_token_expires_at = token.expires_at

@@ -107,6 +107,8 @@ def configure(*, sandboxes: Sandboxes, public_url: str, limits: Limits) -> None:
         "QBO_MAX_IN_FLIGHT": limits.ours["concurrent"],
         "QBO_LIMIT_WINDOW_SECONDS": 60,
         "HTTP_THROTTLE_DEFAULT_WAIT": DEMO_THROTTLE_WAIT,
+        # The JAGGAER sandbox is a customer-given host on 127.0.0.1: the outbound policy must let it through.
+        "OUTBOUND_ALLOW_PRIVATE_HOSTS": True,
         # Tasks run in this process, at once (no broker, no worker).
         "CELERY_BROKER_URL": "memory://localhost/",
         "TASKS_IN_PROCESS": True,

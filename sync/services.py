@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from connections.exceptions import ConnectionFailure
+from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError, TransportError
 from core.exceptions import ApplicationError
 from sync.catalogs import mappings_refresh
 from sync.matching import LABELS, Candidate, mapping_state
@@ -62,7 +62,22 @@ def run_steps(*, run: SyncRun, qbo, jaggaer, body: Callable[[RunContext], None],
         with audit.api_call_scope(run_id=run.pk):
             body(ctx)
     except ConnectionFailure as e:
+        if isinstance(e.__cause__, TransportError):
+            _connection_unreachable(run, e.__cause__, message=e.message, counted=getattr(e, "counted", False))
         run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
+    except TransportError as e:
+        # No answer after every retry (refused, DNS, TLS, timeout, a refused address): the connection is in
+        # error and the run ends with what happened, in our words, not as an unexpected error.
+        message = f"{SYSTEM_NAMES.get(e.system, e.system)} could not be reached: {e.message}."
+        _connection_unreachable(run, e, message=message, counted=getattr(e, "counted", False))
+        run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.code or "unreachable", message=message)
+    except RemoteError as e:
+        # An error answer the run cannot get past (a list read, not one record): said in our words (the
+        # message of a RemoteError never carries the remote's text), not as an unexpected error.
+        message = f"{SYSTEM_NAMES.get(e.system, e.system)} answered with an error the run cannot get past: {e}."
+        _connection_failed(run, e, message=message, status=None, counted=getattr(e, "counted", False))
+        run_finish(run, SyncRun.Status.FAILED, system=e.system, code=str(e.code or e.status or "remote_error"),
+                   message=message)
     except RunCancelled as e:
         run_finish(run, SyncRun.Status.CANCELLED, message=str(e) or "Cancelled on request.")
     except Exception as e:
@@ -73,6 +88,27 @@ def run_steps(*, run: SyncRun, qbo, jaggaer, body: Callable[[RunContext], None],
     else:
         run_finish(run, SyncRun.Status.SUCCEEDED)
     return run
+
+
+def _connection_unreachable(run: SyncRun, error: TransportError, *, message: str, counted: bool) -> None:
+    """Mark the connection of `error.system` as in error with `message` (and one more failure unless the
+    token provider already counted this one)."""
+    from connections.models import ConnectionStatus
+
+    _connection_failed(run, error, message=message, status=ConnectionStatus.ERROR, counted=counted)
+
+
+def _connection_failed(run: SyncRun, error: RemoteError, *, message: str, status: str | None,
+                       counted: bool) -> None:
+    from connections.models import JaggaerConnection, QboConnection
+    from connections.services import connection_record_failure
+
+    model = {"qbo": QboConnection, "jaggaer": JaggaerConnection}.get(error.system)
+    connection = model.objects.filter(tenant_id=run.tenant_id).first() if model else None
+    if connection is None:
+        return
+    connection_record_failure(connection=connection, code=str(error.code or error.status or "remote_error"),
+                              message=message, status=status, count=not counted)
 
 
 def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dict], None] | None = None) -> SyncRun:

@@ -6,6 +6,12 @@ connection errors and timeouts (plus whatever the vendor's `read_error` marks tr
 exponential backoff and full jitter, honouring `Retry-After` up to a cap. Every attempt is reported to
 `call_listeners` as an `ApiCallInfo` that carries no secret: tokens travel in headers, which are never
 reported, and query-string values of secret-looking keys are masked.
+
+A client of a system whose host the customer gives (JAGGAER) follows that system's outbound policy
+(`connections.clients.outbound`): the URL is checked before anything is sent, the name is resolved once
+per connection and every address checked, the connection goes to exactly the checked address (TLS still
+verifies the host name), a redirect is refused as our own error, environment proxies are not used and
+the connect timeout is OUTBOUND_CONNECT_TIMEOUT at most.
 """
 
 from __future__ import annotations
@@ -31,8 +37,12 @@ import requests
 import urllib3.exceptions
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
-from connections.exceptions import ConnectionFailure, CredentialsRejected, TransportError
+from connections.clients.outbound import REDIRECT_CODE, OutboundBlocked, OutboundPolicy, policy_for
+from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, CredentialsRejected, TransportError
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +65,7 @@ DEFAULTS = {
     "HTTP_BACKOFF_CAP": 30.0,
     "HTTP_RETRY_AFTER_CAP": 60.0,
     "HTTP_THROTTLE_DEFAULT_WAIT": 60.0,
+    "OUTBOUND_CONNECT_TIMEOUT": 3.0,
 }
 
 
@@ -301,6 +312,76 @@ def _bare_host(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+# ============================================================================ dialing a checked address
+
+class _GuardedConnectionMixin:
+    """A urllib3 connection that resolves its host once through the outbound policy and dials the checked address.
+
+    `self.host` stays the host name, so TLS sends it as SNI and verifies the certificate against it."""
+
+    outbound_policy: OutboundPolicy
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            targets = self.outbound_policy.resolve(self._dns_host, self.port)
+        except socket.gaierror as exc:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc
+        error: OSError | None = None
+        for family, sockaddr in targets:
+            sock = None
+            try:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                for option in self.socket_options or ():
+                    sock.setsockopt(*option)
+                if self.timeout is not _DEFAULT_TIMEOUT:
+                    sock.settimeout(self.timeout)
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(sockaddr)
+                return sock
+            except OSError as exc:
+                error = exc
+                if sock is not None:
+                    sock.close()
+        if isinstance(error, TimeoutError):
+            raise urllib3.exceptions.ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})") from error
+        raise urllib3.exceptions.NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
+
+
+_POOL_CLASSES: dict[OutboundPolicy, dict[str, type]] = {}
+_POOL_CLASSES_LOCK = threading.Lock()
+
+
+def _guarded_pool_classes(policy: OutboundPolicy) -> dict[str, type]:
+    with _POOL_CLASSES_LOCK:
+        if policy not in _POOL_CLASSES:
+            http_conn = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection),
+                             {"outbound_policy": policy})
+            https_conn = type("GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection),
+                              {"outbound_policy": policy})
+            _POOL_CLASSES[policy] = {
+                "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
+                "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
+            }
+        return _POOL_CLASSES[policy]
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections follow an outbound policy; it never goes through a proxy."""
+
+    def __init__(self, policy: OutboundPolicy, **kwargs: Any):
+        self.outbound_policy = policy
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _guarded_pool_classes(self.outbound_policy)
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=None)
+
+
 # ============================================================================ the client
 
 @dataclass
@@ -327,7 +408,8 @@ class HttpClient:
                  throttle_default_wait: float | None = None, limiter=None,
                  read_error: ErrorReader | None = None, tenant_id: Any = None, realm_id: str | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 rand: Callable[[], float] = random.random, pool_size: int = 10):
+                 rand: Callable[[], float] = random.random, pool_size: int = 10,
+                 policy: OutboundPolicy | None = None):
         self.system = system
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout or (float(_setting("HTTP_CONNECT_TIMEOUT")), float(_setting("HTTP_READ_TIMEOUT")))
@@ -345,11 +427,27 @@ class HttpClient:
         self.sleep = sleep
         self.clock = clock
         self.rand = rand
+        self.pool_size = pool_size
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        self.policy: OutboundPolicy | None = None
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        self.use_policy(policy or policy_for(system))
+
+    def use_policy(self, policy: OutboundPolicy | None) -> None:
+        """Call only hosts that `policy` allows, from now on (None: no policy, for operator-set hosts)."""
+        if policy is None or policy == self.policy:
+            return
+        self.policy = policy
+        self.session.trust_env = False      # no proxy from the environment: we dial the checked address
+        adapter = GuardedAdapter(policy, pool_connections=self.pool_size, pool_maxsize=self.pool_size,
+                                 max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        connect, read = self.timeout
+        self.timeout = (min(connect, float(_setting("OUTBOUND_CONNECT_TIMEOUT"))), read)
 
     # ---- lifecycle
     def close(self) -> None:
@@ -408,6 +506,8 @@ class HttpClient:
             body = content.encode("utf-8") if isinstance(content, str) else content
         attempts = max(1, int(max_attempts or self.max_attempts))
         timeout = timeout or self.timeout
+        if self.policy is not None:
+            timeout = (min(timeout[0], self.timeout[0]), timeout[1])
         attempt = 0
         while True:
             attempt += 1
@@ -421,14 +521,30 @@ class HttpClient:
             else:
                 slot = self.limiter.slot(limit_kind) if limit_kind else self.limiter.slot()
             try:
+                if self.policy is not None:
+                    self.policy.check_url(url)
                 with slot:
                     response = self.session.request(method, url, params=params, data=body, headers=send_headers,
                                                     auth=auth, timeout=timeout, allow_redirects=False)
+            except OutboundBlocked as exc:
+                self._report_refusal(method, shown_path, attempt, started, exc.code, exc.message)
+                raise
             except requests.RequestException as exc:
                 failure = describe_transport_error(exc, url, self.system, timeout)
                 caught = exc
                 response = None
             duration_ms = (self.clock() - started) * 1000.0
+
+            if response is not None and self.policy is not None and response.is_redirect:
+                # Never followed, never shown: where a customer-given host redirects to is its own business.
+                status = response.status_code
+                response.close()
+                name = SYSTEM_NAMES.get(self.system, self.system)
+                message = (f"{name} answered with a redirect (HTTP {status}), which ml-connector never follows: "
+                           f"set the {name} {self.policy.field} to the final https:// address")
+                self._report_refusal(method, shown_path, attempt, started, REDIRECT_CODE, message, status=status)
+                raise TransportError(message, system=self.system, status=status, code=REDIRECT_CODE,
+                                     transient=False)
 
             if response is not None:
                 if self.read_error is not None:
@@ -465,6 +581,13 @@ class HttpClient:
                            shown_path, status if status is not None else code, attempt, attempts, wait)
             if wait > 0:
                 self.sleep(wait)
+
+    def _report_refusal(self, method: str, shown_path: str, attempt: int, started: float, code: str,
+                        message: str, status: int | None = None) -> None:
+        _notify(ApiCallInfo(system=self.system, method=method, path=shown_path, status=status, code=code,
+                            intuit_tid=None, attempt=attempt, duration_ms=round((self.clock() - started) * 1000.0, 3),
+                            tenant_id=self.tenant_id, realm_id=self.realm_id, error=message))
+        logger.warning("%s %s %s refused: %s", self.system, method, shown_path, code)
 
 
 # ============================================================================ tokens for tests and fixed setups
@@ -511,7 +634,8 @@ class StaticTokenProvider:
 
 
 __all__ = [
-    "ApiCallInfo", "ConnectionFailure", "ErrorReading", "HttpClient", "StaticTokenProvider", "TransportError",
+    "ApiCallInfo", "ConnectionFailure", "ErrorReading", "GuardedAdapter", "HttpClient", "OutboundBlocked",
+    "StaticTokenProvider", "TransportError",
     "call_listeners", "describe_transport_error", "encode_json", "json_body", "parse_retry_after",
     "record_calls", "redact_text", "sanitize_path",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from urllib.parse import quote
 import requests
 
 from connections.clients.http import RETRY_STATUSES, ErrorReading, HttpClient, json_body
+from connections.clients.outbound import JAGGAER_POLICY
 from connections.exceptions import CredentialsRejected, JaggaerError, NotConfigured
 
 SYSTEM = "jaggaer"
@@ -89,42 +91,68 @@ def format_since(when: dt.datetime) -> str:
 
 
 # ============================================================================ errors
+#
+# The base URL is the customer's: whatever answers there may be some other service, and its words are
+# not ours to repeat. Errors say what class of failure it was in our own words, with JAGGAER's documented
+# error codes (OAuth `error` values, a numeric `returnCode`) and never `returnMessage`, `error_description`
+# or any other text of the body.
+
+OAUTH_ERRORS = frozenset({"invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+                          "unsupported_grant_type", "invalid_scope", "access_denied", "invalid_token",
+                          "insufficient_scope", "server_error", "temporarily_unavailable"})
+_NUMERIC_CODE = re.compile(r"^-?[0-9]{1,9}$")
+
+
+def oauth_error_code(value: Any) -> str | None:
+    """A documented OAuth error code from an answer's `error`; 'unrecognized_error' for anything else."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) and value in OAUTH_ERRORS else "unrecognized_error"
+
 
 def _return_code(body: dict) -> str | None:
-    """The envelope's returnCode as a string when it is not zero; None when zero or absent."""
+    """The envelope's returnCode when it is not zero ('unrecognized' when it is not a number); None when zero."""
     rc = body.get("returnCode")
-    if rc is None or str(rc).strip() in ("0", ""):
+    if rc is None or isinstance(rc, bool) or str(rc).strip() in ("0", ""):
         return None
-    return str(rc).strip()
+    text = str(rc).strip() if isinstance(rc, int | str) else ""
+    return text if _NUMERIC_CODE.match(text) else "unrecognized"
+
+
+def _status_message(status: int) -> str:
+    if status == 429:
+        return "JAGGAER is limiting the request rate for this client"
+    if status == 404:
+        return "JAGGAER has nothing at this path: check the base URL and the endpoint paths"
+    if status >= 500:
+        return f"JAGGAER is not available right now (HTTP {status})"
+    return f"JAGGAER refused the request (HTTP {status})"
 
 
 def error_from_response(response: requests.Response) -> JaggaerError | None:
-    """The error a JAGGAER answer carries (HTTP status, OAuth error or non-zero returnCode); None if clean."""
+    """The error a JAGGAER answer carries (HTTP status, OAuth error or non-zero returnCode); None if clean.
+
+    The message is ours: the status, the documented OAuth error code or the numeric returnCode."""
     status = response.status_code
     transient = status in RETRY_STATUSES
     body = json_body(response)
     if isinstance(body, dict):
         code = _return_code(body)
         if code is not None:
-            message = str(body.get("returnMessage") or f"JAGGAER answered returnCode {code}")
+            shown = f"returnCode {code}" if code != "unrecognized" else "a returnCode that is not a number"
+            message = (f"JAGGAER answered with error {shown} (HTTP {status})" if response.ok
+                       else f"{_status_message(status)} ({shown})")
             return JaggaerError(message, status=status, code=code, transient=transient)
-        if body.get("error") and not response.ok:
-            return JaggaerError(str(body.get("error_description") or body["error"]), status=status,
-                                code=str(body["error"]), transient=transient)
+        oauth_code = oauth_error_code(body.get("error"))
+        if oauth_code in OAUTH_ERRORS and not response.ok:
+            return JaggaerError(f"JAGGAER refused the request with OAuth error {oauth_code} (HTTP {status})",
+                                status=status, code=oauth_code, transient=transient)
     if response.ok:
         if not isinstance(body, dict):
             return JaggaerError("JAGGAER answered with something that is not a JSON object: check the base URL",
                                 status=status, code="not_json")
         return None
-    if status == 429:
-        message = "JAGGAER is limiting the request rate for this client"
-    elif status == 404:
-        message = "JAGGAER has nothing at this path: check the base URL and the endpoint paths"
-    elif status >= 500:
-        message = f"JAGGAER is not available right now (HTTP {status})"
-    else:
-        message = f"JAGGAER refused the request (HTTP {status})"
-    return JaggaerError(message, status=status, code=str(status), transient=transient)
+    return JaggaerError(_status_message(status), status=status, code=str(status), transient=transient)
 
 
 def read_jaggaer_error(response: requests.Response) -> ErrorReading | None:
@@ -148,10 +176,12 @@ class JaggaerClient:
         self.dialect = effective_dialect(dialect)
         self.tenant_id = tenant_id
         if http is None:
-            http = HttpClient(SYSTEM, self.api_base_url, read_error=read_jaggaer_error, tenant_id=tenant_id)
+            http = HttpClient(SYSTEM, self.api_base_url, read_error=read_jaggaer_error, tenant_id=tenant_id,
+                              policy=JAGGAER_POLICY)
         else:
             http.read_error = http.read_error or read_jaggaer_error
             http.tenant_id = tenant_id if tenant_id is not None else http.tenant_id
+            http.use_policy(JAGGAER_POLICY)
         self.http = http
         self.request_counts: Counter = Counter()
 
@@ -229,7 +259,13 @@ class JaggaerClient:
     def get(self, entity: str, record_id: str) -> dict:
         """One record by id (the record itself, or the single row of an envelope)."""
         path, list_key = self._entity(entity)
-        body = self._call("single", f"{path}/{quote(str(record_id), safe='')}")
+        try:
+            body = self._call("single", f"{path}/{quote(str(record_id), safe='')}")
+        except JaggaerError as exc:
+            if exc.status != 404:
+                raise
+            raise JaggaerError(f"JAGGAER has no {entity} record {record_id} (HTTP 404)", status=404, code=exc.code,
+                               transient=False) from exc
         if "returnCode" in body and list_key in body:
             rows = body.get(list_key) or []
             if not rows:
@@ -245,5 +281,5 @@ class JaggaerClient:
         return int(body.get("totRecords") or 0)
 
 
-__all__ = ["DEFAULT_DIALECT", "ENTITIES", "JaggaerClient", "effective_dialect", "error_from_response",
-           "read_jaggaer_error"]
+__all__ = ["DEFAULT_DIALECT", "ENTITIES", "OAUTH_ERRORS", "JaggaerClient", "effective_dialect", "error_from_response",
+           "oauth_error_code", "read_jaggaer_error"]
