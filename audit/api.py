@@ -26,6 +26,7 @@ from audit.serializers import (
     ReplayAnswerSerializer,
 )
 from config.api import ApplicationError
+from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from sync.models import Hold, SyncRun
 from sync.replay import replay_request, replay_run_perform, replay_targets_of_run
 from sync.runs_api import SyncRunSerializer
@@ -160,6 +161,8 @@ def _replay_answer(run: SyncRun, targets: dict[str, list[str]]) -> dict:
 
 
 class RecordReplayApi(TenantScopedMixin, APIView):
+    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
+
     @extend_schema(summary="Replay one record: read it again from JAGGAER and send it through the pipeline",
                    description="A replay is a run with trigger 'replay' (409 while another run goes). It writes "
                                "nothing when QuickBooks already has this version. Runs in the request when tasks "
@@ -178,6 +181,8 @@ class RecordReplayApi(TenantScopedMixin, APIView):
 
 
 class RunReplayFailedApi(TenantScopedMixin, APIView):
+    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
+
     @extend_schema(summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
                    tags=TAGS, request=None, responses={202: ReplayAnswerSerializer})
     def post(self, request, tenant_id, run_id):

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import audit
+from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs import sync_request
@@ -49,6 +50,7 @@ class SyncRequestSerializer(serializers.Serializer):
 
 class SyncRunListApi(TenantScopedMixin, generics.ListAPIView):
     serializer_class = SyncRunSerializer
+    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
     filterset_fields = ["status", "trigger"]
     ordering_fields = ["created_at"]
 
