@@ -162,6 +162,7 @@ def _replay_answer(run: SyncRun, targets: dict[str, list[str]]) -> dict:
 
 class RecordReplayApi(TenantScopedMixin, APIView):
     throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
+    path_max_lengths = {"entity": 40, "source_id": 200}
 
     @extend_schema(summary="Replay one record: read it again from JAGGAER and send it through the pipeline",
                    description="A replay is a run with trigger 'replay' (409 while another run goes). It writes "

@@ -207,6 +207,9 @@ class TenantAdmin(admin.ModelAdmin):
         from connections.services import connection_ping
 
         for tenant in queryset:
+            if not tenant.is_active:
+                self.message_user(request, f"{tenant}: deactivated; its connections are not pinged.", messages.WARNING)
+                continue
             results = {system: connection_ping(tenant=tenant, system=system) for system in ("jaggaer", "qbo")}
             people_audit(request, "tenant.ping", tenant=tenant, target=tenant,
                          after={s: r["ok"] for s, r in results.items()})
@@ -227,6 +230,9 @@ class TenantAdmin(admin.ModelAdmin):
             try:
                 run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.API)
             except Conflict as e:
+                if e.code != "sync_already_running":
+                    self.message_user(request, f"{tenant}: {e.message}", messages.WARNING)
+                    continue
                 running = (e.extra.get("run") or {}).get("id", "")
                 self.message_user(request, f"{tenant}: a sync is already queued or running"
                                            f"{f' (run {running})' if running else ''}; wait for it to finish.",
