@@ -142,6 +142,11 @@ class TenantAdmin(admin.ModelAdmin):
             _held=Coalesce(Subquery(held, output_field=IntegerField()), Value(0)),
         )
 
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a tenant to another partner hands its data to that partner: superusers only.
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else [*fields, "partner"]
+
     def save_model(self, request, obj, form, change):
         if not change:
             super().save_model(request, obj, form, change)

@@ -12,7 +12,7 @@ from sync.housekeeping import qbo_changes_apply, qbo_changes_reconcile
 from sync.models import Cursor, Hold, SyncRun
 from sync.runs import dispatch_due_syncs, sync_request, sync_run_perform
 from tests.admin.support import populate
-from tests.connections.support import configured_jaggaer, connected_qbo, fast_http, jaggaer_app, qbo_app  # noqa: F401
+from tests.connections.support import configured_jaggaer, connected_qbo, fast_http, jaggaer_app, qbo_app  # noqa: F401,F811
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +95,7 @@ def test_manage_py_sync_refuses_in_one_line(inactive):
         call_command("sync", str(inactive.pk))
 
 
-def test_webhook_and_cdc_work_leave_it_alone(alice, qbo_app, jaggaer_app):
+def test_webhook_and_cdc_work_leave_it_alone(alice, qbo_app, jaggaer_app):  # noqa: F811
     open_tenant = TenantFactory(partner=alice.partner, slug="open")
     closed_tenant = TenantFactory(partner=alice.partner, slug="closed", is_active=False)
     for tenant, realm in ((open_tenant, "9130355000000001"), (closed_tenant, "9130355000000002")):
