@@ -306,6 +306,10 @@ class TenantAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         tenant = get_object_or_404(Tenant.objects.select_related("partner"), pk=tenant_id)
+        if request.method != "POST":  # a GET (a link, a prefetch) only asks; starting the flow is a POST
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "tenant": tenant,
+                       "title": f"Re-authorize QuickBooks: {tenant.name}"}
+            return TemplateResponse(request, "admin/tenants/tenant/qbo_authorize.html", context)
         try:
             url = qbo_authorization_start(tenant=tenant)
         except ApplicationError as e:
