@@ -149,3 +149,24 @@ def test_only_iana_zone_names_are_accepted(alice, zone):
     body = error(alice.client.post(URL, {"name": "Z", "slug": "zone", "time_zone": zone}, format="json"),
                  400, "validation_error")
     assert "time_zone" in body["fields"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("path", "query"), [
+    ("", {"created_before": "0257-11-15T15:44:15.77-18:15"}),
+    ("", {"created_after": "2025-01-01T00:00:00+16:00"}),
+    ("/{tenant}/audit/records", {"until": "0307-10-17T17:04:54+17:57"}),
+    ("/{tenant}/audit/api-calls", {"since": "0850-11-22T16:32:32+18:00"}),
+    ("/{tenant}/audit/records.csv", {"since": "0001-01-01T00:00:00+14:00"}),
+])
+def test_datetimes_postgresql_cannot_compare_are_a_400(alice, tenant, path, query):
+    # Found by the schemathesis run: offsets beyond ±15:59 were a DataError (500).
+    response = alice.client.get(URL + path.format(tenant=tenant.pk), query)
+    error(response, 400, "validation_error")
+
+
+@pytest.mark.django_db
+def test_the_widest_real_offsets_still_filter(alice, tenant):
+    for value in ("2025-01-01T00:00:00+14:00", "2025-01-01T00:00:00-12:00", "2025-01-01"):
+        assert alice.client.get(URL, {"created_after": value}).status_code == 200
+        assert alice.client.get(f"{URL}/{tenant.pk}/audit/records", {"since": value}).status_code == 200
