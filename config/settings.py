@@ -157,10 +157,9 @@ AXES_COOLOFF_TIME = AXES_COOLOFF_HOURS
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
-# The client address is REMOTE_ADDR, or X-Forwarded-For only behind TRUSTED_PROXY_COUNT proxies (never spoofable).
-AXES_IPWARE_META_PRECEDENCE_ORDER = (["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT
-                                     else ["REMOTE_ADDR"])
+# The client address is REMOTE_ADDR, or taken from X-Forwarded-For only behind TRUSTED_PROXY_COUNT proxies.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "config.throttles.client_address"
 # A staff login also asks for a TOTP code (django-otp): required in production, optional in development.
 STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=IS_PRODUCTION)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ml-connector")
@@ -194,7 +193,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": ["config.throttles.PartnerKeyThrottle"],
     # Client addresses come from REMOTE_ADDR, or from X-Forwarded-For behind this many trusted proxies.
-    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 # --- Throttles (config/throttles.py), counted in the shared cache: "<n>/<second|minute|hour|day>" ----------

@@ -14,7 +14,7 @@ import math
 
 from django.conf import settings
 from rest_framework import exceptions
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from tenants.auth import PartnerPrincipal
 
@@ -106,6 +106,11 @@ class FailedAuthenticationThrottle(_SettingRateThrottle):
         self._load(request)
         self.history.insert(0, self.now)
         self.cache.set(self.key, self.history, self.duration)
+
+
+def client_address(request) -> str:
+    """The client's address as the throttles see it (REMOTE_ADDR, or X-Forwarded-For behind trusted proxies)."""
+    return BaseThrottle().get_ident(request)
 
 
 def authentication_check(request) -> None:

@@ -98,3 +98,13 @@ def test_the_setup_command_refuses_a_second_device_unless_told(staff_user, djang
     django_user_model.objects.create_user("plain", password=PASSWORD)
     with pytest.raises(CommandError, match="No staff user"):
         call_command("staff_totp", "plain")
+
+
+@override_settings(AXES_ENABLED=True, AXES_FAILURE_LIMIT=5)
+def test_a_forged_forwarded_for_header_does_not_escape_the_lockout(client, staff_user, django_user_model):
+    django_user_model.objects.create_superuser("other", password=PASSWORD)
+    for n in range(5):
+        login(client, f"wrong-{n}", ip="192.0.2.30", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    answer = login(client, PASSWORD, ip="192.0.2.30", username="other", HTTP_X_FORWARDED_FOR="203.0.113.99")
+    assert answer.status_code == 429 and not logged_in(client)
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"192.0.2.30"}
