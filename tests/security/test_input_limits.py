@@ -170,3 +170,20 @@ def test_the_widest_real_offsets_still_filter(alice, tenant):
     for value in ("2025-01-01T00:00:00+14:00", "2025-01-01T00:00:00-12:00", "2025-01-01"):
         assert alice.client.get(URL, {"created_after": value}).status_code == 200
         assert alice.client.get(f"{URL}/{tenant.pk}/audit/records", {"since": value}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_manage_py_sync_asks_for_the_id_when_two_partners_use_one_slug(alice, bob):
+    from django.core.management import CommandError, call_command
+
+    from tests.factories import TenantFactory
+
+    mine = TenantFactory(partner=alice.partner, slug="shared")
+    TenantFactory(partner=bob.partner, slug="shared")
+    with pytest.raises(CommandError) as refusal:
+        call_command("sync", "shared")
+    message = str(refusal.value)
+    assert message.startswith("Several partners have a tenant with slug 'shared'; give its id instead:")
+    assert str(mine.pk) in message and "\n" not in message
+    with pytest.raises(CommandError, match="No tenant with slug or id 'nobody'"):
+        call_command("sync", "nobody")

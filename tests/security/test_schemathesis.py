@@ -71,7 +71,7 @@ def test_no_generated_request_gets_a_5xx(world, wsgi_in_test_transaction):
     fixed = {"tenant_id": str(world["tenant"].pk), "run_id": str(world["run"].pk)}
     sent: list[str] = []
     statuses: Counter[int] = Counter()
-    server_errors: list[str] = []
+    problems: list[str] = []
     started = time.monotonic()
 
     for operation in operations:
@@ -98,15 +98,15 @@ def test_no_generated_request_gets_a_5xx(world, wsgi_in_test_transaction):
             sent.append(case.operation.label)
             statuses[status // 100 * 100] += 1
             if status in (401, 403):
-                server_errors.append(f"{case.method} {case.formatted_path} -> {status}: the real key was refused")
+                problems.append(f"{case.method} {case.formatted_path} -> {status}: the real key was refused")
             if status >= 500 or broken:
-                server_errors.append(f"{case.method} {case.formatted_path} -> {status}"
+                problems.append(f"{case.method} {case.formatted_path} -> {status}"
                                      f"{f' ({broken})' if broken else ''}: {text} query={case.query} "
                                      f"body={str(case.body)[:200]}")
 
         exercise()
 
-    assert not server_errors, "\n".join(server_errors[:20])
+    assert not problems, "\n".join(problems[:20])
     assert len(sent) >= MINIMUM_REQUESTS, f"{len(sent)} requests"
     assert len(set(sent)) == len(operations)
     assert statuses[200] >= 500, statuses      # the real tenant and key let many requests through to the work
