@@ -25,6 +25,7 @@ from audit.serializers import (
     RecordEventSerializer,
     ReplayAnswerSerializer,
 )
+from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from core.exceptions import ApplicationError
 from sync.models import Hold, SyncRun
 from sync.replay import replay_request, replay_run_perform, replay_targets_of_run
@@ -160,6 +161,9 @@ def _replay_answer(run: SyncRun, targets: dict[str, list[str]]) -> dict:
 
 
 class RecordReplayApi(TenantScopedMixin, APIView):
+    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
+    path_max_lengths = {"entity": 40, "source_id": 200}
+
     @extend_schema(summary="Replay one record: read it again from JAGGAER and send it through the pipeline",
                    description="A replay is a run with trigger 'replay' (409 while another run goes). It writes "
                                "nothing when QuickBooks already has this version. Runs in the request when tasks "
@@ -178,6 +182,8 @@ class RecordReplayApi(TenantScopedMixin, APIView):
 
 
 class RunReplayFailedApi(TenantScopedMixin, APIView):
+    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
+
     @extend_schema(summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
                    tags=TAGS, request=None, responses={202: ReplayAnswerSerializer})
     def post(self, request, tenant_id, run_id):

@@ -3,12 +3,13 @@
 import django_filters
 
 from audit.models import Action, ApiCall, Outcome, RecordEvent
+from config.filters import DateTimeFilter
 
 
 class _Period(django_filters.FilterSet):
-    since = django_filters.DateTimeFilter(field_name="created_at", lookup_expr="gte",
+    since = DateTimeFilter(field_name="created_at", lookup_expr="gte",
                                           help_text="From this time on (inclusive), e.g. 2025-01-01.")
-    until = django_filters.DateTimeFilter(field_name="created_at", lookup_expr="lt",
+    until = DateTimeFilter(field_name="created_at", lookup_expr="lt",
                                           help_text="Before this time (exclusive), e.g. 2025-02-01.")
 
 

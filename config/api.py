@@ -88,6 +88,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)) and context.get("request"):
+        from config.throttles import authentication_failed
+
+        authentication_failed(context["request"])  # counted per client address (API_THROTTLE_AUTH_FAILURES)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -20,6 +20,8 @@ if ENVIRONMENT not in {"development", "production"}:
 IS_PRODUCTION = ENVIRONMENT == "production"
 
 DEBUG = env.bool("DEBUG", default=False)
+if IS_PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be false in production: debug pages show settings and stack data.")
 
 _DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-use-0000000000000000"
 _DEV_CREDENTIALS_KEY = "dev-only-credentials-key-not-for-production-use-000000000"
@@ -37,11 +39,35 @@ def _required_in_production(name: str, dev_default: str) -> str:
     return dev_default
 
 
+# A production key is at least this long and not low-variety (Django's own check asks 50 characters and 5 distinct
+# ones of SECRET_KEY; a random 32-byte key in base64 or hex clears both rules below).
+KEY_MIN_LENGTH = 32
+KEY_MIN_DISTINCT_CHARACTERS = 12
+
+
+def production_key_problem(name: str, value: str) -> str | None:
+    """Why `value` cannot be the production `name`, or None; settings refuse to start with a reason."""
+    if value in (_DEV_SECRET_KEY, _DEV_CREDENTIALS_KEY) or value.startswith("dev-only-"):
+        return f"{name} is the repository's development key; set a new random one (e.g. `openssl rand -base64 48`)."
+    if len(value) < KEY_MIN_LENGTH:
+        return (f"{name} is {len(value)} characters long; production needs at least {KEY_MIN_LENGTH} random "
+                f"characters (e.g. `openssl rand -base64 48`).")
+    if len(set(value)) < KEY_MIN_DISTINCT_CHARACTERS:
+        return (f"{name} uses only {len(set(value))} different characters; production needs a random key with at "
+                f"least {KEY_MIN_DISTINCT_CHARACTERS} (e.g. `openssl rand -base64 48`).")
+    return None
+
+
 SECRET_KEY = _required_in_production("SECRET_KEY", _DEV_SECRET_KEY)
 # Credentials at rest are encrypted with their own key, never SECRET_KEY.
 CREDENTIALS_KEY = _required_in_production("CREDENTIALS_KEY", _DEV_CREDENTIALS_KEY)
-if IS_PRODUCTION and CREDENTIALS_KEY == SECRET_KEY:
-    raise ImproperlyConfigured("CREDENTIALS_KEY must differ from SECRET_KEY.")
+if IS_PRODUCTION:
+    for _name in ("SECRET_KEY", "CREDENTIALS_KEY"):
+        _problem = production_key_problem(_name, globals()[_name])
+        if _problem:
+            raise ImproperlyConfigured(_problem)
+    if CREDENTIALS_KEY == SECRET_KEY:
+        raise ImproperlyConfigured("CREDENTIALS_KEY must differ from SECRET_KEY.")
 CRYPTOGRAPHY_KEY = CREDENTIALS_KEY
 CRYPTOGRAPHY_SALT = "ml-connector.credentials"
 
@@ -50,7 +76,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.StaffAdminConfig",  # django.contrib.admin on the admin site of config/admin_site.py
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -62,6 +88,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "tenants",
     "connections",
     "sync",
@@ -76,8 +106,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -102,10 +134,35 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'ml_connector.sqlite3'}"),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+if IS_PRODUCTION and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    raise ImproperlyConfigured("DATABASE_URL is SQLite; production needs PostgreSQL (postgres://...).")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded database serves an API, a sync and a worker at once: wait for locks, take them early.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Staff accounts (the admin) -----------------------------------------------------------------
+# django-axes counts failed admin logins in the database and locks the username and the client address
+# (each on its own) after AXES_FAILURE_LIMIT failures for AXES_COOLOFF_HOURS; a successful login resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_HOURS = env.float("AXES_COOLOFF_HOURS", default=1.0)
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_HOURS <= 0:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT must be at least 1 and AXES_COOLOFF_HOURS greater than 0.")
+AXES_COOLOFF_TIME = AXES_COOLOFF_HOURS
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+# The client address is REMOTE_ADDR, or taken from X-Forwarded-For only behind TRUSTED_PROXY_COUNT proxies.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "config.throttles.client_address"
+# A staff login also asks for a TOTP code (django-otp): required in production, optional in development.
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=IS_PRODUCTION)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ml-connector")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -134,7 +191,25 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.PartnerKeyThrottle"],
+    # Client addresses come from REMOTE_ADDR, or from X-Forwarded-For behind this many trusted proxies.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+
+# --- Throttles (config/throttles.py), counted in the shared cache: "<n>/<second|minute|hour|day>" ----------
+API_THROTTLE_PARTNER = env.str("API_THROTTLE_PARTNER", default="1200/minute")        # every call, per API key
+API_THROTTLE_PING = env.str("API_THROTTLE_PING", default="30/minute")                # pings, per API key
+API_THROTTLE_SYNC = env.str("API_THROTTLE_SYNC", default="30/minute")                # sync and replay requests
+API_THROTTLE_AUTH_FAILURES = env.str("API_THROTTLE_AUTH_FAILURES", default="20/minute")  # bad keys, per client IP
+for _name in ("API_THROTTLE_PARTNER", "API_THROTTLE_PING", "API_THROTTLE_SYNC", "API_THROTTLE_AUTH_FAILURES"):
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_name]):
+        raise ImproperlyConfigured(f"{_name} must look like '30/minute' (a count, then second, minute, hour or day).")
+
+# --- Input limits --------------------------------------------------------------------------------
+API_MAX_JSON_DEPTH = 32          # arrays and objects nested deeper are refused (API bodies and webhooks)
+MAPPINGS_BULK_MAX_ITEMS = env.int("MAPPINGS_BULK_MAX_ITEMS", default=500)
+if MAPPINGS_BULK_MAX_ITEMS < 1:
+    raise ImproperlyConfigured("MAPPINGS_BULK_MAX_ITEMS must be at least 1.")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "ml-connector API",
@@ -169,10 +244,18 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Access logs (runserver's django.server, request logs) never keep an OAuth code, state or token.
+    "filters": {"redact_query": {"()": "config.logging.RedactQueryValues"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "django.server": {"()": "django.utils.log.ServerFormatter",
+                                     "format": "[{server_time}] {message}", "style": "{"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_query"]},
+                 "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                                   "filters": ["redact_query"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"},
+                "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+                "django.request": {"filters": ["redact_query"]}},
 }
 
 if IS_PRODUCTION:
@@ -180,7 +263,9 @@ if IS_PRODUCTION:
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = False  # preloading is a one-way decision for the whole domain; not ours to take
 
 # --- Celery, Redis and the per-realm QuickBooks budget --------------------------------------
 # CELERY_BROKER_URL defaults to Redis on 127.0.0.1. Set it empty (the demo does) and every task
@@ -191,6 +276,11 @@ TASKS_IN_PROCESS = not CELERY_BROKER_URL
 REDIS_URL = env.str(
     "REDIS_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
 )
+# The shared cache (throttle counters): Redis when REDIS_URL is set, else this process's memory.
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="mlc")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": CACHE_KEY_PREFIX} if REDIS_URL else
+          {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ml-connector"}}
 CELERY_TASK_ALWAYS_EAGER = TASKS_IN_PROCESS
 if TASKS_IN_PROCESS:
     CELERY_BROKER_URL = "memory://localhost/"  # never used for sending; keeps kombu from looking for a default broker
@@ -293,6 +383,9 @@ if not 1 <= HTTP_MAX_ATTEMPTS <= 20:
 # production, never through a redirect. OUTBOUND_ALLOW_PRIVATE_HOSTS lets development and the tests call
 # the sandboxes on 127.0.0.1; it is off by default and never honoured when ENVIRONMENT=production.
 OUTBOUND_ALLOW_PRIVATE_HOSTS = env.bool("OUTBOUND_ALLOW_PRIVATE_HOSTS", default=False)
+if IS_PRODUCTION and OUTBOUND_ALLOW_PRIVATE_HOSTS:
+    raise ImproperlyConfigured("OUTBOUND_ALLOW_PRIVATE_HOSTS must be false in production: customer-given hosts "
+                               "could reach internal addresses.")
 # Connect timeout (seconds) for customer-given hosts: a silent port must not hold a request for long.
 OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=3.0)
 if OUTBOUND_CONNECT_TIMEOUT <= 0:

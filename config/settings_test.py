@@ -1,12 +1,19 @@
 """Settings for the test suite: the real settings, on PostgreSQL unless DATABASE_URL says otherwise."""
 
 import os
+import uuid
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ml_connector")
 # Every test talks to the sandbox's default realm: a production-sized budget shared in Redis would
 # make unrelated tests wait on each other. Tests of the budget set their own (limiter, workers).
 for name in ("QBO_REQUESTS_PER_MINUTE", "QBO_REQUESTS_PER_SECOND", "QBO_BATCHES_PER_MINUTE"):
     os.environ.setdefault(name, "100000")
+
+# The whole suite calls the API far faster than any partner: throttle tests set low rates themselves.
+for name in ("API_THROTTLE_PARTNER", "API_THROTTLE_PING", "API_THROTTLE_SYNC", "API_THROTTLE_AUTH_FAILURES"):
+    os.environ.setdefault(name, "1000000/minute")
+# Every test run keeps its cache keys (throttle counters) apart in the shared Redis.
+os.environ.setdefault("CACHE_KEY_PREFIX", f"mlc-test-{uuid.uuid4().hex[:12]}")
 
 from config.settings import *  # noqa: E402,F403
 
@@ -18,3 +25,7 @@ OUTBOUND_ALLOW_PRIVATE_HOSTS = True
 
 # Tasks run in the test process unless a test starts real workers (tests/sync/test_workers.py).
 CELERY_TASK_ALWAYS_EAGER = True
+
+# The test client logs staff in without a request, which django-axes refuses; tests of the lockout turn it on.
+AXES_ENABLED = False
+STAFF_REQUIRE_2FA = False

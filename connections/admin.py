@@ -56,6 +56,9 @@ class StaleFilter(admin.SimpleListFilter):
 
 def _ping(modeladmin, request, queryset, system: str) -> None:
     for connection in queryset.select_related("tenant"):
+        if not connection.tenant.is_active:
+            modeladmin.message_user(request, f"{connection.tenant}: deactivated; not pinged.", messages.WARNING)
+            continue
         answer = services.connection_ping(tenant=connection.tenant, system=system)
         people_audit(request, f"connection.{system}.ping", tenant=connection.tenant, target=connection,
                      after={"ok": answer["ok"]})

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import audit
+from config.throttles import PartnerKeyThrottle, PingThrottle
 from connections import oauth, selectors, services
 from connections.serializers import (
     ConnectionsOverviewSerializer,
@@ -137,6 +138,7 @@ class QboAuthorizeApi(TenantScopedMixin, APIView):
 
 class ConnectionPingApi(TenantScopedMixin, APIView):
     system = ""
+    throttle_classes = [PartnerKeyThrottle, PingThrottle]
 
     @extend_schema(summary="Test a connection with the lightest real call; says what to fix", tags=TAGS,
                    request=None, responses=PingAnswerSerializer)

@@ -674,6 +674,9 @@ def _close(client) -> None:
 
 
 def connection_ping(*, tenant: Tenant, system: str) -> dict:
+    from tenants.services import tenant_require_active
+
+    tenant_require_active(tenant=tenant)  # a deactivated tenant's hosts are not called
     if system == "jaggaer":
         return jaggaer_connection_ping(tenant=tenant)
     if system == "qbo":

@@ -180,6 +180,9 @@ def replay_selected(model_admin, request, rows) -> list[SyncRun]:
         try:
             run = replay_request(tenant=tenant, targets=targets[tenant.pk], actor=request)
         except Conflict as e:
+            if e.code != "sync_already_running":
+                model_admin.message_user(request, f"{tenant}: {e.message}", messages.WARNING)
+                continue
             running = (e.extra.get("run") or {}).get("id", "")
             model_admin.message_user(request, f"{tenant}: a sync is already queued or running"
                                               f"{f' (run {running})' if running else ''}; replay once it has "

@@ -156,7 +156,9 @@ def qbo_changes_apply(*, changes: list[dict]) -> dict[str, int]:
     for change in changes:
         by_realm[str(change["realm_id"])].append(change)
     totals = defaultdict(int)
-    connections = QboConnection.objects.filter(realm_id__in=list(by_realm)).select_related("tenant")
+    # A deactivated tenant's realm is left alone: no webhook work for it.
+    connections = (QboConnection.objects.filter(realm_id__in=list(by_realm), tenant__is_active=True)
+                   .select_related("tenant"))
     for connection in connections:
         try:
             qbo = _client(connection)
@@ -187,7 +189,8 @@ def qbo_changes_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Daily: ask QBO's CDC what changed since the last reconcile, so a missed webhook is caught up."""
     now = now or timezone.now()
     totals = defaultdict(int)
-    for connection in QboConnection.objects.filter(status=ConnectionStatus.CONNECTED).select_related("tenant"):
+    connected = QboConnection.objects.filter(status=ConnectionStatus.CONNECTED, tenant__is_active=True)
+    for connection in connected.select_related("tenant"):
         tenant = connection.tenant
         cursor, _ = Cursor.objects.get_or_create(tenant=tenant, entity=CDC_CURSOR)
         since = max(cursor.high_water_mark or now - dt.timedelta(days=1), now - dt.timedelta(days=CDC_MAX_DAYS))

@@ -24,6 +24,7 @@ from sync.models import SyncRun
 from sync.pipeline.engine import FAILED, HOLD_PAGE_SIZE, RecordStep, RunContext, chunked
 from sync.pipeline.steps import STEP_NAMES, STEPS
 from sync.services import run_finish, run_steps
+from tenants.services import tenant_require_active
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def replay_targets_of_run(*, run: SyncRun) -> dict[str, list[str]]:
 def replay_request(*, tenant, targets: dict[str, list[str]], actor, origin_run: SyncRun | None = None,
                    enqueue: bool = True) -> SyncRun:
     """A queued replay run holding the tenant's lease; handed to a worker after commit unless enqueue=False."""
+    tenant_require_active(tenant=tenant)
     targets = {entity: list(dict.fromkeys(str(s) for s in ids)) for entity, ids in targets.items() if ids}
     for entity in targets:
         _check_entity(entity)
@@ -106,6 +108,11 @@ def replay_run_perform(*, run_id, targets: dict[str, list[str]], progress: Calla
         return run
     if run.cancel_requested:
         run_finish(run, SyncRun.Status.CANCELLED, message="Cancelled before it started.")
+        lease_release(run=run)
+        return run
+    if not run.tenant.is_active:  # deactivated while the replay waited in the queue
+        run_finish(run, SyncRun.Status.CANCELLED, code="tenant_inactive",
+                   message="The tenant was deactivated before the replay started; nothing was done.")
         lease_release(run=run)
         return run
     if not lease_acquire(tenant=run.tenant, run=run):

@@ -20,8 +20,12 @@ from sync.pipeline.engine import RunCancelled
 from sync.schedule import next_run_at
 from sync.services import sync_run_create, sync_run_start
 from tenants.models import Tenant
+from tenants.services import tenant_require_active
 
 logger = logging.getLogger(__name__)
+
+
+INACTIVE_MESSAGE = "The tenant was deactivated before the run started; nothing was done."
 
 
 class LeaseLost(RunCancelled):
@@ -49,6 +53,7 @@ def _enqueue(run_ids: list) -> None:
 def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,
                  entities: list[str] | None = None, enqueue: bool = True) -> SyncRun:
     """A queued run holding the tenant's lease, handed to a worker after commit; 409 while one runs."""
+    tenant_require_active(tenant=tenant)
     with transaction.atomic():
         run = sync_run_create(tenant=tenant, trigger=trigger, full=full, entities=entities)
         if not lease_acquire(tenant=tenant, run=run, seconds=settings.SYNC_QUEUED_LEASE_SECONDS):
@@ -85,6 +90,11 @@ def sync_run_perform(*, run_id, progress: Callable | None = None) -> SyncRun | N
     if run.cancel_requested:
         SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.CANCELLED, finished_at=now,
                                                  error_message="Cancelled before it started.")
+        lease_release(run=run)
+        return run
+    if not run.tenant.is_active:  # deactivated while the run waited in the queue
+        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.CANCELLED, finished_at=now,
+                                                 error_code="tenant_inactive", error_message=INACTIVE_MESSAGE)
         lease_release(run=run)
         return run
     if not lease_acquire(tenant=run.tenant, run=run):

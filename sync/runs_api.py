@@ -3,7 +3,7 @@
 import logging
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -12,6 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import audit
+from config.api import error_body
+from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs import sync_request
@@ -44,11 +46,13 @@ class SyncRunSerializer(serializers.ModelSerializer):
 class SyncRequestSerializer(serializers.Serializer):
     full = serializers.BooleanField(default=False, help_text="Read everything, not only what changed.")
     entities = serializers.ListField(child=serializers.ChoiceField(choices=STEP_NAMES), required=False,
+                                     max_length=len(STEP_NAMES),
                                      help_text="Steps to run; all when omitted.")
 
 
 class SyncRunListApi(TenantScopedMixin, generics.ListAPIView):
     serializer_class = SyncRunSerializer
+    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
     filterset_fields = ["status", "trigger"]
     ordering_fields = ["created_at"]
 
@@ -113,7 +117,7 @@ def qbo_webhook(request):
         changes = parse_notification(body)
     except WebhookRejected as e:
         logger.info("QBO webhook rejected: %s", e)
-        return HttpResponse(status=400)
+        return JsonResponse(error_body("invalid_webhook", str(e)), status=400)
     realms = {c.realm_id for c in changes}
     known = set(QboConnection.objects.filter(realm_id__in=realms).values_list("realm_id", flat=True))
     if realms - known:

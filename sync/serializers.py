@@ -1,3 +1,4 @@
+from django.conf import settings
 from rest_framework import serializers
 
 from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem, SyncSettings
@@ -36,7 +37,15 @@ class MappingBulkItemSerializer(MappingSetSerializer):
 
 
 class MappingBulkSerializer(serializers.Serializer):
-    mappings = MappingBulkItemSerializer(many=True, allow_empty=False)
+    mappings = MappingBulkItemSerializer(many=True, allow_empty=False, help_text=(
+        "At most MAPPINGS_BULK_MAX_ITEMS (500 by default) in one request."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        cap = settings.MAPPINGS_BULK_MAX_ITEMS  # checked before any item is validated
+        self.fields["mappings"].max_length = cap
+        self.fields["mappings"].error_messages["max_length"] = (
+            f"At most {cap} mappings in one request; send the rest in further requests.")
 
 
 class AutoMatchSerializer(serializers.Serializer):

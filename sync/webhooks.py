@@ -8,6 +8,10 @@ import hmac
 import json
 from dataclasses import dataclass
 
+from django.conf import settings
+
+from config.parsers import depth_message, json_depth
+
 
 class WebhookRejected(Exception):
     pass
@@ -59,9 +63,11 @@ def _cloud_event(event: dict) -> EntityChange:
 
 def parse_notification(body: bytes) -> list[EntityChange]:
     """Entity changes named by a webhook body, in either shape; WebhookRejected when it is neither."""
+    if json_depth(body) > settings.API_MAX_JSON_DEPTH:
+        raise WebhookRejected(depth_message(settings.API_MAX_JSON_DEPTH))
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise WebhookRejected("The body is not JSON.")
     if isinstance(payload, dict) and "eventNotifications" in payload:
         changes = _classic(payload)

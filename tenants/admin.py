@@ -142,6 +142,11 @@ class TenantAdmin(admin.ModelAdmin):
             _held=Coalesce(Subquery(held, output_field=IntegerField()), Value(0)),
         )
 
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a tenant to another partner hands its data to that partner: superusers only.
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else [*fields, "partner"]
+
     def save_model(self, request, obj, form, change):
         if not change:
             super().save_model(request, obj, form, change)
@@ -207,6 +212,9 @@ class TenantAdmin(admin.ModelAdmin):
         from connections.services import connection_ping
 
         for tenant in queryset:
+            if not tenant.is_active:
+                self.message_user(request, f"{tenant}: deactivated; its connections are not pinged.", messages.WARNING)
+                continue
             results = {system: connection_ping(tenant=tenant, system=system) for system in ("jaggaer", "qbo")}
             people_audit(request, "tenant.ping", tenant=tenant, target=tenant,
                          after={s: r["ok"] for s, r in results.items()})
@@ -227,6 +235,9 @@ class TenantAdmin(admin.ModelAdmin):
             try:
                 run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.API)
             except Conflict as e:
+                if e.code != "sync_already_running":
+                    self.message_user(request, f"{tenant}: {e.message}", messages.WARNING)
+                    continue
                 running = (e.extra.get("run") or {}).get("id", "")
                 self.message_user(request, f"{tenant}: a sync is already queued or running"
                                            f"{f' (run {running})' if running else ''}; wait for it to finish.",
@@ -295,6 +306,10 @@ class TenantAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         tenant = get_object_or_404(Tenant.objects.select_related("partner"), pk=tenant_id)
+        if request.method != "POST":  # a GET (a link, a prefetch) only asks; starting the flow is a POST
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "tenant": tenant,
+                       "title": f"Re-authorize QuickBooks: {tenant.name}"}
+            return TemplateResponse(request, "admin/tenants/tenant/qbo_authorize.html", context)
         try:
             url = qbo_authorization_start(tenant=tenant)
         except ApplicationError as e:

@@ -41,7 +41,8 @@ class TenantViewSet(
         return Tenant.objects.for_partner(partner) if partner else Tenant.objects.none()
 
     def perform_create(self, serializer):
-        tenant = serializer.save(partner=self.request.partner)
+        tenant = services.tenant_create(partner=self.request.partner, data=serializer.validated_data)
+        serializer.instance = tenant
         audit.action("tenant.create", actor=self.request, tenant=tenant, target_type="tenant", target_id=tenant.pk,
                      after=_audit_view(tenant))
 

@@ -6,9 +6,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
 
+# Names in the zone folder that are not IANA zones: "localtime" is whatever this machine is set to.
+NOT_ZONES = {"localtime", "posixrules", "Factory"}
+
 
 def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
+    if value in NOT_ZONES or value not in zoneinfo.available_timezones():
         raise ValidationError(f"'{value}' is not an IANA time zone, such as 'America/Chicago'.")
 
 
@@ -50,7 +53,8 @@ class Tenant(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="tenants")
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=64, unique=True)
+    # Unique per partner: a partner never learns another partner's slugs from a refusal.
+    slug = models.SlugField(max_length=64)
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
     sync_hour = models.PositiveSmallIntegerField(
         default=2,
@@ -70,6 +74,7 @@ class Tenant(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["partner", "slug"], name="tenant_slug_unique_per_partner")]
         indexes = [
             models.Index(fields=["partner", "is_active"]),
             models.Index(fields=["next_sync_at"], name="tenant_due_idx",

@@ -35,7 +35,25 @@ class TenantScopedMixin:
 
     tenant_url_kwarg = "tenant_id"
     tenant = None  # set per request; None only while the OpenAPI schema is generated without one
+    # The longest value each text part of the address may have (the column it is stored in or compared with).
+    path_max_lengths: dict[str, int] = {}
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        path_values_check(kwargs, self.path_max_lengths)
         self.tenant = tenant_for_request(request, kwargs[self.tenant_url_kwarg])
+
+
+PATH_VALUE_MAX_LENGTH = 100
+
+
+def path_values_check(kwargs: dict, limits: dict[str, int]) -> None:
+    """A text part of the address longer than its column is a 400 saying so, never a database error."""
+    from core.exceptions import ApplicationError
+
+    for name, value in kwargs.items():
+        limit = limits.get(name, PATH_VALUE_MAX_LENGTH)
+        if isinstance(value, str) and len(value) > limit:
+            raise ApplicationError(f"'{name}' in the address is {len(value)} characters long; at most {limit} are "
+                                   f"allowed.", code="path_value_too_long", fields={name: [f"At most {limit} "
+                                                                                            f"characters."]})

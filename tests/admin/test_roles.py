@@ -58,6 +58,7 @@ def test_read_only_support_cannot_act_even_by_posting(read_only_client, tenant):
     assert 'value="Save mappings"' not in html and 'disabled' in html
     assert read_only_client.post(page, {"form-TOTAL_FORMS": "0", "form-INITIAL_FORMS": "0"}).status_code == 403
     assert read_only_client.get(reverse("admin:tenants_tenant_qbo_authorize", args=[tenant.pk])).status_code == 403
+    assert read_only_client.post(reverse("admin:tenants_tenant_qbo_authorize", args=[tenant.pk])).status_code == 403
     assert Action.objects.exclude(actor_kind="system").count() == 0
     assert Mapping.objects.filter(source="person").count() == 0
 

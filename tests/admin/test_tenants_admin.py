@@ -100,7 +100,11 @@ def test_ping_reports_a_side_that_fails(superuser_client, tenant, jaggaer_app, q
 
 
 def test_reauthorize_redirects_to_intuit_with_a_state_for_this_tenant(superuser_client, tenant, qbo_app):
-    response = superuser_client.get(reverse("admin:tenants_tenant_qbo_authorize", args=[tenant.pk]))
+    url = reverse("admin:tenants_tenant_qbo_authorize", args=[tenant.pk])
+    page = superuser_client.get(url)       # a GET only shows the confirmation form: no state, no audit row
+    assert page.status_code == 200 and 'method="post"' in page.content.decode()
+    assert not Action.objects.filter(action="connection.qbo_authorization_started").exists()
+    response = superuser_client.post(url)
     assert response.status_code == 302
     location = urlsplit(response["Location"])
     assert response["Location"].startswith(qbo_app.url)
@@ -110,7 +114,7 @@ def test_reauthorize_redirects_to_intuit_with_a_state_for_this_tenant(superuser_
 
 def test_reauthorize_says_what_is_wrong_when_the_platform_app_is_not_configured(superuser_client, tenant, settings):
     settings.QBO_CLIENT_ID = ""
-    response = superuser_client.get(reverse("admin:tenants_tenant_qbo_authorize", args=[tenant.pk]), follow=True)
+    response = superuser_client.post(reverse("admin:tenants_tenant_qbo_authorize", args=[tenant.pk]), follow=True)
     assert any("QuickBooks app is not configured" in m for m in messages_of(response))
 
 

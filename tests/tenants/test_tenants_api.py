@@ -69,10 +69,13 @@ def test_it_explains_each_invalid_field(alice, payload, field):
     assert field in error["message"]
 
 
-def test_a_slug_taken_by_another_partner_is_a_field_error(alice, outsider_tenant):
+def test_slugs_are_per_partner_another_partners_slug_is_free_and_never_confirmed(alice, outsider_tenant):
     response = alice.client.post(URL, {"name": "X", "slug": outsider_tenant.slug}, format="json")
-    assert response.status_code == 400
-    assert "slug" in response.json()["error"]["fields"]
+    assert response.status_code == 201
+    again = alice.client.post(URL, {"name": "Y", "slug": outsider_tenant.slug}, format="json")
+    assert again.status_code == 409
+    error = again.json()["error"]
+    assert error["code"] == "slug_taken" and "slug" in error["fields"] and "You already have" in error["message"]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """python manage.py sync <tenant-slug> [--full] [--entity ...]: one sync run in this process."""
 
+import uuid
+
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -18,20 +20,33 @@ def _summary(counts: dict) -> str:
     return "  ".join(f"{k} {v}" for k, v in counts.items() if isinstance(v, int) and v)
 
 
+def _tenant(given: str) -> Tenant:
+    """The tenant named by id or by slug; a slug two partners use must be given as the tenant's id."""
+    try:
+        found = list(Tenant.objects.filter(pk=uuid.UUID(given)))
+    except ValueError:
+        found = list(Tenant.objects.filter(slug=given).select_related("partner")[:10])
+    if not found:
+        raise CommandError(f"No tenant with slug or id {given!r}.")
+    if len(found) > 1:
+        choices = ", ".join(f"{t.pk} ({t.partner.name})" for t in found)
+        raise CommandError(f"Several partners have a tenant with slug {given!r}; give its id instead: {choices}.")
+    return found[0]
+
+
 class Command(BaseCommand):
     help = "Run a sync for one tenant now, in this process, with a progress bar per step."
 
     def add_arguments(self, parser):
-        parser.add_argument("tenant", help="The tenant's slug.")
+        parser.add_argument("tenant", help="The tenant's slug (unique per partner), or its id.")
         parser.add_argument("--full", action="store_true", help="Read everything, not only what changed.")
         parser.add_argument("--entity", action="append", choices=STEP_NAMES, dest="entities",
                             help="Run only this step (repeatable).")
 
     def handle(self, *args, tenant, full, entities, **options):
-        try:
-            tenant_obj = Tenant.objects.get(slug=tenant)
-        except Tenant.DoesNotExist:
-            raise CommandError(f"No tenant with slug {tenant!r}.")
+        tenant_obj = _tenant(tenant)
+        if not tenant_obj.is_active:
+            raise CommandError(f"Tenant {tenant_obj.slug} is deactivated: nothing runs for it; reactivate it first.")
         console = Console(file=self.stdout._out if hasattr(self.stdout, "_out") else None)
         try:  # single flight: the same lease as runs from the API and the schedule
             run = sync_request(tenant=tenant_obj, trigger=SyncRun.Trigger.COMMAND, full=full, entities=entities,
