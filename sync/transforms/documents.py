@@ -65,6 +65,7 @@ class LineDraft:
     unit_price: str | None = None
     po_number: str | None = None   # invoices: the PO this line bills
     po_line: str | None = None
+    qty: Decimal | None = None     # the quantity parsed (sign as the amount's on a VendorCredit)
 
     @property
     def text(self) -> str:
@@ -101,6 +102,8 @@ def parse_lines(record: dict, *, gl_segment: str, department_segment: str, with_
         if line.get("amount") in (None, ""):
             raise InvalidRecord(f"Required field '{where}.amount' is missing.", field=f"{where}.amount")
         exact = parse_amount(line["amount"], field=f"{where}.amount")
+        qty = line.get("quantity")
+        qty = parse_amount(qty, field=f"{where}.quantity") if qty not in (None, "") else None
         gl = segment(line.get("accountingSegments"), gl_segment) or segment(header, gl_segment)
         if not gl:
             raise InvalidRecord(f"Line {number} has no GL account (segment '{gl_segment}').",
@@ -113,7 +116,7 @@ def parse_lines(record: dict, *, gl_segment: str, department_segment: str, with_
             quantity=text_or_none(line.get("quantity"), limit=30),
             unit_price=text_or_none(line.get("unitPrice"), limit=30),
             po_number=text_or_none(line.get("poNumber"), limit=100) if with_po else None,
-            po_line=text_or_none(line.get("poLineNumber"), limit=20) if with_po else None,
+            po_line=text_or_none(line.get("poLineNumber"), limit=20) if with_po else None, qty=qty,
         ))
     return out
 

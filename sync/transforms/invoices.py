@@ -84,6 +84,7 @@ def invoice_draft(record: dict, *, gl_segment: str, department_segment: str) -> 
         total = total * sign
         for line in lines:
             line.amount, line.exact_amount = line.amount * sign, line.exact_amount * sign
+            line.qty = line.qty * sign if line.qty is not None else None
     if any(line.amount < 0 for line in lines):
         raise InvalidRecord(f"A {'credit memo' if entity == 'VendorCredit' else 'bill'} with lines of both signs "
                             "cannot be posted to QuickBooks; split it in JAGGAER.", field="lineList")
