@@ -55,6 +55,9 @@ PO_STATUSES = ("Draft", "Approved", "Issued", "Closed", "Cancelled")
 INVOICE_STATUSES = ("InProcess", "Approved", "Rejected", "Paid")
 INVOICE_TYPES = ("Invoice", "Credit Memo")
 KINDS = ("suppliers", "purchase_orders", "invoices", "gl_accounts", "departments")
+# Every hold reason this module gives (README, "Holds": each is released when JAGGAER corrects the record).
+REASONS = ("invalid_record", "quantity_not_positive", "unit_price_negative", "line_amount_mismatch",
+           "line_signs_mixed", "amount_negative", "total_mismatch")
 
 
 def shown(value: Any) -> str:
