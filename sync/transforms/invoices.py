@@ -80,7 +80,8 @@ def invoice_draft(record: dict, *, gl_segment: str, department_segment: str) -> 
     entity = TYPES[kind]
     if entity == "VendorCredit":
         # QBO wants a vendor credit's amounts positive; JAGGAER sends a credit memo's negative.
-        sign = Decimal(-1) if total < 0 or any(line.amount < 0 for line in lines) else Decimal(1)
+        sign = Decimal(-1) if total < 0 or any(line.amount < 0 or (line.qty is not None and line.qty < 0)
+                                               for line in lines) else Decimal(1)
         total = total * sign
         for line in lines:
             line.amount, line.exact_amount = line.amount * sign, line.exact_amount * sign

@@ -10,7 +10,8 @@ Decisions the contract leaves open:
 - Amounts, quantities and unit prices are JSON *strings* of plain decimals: an optional leading '-', digits,
   an optional '.' and digits (`"1250.00"`, `"2.5"`, `"-10"`). Refused: JSON numbers (the contract says
   strings; a float may already have lost a cent), currency signs, thousands separators, spaces inside,
-  letters for digits, exponents, '+', NaN and Infinity, more than 18 digits before or after the point.
+  letters for digits, other scripts' digits, exponents, '+', NaN and Infinity, more than 18 digits before or
+  after the point.
   Surrounding whitespace is ignored.
 - Line numbers (`lineNumber`, `poLineNumber`) are positive integers, as JSON numbers or digit strings.
 - Credit memos: JAGGAER sends them negative (quantity and amount below zero, unit price positive). A credit
@@ -34,11 +35,13 @@ CODE_MAX = 100
 TEXT_MAX = 4000
 PROBLEMS_SHOWN = 5
 
-_DECIMAL = re.compile(r"^-?\d{1,18}(\.\d{1,18})?$")
+# [0-9], not \d: \d (and Decimal()) accept other scripts' digits ("١٢٥")
+_DECIMAL = re.compile(r"^-?[0-9]{1,18}(\.[0-9]{1,18})?$")
 _CODE_BAD = re.compile(r"[\x00-\x1f\x7f]")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-_LINE_NUMBER = re.compile(r"^[1-9]\d{0,8}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+                        r"(Z|[+-][0-9]{2}:?[0-9]{2})?$")
+_LINE_NUMBER = re.compile(r"^[1-9][0-9]{0,8}$")
 
 # ISO 4217 codes in use (active currencies and the usual funds/metals codes).
 ISO_4217 = frozenset("""
@@ -201,7 +204,7 @@ class _Checker:
 
     def decimal(self, obj: Any, key: str, path: str, *, required: bool = True) -> Decimal | None:
         value = self.get(obj, key)
-        if value is MISSING or value is None or value == "":
+        if value is MISSING or value is None:
             if required:
                 self.bad(path, value, DECIMAL_EXPECTED)
             return None
@@ -364,8 +367,8 @@ def _invoice(c: _Checker, r: dict) -> tuple[list[Line], Decimal | None, int]:
     _, total = _document_header(c, r)
     lines = _lines(c, r, with_po=True)
     sign = 1
-    if kind == "Credit Memo" and (total is not None and total < 0 or any(ln.amount is not None and ln.amount < 0
-                                                                          for ln in lines)):
+    if kind == "Credit Memo" and (total is not None and total < 0 or any(
+            ln.amount is not None and ln.amount < 0 or ln.quantity is not None and ln.quantity < 0 for ln in lines)):
         sign = -1
     return lines, total, sign
 
