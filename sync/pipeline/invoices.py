@@ -121,11 +121,14 @@ class InvoiceStep(DocumentStep):
         if link is not None and link.content_digest == content:
             self.stash(record.source_id, self.clone(link, source_digest=record.digest))
             return Result(record, UNCHANGED, qbo_id=link.qbo_id,
-                          message=f"Only the workflow status changed ({draft.status}); nothing to send to QuickBooks.")
+                          message=f"Nothing QuickBooks holds changed (only the timestamp or the workflow status, "
+                                  f"now {draft.status}); nothing to send to QuickBooks.")
         if link is not None and link.qbo_entity != draft.entity:
-            return Result(record, FAILED, reason="invalid_record", qbo_id=link.qbo_id,
-                          message=f"The document became a {what} after QuickBooks {link.qbo_entity} {link.qbo_id} "
-                                  "was written for it; a person has to sort it out.")
+            return self.held(record, HoldSpec(
+                "document_type_changed", f"The document became a {what} after QuickBooks {LABEL[link.qbo_entity]} "
+                f"{link.qbo_id} was written for it. Change it back in JAGGAER, or delete that {LABEL[link.qbo_entity]} "
+                f"in QuickBooks and forget its link (admin 'Bill links', or DELETE .../links/invoice/"
+                f"{record.source_id}) to write it as a {what}.", [link.qbo_id]))
         return self._write(ctx, record, draft, link, content)
 
     def _write(self, ctx: RunContext, record: Record, draft: InvoiceDraft, link, content: str) -> Write | Result:

@@ -231,3 +231,25 @@ def test_generated_malformed_values_are_held_and_never_written(run_sync, qbo_san
 
     check()
     assert len(seen) == 6
+
+
+def test_an_invoice_turned_credit_memo_after_its_bill_was_written_is_held_until_changed_back(
+        run_sync, qbo_sandbox, jaggaer_sandbox, tenant):
+    run_sync()
+    [invoice_id] = CASES["touch_only"]["invoices"]
+    original = jaggaer_sandbox.app.get("invoices", invoice_id)
+    memo = copy.deepcopy(original)
+    memo["invoiceType"] = "Credit Memo"
+    for line in memo["lineList"]:
+        line["quantity"], line["amount"] = f"-{line['quantity']}", f"-{line['amount']}"
+    memo["total"]["value"] = f"-{memo['total']['value']}"
+    jaggaer_sandbox.app.upsert("invoices", memo)
+    qbo_sandbox.log.clear()
+    run = run_sync()
+    row = event(run, invoice_id, "invoices")
+    assert (row.outcome, row.reason) == ("held", "document_type_changed")
+    assert qbo_writes(qbo_sandbox) == 0 and not qbo_sandbox.app.find("VendorCredit", DocNumber=memo["invoiceNumber"])
+    jaggaer_sandbox.app.upsert("invoices", original)
+    run = run_sync()
+    assert event(run, invoice_id, "invoices").outcome == "unchanged"
+    assert hold_of(tenant, invoice_id, "invoices") is None and qbo_writes(qbo_sandbox) == 0
