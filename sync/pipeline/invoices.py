@@ -226,25 +226,25 @@ class InvoiceStep(DocumentStep):
             out[line.number] = linked
         return out
 
-    def _billing(self, draft: InvoiceDraft) -> dict[tuple[str, str], tuple[Decimal | None, Decimal, list[str], str]]:
-        """(poId, PO line) -> (quantity, amount, invoice line numbers, PO number) this invoice bills on each PO
-        line whose ordered quantity and amount we know."""
-        out: dict[tuple[str, str], tuple[Decimal | None, Decimal, list[str], str]] = {}
+    def _billing(self, draft: InvoiceDraft) -> dict[tuple[str, str], tuple]:
+        """(poId, PO line) -> (quantity, amount, invoice line numbers, PO link) this invoice bills on each PO line
+        whose ordered quantity and amount we know."""
+        out: dict[tuple[str, str], tuple] = {}
         for line in draft.lines:
             po = self.po_links.get(line.po_number) if line.po_number and line.po_line else None
             if po is None or str(line.po_line) not in (po.line_totals or {}):
                 continue
             key = (po.jaggaer_po_id, str(line.po_line))
-            qty, amount, numbers, _ = out.get(key, (Decimal(0), Decimal(0), [], po.po_number))
+            qty, amount, numbers, _ = out.get(key, (Decimal(0), Decimal(0), [], po))
             qty = None if qty is None or line.qty is None else qty + line.qty
-            out[key] = (qty, amount + line.exact_amount, [*numbers, line.number], po.po_number)
+            out[key] = (qty, amount + line.exact_amount, [*numbers, line.number], po)
         return out
 
     def _overbilled(self, draft: InvoiceDraft, billing: dict) -> HoldSpec | None:
         """An invoice billing more on a PO line than is still open there (ordered less what the bills we wrote,
         and this run is writing, already bill), in quantity or in amount (a cent of rounding allowed)."""
-        for key, (qty, amount, numbers, po_number) in billing.items():
-            po = self.po_links[po_number]
+        for key, (qty, amount, numbers, po) in billing.items():
+            po_number = po.po_number
             ordered = po.line_totals[key[1]]
             others = {**self.billing.get(key, {}), **self.billing_claims.get(key, {})}
             others.pop(draft.invoice_id, None)
