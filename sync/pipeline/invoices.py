@@ -27,6 +27,7 @@ from sync.transforms.invoices import (
     bill_payload,
     content_digest,
     invoice_draft,
+    mapped_digest,
 )
 from sync.transforms.purchase_orders import CANCELLED
 
@@ -117,9 +118,9 @@ class InvoiceStep(DocumentStep):
             note = f" QuickBooks {link.qbo_entity} {link.qbo_id}, written earlier, is left as it is." if link else ""
             return Result(record, SKIPPED, reason="invoice_rejected", qbo_id=link.qbo_id if link else "",
                           message=f"The {what} was rejected in JAGGAER: not posted.{note}")
-        content = content_digest(record.raw)
-        if link is not None and link.content_digest == content:
-            self.stash(record.source_id, self.clone(link, source_digest=record.digest))
+        content = mapped_digest(draft)
+        if link is not None and link.content_digest in (content, content_digest(record.raw)):
+            self.stash(record.source_id, self.clone(link, source_digest=record.digest, content_digest=content))
             return Result(record, UNCHANGED, qbo_id=link.qbo_id,
                           message=f"Nothing QuickBooks holds changed (only the timestamp or the workflow status, "
                                   f"now {draft.status}); nothing to send to QuickBooks.")

@@ -21,6 +21,7 @@ from sync.transforms.purchase_orders import (
     WAITING,
     PurchaseOrderDraft,
     content_digest,
+    mapped_digest,
     purchase_order_draft,
     purchase_order_payload,
 )
@@ -134,9 +135,9 @@ class PurchaseOrderStep(DocumentStep):
             row.source_digest = record.digest
             return Result(record, SKIPPED, reason="po_cancelled",
                           message=f"PO {draft.po_number} was cancelled in JAGGAER before it reached QuickBooks.")
-        content = content_digest(record.raw)
-        if written and link.content_digest == content:
-            row.source_digest = record.digest
+        content = mapped_digest(draft)
+        if written and link.content_digest in (content, content_digest(record.raw)):
+            row.source_digest, row.content_digest = record.digest, content
             return Result(record, UNCHANGED, qbo_id=link.qbo_po_id,
                           message="Nothing QuickBooks holds changed (status Approved and Issued are both Open).")
         return self._write(ctx, record, draft, link, content)

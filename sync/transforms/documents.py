@@ -76,6 +76,12 @@ class LineDraft:
         return (self.description + extra).strip()[:DESCRIPTION_MAX]
 
 
+def line_content(line: LineDraft) -> list:
+    """A line as QuickBooks gets it (its text, amount in cents, account and department), for content digests."""
+    return [line.number, line.text, money_text(line.amount), line.gl_code, line.department, line.po_number,
+            line.po_line]
+
+
 def segment(segments: Any, name: str) -> str | None:
     if not isinstance(segments, dict):
         return None

@@ -13,6 +13,7 @@ from sync.transforms.documents import (
     departments,
     expense_line,
     header_total,
+    line_content,
     note,
     parse_lines,
 )
@@ -97,8 +98,17 @@ def invoice_draft(record: dict, *, gl_segment: str, department_segment: str) -> 
         departments=departments(record.get("accountingSegments"), lines, department_segment=department_segment))
 
 
+def mapped_digest(draft: InvoiceDraft) -> str:
+    """Fingerprint of what QuickBooks gets from the invoice: its timestamp, workflow status (Approved -> Paid) and
+    fields we do not send make no write."""
+    return digest({"invoice": [draft.invoice_id, draft.invoice_number, draft.supplier_invoice_number, draft.entity,
+                               draft.invoice_date, draft.due_date, draft.company_id, draft.currency,
+                               draft.departments.header, draft.departments.codes],
+                   "lines": [line_content(line) for line in draft.lines]}, version=VERSION)
+
+
 def content_digest(record: dict) -> str:
-    """What QBO would see change: the record without its timestamp and workflow status (Approved -> Paid)."""
+    """The digest links written before `mapped_digest` hold: the record without its timestamp and status."""
     return digest({k: v for k, v in record.items() if k not in VOLATILE}, version=VERSION)
 
 

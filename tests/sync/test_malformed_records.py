@@ -253,3 +253,43 @@ def test_an_invoice_turned_credit_memo_after_its_bill_was_written_is_held_until_
     run = run_sync()
     assert event(run, invoice_id, "invoices").outcome == "unchanged"
     assert hold_of(tenant, invoice_id, "invoices") is None and qbo_writes(qbo_sandbox) == 0
+
+
+@pytest.mark.parametrize("entity", ["purchase_orders", "invoices"])
+def test_a_document_change_quickbooks_never_sees_writes_nothing_and_a_real_one_is_written(
+        entity, run_sync, qbo_sandbox, jaggaer_sandbox, tenant):
+    run_sync()
+    [source_id] = CASES["touch_only"][entity]
+    qbo_entity, qbo_id = written_id(tenant, entity, source_id)
+    token = qbo_one(qbo_sandbox, qbo_entity, qbo_id)["SyncToken"]
+    record = jaggaer_sandbox.app.get(entity, source_id)
+    # the supplier's name on the document and a segment we do not map are not sent to QuickBooks
+    supplier = dict(record["supplier"], companyName=record["supplier"]["companyName"] + " (old name)")
+    lines = copy.deepcopy(record["lineList"])
+    lines[0]["accountingSegments"]["Fund"] = "F-100"
+    jaggaer_sandbox.app.patch(entity, source_id, {"supplier": supplier, "lineList": lines})
+    qbo_sandbox.log.clear()
+    assert event(run_sync(), source_id, entity).outcome == "unchanged"
+    assert qbo_writes(qbo_sandbox) == 0 and qbo_one(qbo_sandbox, qbo_entity, qbo_id)["SyncToken"] == token
+    lines[0]["description"] = "Grey iron casting, machined"
+    jaggaer_sandbox.app.patch(entity, source_id, {"lineList": lines})
+    assert event(run_sync(), source_id, entity).outcome == "updated"
+    assert qbo_one(qbo_sandbox, qbo_entity, qbo_id)["Line"][0]["Description"].startswith("Grey iron casting, machined")
+
+
+@pytest.mark.parametrize("entity", ["purchase_orders", "invoices"])
+def test_a_document_link_with_the_digest_of_an_earlier_version_is_not_rewritten(
+        entity, run_sync, qbo_sandbox, jaggaer_sandbox, tenant):
+    from sync.transforms import invoices, purchase_orders
+
+    run_sync()
+    [source_id] = CASES["touch_only"][entity]
+    record = jaggaer_sandbox.app.get(entity, source_id)
+    model, key, legacy = ((PurchaseOrderLink, "jaggaer_po_id", purchase_orders.content_digest(record))
+                          if entity == "purchase_orders" else
+                          (BillLink, "jaggaer_invoice_id", invoices.content_digest(record)))
+    model.objects.filter(tenant=tenant, **{key: source_id}).update(content_digest=legacy, source_digest="")
+    qbo_sandbox.log.clear()
+    assert event(run_sync(full=True), source_id, entity).outcome == "unchanged"
+    assert qbo_writes(qbo_sandbox) == 0
+    assert model.objects.get(tenant=tenant, **{key: source_id}).content_digest not in ("", legacy)
