@@ -1,4 +1,7 @@
-"""fetch page -> transform -> validate -> write (QBO /batch) -> links, holds, audit: one transaction per batch.
+"""fetch page -> check -> transform -> validate -> write (QBO /batch) -> links, holds, audit: one transaction per batch.
+
+`check` (sync/transforms/validation.py) comes first, before any look-up: a record that is not as the JAGGAER
+contract types it, or whose document contradicts itself, is held with the field, the value and what is expected.
 
 A `RecordStep` subclass names its JAGGAER entity and implements `plan` (transform + validate: a
 `Write` or a finished `Result`), `written` (what a successful QBO answer means) and `save_links`

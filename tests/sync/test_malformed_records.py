@@ -293,3 +293,62 @@ def test_a_document_link_with_the_digest_of_an_earlier_version_is_not_rewritten(
     assert event(run_sync(full=True), source_id, entity).outcome == "unchanged"
     assert qbo_writes(qbo_sandbox) == 0
     assert model.objects.get(tenant=tenant, **{key: source_id}).content_digest not in ("", legacy)
+
+
+def test_an_invoice_within_the_open_quantity_but_over_the_open_amount_is_held(
+        run_sync, jaggaer_sandbox, tenant):
+    run_sync()
+    [held] = CASES["po_overbilled"]["invoices"]
+    po = RECORDS["purchase_orders"][CASES["po_overbilled"]["purchase_orders"][0]]
+    line = po["lineList"][0]
+    dearer = copy.deepcopy(RECORDS["invoices"][held])
+    price = Decimal(line["unitPrice"]) * 2
+    dearer["lineList"][0].update(unitPrice=str(price), amount=str(price))
+    dearer["total"]["value"] = str(price)
+    jaggaer_sandbox.app.upsert("invoices", dearer)
+    run_sync()
+    assert hold_of(tenant, held, "invoices").record["lineList"][0]["unitPrice"] == str(price)
+    raised = copy.deepcopy(po)
+    qty = int(line["quantity"]) + 1                               # one more is open, at the PO's price
+    raised["lineList"][0].update(quantity=str(qty), amount=str(qty * Decimal(line["unitPrice"])))
+    raised["total"]["value"] = str(sum(Decimal(ln["amount"]) for ln in raised["lineList"]))
+    jaggaer_sandbox.app.upsert("purchase_orders", raised)
+    run = run_sync()
+    row = event(run, held, "invoices")
+    assert (row.outcome, row.reason) == ("held", "po_overbilled")
+    assert f"amount {price:.2f} on PO" in row.message and f"which has quantity 1, amount {line['unitPrice']}" in (
+        row.message)
+
+
+def test_a_malformed_supplier_holds_its_documents_and_all_are_written_once_it_is_corrected(
+        run_sync, qbo_sandbox, jaggaer_sandbox, tenant):
+    [cid] = CASES["touch_only"]["suppliers"]
+    good = jaggaer_sandbox.app.get("suppliers", cid)
+    jaggaer_sandbox.app.patch("suppliers", cid, {"currency": "US Dollar", "active": "yes"})
+    run = run_sync()
+    row = event(run, cid, "suppliers")
+    assert (row.outcome, row.reason) == ("held", "invalid_record")
+    assert {p["field"] for p in row.data["problems"]} == {"currency", "active"}
+    assert written_id(tenant, "suppliers", cid) is None
+    [po_id] = CASES["touch_only"]["purchase_orders"]
+    assert hold_of(tenant, po_id).reason == "supplier_held" and "invalid_record" in hold_of(tenant, po_id).detail
+    jaggaer_sandbox.app.upsert("suppliers", good)
+    run = run_sync()
+    assert event(run, cid, "suppliers").outcome in ("created", "updated")     # a QBO vendor of this name existed
+    assert event(run, po_id).outcome == "created"
+    qbo_sandbox.log.clear()
+    run_sync()
+    assert qbo_writes(qbo_sandbox) == 0
+
+
+def test_a_malformed_catalog_row_is_skipped_and_named_and_the_run_goes_on(run_sync, jaggaer_sandbox, tenant):
+    from sync.models import JaggaerCatalogItem
+
+    run_sync(entities=["catalogs"])
+    jaggaer_sandbox.app.patch("gl_accounts", "6100", {"active": "no", "name": 6100})
+    run = run_sync(entities=["catalogs"])
+    assert run.status == SyncRun.Status.SUCCEEDED
+    [problem] = [p for p in run.counts["catalogs"]["problems"] if "6100" in p]
+    assert "'active'" in problem and "true or false" in problem
+    item = JaggaerCatalogItem.objects.get(tenant=tenant, kind="gl_account", code="6100")
+    assert item.present and item.active                       # what we knew of it stays until JAGGAER corrects it
