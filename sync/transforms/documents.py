@@ -143,9 +143,11 @@ def currency_of(record: dict) -> str | None:
 
 
 def total_mismatch(lines: list[LineDraft], total: Decimal) -> tuple[Decimal, Decimal] | None:
-    """(lines' sum after rounding, header total) when they differ by more than a cent."""
+    """(lines' sum after rounding, header total) when the total is more than a cent from both the lines' rounded
+    sum and their exact sum (lines of more than two decimals may round a few cents away from an exact total)."""
     lines_sum = sum((line.amount for line in lines), Decimal("0.00"))
-    return (lines_sum, total) if abs(lines_sum - total) > TOLERANCE else None
+    exact = sum((line.exact_amount for line in lines), Decimal("0"))
+    return (lines_sum, total) if abs(lines_sum - total) > TOLERANCE and abs(exact - total) > TOLERANCE else None
 
 
 @dataclass

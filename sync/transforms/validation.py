@@ -411,7 +411,8 @@ def _consistency(kind: str, lines: list[Line], total: Decimal | None, sign: int,
                            [Problem(f"lineList[{ln.position}].amount", shown(str(ln.amount)), "zero or above")])
     if total is not None and all(ln.amount is not None for ln in lines):
         rounded = sum((ln.amount.quantize(CENT, rounding=ROUND_HALF_UP) for ln in lines), Decimal("0.00"))
-        if abs(rounded - total) > CENT:
+        exact = sum((ln.amount for ln in lines), Decimal("0"))
+        if abs(rounded - total) > CENT and abs(exact - total) > CENT:
             return Finding("total_mismatch", f"The lines add up to {rounded:.2f} (each rounded to cents) but the "
                            f"{what} total is {total}; fix it in JAGGAER.",
                            [Problem("total.value", shown(str(total)), f"the sum of the lines, {rounded:.2f}")])

@@ -24,6 +24,7 @@ from tests.sync.validation_strategies import (
     malformed_decimals,
     malformed_line_numbers,
     malformed_statuses,
+    malformed_timestamps,
 )
 
 FAST = settings(max_examples=100, deadline=None, database=None,
@@ -113,6 +114,15 @@ def test_quantity_times_price_may_differ_from_the_amount_by_a_cent():
     assert validate("purchase_orders", record) is None
 
 
+def test_a_total_equal_to_the_exact_sum_of_lines_with_more_decimals_is_not_a_mismatch():
+    lines = [{"lineNumber": n, "quantity": "1", "unitPrice": "10.005", "amount": "10.005",
+              "accountingSegments": {"Account": "6100"}} for n in (1, 2, 3, 4)]
+    assert validate("purchase_orders", po(lineList=lines, total={"currency": "USD", "value": "40.02"})) is None
+    assert validate("purchase_orders", po(lineList=lines, total={"currency": "USD", "value": "40.04"})) is None
+    assert validate("purchase_orders", po(lineList=lines,
+                                          total={"currency": "USD", "value": "40.06"})).reason == "total_mismatch"
+
+
 def test_a_total_that_is_not_the_sum_of_its_lines_is_held():
     finding = validate("purchase_orders", po(total={"currency": "USD", "value": "1300.00"}))
     assert finding.reason == "total_mismatch" and "1250.00" in finding.message and "1300.00" in finding.message
@@ -179,11 +189,11 @@ def _typed_fields(kind: str, record: dict):
     out = []
     if kind == "suppliers":
         out += [("companyId", malformed_codes()), ("currency", malformed_currencies()),
-                ("lastModTime", malformed_dates())]
+                ("lastModTime", malformed_timestamps())]
         return out
     out += [("total.value", malformed_decimals()), ("currency", malformed_currencies()),
             ("total.currency", malformed_currencies()), ("supplier.companyId", malformed_codes()),
-            ("lastUpdate", malformed_dates())]
+            ("lastUpdate", malformed_timestamps())]
     if kind == "purchase_orders":
         out += [("poId", malformed_codes()), ("poNumber", malformed_codes()), ("orderDate", malformed_dates()),
                 ("status", malformed_statuses(PO_STATUSES))]

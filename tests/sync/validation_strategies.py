@@ -126,6 +126,13 @@ def malformed_dates():
     )
 
 
+def malformed_timestamps():
+    return st.one_of(
+        st.sampled_from(["2026-11-05", "11/05/2026 10:00", "2026-11-05 10:00:00Z", "2026-11-05T25:00:00Z",
+                         "2026-13-05T10:00:00Z", "2026-02-30T10:00:00Z", "", "yesterday", "2026-11-05T10:00Z+5"]),
+        st.integers(), st.floats(allow_nan=False), st.booleans())
+
+
 def malformed_codes():
     return st.one_of(st.just(""), st.just("   "), st.sampled_from(["A\x00B", "tab\there", "x" * 101]),
                      st.floats(), st.booleans(), st.lists(CODES, max_size=2), st.dictionaries(CODES, CODES, max_size=1))
