@@ -25,6 +25,7 @@ from demo import environment
 from demo.checks import Checks, DemoFailed, duplicates_in_qbo
 from demo.portal import ApiError, Portal, follow_browser_redirects
 from demo.server import LiveServer
+from sandbox.datagen import MALFORMED_CASES, load_dataset
 from sandbox.jaggaer.app import DEFAULT_CLIENT_ID as JAGGAER_CLIENT_ID
 from sandbox.jaggaer.app import DEFAULT_CLIENT_SECRET as JAGGAER_CLIENT_SECRET
 
@@ -283,8 +284,25 @@ class Demo:
                           ", ".join(f"{e} {r1.count(e, 'created')}" for e in ENTITIES))
         self.checks.check("the realm limiter kept the first sync inside QuickBooks' limits (no 429)",
                           r1.qbo["429"] == 0, f"{r1.qbo['total']} requests, {r1.qbo['429']} answered 429")
+        self.malformed_are_held(r1)
         self.no_duplicates("after the first sync")
         return r1
+
+    def malformed_are_held(self, r1: RunReport) -> None:
+        """The dataset's malformed records (sandbox/datagen/README.md) are held with their reason, none written."""
+        cases = load_dataset(self.options.dataset, 42).cases
+        rows = {(r["entity"], r["source_id"]): r for r in r1.records}
+        wrong = []
+        for name in MALFORMED_CASES:
+            for rec in cases[name]["records"]:
+                row = rows.get((rec["entity"], rec["id"])) or {}
+                if (row.get("outcome"), row.get("reason")) != ("held", cases[name]["reason"]):
+                    wrong.append(f"{name} {rec['id']}: {row.get('outcome')} {row.get('reason')}")
+        count = sum(len(cases[name]["records"]) for name in MALFORMED_CASES)
+        self.say(f"  {count} malformed records held before any QuickBooks look-up, e.g. "
+                 + "; ".join(f"{name} → {cases[name]['reason']}" for name in MALFORMED_CASES[:4]) + " …")
+        self.checks.check("every malformed record is held with its reason and none is written", not wrong,
+                          f"{count} held" if not wrong else "; ".join(wrong[:4]))
 
     # ------------------------------------------------------------------ 5. changes and trouble
     def change_things(self, r1: RunReport, held_code: str) -> dict:
@@ -346,6 +364,14 @@ class Demo:
             expected.add(("invoices", invoice_id))
         self.say(f"  JAGGAER: {len(approvable)} invoices approved: {', '.join(approvable)}")
 
+        # records touched only: a new lastModTime / lastUpdate and nothing else
+        touched = load_dataset(self.options.dataset, 42).cases["touch_only"]
+        touched = {(entity, touched[entity][0]) for entity in ENTITIES}
+        for entity, source_id in sorted(touched):
+            j.patch(entity, source_id, {})
+        self.say("  JAGGAER: touched only (a new timestamp, nothing else): "
+                 + ", ".join(sid for _, sid in sorted(touched)))
+
         # trouble at Intuit
         for path, count, retry_after in STORM:
             self.sb.qbo_server.faults.inject("429", count=count, path=path, retry_after=retry_after)
@@ -377,7 +403,7 @@ class Demo:
         return {"changed": expected, "storm": storm, "spotlight": spotlight, "held_code": held_code,
                 "renamed": (supplier_id, f"{old} (renamed)"), "cancelled": cancelled["poId"],
                 "new_pos": sorted(sid for e, sid in expected if e == "purchase_orders" and sid != cancelled["poId"]),
-                "approved": approvable,
+                "approved": approvable, "touched": touched,
                 "released": {(h["entity"], h["source_id"]) for h in waiting_on}}
 
     def _mapped_codes(self) -> dict[str, set[str]]:
@@ -410,6 +436,11 @@ class Demo:
                    if not written <= changed | released else "")
                 + (f"; released but neither written nor held {sorted(unexplained)[:5]}" if unexplained else ""))
         self.console.print(_moved_table(r2, changed, released, held_again))
+        outcomes = {(r["entity"], r["source_id"]): r["outcome"] for r in r2.records}
+        touched = {key: outcomes.get(key) for key in sorted(plan["touched"])}
+        c.check("records touched only (new timestamp) were read and left unchanged: no QuickBooks write",
+                all(o == "unchanged" for o in touched.values()),
+                ", ".join(f"{sid} {o}" for (_, sid), o in touched.items()))
         for (entity, source_id), hold in sorted(held_again.items()):
             self.say(f"    {entity[:-1].replace('_', ' ')} {source_id}: no longer waits on GL {plan['held_code']}, "
                      f"now held for {hold['reason']} [dim]({hold['detail'][:80]}…)[/]")

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from sync.matching import Candidate, auto_match, mapping_state
 from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem
+from sync.transforms.validation import validate
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +45,19 @@ def qbo_catalog_import(*, tenant, qbo, kind: str) -> int:
 
 
 def jaggaer_catalog_import(*, tenant, jaggaer, kind: str) -> tuple[int, list[str]]:
-    """Import the JAGGAER catalog (inactive codes included); returns (count, problems with rows)."""
-    rows, problems = {}, []
+    """Import the JAGGAER catalog (inactive codes included); returns (count, problems with rows). A row that is
+    not as the contract says (the validation's finding) is skipped and named in the problems."""
+    rows, problems, kept = {}, [], set()
     for page in jaggaer.iter_pages(JAGGAER_ENTITY[kind]):
         for record in page:
-            code = str(record.get("code") or "").strip()
-            if not code:
-                problems.append(f"A JAGGAER {kind} without a code was skipped: {str(record)[:200]}")
+            finding = validate(JAGGAER_ENTITY[kind], record)
+            code = record.get("code") if isinstance(record, dict) else None
+            code = code.strip() if isinstance(code, str) else ""
+            if finding is not None:
+                # skipped until JAGGAER corrects it; a code we knew keeps what we knew of it
+                problems.append(f"JAGGAER {kind} {code or '(no code)'} skipped: {finding.message}"[:600])
+                if code:
+                    kept.add(code[:100])
                 continue
             rows[code] = JaggaerCatalogItem(tenant=tenant, kind=kind, code=code[:100],
                                             name=str(record.get("name") or "")[:255],
@@ -61,7 +68,7 @@ def jaggaer_catalog_import(*, tenant, jaggaer, kind: str) -> tuple[int, list[str
                 list(rows.values()), update_conflicts=True, unique_fields=["tenant", "kind", "code"],
                 update_fields=["name", "active", "present", "updated_at"])
         JaggaerCatalogItem.objects.for_tenant(tenant).filter(kind=kind, present=True).exclude(
-            code__in=list(rows)).update(present=False)
+            code__in=list(rows) + sorted(kept)).update(present=False)
     return len(rows), problems
 
 

@@ -128,6 +128,8 @@ class VendorLink(models.Model):
     qbo_vendor_id = models.CharField(max_length=40)
     display_name = models.CharField(max_length=500)
     source_digest = models.CharField(max_length=64, blank=True, default="")
+    # Fingerprint of what we sent (the mapped vendor fields): a record whose mapping did not change writes nothing.
+    content_digest = models.CharField(max_length=64, blank=True, default="")
     # Set when QBO reports the vendor made inactive, deleted or merged (webhook or CDC): a person looks.
     attention = models.CharField(max_length=40, blank=True, default="")
     attention_detail = models.TextField(blank=True, default="")
@@ -301,6 +303,8 @@ class PurchaseOrderLink(models.Model):
     jaggaer_status = models.CharField(max_length=20, blank=True, default="")
     qbo_status = models.CharField(max_length=10, blank=True, default="", help_text="POStatus as we last wrote it.")
     lines = models.JSONField(default=dict, blank=True, help_text="JAGGAER lineNumber -> QBO line Id.")
+    line_totals = models.JSONField(default=dict, blank=True,
+                                   help_text='JAGGAER lineNumber -> {"quantity", "amount"} as written (decimal text).')
     source_digest = models.CharField(max_length=64, blank=True, default="")
     content_digest = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -353,3 +357,27 @@ class BillLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.jaggaer_invoice_id} -> {self.qbo_entity} {self.qbo_id}"
+
+
+class PoLineBilling(models.Model):
+    """What one line of a bill we wrote bills on one JAGGAER PO line: with the PO line's own quantity and amount
+    (`PurchaseOrderLink.line_totals`) it tells what is still open, so an over-billing invoice is held first."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="po_line_billings")
+    jaggaer_po_id = models.CharField(max_length=100)
+    po_line = models.CharField(max_length=20)
+    jaggaer_invoice_id = models.CharField(max_length=100)
+    invoice_line = models.CharField(max_length=20)
+    quantity = models.DecimalField(max_digits=38, decimal_places=18, null=True, blank=True)
+    amount = models.DecimalField(max_digits=38, decimal_places=18)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "jaggaer_invoice_id", "invoice_line"],
+                                               name="sync_polinebilling_invoice_line")]
+        indexes = [models.Index(fields=["tenant", "jaggaer_po_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.jaggaer_invoice_id}/{self.invoice_line} bills {self.jaggaer_po_id}/{self.po_line}"

@@ -19,6 +19,7 @@ from sync.models import (
     JaggaerCatalogItem,
     Kind,
     Mapping,
+    PoLineBilling,
     PurchaseOrderLink,
     QboCatalogItem,
     SyncRun,
@@ -284,8 +285,10 @@ def link_forget(*, tenant, kind: str, source_id: str, actor) -> dict:
         raise ApplicationError(f"No {kind.replace('_', ' ')} link for {source_id!r}.", code="not_found",
                                status_code=404)
     before = {f.attname: getattr(link, f.attname) for f in model._meta.concrete_fields
-              if f.attname not in ("id", "tenant_id", "created_at", "updated_at", "lines")}
+              if f.attname not in ("id", "tenant_id", "created_at", "updated_at", "lines", "line_totals")}
     link.delete()
+    if kind == "invoice":      # the bill is gone: what it billed on its PO lines is open again
+        PoLineBilling.objects.for_tenant(tenant).filter(jaggaer_invoice_id=source_id).delete()
     audit.action("link.forget", actor=actor, tenant=tenant, target_type=f"{kind}_link", target_id=source_id,
                  before={k: str(v) for k, v in before.items()}, after=None)
     return before

@@ -3,9 +3,9 @@ import functools
 from typing import Any
 
 from .dataset import Dataset
-from .generator import BASE_EPOCH, SIZES, generate
+from .generator import BASE_EPOCH, MALFORMED_CASES, SIZES, generate, malformed_ids
 
-__all__ = ["BASE_EPOCH", "SIZES", "Dataset", "generate", "load_dataset"]
+__all__ = ["BASE_EPOCH", "MALFORMED_CASES", "SIZES", "Dataset", "generate", "load_dataset", "malformed_ids"]
 
 
 @functools.lru_cache(maxsize=4)

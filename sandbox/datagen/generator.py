@@ -5,6 +5,7 @@ always yields identical data. Amounts are integer cents until they are formatted
 """
 from __future__ import annotations
 
+import copy
 import gc
 import random
 import time
@@ -36,6 +37,14 @@ INVOICE_STATUS_TABLE = tuple(s for s, w in zip(INVOICE_STATUSES, INVOICE_STATUS_
 POSTABLE_PO = ("Approved", "Issued", "Closed")
 
 CENT = Decimal("0.01")
+MALFORMED_INVOICES = 10          # invoices `make_malformed` adds (the random fill stops that many short)
+# Cases of values the contract forbids or documents that contradict themselves (`make_malformed`); each names
+# the hold reason it gets and the records that correct it.
+MALFORMED_CASES = ("negative_quantity", "unit_price_currency_sign", "unit_price_negative", "letter_for_digit",
+                   "thousands_separator", "exponent_amount", "json_number_amount", "line_amount_mismatch",
+                   "currency_code_invalid", "po_overbilled")
+SAFE_SEGMENTS = {"Account": "5100", "DepartmentCode": "PLANT-2"}   # mapped in every dataset, one department
+LETTERS_FOR_DIGITS = {"0": "O", "1": "l", "5": "S", "8": "B"}
 QBO_TERMS = ("Net 30", "Net 15", "Due on receipt")
 COMPANY_NAME = "Midwest Precision Components Inc."
 
@@ -571,7 +580,7 @@ class _Generator:
         pending = list(self.invoiceable)
         rng.shuffle(pending)
         invoiced: list[int] = []
-        while len(self.invoices) < self.n_invoices:
+        while len(self.invoices) < self.n_invoices - MALFORMED_INVOICES:
             r = rng.random()
             inv = None
             if r < 0.13 or not pending:
@@ -588,12 +597,144 @@ class _Generator:
         for inv in self.invoices:
             if inv["invoiceType"] == "Credit Memo" and not inv["total"]["value"].startswith("-"):
                 self._negate(inv)
+        self.make_malformed(invoiced)
         # Documents raised before the supplier's rename still carry its old name.
         old_name = self.cases["supplier_renamed"]["old_name"]
         for entity, rows, key in (("purchase_orders", self.pos, "poId"), ("invoices", self.invoices, "invoiceId")):
             for r in rows:
                 if r.get("supplier", {}).get("companyName") == old_name:
                     self.case("supplier_renamed", entity, r[key])
+
+    # ------------------------------------------------------------------ malformed values (issue: every field checked)
+    def _malformed(self, name: str, entity: str, record: dict, field: str, value, reason: str,
+                   corrected: list[tuple[str, dict]]) -> None:
+        """Record a malformed case: the record, the field and value, the hold reason the connector gives it, and
+        the records that correct it in JAGGAER (`corrections`: whole records to upsert)."""
+        key = {"invoices": "invoiceId", "purchase_orders": "poId"}[entity]
+        self.case(name, entity, record[key], records={"entity": entity, "id": record[key], "field": field,
+                                                      "value": value})
+        self.cases[name]["reason"] = reason
+        self.cases[name].setdefault("corrections", []).extend(
+            {"entity": e, "record": copy.deepcopy(r)} for e, r in corrected)
+
+    def _clean_invoice(self, quantity: str, unit_price: str) -> dict:
+        """A one-line approved non-PO invoice of a plain supplier on a mapped GL account and department."""
+        amount = str(Decimal(quantity) * Decimal(unit_price))
+        line = {"lineNumber": 1, "description": "Shop supplies", "quantity": quantity, "unitPrice": unit_price,
+                "amount": amount, "poNumber": None, "poLineNumber": None,
+                "accountingSegments": dict(SAFE_SEGMENTS)}
+        inv = self._invoice(self.plain_supplier(), [line], status="Approved",
+                            invoice_date=self.rng.randint(WINDOW_START + 5 * DAY, BASE_EPOCH - 2 * DAY))
+        inv["lastUpdate"] = _iso(BASE_EPOCH - 3 * HOUR + len(self.invoices))
+        return inv
+
+    def _unbilled_po(self, taken: set[str]) -> dict:
+        """A PO no invoice bills, made an issued one of a plain supplier on one mapped department: a random draft
+        or cancelled PO (invoices never bill those), so the rest of the data stays as it was."""
+        for p, po in enumerate(self.pos):
+            if p < self.n_special_pos or po["status"] not in ("Draft", "Cancelled") or po["poId"] in taken:
+                continue
+            taken.add(po["poId"])
+            cid = self.plain_supplier()
+            order = self.po_meta[p]["order"]
+            po.update(status="Issued", supplier=self.supplier_ref(cid, order), currency="USD",
+                      accountingSegments=dict(SAFE_SEGMENTS))
+            po["total"]["currency"] = "USD"
+            for line in po["lineList"]:
+                line["accountingSegments"] = dict(SAFE_SEGMENTS)
+            self.po_meta[p]["cid"] = cid
+            non_usd = self.cases["non_usd"].get("purchase_orders", [])
+            if po["poId"] in non_usd:
+                non_usd.remove(po["poId"])
+            return po
+        raise RuntimeError("no draft or cancelled PO left for a malformed case")
+
+    def make_malformed(self, invoiced: list[int]) -> None:
+        """Values the contract forbids and documents that contradict themselves, each a named case."""
+        # invoices: one per case, each correctable by upserting the record in `corrections`
+        for name, field, value, reason in (
+                ("negative_quantity", "quantity", "-4", "quantity_not_positive"),
+                ("unit_price_currency_sign", "unitPrice", "$12.50", "invalid_record"),
+                ("unit_price_negative", "unitPrice", "-12.50", "unit_price_negative"),
+                ("letter_for_digit", "amount", None, "invalid_record"),
+                ("thousands_separator", "amount", None, "invalid_record"),
+                ("exponent_amount", "amount", None, "invalid_record"),
+                ("json_number_amount", "amount", None, "invalid_record"),
+                ("line_amount_mismatch", "amount", None, "line_amount_mismatch"),
+                ("currency_code_invalid", "currency", "DOLLARS", "invalid_record")):
+            inv = self._clean_invoice("4", "312.50") if name == "thousands_separator" else self._clean_invoice("4",
+                                                                                                             "12.50")
+            good = copy.deepcopy(inv)
+            line = inv["lineList"][0]
+            if name == "negative_quantity":          # a negative quantity with a positive amount
+                line["quantity"] = value
+            elif name in ("unit_price_currency_sign", "unit_price_negative"):
+                line["unitPrice"] = value
+            elif name == "letter_for_digit":
+                value = "".join(LETTERS_FOR_DIGITS.get(ch, ch) for ch in line["amount"])
+                line["amount"] = value
+            elif name == "thousands_separator":
+                value = "1,250.00"
+                line["amount"] = value
+            elif name == "exponent_amount":
+                value = "5E1"
+                line["amount"] = value
+            elif name == "json_number_amount":
+                value = 50.0
+                line["amount"] = value
+            elif name == "line_amount_mismatch":     # 4 x 12.50 is 50.00; amount and total say 55.00
+                value = "55.00"
+                line["amount"] = value
+                inv["total"]["value"] = value
+            elif name == "currency_code_invalid":
+                inv["currency"] = value
+            path = field if field == "currency" else f"lineList[0].{field}"
+            self._malformed(name, "invoices", inv, path, value, reason, [("invoices", good)])
+        # POs: two unbilled ones get a malformed line
+        taken: set[str] = set()
+        po = self._unbilled_po(taken)
+        good = copy.deepcopy(po)
+        line = po["lineList"][0]
+        value = "".join(LETTERS_FOR_DIGITS.get(ch, ch) for ch in line["unitPrice"])
+        if value == line["unitPrice"]:
+            value = "O" + value
+        line["unitPrice"] = value
+        self._malformed("letter_for_digit", "purchase_orders", po, "lineList[0].unitPrice", value, "invalid_record",
+                        [("purchase_orders", good)])
+        po = self._unbilled_po(taken)
+        good = copy.deepcopy(po)
+        po["lineList"][0]["quantity"] = "-" + po["lineList"][0]["quantity"]
+        self._malformed("negative_quantity", "purchase_orders", po, "lineList[0].quantity",
+                        po["lineList"][0]["quantity"], "quantity_not_positive", [("purchase_orders", good)])
+        # over-billing: the issued PO of a supplier QuickBooks already knows, billed in full by its approved invoice,
+        # is billed once more by another invoice
+        p = self.featured.index(self.qbo_case_matches[1])
+        po = self.pos[p]
+        first = next(inv for inv in self.invoices if inv["lineList"][0].get("poNumber") == po["poNumber"])
+        po["accountingSegments"] = dict(SAFE_SEGMENTS)
+        for ln in po["lineList"] + first["lineList"]:
+            ln["accountingSegments"] = dict(SAFE_SEGMENTS)
+        first["lastUpdate"] = _iso(BASE_EPOCH - 2 * HOUR)
+        line = po["lineList"][0]
+        extra = {"lineNumber": 1, "description": line["description"], "quantity": "1",
+                 "unitPrice": line["unitPrice"], "amount": _amount(1, line["unitPrice"]),
+                 "poNumber": po["poNumber"], "poLineNumber": line["lineNumber"],
+                 "accountingSegments": dict(line["accountingSegments"])}
+        again = self._invoice(po["supplier"]["companyId"], [extra], status="Approved",
+                              invoice_date=self.po_meta[p]["order"] + 3 * DAY)
+        again["lastUpdate"] = _iso(BASE_EPOCH - HOUR)
+        raised = copy.deepcopy(po)                   # the correction: the PO line raised by one in JAGGAER
+        raised_line = raised["lineList"][0]
+        raised_line["quantity"] = str(int(raised_line["quantity"]) + 1)
+        raised_line["amount"] = _amount(int(raised_line["quantity"]), raised_line["unitPrice"])
+        raised["total"]["value"] = str(sum(Decimal(ln["amount"]) for ln in raised["lineList"]))
+        self._malformed("po_overbilled", "invoices", again, "lineList[0].quantity", "1", "po_overbilled",
+                        [("purchase_orders", raised)])
+        self.case("po_overbilled", "purchase_orders", po["poId"], billed_by=first["invoiceId"])
+        # touched only: records whose timestamp moves with nothing else (the tests and the demo touch them)
+        self.case("touch_only", "suppliers", po["supplier"]["companyId"])
+        self.case("touch_only", "purchase_orders", po["poId"])
+        self.case("touch_only", "invoices", first["invoiceId"])
 
     @staticmethod
     def _negate(inv: dict) -> None:
@@ -682,3 +823,13 @@ class _Generator:
                 "BillAddr": {"Line1": addr["line1"], "City": addr["city"], "CountrySubDivisionCode": addr["state"],
                              "PostalCode": addr["postalCode"], "Country": addr["country"]},
                 **({"TermRef": {"name": sup["paymentTerms"]}} if sup["paymentTerms"] in QBO_TERMS else {})}
+
+
+def malformed_ids(dataset: Dataset) -> dict[str, set[str]]:
+    """entity -> ids of the records a malformed case changed on purpose (the PO an over-billing invoice bills
+    is itself well formed, so it is not among them)."""
+    out: dict[str, set[str]] = {}
+    for name in MALFORMED_CASES:
+        for record in dataset.cases.get(name, {}).get("records", []):
+            out.setdefault(record["entity"], set()).add(record["id"])
+    return out

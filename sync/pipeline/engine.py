@@ -1,4 +1,7 @@
-"""fetch page -> transform -> validate -> write (QBO /batch) -> links, holds, audit: one transaction per batch.
+"""fetch page -> check -> transform -> validate -> write (QBO /batch) -> links, holds, audit: one transaction per batch.
+
+`check` (sync/transforms/validation.py) comes first, before any look-up: a record that is not as the JAGGAER
+contract types it, or whose document contradicts itself, is held with the field, the value and what is expected.
 
 A `RecordStep` subclass names its JAGGAER entity and implements `plan` (transform + validate: a
 `Write` or a finished `Result`), `written` (what a successful QBO answer means) and `save_links`
@@ -28,6 +31,7 @@ from connections.clients.qbo import BatchItem
 from connections.exceptions import ConnectionFailure, RemoteError
 from sync.models import Cursor, Hold, SyncRun
 from sync.transforms.common import InvalidRecord, digest, parse_timestamp
+from sync.transforms.validation import Finding, validate
 
 logger = logging.getLogger(__name__)
 
@@ -203,9 +207,22 @@ class RecordStep(abc.ABC):
         if self.modified_field in record.raw:
             try:
                 record.modified_at = parse_timestamp(record.raw[self.modified_field], field=self.modified_field)
-            except InvalidRecord as e:
-                return Result(record, FAILED, reason="invalid_record", message=e.message)
+            except InvalidRecord:
+                pass    # the validation names it; the record does not move the cursor
         return record
+
+    def check(self, ctx: RunContext, record: Record) -> Result | None:
+        """The contract's field types and the document's own consistency, before any look-up: a finding holds
+        the record (released when JAGGAER corrects it), naming each field, its value and what is expected."""
+        finding = validate(self.jaggaer_entity, record.raw)
+        if finding is None:
+            return None
+        self.invalid(ctx, record, finding)
+        return Result(record, HELD, hold=HoldSpec(finding.reason, finding.message, finding.waits_on),
+                      data=finding.data)
+
+    def invalid(self, ctx: RunContext, record: Record, finding: Finding) -> None:  # noqa: B027 (optional hook)
+        """What a step keeps of a record held by `check` (the PO step remembers the PO was seen)."""
 
     def process(self, ctx: RunContext, raws: Iterable[dict], *, from_holds: bool = False) -> dt.datetime | None:
         """One page through transform, validate and write; returns the newest modification time seen."""
@@ -225,8 +242,17 @@ class RecordStep(abc.ABC):
                 if self._deferred[item.source_id].record.digest == item.digest:
                     continue
                 del self._deferred[item.source_id]
-            records.append(item)
-        if not records and not pending:
+            held = self.check(ctx, item)
+            if held is None:
+                records.append(item)
+            elif from_holds:
+                self._deferred[item.source_id] = held
+            else:
+                pending.append(held)
+        if not records:
+            if pending:
+                self._page_holds = set()
+                self.flush(ctx, pending, [])
             return newest
         self.begin_page(ctx, records)
         self._page_holds = set(Hold.objects.for_tenant(ctx.tenant).filter(
@@ -239,7 +265,8 @@ class RecordStep(abc.ABC):
             try:
                 planned = self.plan(ctx, record)
             except InvalidRecord as e:
-                planned = Result(record, FAILED, reason="invalid_record", message=e.message)
+                planned = Result(record, HELD, hold=HoldSpec("invalid_record", e.message, []),
+                                 data={"problems": [{"field": e.field}]} if e.field else {})
             except Exception as e:  # a surprise in one record must not stop the run: record it, go on
                 logger.exception("sync %s: planning %s failed", self.name, record.source_id)
                 planned = Result(record, FAILED, reason="internal_error",

@@ -9,9 +9,11 @@ in this run.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db.models import Q
 
-from sync.models import BillLink, PurchaseOrderLink
+from sync.models import BillLink, PoLineBilling, PurchaseOrderLink
 from sync.pipeline.documents import DocumentStep, is_paid, line_ids_by_position, qbo_objects
 from sync.pipeline.engine import CREATED, FAILED, UNCHANGED, UPDATED, HoldSpec, Record, Result, RunContext, Write
 from sync.transforms.common import InvalidRecord
@@ -25,10 +27,12 @@ from sync.transforms.invoices import (
     bill_payload,
     content_digest,
     invoice_draft,
+    mapped_digest,
 )
 from sync.transforms.purchase_orders import CANCELLED
 
 SKIPPED = "skipped"
+CENT = Decimal("0.01")
 LABEL = {"Bill": "bill", "VendorCredit": "vendor credit"}
 
 
@@ -46,6 +50,8 @@ class InvoiceStep(DocumentStep):
     def prepare(self, ctx: RunContext) -> None:
         super().prepare(ctx)
         self.claimed: dict[tuple[str, str, str], str] = {}   # (entity, vendor, DocNumber) this run writes -> id
+        # (poId, PO line) -> {invoiceId: (quantity, amount)} of the bills this run is writing
+        self.billing_claims: dict[tuple[str, str], dict[str, tuple[Decimal | None, Decimal]]] = {}
 
     # ---- per page, in bulk
     def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
@@ -87,6 +93,14 @@ class InvoiceStep(DocumentStep):
             for key in (link.po_number, link.doc_number):
                 if key:
                     self.po_links.setdefault(key, link)
+        self.billing: dict[tuple[str, str], dict[str, tuple[Decimal | None, Decimal]]] = {}
+        po_ids = {link.jaggaer_po_id for link in self.po_links.values() if link.line_totals}
+        for row in PoLineBilling.objects.for_tenant(ctx.tenant).filter(jaggaer_po_id__in=po_ids) if po_ids else []:
+            per_invoice = self.billing.setdefault((row.jaggaer_po_id, row.po_line), {})
+            qty, amount = per_invoice.get(row.jaggaer_invoice_id, (None, Decimal(0)))
+            if row.quantity is not None:
+                qty = (qty or Decimal(0)) + row.quantity
+            per_invoice[row.jaggaer_invoice_id] = (qty, amount + row.amount)
 
     # ---- plan
     def plan(self, ctx: RunContext, record: Record) -> Write | Result:
@@ -104,15 +118,18 @@ class InvoiceStep(DocumentStep):
             note = f" QuickBooks {link.qbo_entity} {link.qbo_id}, written earlier, is left as it is." if link else ""
             return Result(record, SKIPPED, reason="invoice_rejected", qbo_id=link.qbo_id if link else "",
                           message=f"The {what} was rejected in JAGGAER: not posted.{note}")
-        content = content_digest(record.raw)
-        if link is not None and link.content_digest == content:
-            self.stash(record.source_id, self.clone(link, source_digest=record.digest))
+        content = mapped_digest(draft)
+        if link is not None and link.content_digest in (content, content_digest(record.raw)):
+            self.stash(record.source_id, self.clone(link, source_digest=record.digest, content_digest=content))
             return Result(record, UNCHANGED, qbo_id=link.qbo_id,
-                          message=f"Only the workflow status changed ({draft.status}); nothing to send to QuickBooks.")
+                          message=f"Nothing QuickBooks holds changed (only the timestamp or the workflow status, "
+                                  f"now {draft.status}); nothing to send to QuickBooks.")
         if link is not None and link.qbo_entity != draft.entity:
-            return Result(record, FAILED, reason="invalid_record", qbo_id=link.qbo_id,
-                          message=f"The document became a {what} after QuickBooks {link.qbo_entity} {link.qbo_id} "
-                                  "was written for it; a person has to sort it out.")
+            return self.held(record, HoldSpec(
+                "document_type_changed", f"The document became a {what} after QuickBooks {LABEL[link.qbo_entity]} "
+                f"{link.qbo_id} was written for it. Change it back in JAGGAER, or delete that {LABEL[link.qbo_entity]} "
+                f"in QuickBooks and forget its link (admin 'Bill links', or DELETE .../links/invoice/"
+                f"{record.source_id}) to write it as a {what}.", [link.qbo_id]))
         return self._write(ctx, record, draft, link, content)
 
     def _write(self, ctx: RunContext, record: Record, draft: InvoiceDraft, link, content: str) -> Write | Result:
@@ -136,6 +153,10 @@ class InvoiceStep(DocumentStep):
         po_links = {} if draft.is_credit else self._po_lines(draft, vendor_id)
         if isinstance(po_links, HoldSpec):
             return self.held(record, po_links)
+        billing = {} if draft.is_credit else self._billing(draft)
+        over = self._overbilled(draft, billing)
+        if over is not None:
+            return self.held(record, over)
         doc = link.doc_number if link is not None and link.doc_number else short_doc_number(draft.invoice_number)
         reason, target = "", None
         if link is not None:
@@ -160,8 +181,11 @@ class InvoiceStep(DocumentStep):
         payload = bill_payload(draft, vendor_id=vendor_id, ap_ref=self.ap_ref, doc_number=doc, accounts=accounts,
                                department_ref=department, classes=classes, po_links=po_links, line_ids=line_ids,
                                currency=self.currency.ref_for(draft.currency))
-        context = {"draft": draft, "doc": doc, "vendor_id": vendor_id, "content": content, "po_links": po_links}
+        context = {"draft": draft, "doc": doc, "vendor_id": vendor_id, "content": content, "po_links": po_links,
+                   "billing": billing}
         self.claimed[(draft.entity, vendor_id, doc.casefold())] = draft.invoice_id
+        for key, (qty, amount, _, _) in billing.items():
+            self.billing_claims.setdefault(key, {})[draft.invoice_id] = (qty, amount)
         if target is None:
             return Write(record, "create", draft.entity, payload, context=context)
         payload.update(Id=str(target["Id"]), SyncToken=str(target["SyncToken"]))
@@ -202,6 +226,46 @@ class InvoiceStep(DocumentStep):
                 linked["TxnLineId"] = line_id
             out[line.number] = linked
         return out
+
+    def _billing(self, draft: InvoiceDraft) -> dict[tuple[str, str], tuple]:
+        """(poId, PO line) -> (quantity, amount, invoice line numbers, PO link) this invoice bills on each PO line
+        whose ordered quantity and amount we know."""
+        out: dict[tuple[str, str], tuple] = {}
+        for line in draft.lines:
+            po = self.po_links.get(line.po_number) if line.po_number and line.po_line else None
+            if po is None or str(line.po_line) not in (po.line_totals or {}):
+                continue
+            key = (po.jaggaer_po_id, str(line.po_line))
+            qty, amount, numbers, _ = out.get(key, (Decimal(0), Decimal(0), [], po))
+            qty = None if qty is None or line.qty is None else qty + line.qty
+            out[key] = (qty, amount + line.exact_amount, [*numbers, line.number], po)
+        return out
+
+    def _overbilled(self, draft: InvoiceDraft, billing: dict) -> HoldSpec | None:
+        """An invoice billing more on a PO line than is still open there (ordered less what the bills we wrote,
+        and this run is writing, already bill), in quantity or in amount (a cent of rounding allowed)."""
+        for key, (qty, amount, numbers, po) in billing.items():
+            po_number = po.po_number
+            ordered = po.line_totals[key[1]]
+            others = {**self.billing.get(key, {}), **self.billing_claims.get(key, {})}
+            others.pop(draft.invoice_id, None)
+            billed_qty = sum((q for q, _ in others.values() if q is not None), Decimal(0))
+            billed_amount = sum((a for _, a in others.values()), Decimal(0))
+            ordered_qty = Decimal(ordered["quantity"]) if ordered.get("quantity") not in (None, "") else None
+            ordered_amount = Decimal(ordered["amount"])
+            open_qty = ordered_qty - billed_qty if ordered_qty is not None else None
+            open_amount = ordered_amount - billed_amount
+            if (qty is not None and open_qty is not None and qty > open_qty) or amount > open_amount + CENT:
+                lines = ", ".join(numbers)
+                by = f" by invoice(s) {', '.join(sorted(others))}" if others else ""
+                return HoldSpec(
+                    "po_overbilled",
+                    f"Line(s) {lines} bill {_qty(qty)}amount {money_text(amount)} on PO {po_number} line "
+                    f"{key[1]}, which has {_qty(open_qty)}amount {money_text(open_amount)} still open (ordered "
+                    f"{_qty(ordered_qty)}amount {money_text(ordered_amount)}; billed {_qty(billed_qty)}"
+                    f"amount {money_text(billed_amount)}{by}). QuickBooks would close the PO and refuse the next "
+                    "bill: correct the invoice in JAGGAER, or raise the PO line there.", [po_number])
+        return None
 
     def _existing(self, draft: InvoiceDraft, doc: str, vendor_id: str) -> dict | HoldSpec | None:
         """A QBO bill of this vendor with our DocNumber (written before our commit was lost, or by a person)."""
@@ -244,6 +308,26 @@ class InvoiceStep(DocumentStep):
                         doc_number=str(entity.get("DocNumber") or "")[:21], qbo_vendor_id=vendor_id, lines=lines,
                         po_ids=po_ids, source_digest=source_digest, content_digest=content)
 
+    def save_links(self, ctx: RunContext, done: list[tuple[Write, dict]]) -> None:
+        super().save_links(ctx, done)
+        invoices = [write.record.source_id for write, _ in done if not write.context["draft"].is_credit]
+        if not invoices:
+            return
+        PoLineBilling.objects.for_tenant(ctx.tenant).filter(jaggaer_invoice_id__in=invoices).delete()
+        rows = []
+        for write, _ in done:
+            draft: InvoiceDraft = write.context["draft"]
+            if draft.is_credit:
+                continue
+            for line in draft.lines:
+                po = self.po_links.get(line.po_number) if line.po_number and line.po_line else None
+                if po is not None and po.written:
+                    rows.append(PoLineBilling(tenant=ctx.tenant, jaggaer_po_id=po.jaggaer_po_id,
+                                              po_line=str(line.po_line), jaggaer_invoice_id=draft.invoice_id,
+                                              invoice_line=line.number, quantity=line.qty,
+                                              amount=line.exact_amount))
+        PoLineBilling.objects.bulk_create(rows, ignore_conflicts=True)
+
     def written(self, ctx: RunContext, write: Write, entity: dict) -> Result:
         draft: InvoiceDraft = write.context["draft"]
         qbo_id = str(entity["Id"])
@@ -285,3 +369,10 @@ class InvoiceStep(DocumentStep):
                 dropped.append(line.number)
         return dropped
 
+
+
+def _qty(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    text = format(value, "f")
+    return f"quantity {text.rstrip('0').rstrip('.') if '.' in text else text}, "

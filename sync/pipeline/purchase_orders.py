@@ -7,6 +7,8 @@ seen (`po_not_found`) from one not written yet (`po_not_synced`) or cancelled (`
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from sync.models import PurchaseOrderLink
 from sync.pipeline.documents import DocumentStep, line_ids_by_position, qbo_objects
 from sync.pipeline.engine import CREATED, UNCHANGED, UPDATED, HoldSpec, Record, Result, RunContext, Write
@@ -19,6 +21,7 @@ from sync.transforms.purchase_orders import (
     WAITING,
     PurchaseOrderDraft,
     content_digest,
+    mapped_digest,
     purchase_order_draft,
     purchase_order_payload,
 )
@@ -36,11 +39,29 @@ class PurchaseOrderStep(DocumentStep):
     link_model = PurchaseOrderLink
     link_key = "jaggaer_po_id"
     link_fields = ["po_number", "doc_number", "qbo_po_id", "qbo_vendor_id", "jaggaer_status", "qbo_status",
-                   "lines", "source_digest", "content_digest"]
+                   "lines", "line_totals", "source_digest", "content_digest"]
 
     def prepare(self, ctx: RunContext) -> None:
         super().prepare(ctx)
         self.claimed: dict[str, tuple[str, str]] = {}    # DocNumbers this run is writing -> (poId, poNumber)
+        self._seen_invalid: dict[str, PurchaseOrderLink] = {}
+
+    # ---- a PO held by the validation still leaves a link row, so its invoices wait on it (po_not_synced)
+    def invalid(self, ctx: RunContext, record: Record, finding) -> None:
+        number = record.raw.get("poNumber")
+        if isinstance(number, str | int) and not isinstance(number, bool) and str(number).strip():
+            status = record.raw.get("status")
+            self._seen_invalid[record.source_id] = PurchaseOrderLink(
+                tenant=ctx.tenant, jaggaer_po_id=record.source_id, po_number=str(number).strip()[:100],
+                jaggaer_status=status.strip()[:20] if isinstance(status, str) else "")
+
+    def flush(self, ctx: RunContext, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+        seen = [self._seen_invalid.pop(r.record.source_id) for r in results
+                if r.record.source_id in self._seen_invalid]
+        with transaction.atomic():
+            if seen:   # only POs never seen before: what we know of a written PO stays as it is
+                PurchaseOrderLink.objects.bulk_create(seen, ignore_conflicts=True)
+            super().flush(ctx, results, done)
 
     # ---- per page: links, drafts, vendors, current QBO POs, DocNumber look-ups, all in bulk
     def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
@@ -114,9 +135,9 @@ class PurchaseOrderStep(DocumentStep):
             row.source_digest = record.digest
             return Result(record, SKIPPED, reason="po_cancelled",
                           message=f"PO {draft.po_number} was cancelled in JAGGAER before it reached QuickBooks.")
-        content = content_digest(record.raw)
-        if written and link.content_digest == content:
-            row.source_digest = record.digest
+        content = mapped_digest(draft)
+        if written and link.content_digest in (content, content_digest(record.raw)):
+            row.source_digest, row.content_digest = record.digest, content
             return Result(record, UNCHANGED, qbo_id=link.qbo_po_id,
                           message="Nothing QuickBooks holds changed (status Approved and Issued are both Open).")
         return self._write(ctx, record, draft, link, content)
@@ -214,6 +235,8 @@ class PurchaseOrderStep(DocumentStep):
             doc_number=str(entity.get("DocNumber") or write.context["doc"]), qbo_po_id=po_id,
             qbo_vendor_id=write.context["vendor_id"], jaggaer_status=draft.status,
             qbo_status=str(entity.get("POStatus") or write.context["status"] or ""), lines=lines,
+            line_totals={line.number: {"quantity": str(line.qty) if line.qty is not None else None,
+                                       "amount": str(line.exact_amount)} for line in draft.lines},
             source_digest=write.record.digest, content_digest=write.context["content"])
         outcome = CREATED if write.operation == "create" else UPDATED
         verb = {"create": "Created", "update": "Updated"}[write.operation]

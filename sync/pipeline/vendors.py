@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from connections.clients.qbo import escape_query_value
 from sync.models import VendorLink
 from sync.pipeline.company import company_currency
-from sync.pipeline.engine import CREATED, FAILED, HELD, UPDATED, HoldSpec, Record, RecordStep, Result, RunContext, Write
+from sync.pipeline.engine import (
+    CREATED,
+    FAILED,
+    HELD,
+    UNCHANGED,
+    UPDATED,
+    HoldSpec,
+    Record,
+    RecordStep,
+    Result,
+    RunContext,
+    Write,
+)
 from sync.transforms.common import normalize_name
-from sync.transforms.vendors import VERSION, supplier_to_vendor, with_suffix
+from sync.transforms.vendors import VERSION, content_digest, supplier_to_vendor, with_suffix
 
 ALL_ROWS = "Active IN (true,false)"
 KEEP = ("Id", "SyncToken", "DisplayName", "Active")
@@ -46,6 +60,7 @@ class VendorStep(RecordStep):
         self.home_currency = currency.home
         self.claimed: dict[str, str] = {}           # names this run is about to write -> companyId
         self.claimed_names: dict[str, str] = {}     # companyId -> the name it claimed
+        self._refreshed: dict[str, VendorLink] = {}  # links whose digests move with no QBO write
 
     def _remember(self, vendor: dict) -> None:
         vendor_id = str(vendor["Id"])
@@ -56,8 +71,10 @@ class VendorStep(RecordStep):
         self.vendor_names[normalize_name(vendor.get("DisplayName") or "")] = vendor_id
 
     def is_unchanged(self, record: Record) -> bool:
+        """The very record we last wrote (a link from before content digests goes through `plan` once)."""
         link = self.links.get(record.source_id)
-        return link is not None and link.source_digest == record.digest and link.qbo_vendor_id in self.vendors
+        return (link is not None and bool(link.content_digest) and link.source_digest == record.digest
+                and link.qbo_vendor_id in self.vendors)
 
     def _duplicate(self, record: Record, name: str, other_company: str) -> Result:
         other = self.links.get(other_company)
@@ -110,15 +127,25 @@ class VendorStep(RecordStep):
                 payload["TermRef"] = term
             else:
                 notes.append(f"Payment terms {draft.terms!r} have no QuickBooks term; terms left as they are.")
+        content = content_digest(payload)
+        if target is not None and not reason and (
+                link.content_digest == content or (not link.content_digest and link.source_digest == record.digest)):
+            # only what QuickBooks does not hold changed (lastModTime, a field we do not map): nothing to send
+            self._refreshed[cid] = VendorLink(tenant=ctx.tenant, jaggaer_company_id=cid,
+                                              qbo_vendor_id=link.qbo_vendor_id, display_name=link.display_name,
+                                              source_digest=record.digest, content_digest=content)
+            return Result(record, UNCHANGED, qbo_id=link.qbo_vendor_id,
+                          message="Nothing QuickBooks holds changed; the vendor is left as it is.")
         if target is None:
             if draft.currency and draft.currency != self.home_currency:
                 if self.multicurrency:
                     payload["CurrencyRef"] = {"value": draft.currency}
                 else:
                     notes.append(f"Currency {draft.currency} not set: multicurrency is off in QuickBooks.")
-            return Write(record, "create", "Vendor", payload, notes=notes, context={"name": name})
+            return Write(record, "create", "Vendor", payload, notes=notes, context={"name": name, "content": content})
         payload.update(Id=str(target["Id"]), SyncToken=str(target["SyncToken"]))
-        return Write(record, "update", "Vendor", payload, reason=reason, notes=notes, context={"name": name})
+        return Write(record, "update", "Vendor", payload, reason=reason, notes=notes,
+                     context={"name": name, "content": content})
 
     def written(self, ctx: RunContext, write: Write, entity: dict) -> Result:
         self._remember(entity)
@@ -127,17 +154,29 @@ class VendorStep(RecordStep):
         self.company_of_vendor[vendor_id] = cid
         self.links[cid] = VendorLink(tenant=ctx.tenant, jaggaer_company_id=cid, qbo_vendor_id=vendor_id,
                                      display_name=entity.get("DisplayName") or write.context["name"],
-                                     source_digest=write.record.digest)
+                                     source_digest=write.record.digest, content_digest=write.context["content"])
         outcome = CREATED if write.operation == "create" else UPDATED
         verb = {"create": "Created", "update": "Linked and updated" if write.reason else "Updated"}[write.operation]
         message = " ".join([f"{verb} QuickBooks vendor {entity.get('DisplayName')!r} ({vendor_id}).", *write.notes])
         return Result(write.record, outcome, reason=write.reason, message=message, qbo_id=vendor_id)
 
     def save_links(self, ctx: RunContext, done: list[tuple[Write, dict]]) -> None:
-        VendorLink.objects.bulk_create(
-            [self.links[write.record.source_id] for write, _ in done], update_conflicts=True,
-            unique_fields=["tenant", "jaggaer_company_id"],
-            update_fields=["qbo_vendor_id", "display_name", "source_digest", "updated_at"])
+        self._upsert([self.links[write.record.source_id] for write, _ in done])
+
+    @staticmethod
+    def _upsert(rows: list[VendorLink]) -> None:
+        if rows:
+            VendorLink.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["tenant", "jaggaer_company_id"],
+                update_fields=["qbo_vendor_id", "display_name", "source_digest", "content_digest", "updated_at"])
+
+    def flush(self, ctx: RunContext, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+        refreshed = [self._refreshed.pop(r.record.source_id) for r in results if r.record.source_id in self._refreshed]
+        for row in refreshed:
+            self.links[row.jaggaer_company_id] = row
+        with transaction.atomic():
+            self._upsert(refreshed)
+            super().flush(ctx, results, done)
 
     def refresh_stale(self, ctx: RunContext, writes: list[Write]) -> list[Write | Result]:
         ids = ",".join(f"'{escape_query_value(w.payload['Id'])}'" for w in writes)

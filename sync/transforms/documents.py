@@ -65,6 +65,7 @@ class LineDraft:
     unit_price: str | None = None
     po_number: str | None = None   # invoices: the PO this line bills
     po_line: str | None = None
+    qty: Decimal | None = None     # the quantity parsed (sign as the amount's on a VendorCredit)
 
     @property
     def text(self) -> str:
@@ -73,6 +74,12 @@ class LineDraft:
         if self.quantity not in (None, "") and self.unit_price not in (None, ""):
             extra = f" ({self.quantity} x {self.unit_price})"
         return (self.description + extra).strip()[:DESCRIPTION_MAX]
+
+
+def line_content(line: LineDraft) -> list:
+    """A line as QuickBooks gets it (its text, amount in cents, account and department), for content digests."""
+    return [line.number, line.text, money_text(line.amount), line.gl_code, line.department, line.po_number,
+            line.po_line]
 
 
 def segment(segments: Any, name: str) -> str | None:
@@ -101,6 +108,8 @@ def parse_lines(record: dict, *, gl_segment: str, department_segment: str, with_
         if line.get("amount") in (None, ""):
             raise InvalidRecord(f"Required field '{where}.amount' is missing.", field=f"{where}.amount")
         exact = parse_amount(line["amount"], field=f"{where}.amount")
+        qty = line.get("quantity")
+        qty = parse_amount(qty, field=f"{where}.quantity") if qty not in (None, "") else None
         gl = segment(line.get("accountingSegments"), gl_segment) or segment(header, gl_segment)
         if not gl:
             raise InvalidRecord(f"Line {number} has no GL account (segment '{gl_segment}').",
@@ -113,7 +122,7 @@ def parse_lines(record: dict, *, gl_segment: str, department_segment: str, with_
             quantity=text_or_none(line.get("quantity"), limit=30),
             unit_price=text_or_none(line.get("unitPrice"), limit=30),
             po_number=text_or_none(line.get("poNumber"), limit=100) if with_po else None,
-            po_line=text_or_none(line.get("poLineNumber"), limit=20) if with_po else None,
+            po_line=text_or_none(line.get("poLineNumber"), limit=20) if with_po else None, qty=qty,
         ))
     return out
 
@@ -134,9 +143,11 @@ def currency_of(record: dict) -> str | None:
 
 
 def total_mismatch(lines: list[LineDraft], total: Decimal) -> tuple[Decimal, Decimal] | None:
-    """(lines' sum after rounding, header total) when they differ by more than a cent."""
+    """(lines' sum after rounding, header total) when the total is more than a cent from both the lines' rounded
+    sum and their exact sum (lines of more than two decimals may round a few cents away from an exact total)."""
     lines_sum = sum((line.amount for line in lines), Decimal("0.00"))
-    return (lines_sum, total) if abs(lines_sum - total) > TOLERANCE else None
+    exact = sum((line.exact_amount for line in lines), Decimal("0"))
+    return (lines_sum, total) if abs(lines_sum - total) > TOLERANCE and abs(exact - total) > TOLERANCE else None
 
 
 @dataclass

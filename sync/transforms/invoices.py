@@ -13,6 +13,7 @@ from sync.transforms.documents import (
     departments,
     expense_line,
     header_total,
+    line_content,
     note,
     parse_lines,
 )
@@ -80,10 +81,12 @@ def invoice_draft(record: dict, *, gl_segment: str, department_segment: str) -> 
     entity = TYPES[kind]
     if entity == "VendorCredit":
         # QBO wants a vendor credit's amounts positive; JAGGAER sends a credit memo's negative.
-        sign = Decimal(-1) if total < 0 or any(line.amount < 0 for line in lines) else Decimal(1)
+        sign = Decimal(-1) if total < 0 or any(line.amount < 0 or (line.qty is not None and line.qty < 0)
+                                               for line in lines) else Decimal(1)
         total = total * sign
         for line in lines:
             line.amount, line.exact_amount = line.amount * sign, line.exact_amount * sign
+            line.qty = line.qty * sign if line.qty is not None else None
     if any(line.amount < 0 for line in lines):
         raise InvalidRecord(f"A {'credit memo' if entity == 'VendorCredit' else 'bill'} with lines of both signs "
                             "cannot be posted to QuickBooks; split it in JAGGAER.", field="lineList")
@@ -95,8 +98,17 @@ def invoice_draft(record: dict, *, gl_segment: str, department_segment: str) -> 
         departments=departments(record.get("accountingSegments"), lines, department_segment=department_segment))
 
 
+def mapped_digest(draft: InvoiceDraft) -> str:
+    """Fingerprint of what QuickBooks gets from the invoice: its timestamp, workflow status (Approved -> Paid) and
+    fields we do not send make no write."""
+    return digest({"invoice": [draft.invoice_id, draft.invoice_number, draft.supplier_invoice_number, draft.entity,
+                               draft.invoice_date, draft.due_date, draft.company_id, draft.currency,
+                               draft.departments.header, draft.departments.codes],
+                   "lines": [line_content(line) for line in draft.lines]}, version=VERSION)
+
+
 def content_digest(record: dict) -> str:
-    """What QBO would see change: the record without its timestamp and workflow status (Approved -> Paid)."""
+    """The digest links written before `mapped_digest` hold: the record without its timestamp and status."""
     return digest({k: v for k, v in record.items() if k not in VOLATILE}, version=VERSION)
 
 

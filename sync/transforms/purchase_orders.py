@@ -13,6 +13,7 @@ from sync.transforms.documents import (
     departments,
     expense_line,
     header_total,
+    line_content,
     note,
     parse_lines,
 )
@@ -68,8 +69,16 @@ def purchase_order_draft(record: dict, *, gl_segment: str, department_segment: s
         departments=departments(record.get("accountingSegments"), lines, department_segment=department_segment))
 
 
+def mapped_digest(draft: PurchaseOrderDraft) -> str:
+    """Fingerprint of what QuickBooks gets from the PO: nothing else the record carries (its timestamp, the
+    supplier's name on it, segments we do not map) makes a write; Approved and Issued are both Open."""
+    return digest({"po": [draft.po_id, draft.po_number, draft.qbo_status, draft.status == CANCELLED, draft.order_date,
+                          draft.company_id, draft.currency, draft.departments.header, draft.departments.codes],
+                   "lines": [line_content(line) for line in draft.lines]}, version=VERSION)
+
+
 def content_digest(record: dict) -> str:
-    """What QBO would see change: the record without its timestamp, Approved and Issued alike."""
+    """The digest links written before `mapped_digest` hold: the record without its timestamp."""
     body = {k: v for k, v in record.items() if k not in VOLATILE}
     if body.get("status") in POSTED:
         body["status"] = POSTED[body["status"]]

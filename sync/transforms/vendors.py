@@ -8,6 +8,7 @@ from sync.transforms.common import (
     QBO_NAME_MAX,
     InvalidRecord,
     clean_name,
+    digest,
     normalize_name,
     parse_timestamp,
     required,
@@ -52,6 +53,14 @@ def _address(addr: dict | None) -> dict | None:
     }
     out = {k: v for k, v in out.items() if v}
     return out or None
+
+
+def content_digest(payload: dict) -> str:
+    """Fingerprint of the vendor fields we send, whatever the JAGGAER record's timestamps: a supplier whose
+    mapped content did not change is not written again. Id and SyncToken are QBO's; CurrencyRef is sent only
+    on create (QBO refuses to change a vendor's currency), so neither is part of it."""
+    return digest({k: v for k, v in payload.items() if k not in ("Id", "SyncToken", "CurrencyRef")},
+                  version=VERSION)
 
 
 def supplier_to_vendor(record: dict) -> VendorDraft:

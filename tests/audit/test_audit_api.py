@@ -42,14 +42,14 @@ def test_record_rows_are_filtered_by_run_entity_outcome_reason_and_source_id(ali
     assert everything["count"] == RecordEvent.objects.for_tenant(tenant).count() > len(SUPPLIERS)
     assert sorted(_ids(alice.client.get(url, {"run": first.pk, "page_size": 500}))) == sorted(SUPPLIERS)
     held = _ids(alice.client.get(url, {"run": first.pk, "outcome": "held"}))
-    assert HELD in held and len(held) == 2
+    assert HELD in held and NAMELESS in held and len(held) == 3    # a malformed record is held, not failed
     both = _ids(alice.client.get(url, {"run": first.pk, "outcome": ["held", "failed"]}))
-    assert sorted(both) == sorted([*held, NAMELESS])
+    assert sorted(both) == sorted(held)
     assert _ids(alice.client.get(url, {"reason": "invalid_record", "run": first.pk})) == [NAMELESS]
     assert len(_ids(alice.client.get(url, {"source_id": HELD}))) == 2        # once per run
     assert _ids(alice.client.get(url, {"entity": "invoices"})) == []
     row = alice.client.get(url, {"source_id": NAMELESS, "run": first.pk}).json()["results"][0]
-    assert row["outcome"] == "failed" and row["run_id"] == str(first.pk) and "companyName" in row["message"]
+    assert row["outcome"] == "held" and row["run_id"] == str(first.pk) and "companyName" in row["message"]
 
 
 def test_record_rows_are_filtered_by_time_and_bad_filters_are_400(alice, tenant):
@@ -81,7 +81,8 @@ def test_held_records_are_listed_with_reason_detail_and_what_they_wait_on(alice,
     response = alice.client.get(f"{_base(tenant)}/holds")
     assert response.status_code == 200
     rows = {row["source_id"]: row for row in response.json()["results"]}
-    assert set(rows) == {HELD, case_ids("duplicate_supplier_trailing_space")[1]}
+    assert set(rows) == {HELD, case_ids("duplicate_supplier_trailing_space")[1], NAMELESS}
+    assert rows[NAMELESS]["reason"] == "invalid_record" and "companyName" in rows[NAMELESS]["detail"]
     held = rows[HELD]
     assert held["entity"] == "suppliers" and held["reason"] == "duplicate_supplier_name"
     assert held["waits_on"] == [case_ids("duplicate_supplier_case")[0]] and "same name" in held["detail"]
@@ -112,8 +113,8 @@ def test_the_csv_export_of_a_run_has_one_finance_friendly_line_per_record(alice,
     created = next(line for line in lines if line["Outcome"] == "created")
     assert created["QuickBooks id"] and created["Run"] == str(first.pk) and created["Record type"] == "suppliers"
     dt.date.fromisoformat(created["Date (UTC)"])
-    failed = next(line for line in lines if line["JAGGAER id"] == NAMELESS)
-    assert failed["Outcome"] == "failed" and failed["Reason"] == "invalid_record"
+    malformed = next(line for line in lines if line["JAGGAER id"] == NAMELESS)
+    assert malformed["Outcome"] == "held" and malformed["Reason"] == "invalid_record"
 
 
 def test_the_csv_export_of_a_period_and_its_guards(alice, tenant):

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from sandbox.datagen import generate
+from sandbox.datagen import MALFORMED_CASES, generate, malformed_ids
 
 REQUIRED_CASES = (
     "name_apostrophe", "name_colon", "name_tab", "name_accents", "name_non_latin", "name_over_500_chars",
@@ -13,7 +13,7 @@ REQUIRED_CASES = (
     "qbo_vendor_other_case", "supplier_renamed", "po_number_over_21_chars", "invoice_po_unknown",
     "invoice_po_draft", "invoice_po_cancelled", "invoice_gl_without_qbo", "invoice_department_without_qbo",
     "credit_memos", "invoice_number_reused", "amounts_over_two_decimals", "invoice_total_mismatch", "non_usd",
-    "missing_required_fields", "malformed_dates",
+    "missing_required_fields", "malformed_dates", *MALFORMED_CASES, "touch_only",
 )
 ID_FIELDS = {"suppliers": "companyId", "purchase_orders": "poId", "invoices": "invoiceId",
              "gl_accounts": "code", "departments": "code"}
@@ -163,7 +163,7 @@ def test_amounts_with_more_than_two_decimals_and_a_total_that_does_not_add_up(da
 
 def test_the_other_invoices_add_up(data):
     broken = set(data.ds.cases["invoice_total_mismatch"]["invoices"]) | {
-        r["id"] for r in data.ds.cases["missing_required_fields"]["records"]}
+        r["id"] for r in data.ds.cases["missing_required_fields"]["records"]} | malformed_ids(data.ds)["invoices"]
     for inv in data.ds.jaggaer["invoices"]:
         if inv["invoiceId"] not in broken:
             assert sum(Decimal(line["amount"]) for line in inv["lineList"]) == Decimal(inv["total"]["value"])
@@ -212,3 +212,29 @@ def test_qbo_chart_matches_by_number_by_name_only_misses_one_and_has_one_inactiv
 def test_ties_on_modification_time_exist_for_stable_ordering(small):
     sups = small.records("same_lastmodtime", "suppliers")
     assert len(sups) >= 3 and len({s["lastModTime"] for s in sups}) == 1
+
+
+def test_each_malformed_case_names_its_field_value_reason_and_correction(data):
+    from sync.transforms.validation import validate
+
+    for name in MALFORMED_CASES:
+        case = data.ds.cases[name]
+        assert case["reason"] and case["records"] and case["corrections"], name
+        for record in case["records"]:
+            raw = data(record["entity"], record["id"])
+            finding = validate(record["entity"], raw)
+            if name == "po_overbilled":          # well formed: only the PO line's open quantity says no
+                assert finding is None
+                continue
+            assert finding is not None and finding.reason == case["reason"], (name, finding)
+            assert record["field"] in {p.field for p in finding.problems}, (name, finding.problems)
+        for correction in case["corrections"]:
+            assert validate(correction["entity"], correction["record"]) is None, name
+
+
+def test_touch_only_names_one_well_formed_record_of_each_kind(data):
+    from sync.transforms.validation import validate
+
+    for entity in ("suppliers", "purchase_orders", "invoices"):
+        [record_id] = data.ds.cases["touch_only"][entity]
+        assert validate(entity, data(entity, record_id)) is None

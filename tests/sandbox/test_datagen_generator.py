@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.datagen import BASE_EPOCH, generate
+from sandbox.datagen import BASE_EPOCH, generate, malformed_ids
 from sandbox.datagen.dataset import JAGGAER_KEYS, QBO_KEYS
 from sandbox.jaggaer import JaggaerApp
 
@@ -113,7 +113,11 @@ def test_ids_are_unique_and_records_carry_the_contract_fields(small):
 
 
 def test_amounts_and_quantities_are_decimal_strings(small):
+    malformed = malformed_ids(small)         # the malformed cases break this on purpose
     for inv in small.jaggaer["invoices"] + small.jaggaer["purchase_orders"]:
+        if inv.get("invoiceId", inv.get("poId")) in malformed.get("invoices", set()) | malformed.get(
+                "purchase_orders", set()):
+            continue
         assert isinstance(inv["total"]["value"], str)
         Decimal(inv["total"]["value"])
         for line in inv["lineList"]:
@@ -152,8 +156,9 @@ def test_po_invoices_never_bill_more_than_was_ordered(small):
         for line in po["lineList"]:
             ordered[(po.get("poNumber"), line["lineNumber"])] = Decimal(line["quantity"])
     billed = Counter()
+    malformed = malformed_ids(small)["invoices"]     # among them the invoice that over-bills on purpose
     for inv in small.jaggaer["invoices"]:
-        if inv["invoiceType"] != "Invoice":
+        if inv["invoiceType"] != "Invoice" or inv["invoiceId"] in malformed:
             continue
         for line in inv["lineList"]:
             key = (line.get("poNumber"), line.get("poLineNumber"))

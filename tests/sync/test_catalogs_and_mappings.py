@@ -7,6 +7,7 @@ from sync.pipeline.engine import CREATED, Record, RecordStep, Result, RunContext
 from sync.pipeline.mappings import MappingResolver
 from sync.selectors import alignment_report
 from sync.services import mapping_set, mappings_auto_match, sync_run_create
+from sync.transforms.validation import REASONS
 from tests.sync.helpers import DATASET, case_ids
 
 pytestmark = pytest.mark.django_db
@@ -129,7 +130,8 @@ def test_stale_and_unmapped_codes_hold_records_and_a_fixed_mapping_releases_them
     assert _mappings(tenant, "department")["PLANT-1"].state == "stale"
 
     run = _probe(tenant, qbo_client, jaggaer_client, {"PLANT-1", new_plant})
-    holds = Hold.objects.for_tenant(tenant).filter(entity="probe")
+    # the dataset's malformed POs are held by the engine's validation before the probe sees them (not its holds)
+    holds = Hold.objects.for_tenant(tenant).filter(entity="probe").exclude(reason__in=REASONS)
     assert holds.exists() and run.counts["probe"].get("created", 0) == 0
     assert {h.reason for h in holds} <= {"department_unmapped", "gl_unmapped"}
     waiting = {code for h in holds.filter(reason="department_unmapped") for code in h.waits_on}
@@ -146,7 +148,7 @@ def test_stale_and_unmapped_codes_hold_records_and_a_fixed_mapping_releases_them
     mapping_set(tenant=tenant, kind="department", code=new_plant, qbo_id=corporate.qbo_id)
     held_before = {h.source_id for h in holds.filter(reason="department_unmapped")}
     run = _probe(tenant, qbo_client, jaggaer_client, {"PLANT-1", new_plant})
-    remaining = Hold.objects.for_tenant(tenant).filter(entity="probe")
+    remaining = Hold.objects.for_tenant(tenant).filter(entity="probe").exclude(reason__in=REASONS)
     assert all(h.reason == "gl_unmapped" for h in remaining)
     assert run.counts["probe"]["created"] == len(held_before - {h.source_id for h in remaining}) > 0
     assert all(r["held_records"] == 0 for r in alignment_report(tenant=tenant)["department"]["jaggaer_without_qbo"])

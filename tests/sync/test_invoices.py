@@ -145,6 +145,7 @@ def test_a_bill_changed_before_it_is_paid_is_updated_and_after_it_is_paid_is_hel
     link = bill_link(tenant, invoice_id)
     lines = [dict(ln) for ln in INVOICES[invoice_id]["lineList"]]
     lines[0]["amount"] = str(Decimal(lines[0]["amount"]) + 10)
+    lines[0].update(quantity="1", unitPrice=lines[0]["amount"])     # quantity x unit price stays the amount
     total = sum(Decimal(ln["amount"]) for ln in lines)
     jaggaer_sandbox.app.patch("invoices", invoice_id, {"lineList": lines, "total": {"currency": "USD",
                                                                                    "value": str(total)}})
@@ -160,7 +161,7 @@ def test_a_bill_changed_before_it_is_paid_is_updated_and_after_it_is_paid_is_hel
     assert event(run, invoice_id, "invoices").outcome == "unchanged"
 
     qbo_sandbox.app.mark_bill_paid(link.qbo_id)
-    lines[0]["amount"] = str(Decimal(lines[0]["amount"]) + 5)
+    lines[0]["amount"] = lines[0]["unitPrice"] = str(Decimal(lines[0]["amount"]) + 5)
     total += 5
     jaggaer_sandbox.app.patch("invoices", invoice_id, {"lineList": lines, "total": {"currency": "USD",
                                                                                    "value": str(total)}})
@@ -273,7 +274,7 @@ def test_foreign_currency_invoices_are_held_until_multicurrency_is_on(run_sync, 
         assert bill_of(qbo_sandbox, tenant, invoice_id)["CurrencyRef"]["value"] == INVOICES[invoice_id]["currency"]
 
 
-def test_every_invoice_gets_one_audit_row_and_malformed_ones_fail_naming_the_field(run_sync, tenant):
+def test_every_invoice_gets_one_audit_row_and_malformed_ones_are_held_naming_the_field(run_sync, tenant):
     run = run_sync()
     from audit.models import RecordEvent
     rows = RecordEvent.objects.filter(run_id=run.pk, entity="invoices")
@@ -281,6 +282,7 @@ def test_every_invoice_gets_one_audit_row_and_malformed_ones_fail_naming_the_fie
     for record in CASES["missing_required_fields"]["records"] + CASES["malformed_dates"]["records"]:
         if record["entity"] == "invoices":
             row = rows.get(source_id=record["id"])
-            assert (row.outcome, row.reason) == ("failed", "invalid_record")
-            assert record["field"].split("[")[0] in row.message
+            assert (row.outcome, row.reason) == ("held", "invalid_record")
+            assert record["field"] in row.message
+            assert hold_of(tenant, record["id"], "invoices").reason == "invalid_record"
     assert Hold.objects.for_tenant(tenant).filter(entity="invoices", reason="retry").count() == 0

@@ -288,14 +288,15 @@ def test_a_foreign_currency_po_is_held_unless_multicurrency_is_on(run_sync, qbo_
     assert any(hold_of(tenant, p) is None for p in foreign)
 
 
-def test_malformed_pos_fail_with_the_field_named_and_the_run_goes_on(run_sync, tenant):
+def test_malformed_pos_are_held_with_the_field_named_and_the_run_goes_on(run_sync, tenant):
     run = run_sync()
     for record in CASES["missing_required_fields"]["records"] + CASES["malformed_dates"]["records"]:
         if record["entity"] != "purchase_orders":
             continue
         row = event(run, record["id"])
-        assert (row.outcome, row.reason) == ("failed", "invalid_record")
+        assert (row.outcome, row.reason) == ("held", "invalid_record")
         assert record["field"] in row.message
+        assert hold_of(tenant, record["id"]).reason == "invalid_record"
     assert run.status == SyncRun.Status.SUCCEEDED
 
 

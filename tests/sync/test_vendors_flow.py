@@ -26,7 +26,8 @@ def test_first_run_creates_the_expected_vendors_and_links_the_existing_ones(run_
     for cid in other_case:
         assert links[cid] in before
     assert all(len(same) == 1 for same in vendors_by_name(qbo_sandbox).values())
-    assert run.counts["suppliers"] == {"created": len(created), "updated": len(other_case), "held": 2, "failed": 1}
+    # the nameless supplier is held (invalid_record) with the two duplicates: a malformed record is not "failed"
+    assert run.counts["suppliers"] == {"created": len(created), "updated": len(other_case), "held": 3}
 
 
 def test_every_record_gets_one_audit_row(run_sync, tenant):
@@ -44,8 +45,9 @@ def test_a_second_run_with_no_change_writes_nothing(run_sync, qbo_sandbox, tenan
     run = run_sync()
     assert qbo_writes(qbo_sandbox) == 0
     assert run.counts["suppliers"].get("created", 0) == run.counts["suppliers"].get("updated", 0) == 0
-    # the still-held duplicates are retried, the rest are read again only inside the overlap window
-    assert Hold.objects.for_tenant(tenant).filter(entity="suppliers").count() == 2
+    # the still-held duplicates and the nameless supplier are retried, the rest are read again only inside the
+    # overlap window
+    assert Hold.objects.for_tenant(tenant).filter(entity="suppliers").count() == 3
 
 
 def test_a_full_run_with_no_change_writes_nothing_and_reports_unchanged(run_sync, qbo_sandbox):
@@ -149,12 +151,14 @@ def test_updates_are_sparse_and_keep_what_finance_edited(run_sync, qbo_sandbox, 
     assert after["Notes"] == "Call before paying"
 
 
-def test_a_malformed_supplier_is_recorded_as_failed_and_the_run_goes_on(run_sync, tenant):
+def test_a_malformed_supplier_is_held_naming_the_field_and_the_run_goes_on(run_sync, tenant):
     run = run_sync()
     cid = case_ids("missing_required_fields")[0]
     row = RecordEvent.objects.get(run_id=run.pk, source_id=cid)
-    assert (row.outcome, row.reason) == ("failed", "invalid_record")
+    assert (row.outcome, row.reason) == ("held", "invalid_record")
     assert "companyName" in row.message
+    assert row.data["problems"][0] == {"field": "companyName", "value": "missing", "expected": "text"}
+    assert Hold.objects.for_tenant(tenant).get(entity="suppliers", source_id=cid).reason == "invalid_record"
     assert run.status == SyncRun.Status.SUCCEEDED
 
 
