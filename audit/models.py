@@ -3,7 +3,7 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
-from tenants.models import TenantOwnedQuerySet
+from core.tenancy import TenantOwnedModel
 
 
 class Outcome(models.TextChoices):
@@ -15,7 +15,7 @@ class Outcome(models.TextChoices):
     SKIPPED = "skipped"
 
 
-class RecordEvent(models.Model):
+class RecordEvent(TenantOwnedModel):
     """One record's fate in one run. `run_id` is a plain id: audit imports nothing of `sync`."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="record_events")
@@ -31,7 +31,6 @@ class RecordEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -44,7 +43,7 @@ class RecordEvent(models.Model):
         return f"{self.entity} {self.source_id}: {self.outcome}"
 
 
-class ApiCall(models.Model):
+class ApiCall(TenantOwnedModel):
     """One attempt of one outbound HTTP call (JAGGAER or QuickBooks), kept `API_CALL_RETENTION_DAYS`.
 
     Written in bulk from an in-memory buffer. The tenant is a reference without a database constraint:
@@ -67,7 +66,6 @@ class ApiCall(models.Model):
     error = models.CharField(max_length=1000, blank=True, default="")
     created_at = models.DateTimeField(db_index=True, help_text="When the attempt finished.")
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -81,7 +79,7 @@ class ApiCall(models.Model):
         return self.status is not None and self.status < 400
 
 
-class Action(models.Model):
+class Action(TenantOwnedModel):
     """What a person (through an API key or the admin) or the system did: who, what, before and after."""
 
     class ActorKind(models.TextChoices):
@@ -103,7 +101,6 @@ class Action(models.Model):
     data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from audit.models import Action, ApiCall, Outcome, RecordEvent
 from connections.clients.http import redact_text
+from core.tenancy import unscoped
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +220,7 @@ def api_call_retention_days() -> int:
     return int(getattr(settings, "API_CALL_RETENTION_DAYS", 30))
 
 
+@unscoped("the call log of every tenant is pruned")
 def api_calls_prune(*, now: dt.datetime | None = None, days: int | None = None, chunk: int = 10_000) -> int:
     """Delete outbound call rows older than the retention period, in chunks; returns how many."""
     days = api_call_retention_days() if days is None else days

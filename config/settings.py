@@ -110,7 +110,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "core.tenancy.RequestScopeMiddleware",
 ]
+# Where config/urls.py mounts the admin: staff there work across tenants (core.tenancy).
+ADMIN_URL_PREFIX = "/admin/"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

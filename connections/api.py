@@ -25,6 +25,7 @@ from connections.serializers import (
     QboConnectionSerializer,
     QboDisconnectAnswerSerializer,
 )
+from core.tenancy import unscoped
 from tenants.permissions import TenantScopedMixin
 
 TAGS = ["connections"]
@@ -160,7 +161,8 @@ _PAGE = """<!doctype html>
 def qbo_oauth_callback(request: HttpRequest) -> HttpResponse:
     """The app's one redirect URI: Intuit sends the customer's browser here after consent."""
     params = {key: request.GET.get(key, "") for key in ("state", "code", "realmId", "error")}
-    outcome = services.qbo_authorization_complete(params=params)
+    with unscoped("the callback learns its tenant from the signed state"):
+        outcome = services.qbo_authorization_complete(params=params)
     if outcome.tenant_id:
         audit.action("connection.qbo.connect" if outcome.ok else "connection.qbo.connect_failed",
                      actor=audit.Actor("system", "QuickBooks consent (Intuit redirect)"), tenant_id=outcome.tenant_id,

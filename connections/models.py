@@ -11,7 +11,8 @@ from django.db import models
 from django.utils import timezone
 
 from connections.crypto import CredentialField
-from tenants.models import Tenant, TenantOwnedQuerySet
+from core.tenancy import TenantOwnedModel
+from tenants.models import Tenant
 
 
 class ConnectionStatus(models.TextChoices):
@@ -21,7 +22,7 @@ class ConnectionStatus(models.TextChoices):
     ERROR = "error", "error"
 
 
-class ConnectionBase(models.Model):
+class ConnectionBase(TenantOwnedModel):
     """Health bookkeeping shared by both connections, kept up to date by the services."""
 
     system: str = ""
@@ -40,7 +41,6 @@ class ConnectionBase(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -117,7 +117,7 @@ class QboConnection(ConnectionBase):
                     and (self.access_token_expires_at - timezone.now()).total_seconds() > seconds)
 
 
-class QboOAuthState(models.Model):
+class QboOAuthState(TenantOwnedModel):
     """One authorization attempt: the `state` names this nonce, and the callback consumes it once."""
 
     nonce = models.CharField(max_length=64, primary_key=True)
@@ -127,7 +127,6 @@ class QboOAuthState(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         verbose_name = "QuickBooks authorization attempt"

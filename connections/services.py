@@ -33,6 +33,7 @@ from connections.exceptions import (
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection, QboOAuthState
 from connections.tokens import JaggaerTokenProvider, QboTokenProvider
 from core.exceptions import ApplicationError, Conflict
+from core.tenancy import unscoped
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -504,6 +505,7 @@ def qbo_connection_disconnect(*, tenant: Tenant) -> dict:
 
 # ============================================================================ keep-alive
 
+@unscoped("the keep-alive refreshes every idle connection")
 def qbo_connections_keep_alive(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Refresh every connected QBO connection idle for QBO_KEEPALIVE_AFTER_HOURS, so no refresh token lapses."""
     now = now or timezone.now()

@@ -217,6 +217,7 @@ class Demo:
 
     # ------------------------------------------------------------------ syncs
     def sync(self, label: str) -> RunReport:
+        from core.tenancy import tenant_scope
         from sync.models import SyncRun
         from sync.runs import sync_request, sync_run_perform
         from tenants.models import Tenant
@@ -224,7 +225,8 @@ class Demo:
         tenant = Tenant.objects.get(pk=self.tenant["id"])
         qbo_before, jaggaer_before = len(self.sb.qbo_server.log.entries()), len(self.sb.jaggaer_server.log.entries())
         started = time.monotonic()
-        run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, enqueue=False)
+        with tenant_scope(tenant):   # as `manage.py sync` does; the run itself enters its own
+            run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, enqueue=False)
         bars: dict[str, int] = {}
         with Progress(SpinnerColumn(), TextColumn("  [bold]{task.fields[step]:<16}"), BarColumn(),
                       TextColumn("{task.completed:>5} records  [dim]{task.fields[detail]}"), TimeElapsedColumn(),

@@ -13,6 +13,7 @@ import audit
 from connections.exceptions import ConnectionFailure, RemoteError
 from connections.models import ConnectionStatus, QboConnection
 from core.exceptions import Conflict
+from core.tenancy import unscoped
 from sync.catalogs import mappings_refresh, qbo_catalog_import
 from sync.models import BillLink, Cursor, Hold, Kind, Mapping, PurchaseOrderLink, SyncRun, VendorLink
 from sync.selectors import MAPPING_HOLD_REASONS
@@ -43,6 +44,7 @@ def _releasable_tenants() -> dict:
     return due
 
 
+@unscoped("holds of every tenant whose cause is fixed")
 def holds_release_fixed() -> dict[str, int]:
     """Queue a run for each tenant with held records whose cause has been fixed."""
     from sync.runs import sync_request
@@ -150,6 +152,7 @@ def _client(connection: QboConnection):
     return QboClient.for_tenant(connection.tenant)
 
 
+@unscoped("QBO changes name realms of any tenant")
 def qbo_changes_apply(*, changes: list[dict]) -> dict[str, int]:
     """Apply webhook entity changes ({realm_id, entity, entity_id, operation}) per tenant of each realm."""
     by_realm = defaultdict(list)
@@ -185,6 +188,7 @@ def _cdc_changes(realm_id: str, found: dict[str, list[dict]]) -> tuple[list[dict
     return changes, objects
 
 
+@unscoped("the daily CDC of every connected realm")
 def qbo_changes_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Daily: ask QBO's CDC what changed since the last reconcile, so a missed webhook is caught up."""
     now = now or timezone.now()

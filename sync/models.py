@@ -4,7 +4,7 @@ import uuid
 
 from django.db import models
 
-from tenants.models import TenantOwnedQuerySet
+from core.tenancy import TenantOwnedManager, TenantOwnedModel, TenantOwnedQuerySet
 
 
 class Kind(models.TextChoices):
@@ -37,7 +37,7 @@ class QboCatalogQuerySet(TenantOwnedQuerySet):
                            account_sub_type="AccountsPayable").usable()
 
 
-class SyncRun(models.Model):
+class SyncRun(TenantOwnedModel):
     class Trigger(models.TextChoices):
         COMMAND = "command"
         API = "api"
@@ -67,7 +67,6 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -77,7 +76,7 @@ class SyncRun(models.Model):
         return f"run {self.id} ({self.status})"
 
 
-class Cursor(models.Model):
+class Cursor(TenantOwnedModel):
     """High-water mark of JAGGAER's lastModTime/lastUpdate per tenant and entity."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_cursors")
@@ -85,7 +84,6 @@ class Cursor(models.Model):
     high_water_mark = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "entity"], name="sync_cursor_unique")]
@@ -94,7 +92,7 @@ class Cursor(models.Model):
         return f"{self.entity} @ {self.high_water_mark}"
 
 
-class Hold(models.Model):
+class Hold(TenantOwnedModel):
     """A record that cannot be written yet; retried first on every run, deleted once written."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_holds")
@@ -110,7 +108,6 @@ class Hold(models.Model):
     first_held_at = models.DateTimeField(auto_now_add=True)
     last_held_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "entity", "source_id"], name="sync_hold_unique")]
@@ -120,7 +117,7 @@ class Hold(models.Model):
         return f"{self.entity} {self.source_id} held: {self.reason}"
 
 
-class VendorLink(models.Model):
+class VendorLink(TenantOwnedModel):
     """JAGGAER supplier (companyId) -> the QBO vendor we linked or created for it."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="vendor_links")
@@ -137,7 +134,6 @@ class VendorLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -149,7 +145,7 @@ class VendorLink(models.Model):
         return f"{self.jaggaer_company_id} -> vendor {self.qbo_vendor_id}"
 
 
-class QboCatalogItem(models.Model):
+class QboCatalogItem(TenantOwnedModel):
     """A QBO Account (kind gl_account) or Department as last imported; never deleted, `present` goes false."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="qbo_catalog")
@@ -165,7 +161,7 @@ class QboCatalogItem(models.Model):
     present = models.BooleanField(default=True, help_text="False once QBO no longer returns it.")
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = QboCatalogQuerySet.as_manager()
+    objects = TenantOwnedManager.from_queryset(QboCatalogQuerySet)()
 
     class Meta:
         ordering = ["kind", "name"]
@@ -190,7 +186,7 @@ class QboCatalogItem(models.Model):
                 and self.account_sub_type == "AccountsPayable" and self.usable)
 
 
-class JaggaerCatalogItem(models.Model):
+class JaggaerCatalogItem(TenantOwnedModel):
     """A JAGGAER GL account or department (cost centre) code as last imported."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="jaggaer_catalog")
@@ -201,7 +197,6 @@ class JaggaerCatalogItem(models.Model):
     present = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["kind", "code"]
@@ -211,7 +206,7 @@ class JaggaerCatalogItem(models.Model):
         return f"{self.code} {self.name}"
 
 
-class Mapping(models.Model):
+class Mapping(TenantOwnedModel):
     """JAGGAER code -> QBO Account (kind gl_account) or Department. Only `mapped` ones are posted to."""
 
     class Source(models.TextChoices):
@@ -234,7 +229,6 @@ class Mapping(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["kind", "code"]
@@ -245,7 +239,7 @@ class Mapping(models.Model):
         return f"{self.kind} {self.code}: {self.state}"
 
 
-class SyncSettings(models.Model):
+class SyncSettings(TenantOwnedModel):
     """Per-tenant choices of the sync (the default AP account; more come with purchase orders and bills)."""
 
     tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_settings")
@@ -261,7 +255,6 @@ class SyncSettings(models.Model):
                                          default=DepartmentPolicy.HOLD)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "sync settings"
@@ -270,7 +263,7 @@ class SyncSettings(models.Model):
         return f"sync settings of {self.tenant_id}"
 
 
-class SyncLease(models.Model):
+class SyncLease(TenantOwnedModel):
     """Single flight: the run that holds a tenant's lease is the only one that may sync it.
 
     Taken and renewed with atomic conditional UPDATEs; a worker killed mid-run stops renewing,
@@ -283,13 +276,12 @@ class SyncLease(models.Model):
     acquired_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"lease of {self.tenant_id}: run {self.run_id} until {self.expires_at}"
 
 
-class PurchaseOrderLink(models.Model):
+class PurchaseOrderLink(TenantOwnedModel):
     """JAGGAER purchase order -> the QBO PurchaseOrder written for it; until one is, what we last saw of it
     (its status), so invoices can tell a PO never seen from one not written yet or cancelled."""
 
@@ -310,7 +302,6 @@ class PurchaseOrderLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -330,7 +321,7 @@ class PurchaseOrderLink(models.Model):
         return bool(self.qbo_po_id)
 
 
-class BillLink(models.Model):
+class BillLink(TenantOwnedModel):
     """JAGGAER invoice -> the QBO Bill (or, for a credit memo, VendorCredit) written for it."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="bill_links")
@@ -347,7 +338,6 @@ class BillLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -359,7 +349,7 @@ class BillLink(models.Model):
         return f"{self.jaggaer_invoice_id} -> {self.qbo_entity} {self.qbo_id}"
 
 
-class PoLineBilling(models.Model):
+class PoLineBilling(TenantOwnedModel):
     """What one line of a bill we wrote bills on one JAGGAER PO line: with the PO line's own quantity and amount
     (`PurchaseOrderLink.line_totals`) it tells what is still open, so an over-billing invoice is held first."""
 
@@ -372,7 +362,6 @@ class PoLineBilling(models.Model):
     amount = models.DecimalField(max_digits=38, decimal_places=18)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "jaggaer_invoice_id", "invoice_line"],

@@ -19,6 +19,7 @@ import audit
 from audit.models import Outcome, RecordEvent
 from connections.exceptions import ConnectionFailure, RemoteError
 from core.exceptions import ApplicationError, Conflict
+from core.tenancy import tenant_scope, unscoped
 from sync.leases import lease_acquire, lease_holder, lease_release
 from sync.models import SyncRun
 from sync.pipeline.engine import FAILED, HOLD_PAGE_SIZE, RecordStep, RunContext, chunked
@@ -99,12 +100,22 @@ def _enqueue(run_id, targets: dict[str, list[str]]) -> None:
 
 def replay_run_perform(*, run_id, targets: dict[str, list[str]], progress: Callable | None = None) -> SyncRun | None:
     """What a worker does with a queued replay: keep the lease, build the clients, replay, release."""
-    from connections.clients.jaggaer import JaggaerClient
-    from connections.clients.qbo import QboClient
     from sync.runs import _heartbeat
 
-    run = SyncRun.objects.select_related("tenant").filter(pk=run_id, trigger=SyncRun.Trigger.REPLAY).first()
-    if run is None or run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
+    with unscoped("a worker finds its run by id"):
+        run = SyncRun.objects.select_related("tenant").filter(pk=run_id, trigger=SyncRun.Trigger.REPLAY).first()
+    if run is None:
+        return None
+    with tenant_scope(run.tenant_id):
+        return _replay_run_perform(run=run, targets=targets, progress=progress, heartbeat=_heartbeat)
+
+
+def _replay_run_perform(*, run: SyncRun, targets: dict[str, list[str]], progress: Callable | None,
+                        heartbeat: Callable) -> SyncRun:
+    from connections.clients.jaggaer import JaggaerClient
+    from connections.clients.qbo import QboClient
+
+    if run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
         return run
     if run.cancel_requested:
         run_finish(run, SyncRun.Status.CANCELLED, message="Cancelled before it started.")
@@ -127,7 +138,7 @@ def replay_run_perform(*, run_id, targets: dict[str, list[str]], progress: Calla
             run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
             return run
         return replay_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, targets=targets,
-                                  progress=_heartbeat(run, progress))
+                                  progress=heartbeat(run, progress))
     finally:
         lease_release(run=run)
 

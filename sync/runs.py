@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from connections.models import ConnectionStatus
 from core.exceptions import Conflict
+from core.tenancy import tenant_scope, unscoped
 from sync.leases import lease_acquire, lease_holder, lease_release, lease_renew
 from sync.models import SyncLease, SyncRun
 from sync.pipeline.engine import RunCancelled
@@ -82,9 +83,18 @@ def _heartbeat(run: SyncRun, progress: Callable | None) -> Callable[[str, dict],
 
 
 def sync_run_perform(*, run_id, progress: Callable | None = None) -> SyncRun | None:
-    """What a worker does with a queued run: take (or take over) the lease, sync, release."""
-    run = SyncRun.objects.select_related("tenant").filter(pk=run_id).first()
-    if run is None or run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
+    """What a worker does with a queued run: take (or take over) the lease, sync, release; all of it
+    inside the run's tenant scope."""
+    with unscoped("a worker finds its run by id"):
+        run = SyncRun.objects.select_related("tenant").filter(pk=run_id).first()
+    if run is None:
+        return None
+    with tenant_scope(run.tenant_id):
+        return _sync_run_perform(run=run, progress=progress)
+
+
+def _sync_run_perform(*, run: SyncRun, progress: Callable | None) -> SyncRun:
+    if run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
         return run
     now = timezone.now()
     if run.cancel_requested:
@@ -154,6 +164,7 @@ def _take_leases(run_by_tenant: dict, now: dt.datetime) -> set:
     return taken
 
 
+@unscoped("the dispatcher queues runs of every due tenant")
 def dispatch_due_syncs(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Queue one run per tenant whose daily hour has come; each tenant's next run moves to tomorrow."""
     now = now or timezone.now()

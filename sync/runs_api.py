@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 import audit
 from config.api import error_body
 from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
+from core.tenancy import unscoped
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs import sync_request
@@ -119,7 +120,8 @@ def qbo_webhook(request):
         logger.info("QBO webhook rejected: %s", e)
         return JsonResponse(error_body("invalid_webhook", str(e)), status=400)
     realms = {c.realm_id for c in changes}
-    known = set(QboConnection.objects.filter(realm_id__in=realms).values_list("realm_id", flat=True))
+    with unscoped("a webhook names realms, not a tenant"):
+        known = set(QboConnection.objects.filter(realm_id__in=realms).values_list("realm_id", flat=True))
     if realms - known:
         return HttpResponse(status=401)
     if changes:

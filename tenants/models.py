@@ -84,12 +84,3 @@ class Tenant(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
 
-
-class TenantOwnedQuerySet(models.QuerySet):
-    """Base queryset for every model that belongs to a tenant (connections, runs, mappings...)."""
-
-    def for_tenant(self, tenant: Tenant):
-        return self.filter(tenant=tenant)
-
-    def for_partner(self, partner: Partner):
-        return self.filter(tenant__partner=partner)

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from rest_framework import permissions
 
+from core.tenancy import scope_enter, scope_leave
 from tenants.auth import PartnerPrincipal
 from tenants.models import Tenant
 
@@ -30,7 +31,8 @@ def tenant_for_request(request, tenant_id) -> Tenant:
 class TenantScopedMixin:
     """For views nested under /tenants/{tenant_id}/: resolves `self.tenant` once per request.
 
-    Views using it list and fetch only rows of that tenant, through `for_tenant`.
+    The rest of the request runs inside that tenant's scope (core.tenancy): a tenant-owned row of
+    another tenant cannot be read, whatever the view's query says.
     """
 
     tenant_url_kwarg = "tenant_id"
@@ -38,10 +40,19 @@ class TenantScopedMixin:
     # The longest value each text part of the address may have (the column it is stored in or compared with).
     path_max_lengths: dict[str, int] = {}
 
+    _scope_token = None
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         path_values_check(kwargs, self.path_max_lengths)
         self.tenant = tenant_for_request(request, kwargs[self.tenant_url_kwarg])
+        self._scope_token = scope_enter(self.tenant)   # every tenant-owned read below sees this tenant only
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if self._scope_token is not None:
+            scope_leave(self._scope_token)
+            self._scope_token = None
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 PATH_VALUE_MAX_LENGTH = 100

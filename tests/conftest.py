@@ -3,10 +3,20 @@
 import pytest
 from rest_framework.test import APIClient
 
+from core.tenancy import unscoped
 from tenants.models import PartnerAPIKey
 from tests.factories import PartnerFactory, TenantFactory
 
 pytest_plugins = ["sandbox.testing"]   # fixtures: sandboxes, qbo_sandbox, jaggaer_sandbox, qbo_tokens
+
+
+@pytest.fixture(autouse=True)
+def _tests_read_every_tenant():
+    """A test reads and arranges any tenant's rows directly. What it calls enters its own scope as in
+    production: each request starts with none, and runs and tasks enter their tenant's
+    (tests/test_tenant_scope.py tests the scope itself)."""
+    with unscoped("tests"):
+        yield
 
 
 class PartnerContext:

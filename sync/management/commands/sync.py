@@ -8,6 +8,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from core.exceptions import Conflict
+from core.tenancy import tenant_scope
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs import sync_request, sync_run_perform
@@ -45,6 +46,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, tenant, full, entities, **options):
         tenant_obj = _tenant(tenant)
+        with tenant_scope(tenant_obj):
+            self._sync(tenant_obj, full=full, entities=entities)
+
+    def _sync(self, tenant_obj, *, full: bool, entities: list[str] | None) -> None:
         if not tenant_obj.is_active:
             raise CommandError(f"Tenant {tenant_obj.slug} is deactivated: nothing runs for it; reactivate it first.")
         console = Console(file=self.stdout._out if hasattr(self.stdout, "_out") else None)
