@@ -16,8 +16,6 @@ from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from tenants.auth import PartnerPrincipal
-
 
 class Throttled(exceptions.Throttled):
     def __init__(self, wait: float | None, what: str):
@@ -49,10 +47,10 @@ class PartnerKeyThrottle(_SettingRateThrottle):
     what = "requests with this API key"
 
     def get_cache_key(self, request, view):
-        user = getattr(request, "user", None)
-        if not isinstance(user, PartnerPrincipal):
+        api_key = getattr(getattr(request, "user", None), "api_key", None)   # a tenants.auth.PartnerPrincipal
+        if api_key is None:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": user.api_key.pk}
+        return self.cache_format % {"scope": self.scope, "ident": api_key.pk}
 
     def allow_request(self, request, view):
         if super().allow_request(request, view):

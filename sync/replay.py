@@ -93,9 +93,9 @@ def replay_request(*, tenant, targets: dict[str, list[str]], actor, origin_run: 
 
 
 def _enqueue(run_id, targets: dict[str, list[str]]) -> None:
-    from sync.tasks import replay_run
+    from sync.runs import task
 
-    replay_run.delay(str(run_id), targets)
+    task("sync.tasks.replay_run").delay(str(run_id), targets)
 
 
 def replay_run_perform(*, run_id, targets: dict[str, list[str]], progress: Callable | None = None) -> SyncRun | None:

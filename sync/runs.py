@@ -38,10 +38,18 @@ def _run_summary(run: SyncRun) -> dict:
             "created_at": run.created_at.isoformat() if run.created_at else None}
 
 
+def task(name: str):
+    """A registered Celery task, found by name: services queue work without importing the task
+    modules that import them (SyncConfig.ready registers `sync.tasks`)."""
+    from config.celery import app
+
+    return app.tasks[name]
+
+
 def _enqueue(run_ids: list) -> None:
     from config.celery import app
-    from sync.tasks import sync_tenant
 
+    sync_tenant = task("sync.tasks.sync_tenant")
     if app.conf.task_always_eager:
         for run_id in run_ids:
             sync_tenant.delay(str(run_id))
