@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "sync",
     "audit",
     "sandbox",
+    "demo",
 ]
 
 MIDDLEWARE = [
