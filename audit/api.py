@@ -28,8 +28,8 @@ from audit.serializers import (
 from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from core.exceptions import ApplicationError
 from sync.models import Hold, SyncRun
-from sync.replay import replay_request, replay_run_perform, replay_targets_of_run
-from sync.runs_api import SyncRunSerializer
+from sync.runs.api import SyncRunSerializer
+from sync.runs.replay import replay_request, replay_run_perform, replay_targets_of_run
 from tenants.permissions import TenantScopedMixin
 
 TAGS = ["audit"]

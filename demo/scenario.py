@@ -219,7 +219,7 @@ class Demo:
     def sync(self, label: str) -> RunReport:
         from core.tenancy import tenant_scope
         from sync.models import SyncRun
-        from sync.runs import sync_request, sync_run_perform
+        from sync.runs.lifecycle import sync_request, sync_run_perform
         from tenants.models import Tenant
 
         tenant = Tenant.objects.get(pk=self.tenant["id"])

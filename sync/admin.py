@@ -162,7 +162,7 @@ def can_replay(request) -> bool:
 
 def replay_selected(model_admin, request, rows) -> list[SyncRun]:
     """One replay run per tenant for the selected (tenant id, entity, source id) rows; 409s told politely."""
-    from sync.replay import MAX_REPLAY_RECORDS, replay_request, replayable_entities
+    from sync.runs.replay import MAX_REPLAY_RECORDS, replay_request, replayable_entities
 
     replayable = set(replayable_entities())
     targets: dict = {}

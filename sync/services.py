@@ -12,8 +12,8 @@ from django.utils import timezone
 import audit
 from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError, TransportError
 from core.exceptions import ApplicationError
-from sync.catalogs import mappings_refresh
-from sync.matching import LABELS, Candidate, mapping_state
+from sync.mappings.catalogs import mappings_refresh
+from sync.mappings.matching import LABELS, Candidate, mapping_state
 from sync.models import (
     BillLink,
     JaggaerCatalogItem,

@@ -9,7 +9,7 @@ from django.conf import settings
 @shared_task(name="sync.tasks.sync_tenant", acks_late=True,
              soft_time_limit=settings.SYNC_TASK_SOFT_TIME_LIMIT, time_limit=settings.SYNC_TASK_TIME_LIMIT)
 def sync_tenant(run_id: str) -> str | None:
-    from sync.runs import sync_run_perform
+    from sync.runs.lifecycle import sync_run_perform
 
     run = sync_run_perform(run_id=run_id)
     return run.status if run else None
@@ -17,7 +17,7 @@ def sync_tenant(run_id: str) -> str | None:
 
 @shared_task(name="sync.tasks.dispatch_due_syncs", acks_late=True)
 def dispatch_due_syncs() -> dict:
-    from sync.runs import dispatch_due_syncs as dispatch
+    from sync.runs.lifecycle import dispatch_due_syncs as dispatch
 
     return dispatch()
 
@@ -31,28 +31,28 @@ def qbo_keep_alive() -> dict:
 
 @shared_task(name="sync.tasks.expire_leases", acks_late=True)
 def expire_leases() -> int:
-    from sync.leases import leases_expire
+    from sync.runs.leases import leases_expire
 
     return leases_expire()
 
 
 @shared_task(name="sync.tasks.release_fixed_holds", acks_late=True)
 def release_fixed_holds() -> dict:
-    from sync.housekeeping import holds_release_fixed
+    from sync.holds.services import holds_release_fixed
 
     return holds_release_fixed()
 
 
 @shared_task(name="sync.tasks.process_qbo_webhook", acks_late=True)
 def process_qbo_webhook(changes: list[dict]) -> dict:
-    from sync.housekeeping import qbo_changes_apply
+    from sync.qbo_changes.services import qbo_changes_apply
 
     return qbo_changes_apply(changes=changes)
 
 
 @shared_task(name="sync.tasks.reconcile_qbo_changes", acks_late=True)
 def reconcile_qbo_changes() -> dict:
-    from sync.housekeeping import qbo_changes_reconcile
+    from sync.qbo_changes.services import qbo_changes_reconcile
 
     return qbo_changes_reconcile()
 
@@ -60,7 +60,7 @@ def reconcile_qbo_changes() -> dict:
 @shared_task(name="sync.tasks.replay_run", acks_late=True,
              soft_time_limit=settings.SYNC_TASK_SOFT_TIME_LIMIT, time_limit=settings.SYNC_TASK_TIME_LIMIT)
 def replay_run(run_id: str, targets: dict[str, list[str]]) -> str | None:
-    from sync.replay import replay_run_perform
+    from sync.runs.replay import replay_run_perform
 
     run = replay_run_perform(run_id=run_id, targets=targets)
     return run.status if run else None

@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from sync import api, runs_api
+from sync import api
+from sync.runs import api as runs_api
 
 urlpatterns = [
     path("mappings", api.MappingListApi.as_view(), name="sync-mappings"),

@@ -229,7 +229,7 @@ class TenantAdmin(admin.ModelAdmin):
     @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset):
         from sync.models import SyncRun
-        from sync.runs import sync_request
+        from sync.runs.lifecycle import sync_request
 
         for tenant in queryset:
             try:

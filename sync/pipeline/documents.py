@@ -17,10 +17,10 @@ from django.db import transaction
 from audit.models import RecordEvent
 from connections.clients.qbo import escape_query_value
 from connections.exceptions import ConnectionFailure, RemoteError
+from sync.mappings.resolver import MappingResolver
 from sync.models import Hold, JaggaerCatalogItem, Kind, QboCatalogItem, VendorLink
 from sync.pipeline.company import company_currency
 from sync.pipeline.engine import FAILED, HELD, HoldSpec, Record, RecordStep, Result, RunContext, Write
-from sync.pipeline.mappings import MappingResolver
 from sync.selectors import sync_settings_get
 from sync.transforms.common import InvalidRecord, normalize_name
 from sync.transforms.documents import Departments, LineDraft

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.catalogs import catalogs_sync
+from sync.mappings.catalogs import catalogs_sync
 from sync.pipeline.engine import RunContext
 from sync.pipeline.invoices import InvoiceStep
 from sync.pipeline.purchase_orders import PurchaseOrderStep

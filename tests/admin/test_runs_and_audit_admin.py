@@ -6,7 +6,7 @@ from django.urls import reverse
 import audit
 from audit.models import Action, ApiCall, RecordEvent
 from sync.models import Hold, SyncLease, SyncRun
-from sync.runs import sync_request
+from sync.runs.lifecycle import sync_request
 from tests.admin.support import populate
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 
 from audit.services import api_calls_discard
 from sync.models import SyncRun
-from sync.runs import sync_request, sync_run_perform
+from sync.runs.lifecycle import sync_request, sync_run_perform
 from tests.connections.support import (  # noqa: F401  (fixtures)
     configured_jaggaer,
     connected_qbo,

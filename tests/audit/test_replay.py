@@ -4,7 +4,7 @@ import pytest
 
 from audit.models import Action, RecordEvent
 from sync.models import Hold, SyncRun, VendorLink
-from sync.runs import sync_request
+from sync.runs.lifecycle import sync_request
 from tests.sync.helpers import SUPPLIERS, case_ids, qbo_writes, vendors_by_name
 
 pytestmark = pytest.mark.django_db

@@ -7,11 +7,11 @@ that post to a department, held while the department is not mapped (the engine's
 import pytest
 
 from audit.models import Action
-from sync import replay
+from sync.mappings.resolver import MappingResolver
 from sync.models import Hold, Mapping, QboCatalogItem, VendorLink
 from sync.pipeline.engine import HELD, Record, Result
-from sync.pipeline.mappings import MappingResolver
 from sync.pipeline.vendors import VendorStep
+from sync.runs import replay
 from tests.sync.helpers import SUPPLIERS, case_ids, qbo_writes
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from audit.models import RecordEvent
 from sync.models import BillLink, Hold, SyncRun, VendorLink
-from sync.runs import sync_request, sync_run_perform
+from sync.runs.lifecycle import sync_request, sync_run_perform
 from tests.connections.support import configured_jaggaer, connected_qbo
 from tests.sync.helpers import CASES, case_ids
 

@@ -20,6 +20,7 @@ from connections.clients.http import StaticTokenProvider
 from connections.clients.qbo import QboClient
 from connections.models import QboConnection
 from connections.tokens import QboTokenProvider
+from core.tenancy import tenant_scope
 from tests.connections.support import (
     assert_no_secret,
     connected_qbo,
@@ -38,8 +39,12 @@ from connections.clients.http import StaticTokenProvider
 from connections.clients.qbo import QboClient
 from connections.models import QboConnection
 from connections.tokens import QboTokenProvider
+from core.tenancy import tenant_scope, unscoped
 
-connection = QboConnection.objects.get(pk=int(sys.argv[1]))
+with unscoped("a worker process finds its connection"):
+    connection = QboConnection.objects.get(pk=int(sys.argv[1]))
+scope = tenant_scope(connection.tenant_id)      # as a run does, for its whole length
+scope.__enter__()
 provider = QboTokenProvider(connection)
 print("ready", flush=True)
 go = sys.argv[2]
@@ -83,13 +88,14 @@ def test_a_refresh_storm_ends_with_one_refresh_and_one_token_for_all(tenant, qbo
 
         def caller():
             try:
-                provider = QboTokenProvider(QboConnection.objects.get(pk=connection.pk))
-                start.wait(30)
-                token = provider.access_token()
-                client = QboClient(api_base=qbo_app.url, realm_id=connection.realm_id,
-                                   tokens=StaticTokenProvider(token))
-                results.append({"sha": sha(token), "refreshes": provider.refresh_calls,
-                                "valid": bool(client.company_info().get("CompanyName"))})
+                with tenant_scope(tenant):      # a new thread starts with no scope, as a worker's run enters one
+                    provider = QboTokenProvider(QboConnection.objects.get(pk=connection.pk))
+                    start.wait(30)
+                    token = provider.access_token()
+                    client = QboClient(api_base=qbo_app.url, realm_id=connection.realm_id,
+                                       tokens=StaticTokenProvider(token))
+                    results.append({"sha": sha(token), "refreshes": provider.refresh_calls,
+                                    "valid": bool(client.company_info().get("CompanyName"))})
             except Exception as exc:  # noqa: BLE001 - reported below
                 errors.append(repr(exc))
             finally:

@@ -5,7 +5,7 @@ import pytest
 
 from core.exceptions import ApplicationError
 from sync.admin import mapping_choices
-from sync.catalogs import mappings_refresh
+from sync.mappings.catalogs import mappings_refresh
 from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem
 from sync.selectors import alignment_report
 from sync.services import mapping_set, sync_settings_update

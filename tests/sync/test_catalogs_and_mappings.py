@@ -2,9 +2,9 @@
 
 import pytest
 
+from sync.mappings.resolver import MappingResolver
 from sync.models import Hold, JaggaerCatalogItem, Mapping, QboCatalogItem, SyncRun
 from sync.pipeline.engine import CREATED, Record, RecordStep, Result, RunContext, Write
-from sync.pipeline.mappings import MappingResolver
 from sync.selectors import alignment_report
 from sync.services import mapping_set, mappings_auto_match, sync_run_create
 from sync.transforms.validation import REASONS

@@ -342,7 +342,7 @@ def test_forgetting_an_unknown_link_or_kind_is_a_clear_4xx(tenant):
 def test_a_po_deleted_in_quickbooks_is_found_by_the_daily_cdc_and_holds_the_invoices_that_bill_it(
         run_sync, qbo_app, jaggaer_sandbox, tenant, django_capture_on_commit_callbacks):
     """Nothing changed in JAGGAER, so only QuickBooks' change feed can tell: CDC marks the link."""
-    from sync.housekeeping import qbo_changes_reconcile
+    from sync.qbo_changes.services import qbo_changes_reconcile
     from tests.connections.support import configured_jaggaer, connected_qbo
 
     connected_qbo(tenant, qbo_app)

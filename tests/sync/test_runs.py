@@ -8,9 +8,9 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from sync.leases import lease_acquire, lease_holder, lease_release, lease_renew, leases_expire
 from sync.models import SyncLease, SyncRun
-from sync.runs import dispatch_due_syncs, sync_request
+from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew, leases_expire
+from sync.runs.lifecycle import dispatch_due_syncs, sync_request
 from tests.connections.support import configured_jaggaer, connected_qbo
 from tests.factories import TenantFactory
 

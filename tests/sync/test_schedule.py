@@ -3,7 +3,7 @@ from uuid import UUID
 
 import pytest
 
-from sync.schedule import jitter_seconds, next_run_at
+from sync.runs.schedule import jitter_seconds, next_run_at
 
 TENANT = UUID("8f0d1f7e-3a5b-4c2e-9d1a-0b6c7e8f9a01")
 

@@ -48,7 +48,7 @@ def test_the_command_refuses_an_unknown_tenant(db):
 
 
 def test_the_command_refuses_while_another_run_holds_the_lease(tenant, django_capture_on_commit_callbacks):
-    from sync.runs import sync_request
+    from sync.runs.lifecycle import sync_request
 
     with django_capture_on_commit_callbacks(execute=False):
         sync_request(tenant=tenant)

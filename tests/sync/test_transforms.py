@@ -2,7 +2,7 @@
 
 import pytest
 
-from sync.matching import Candidate, auto_match, mapping_state
+from sync.mappings.matching import Candidate, auto_match, mapping_state
 from sync.transforms.common import InvalidRecord, clean_name, digest, normalize_name, parse_date, parse_timestamp
 from sync.transforms.vendors import supplier_to_vendor, with_suffix
 

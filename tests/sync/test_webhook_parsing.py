@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from sync.webhooks import EntityChange, WebhookRejected, parse_notification, signature_valid
+from sync.qbo_changes.webhooks import EntityChange, WebhookRejected, parse_notification, signature_valid
 
 TOKEN = "verifier-token-123"
 

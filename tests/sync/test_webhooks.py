@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from audit.models import RecordEvent
-from sync.housekeeping import qbo_changes_reconcile
 from sync.models import Kind, Mapping, QboCatalogItem, VendorLink
+from sync.qbo_changes.services import qbo_changes_reconcile
 from sync.selectors import alignment_report
 from tests.connections.support import configured_jaggaer, connected_qbo
 
@@ -80,7 +80,7 @@ def test_a_vendor_deleted_in_qbo_is_flagged_and_a_reactivated_one_is_cleared(hoo
 def test_an_account_made_inactive_refreshes_the_catalog_and_marks_its_mapping_stale(hooked, tenant, qbo_app,
                                                                                     live_server):
     from connections.clients.qbo import QboClient
-    from sync.catalogs import mappings_refresh, qbo_catalog_import
+    from sync.mappings.catalogs import mappings_refresh, qbo_catalog_import
 
     account = next(a for a in qbo_app.app.state("Account") if a.get("AccountType") == "Expense")
     qbo = QboClient.for_tenant(tenant)

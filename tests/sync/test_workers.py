@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 
 from audit.models import RecordEvent
-from sync.leases import leases_expire
 from sync.models import SyncRun
-from sync.runs import dispatch_due_syncs
+from sync.runs.leases import leases_expire
+from sync.runs.lifecycle import dispatch_due_syncs
 from sync.tasks import process_qbo_webhook
 from tests.connections.support import configured_jaggaer, connected_qbo
 from tests.factories import TenantFactory

@@ -11,7 +11,7 @@ from core.exceptions import Conflict
 from core.tenancy import tenant_scope
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
-from sync.runs import sync_request, sync_run_perform
+from sync.runs.lifecycle import sync_request, sync_run_perform
 from tenants.models import Tenant
 
 OUTCOMES = ("created", "updated", "unchanged", "held", "failed")

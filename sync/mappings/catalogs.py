@@ -6,7 +6,7 @@ import logging
 
 from django.db import transaction
 
-from sync.matching import Candidate, auto_match, mapping_state
+from sync.mappings.matching import Candidate, auto_match, mapping_state
 from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem
 from sync.transforms.validation import validate
 

@@ -15,10 +15,10 @@ from django.utils import timezone
 from connections.models import ConnectionStatus
 from core.exceptions import Conflict
 from core.tenancy import tenant_scope, unscoped
-from sync.leases import lease_acquire, lease_holder, lease_release, lease_renew
 from sync.models import SyncLease, SyncRun
 from sync.pipeline.engine import RunCancelled
-from sync.schedule import next_run_at
+from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew
+from sync.runs.schedule import next_run_at
 from sync.services import sync_run_create, sync_run_start
 from tenants.models import Tenant
 from tenants.services import tenant_require_active

@@ -20,10 +20,10 @@ from audit.models import Outcome, RecordEvent
 from connections.exceptions import ConnectionFailure, RemoteError
 from core.exceptions import ApplicationError, Conflict
 from core.tenancy import tenant_scope, unscoped
-from sync.leases import lease_acquire, lease_holder, lease_release
 from sync.models import SyncRun
 from sync.pipeline.engine import FAILED, HOLD_PAGE_SIZE, RecordStep, RunContext, chunked
 from sync.pipeline.steps import STEP_NAMES, STEPS
+from sync.runs.leases import lease_acquire, lease_holder, lease_release
 from sync.services import run_finish, run_steps
 from tenants.services import tenant_require_active
 
@@ -93,14 +93,14 @@ def replay_request(*, tenant, targets: dict[str, list[str]], actor, origin_run: 
 
 
 def _enqueue(run_id, targets: dict[str, list[str]]) -> None:
-    from sync.runs import task
+    from sync.runs.lifecycle import task
 
     task("sync.tasks.replay_run").delay(str(run_id), targets)
 
 
 def replay_run_perform(*, run_id, targets: dict[str, list[str]], progress: Callable | None = None) -> SyncRun | None:
     """What a worker does with a queued replay: keep the lease, build the clients, replay, release."""
-    from sync.runs import _heartbeat
+    from sync.runs.lifecycle import _heartbeat
 
     with unscoped("a worker finds its run by id"):
         run = SyncRun.objects.select_related("tenant").filter(pk=run_id, trigger=SyncRun.Trigger.REPLAY).first()

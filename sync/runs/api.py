@@ -17,7 +17,7 @@ from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from core.tenancy import unscoped
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
-from sync.runs import sync_request
+from sync.runs.lifecycle import sync_request
 from sync.services import sync_run_cancel
 from tenants.permissions import TenantScopedMixin
 
@@ -107,8 +107,8 @@ class SyncRunCancelApi(TenantScopedMixin, APIView):
 def qbo_webhook(request):
     """Intuit's webhook: verify the signature, answer at once, do the work in a task."""
     from connections.models import QboConnection
+    from sync.qbo_changes.webhooks import WebhookRejected, parse_notification, signature_valid
     from sync.tasks import process_qbo_webhook
-    from sync.webhooks import WebhookRejected, parse_notification, signature_valid
 
     body = request.body
     if not signature_valid(body=body, signature=request.headers.get("intuit-signature"),

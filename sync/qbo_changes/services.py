@@ -1,4 +1,4 @@
-"""Periodic work on beat: release holds whose cause is fixed, apply QBO-side changes (webhooks, CDC)."""
+"""Changes made in QuickBooks, applied to our links, holds and catalogs: from webhooks and the daily CDC."""
 
 from __future__ import annotations
 
@@ -6,17 +6,14 @@ import datetime as dt
 import logging
 from collections import defaultdict
 
-from django.db.models import Q
 from django.utils import timezone
 
 import audit
 from connections.exceptions import ConnectionFailure, RemoteError
 from connections.models import ConnectionStatus, QboConnection
-from core.exceptions import Conflict
 from core.tenancy import unscoped
-from sync.catalogs import mappings_refresh, qbo_catalog_import
-from sync.models import BillLink, Cursor, Hold, Kind, Mapping, PurchaseOrderLink, SyncRun, VendorLink
-from sync.selectors import MAPPING_HOLD_REASONS
+from sync.mappings.catalogs import mappings_refresh, qbo_catalog_import
+from sync.models import BillLink, Cursor, Kind, PurchaseOrderLink, VendorLink
 
 logger = logging.getLogger(__name__)
 
@@ -25,41 +22,6 @@ CDC_ENTITIES = ["Vendor", "Account", "Department", "PurchaseOrder", "Bill", "Ven
 DOCUMENTS = ("PurchaseOrder", "Bill", "VendorCredit")
 CDC_CURSOR = "qbo_cdc"
 CDC_MAX_DAYS = 29  # QBO answers CDC at most 30 days back
-
-
-def _releasable_tenants() -> dict:
-    """tenant id -> held entities that a run could now write (mapping fixed, or a passing failure)."""
-    mapped = defaultdict(set)
-    for tenant_id, kind, code in Mapping.objects.filter(state=Mapping.State.MAPPED).values_list(
-            "tenant_id", "kind", "code"):
-        mapped[(tenant_id, kind)].add(code)
-    reason_kind = {reason: kind for kind, reason in MAPPING_HOLD_REASONS.items()}
-    due = defaultdict(set)
-    holds = Hold.objects.filter(Q(reason__in=list(reason_kind)) | Q(reason="retry")).values_list(
-        "tenant_id", "entity", "reason", "waits_on")
-    for tenant_id, entity, reason, waits_on in holds.iterator():
-        kind = reason_kind.get(reason)
-        if kind is None or set(waits_on or []) <= mapped[(tenant_id, kind)]:
-            due[tenant_id].add(entity)
-    return due
-
-
-@unscoped("holds of every tenant whose cause is fixed")
-def holds_release_fixed() -> dict[str, int]:
-    """Queue a run for each tenant with held records whose cause has been fixed."""
-    from sync.runs import sync_request
-    from tenants.models import Tenant
-
-    due = _releasable_tenants()
-    counts = {"tenants": len(due), "queued": 0, "busy": 0}
-    for tenant in Tenant.objects.filter(pk__in=list(due), is_active=True):
-        try:
-            sync_request(tenant=tenant, trigger=SyncRun.Trigger.SCHEDULE, entities=sorted(due[tenant.pk]))
-        except Conflict:
-            counts["busy"] += 1  # the running run retries its holds first anyway
-        else:
-            counts["queued"] += 1
-    return counts
 
 
 def _vendor_attention(vendor_id: str, operation: str, entity: dict | None) -> tuple[str, str] | None:

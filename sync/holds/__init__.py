@@ -1,0 +1,1 @@
+"""Holds: records waiting on a reason; released when the reason is fixed."""

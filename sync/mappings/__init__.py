@@ -1,0 +1,1 @@
+"""Mappings: both catalogs, auto-matching and drift, and the resolver the pipeline asks."""

@@ -1,0 +1,1 @@
+"""Runs: request, queue, perform, heartbeat, finish, cancel; leases; the daily schedule; replays; the runs API."""
