@@ -5,31 +5,19 @@ from __future__ import annotations
 import csv
 import json
 
-import django_filters
-from django.conf import settings
-from django.db import connection
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, renderers, status
-from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework import exceptions, generics, renderers
 
-import audit
 from audit import selectors
 from audit.filters import ActionFilter, ApiCallFilter, RecordEventFilter
 from audit.models import Action, ApiCall, RecordEvent
 from audit.serializers import (
     ActionSerializer,
     ApiCallSerializer,
-    HoldSerializer,
     RecordEventSerializer,
-    ReplayAnswerSerializer,
 )
-from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from core.exceptions import ApplicationError
-from sync.models import Hold, SyncRun
-from sync.runs.api import SyncRunSerializer
-from sync.runs.replay import replay_request, replay_run_perform, replay_targets_of_run
 from tenants.permissions import TenantScopedMixin
 
 TAGS = ["audit"]
@@ -114,87 +102,6 @@ class RecordEventCsvApi(TenantScopedMixin, generics.GenericAPIView):
         response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="audit-{self.tenant.slug}-{label}.csv"'
         return response
-
-
-# ---------------------------------------------------------------------------- holds
-
-class HoldFilter(django_filters.FilterSet):
-    waits_on = django_filters.CharFilter(method="filter_waits_on", help_text="Held records waiting on this code.")
-
-    class Meta:
-        model = Hold
-        fields = ["entity", "reason", "source_id", "waits_on"]
-
-    def filter_waits_on(self, queryset, name, value):
-        if connection.features.supports_json_field_contains:
-            return queryset.filter(waits_on__contains=[value])
-        # SQLite (the embedded default) has no JSON containment: narrow by text, then check exactly.
-        candidates = queryset.filter(waits_on__icontains=value).values_list("pk", "waits_on")
-        return queryset.filter(pk__in=[pk for pk, codes in candidates if value in (codes or [])])
-
-
-class HoldListApi(TenantScopedMixin, generics.ListAPIView):
-    queryset = Hold.objects.none()
-    serializer_class = HoldSerializer
-    filterset_class = HoldFilter
-    ordering_fields = ["first_held_at", "last_held_at", "entity"]
-
-    @extend_schema(summary="Records held back, with the reason, what they wait on and since when", tags=TAGS)
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):
-        return Hold.objects.for_tenant(self.tenant).defer("record").order_by("first_held_at", "pk")
-
-
-# ---------------------------------------------------------------------------- replays
-
-def _in_request() -> bool:
-    return bool(settings.TASKS_IN_PROCESS or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
-
-
-def _replay_answer(run: SyncRun, targets: dict[str, list[str]]) -> dict:
-    records = []
-    if run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
-        records = selectors.record_event_list(tenant=run.tenant).filter(run_id=run.pk).order_by("id")[:100]
-    return {"run": SyncRunSerializer(run).data, "records": RecordEventSerializer(records, many=True).data}
-
-
-class RecordReplayApi(TenantScopedMixin, APIView):
-    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
-    path_max_lengths = {"entity": 40, "source_id": 200}
-
-    @extend_schema(summary="Replay one record: read it again from JAGGAER and send it through the pipeline",
-                   description="A replay is a run with trigger 'replay' (409 while another run goes). It writes "
-                               "nothing when QuickBooks already has this version. Runs in the request when tasks "
-                               "run in process (200), else queued (202).",
-                   tags=TAGS, request=None, responses={200: ReplayAnswerSerializer, 202: ReplayAnswerSerializer})
-    def post(self, request, tenant_id, entity, source_id):
-        targets = {entity: [source_id]}
-        inline = _in_request()
-        run = replay_request(tenant=self.tenant, targets=targets, actor=audit.actor_from_request(request),
-                             enqueue=not inline)
-        if inline:
-            run = replay_run_perform(run_id=run.pk, targets=targets)
-        run.refresh_from_db()
-        code = status.HTTP_202_ACCEPTED if run.status == SyncRun.Status.QUEUED else status.HTTP_200_OK
-        return Response(_replay_answer(run, targets), status=code)
-
-
-class RunReplayFailedApi(TenantScopedMixin, APIView):
-    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
-
-    @extend_schema(summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
-                   tags=TAGS, request=None, responses={202: ReplayAnswerSerializer})
-    def post(self, request, tenant_id, run_id):
-        origin = generics.get_object_or_404(SyncRun.objects.for_tenant(self.tenant), pk=run_id)
-        targets = replay_targets_of_run(run=origin)
-        run = replay_request(tenant=self.tenant, targets=targets, actor=audit.actor_from_request(request),
-                             origin_run=origin)
-        run.refresh_from_db()
-        answer = _replay_answer(run, targets)
-        answer["targets"] = {entity: len(ids) for entity, ids in targets.items()}
-        return Response(answer, status=status.HTTP_202_ACCEPTED)
 
 
 # ---------------------------------------------------------------------------- people's actions, call log

@@ -30,22 +30,3 @@ class ApiCallSerializer(serializers.ModelSerializer):
         model = ApiCall
         fields = ["id", "created_at", "run_id", "system", "method", "path", "status", "code", "intuit_tid", "realm_id",
                   "attempt", "duration_ms", "error"]
-
-
-class HoldSerializer(serializers.Serializer):
-    """A record the pipeline holds back, and what would release it."""
-
-    entity = serializers.CharField()
-    source_id = serializers.CharField()
-    reason = serializers.CharField()
-    detail = serializers.CharField()
-    waits_on = serializers.ListField(child=serializers.CharField(),
-                                     help_text="Codes or ids whose fix would release it (GL code, company id...).")
-    since = serializers.DateTimeField(source="first_held_at")
-    last_held_at = serializers.DateTimeField()
-    last_run_id = serializers.UUIDField(allow_null=True)
-
-
-class ReplayAnswerSerializer(serializers.Serializer):
-    run = serializers.DictField(help_text="The replay run (trigger 'replay').")
-    records = RecordEventSerializer(many=True, help_text="What happened to the replayed records (once finished).")

@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 import config.schema  # noqa: F401  (registers the API key auth scheme in the OpenAPI schema)
 from config.health import healthz
-from sync.runs.api import qbo_webhook
+from sync.qbo_changes.api import qbo_webhook
 from tenants.api import TenantViewSet
 
 router = SimpleRouter(trailing_slash=False)

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from sync import api
+from sync.holds import api as holds_api
 from sync.runs import api as runs_api
 
 urlpatterns = [
@@ -18,4 +19,7 @@ urlpatterns = [
     path("syncs", runs_api.SyncRunListApi.as_view(), name="sync-runs"),
     path("syncs/<uuid:run_id>", runs_api.SyncRunDetailApi.as_view(), name="sync-run"),
     path("syncs/<uuid:run_id>/cancel", runs_api.SyncRunCancelApi.as_view(), name="sync-run-cancel"),
+    path("syncs/<uuid:run_id>/replay-failed", runs_api.RunReplayFailedApi.as_view(), name="sync-run-replay-failed"),
+    path("records/<str:entity>/<str:source_id>/replay", runs_api.RecordReplayApi.as_view(), name="sync-record-replay"),
+    path("holds", holds_api.HoldListApi.as_view(), name="sync-holds"),
 ]

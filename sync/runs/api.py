@@ -3,25 +3,25 @@
 import logging
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import audit
-from config.api import error_body
+from audit.selectors import record_event_list
+from audit.serializers import RecordEventSerializer
 from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
-from core.tenancy import unscoped
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs.lifecycle import sync_request
+from sync.runs.replay import replay_request, replay_run_perform, replay_targets_of_run
 from sync.services import sync_run_cancel
 from tenants.permissions import TenantScopedMixin
 
 logger = logging.getLogger(__name__)
+
+REPLAY_TAGS = ["audit"]   # where partners find replays in the API docs, next to the records they replay
 
 
 class SyncRunSerializer(serializers.ModelSerializer):
@@ -102,28 +102,56 @@ class SyncRunCancelApi(TenantScopedMixin, APIView):
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
-@csrf_exempt
-@require_POST
-def qbo_webhook(request):
-    """Intuit's webhook: verify the signature, answer at once, do the work in a task."""
-    from connections.models import QboConnection
-    from sync.qbo_changes.webhooks import WebhookRejected, parse_notification, signature_valid
-    from sync.tasks import process_qbo_webhook
+# ---------------------------------------------------------------------------- replays
 
-    body = request.body
-    if not signature_valid(body=body, signature=request.headers.get("intuit-signature"),
-                           verifier_token=settings.QBO_WEBHOOK_VERIFIER_TOKEN):
-        return HttpResponse(status=401)
-    try:
-        changes = parse_notification(body)
-    except WebhookRejected as e:
-        logger.info("QBO webhook rejected: %s", e)
-        return JsonResponse(error_body("invalid_webhook", str(e)), status=400)
-    realms = {c.realm_id for c in changes}
-    with unscoped("a webhook names realms, not a tenant"):
-        known = set(QboConnection.objects.filter(realm_id__in=realms).values_list("realm_id", flat=True))
-    if realms - known:
-        return HttpResponse(status=401)
-    if changes:
-        process_qbo_webhook.delay([c.__dict__ for c in changes])
-    return HttpResponse(status=200)
+class ReplayAnswerSerializer(serializers.Serializer):
+    run = serializers.DictField(help_text="The replay run (trigger 'replay').")
+    records = RecordEventSerializer(many=True, help_text="What happened to the replayed records (once finished).")
+
+
+def _in_request() -> bool:
+    return bool(settings.TASKS_IN_PROCESS or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
+
+
+def _replay_answer(run: SyncRun, targets: dict[str, list[str]]) -> dict:
+    records = []
+    if run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
+        records = record_event_list(tenant=run.tenant).filter(run_id=run.pk).order_by("id")[:100]
+    return {"run": SyncRunSerializer(run).data, "records": RecordEventSerializer(records, many=True).data}
+
+
+class RecordReplayApi(TenantScopedMixin, APIView):
+    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
+    path_max_lengths = {"entity": 40, "source_id": 200}
+
+    @extend_schema(summary="Replay one record: read it again from JAGGAER and send it through the pipeline",
+                   description="A replay is a run with trigger 'replay' (409 while another run goes). It writes "
+                               "nothing when QuickBooks already has this version. Runs in the request when tasks "
+                               "run in process (200), else queued (202).",
+                   tags=REPLAY_TAGS, request=None, responses={200: ReplayAnswerSerializer, 202: ReplayAnswerSerializer})
+    def post(self, request, tenant_id, entity, source_id):
+        targets = {entity: [source_id]}
+        inline = _in_request()
+        run = replay_request(tenant=self.tenant, targets=targets, actor=audit.actor_from_request(request),
+                             enqueue=not inline)
+        if inline:
+            run = replay_run_perform(run_id=run.pk, targets=targets)
+        run.refresh_from_db()
+        code = status.HTTP_202_ACCEPTED if run.status == SyncRun.Status.QUEUED else status.HTTP_200_OK
+        return Response(_replay_answer(run, targets), status=code)
+
+
+class RunReplayFailedApi(TenantScopedMixin, APIView):
+    throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
+
+    @extend_schema(summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
+                   tags=REPLAY_TAGS, request=None, responses={202: ReplayAnswerSerializer})
+    def post(self, request, tenant_id, run_id):
+        origin = generics.get_object_or_404(SyncRun.objects.for_tenant(self.tenant), pk=run_id)
+        targets = replay_targets_of_run(run=origin)
+        run = replay_request(tenant=self.tenant, targets=targets, actor=audit.actor_from_request(request),
+                             origin_run=origin)
+        run.refresh_from_db()
+        answer = _replay_answer(run, targets)
+        answer["targets"] = {entity: len(ids) for entity, ids in targets.items()}
+        return Response(answer, status=status.HTTP_202_ACCEPTED)

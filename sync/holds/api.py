@@ -1,0 +1,56 @@
+"""Records held back, listed under /api/v1/tenants/<tenant_id>/holds."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db import connection
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+
+from sync.models import Hold
+from tenants.permissions import TenantScopedMixin
+
+TAGS = ["holds"]
+
+
+class HoldSerializer(serializers.Serializer):
+    """A record the pipeline holds back, and what would release it."""
+
+    entity = serializers.CharField()
+    source_id = serializers.CharField()
+    reason = serializers.CharField()
+    detail = serializers.CharField()
+    waits_on = serializers.ListField(child=serializers.CharField(),
+                                     help_text="Codes or ids whose fix would release it (GL code, company id...).")
+    since = serializers.DateTimeField(source="first_held_at")
+    last_held_at = serializers.DateTimeField()
+    last_run_id = serializers.UUIDField(allow_null=True)
+
+
+class HoldFilter(django_filters.FilterSet):
+    waits_on = django_filters.CharFilter(method="filter_waits_on", help_text="Held records waiting on this code.")
+
+    class Meta:
+        model = Hold
+        fields = ["entity", "reason", "source_id", "waits_on"]
+
+    def filter_waits_on(self, queryset, name, value):
+        if connection.features.supports_json_field_contains:
+            return queryset.filter(waits_on__contains=[value])
+        # SQLite (the embedded default) has no JSON containment: narrow by text, then check exactly.
+        candidates = queryset.filter(waits_on__icontains=value).values_list("pk", "waits_on")
+        return queryset.filter(pk__in=[pk for pk, codes in candidates if value in (codes or [])])
+
+
+class HoldListApi(TenantScopedMixin, generics.ListAPIView):
+    queryset = Hold.objects.none()
+    serializer_class = HoldSerializer
+    filterset_class = HoldFilter
+    ordering_fields = ["first_held_at", "last_held_at", "entity"]
+
+    @extend_schema(summary="Records held back, with the reason, what they wait on and since when", tags=TAGS)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return Hold.objects.for_tenant(self.tenant).defer("record").order_by("first_held_at", "pk")
