@@ -17,9 +17,10 @@ from django.db import transaction
 from audit.models import RecordEvent
 from connections.clients.qbo import escape_query_value
 from connections.exceptions import ConnectionFailure, RemoteError
+from core.outcomes import Outcome
 from sync.models import Hold, JaggaerCatalogItem, Kind, QboCatalogItem, VendorLink
 from sync.pipeline.company import company_currency
-from sync.pipeline.engine import FAILED, HELD, HoldSpec, Record, RecordStep, Result, RunContext, Write
+from sync.pipeline.engine import HoldSpec, Record, RecordStep, Result, RunContext, Write
 from sync.pipeline.mappings import MappingResolver
 from sync.selectors import sync_settings_get
 from sync.transforms.common import InvalidRecord, normalize_name
@@ -107,7 +108,7 @@ class SupplierVendors:
         if not rest:
             return
         failed = RecordEvent.objects.for_tenant(ctx.tenant).filter(
-            run_id=ctx.run.pk, entity="suppliers", source_id__in=rest, outcome=FAILED)
+            run_id=ctx.run.pk, entity="suppliers", source_id__in=rest, outcome=Outcome.FAILED)
         for event in failed:
             self.known[event.source_id] = HoldSpec(
                 "supplier_invalid", f"Supplier {event.source_id} could not be synced: {event.message}",
@@ -288,7 +289,7 @@ class DocumentStep(RecordStep):
         for write in writes:
             obj = fresh.get((write.entity, str(write.payload["Id"])))
             if obj is None:
-                out.append(Result(write.record, FAILED, reason="qbo_rejected", qbo_error_code="5010",
+                out.append(Result(write.record, Outcome.FAILED, reason="qbo_rejected", qbo_error_code="5010",
                                   message=f"QuickBooks {write.entity} {write.payload['Id']} disappeared while "
                                           "updating it."))
                 continue
@@ -337,7 +338,7 @@ class DocumentStep(RecordStep):
     # ---- results
     @staticmethod
     def held(record: Record, hold: HoldSpec) -> Result:
-        return Result(record, HELD, hold=hold)
+        return Result(record, Outcome.HELD, hold=hold)
 
     def clone(self, link, **changes):
         """A fresh row (no pk) with the link's values: safe to upsert on the tenant + source id key."""

@@ -29,13 +29,13 @@ from django.db import transaction
 import audit
 from connections.clients.qbo import BatchItem
 from connections.exceptions import ConnectionFailure, RemoteError
+from core.outcomes import Outcome
 from sync.models import Cursor, Hold, SyncRun
 from sync.transforms.common import InvalidRecord, digest, parse_timestamp
 from sync.transforms.validation import Finding, validate
 
 logger = logging.getLogger(__name__)
 
-CREATED, UPDATED, UNCHANGED, HELD, FAILED = "created", "updated", "unchanged", "held", "failed"
 HOLD_PAGE_SIZE = 200
 CANCEL_CHECK_SECONDS = 1.0
 
@@ -64,7 +64,7 @@ class Result:
     """What happened to one record: becomes its audit row (and a hold row when held)."""
 
     record: Record
-    outcome: str
+    outcome: Outcome
     reason: str = ""
     message: str = ""
     qbo_id: str = ""
@@ -102,7 +102,7 @@ class RunContext:
     def tenant(self):
         return self.run.tenant
 
-    def count(self, step: str, outcome: str, n: int = 1) -> None:
+    def count(self, step: str, outcome: Outcome, n: int = 1) -> None:
         bucket = self.run.counts.setdefault(step, {})
         bucket[outcome] = bucket.get(outcome, 0) + n
 
@@ -152,7 +152,7 @@ class RecordStep(abc.ABC):
 
     def refresh_stale(self, ctx: RunContext, writes: list[Write]) -> list[Write | Result]:
         """5010 stale object: re-read the QBO objects and rebuild the writes (attempt + 1)."""
-        return [Result(w.record, FAILED, reason="stale_object",
+        return [Result(w.record, Outcome.FAILED, reason="stale_object",
                        message="QuickBooks reported the object changed meanwhile (5010).") for w in writes]
 
     # ---- the engine
@@ -201,7 +201,7 @@ class RecordStep(abc.ABC):
                         digest=digest(raw, version=f"{self.name}:{self.version}"), modified_at=None)
         if not record.source_id:
             record.source_id = f"(no {self.id_field}) {record.digest[:12]}"
-            return Result(record, FAILED, reason="invalid_record",
+            return Result(record, Outcome.FAILED, reason="invalid_record",
                           message=f"Required field '{self.id_field}' is missing; the record cannot be identified.",
                           data={"record": _excerpt(raw)})
         if self.modified_field in record.raw:
@@ -218,7 +218,7 @@ class RecordStep(abc.ABC):
         if finding is None:
             return None
         self.invalid(ctx, record, finding)
-        return Result(record, HELD, hold=HoldSpec(finding.reason, finding.message, finding.waits_on),
+        return Result(record, Outcome.HELD, hold=HoldSpec(finding.reason, finding.message, finding.waits_on),
                       data=finding.data)
 
     def invalid(self, ctx: RunContext, record: Record, finding: Finding) -> None:  # noqa: B027 (optional hook)
@@ -260,18 +260,18 @@ class RecordStep(abc.ABC):
         writes: list[Write] = []
         for record in records:
             if record.source_id not in self._page_holds and self.is_unchanged(record):
-                pending.append(Result(record, UNCHANGED, message="No change since the last sync."))
+                pending.append(Result(record, Outcome.UNCHANGED, message="No change since the last sync."))
                 continue
             try:
                 planned = self.plan(ctx, record)
             except InvalidRecord as e:
-                planned = Result(record, HELD, hold=HoldSpec("invalid_record", e.message, []),
+                planned = Result(record, Outcome.HELD, hold=HoldSpec("invalid_record", e.message, []),
                                  data={"problems": [{"field": e.field}]} if e.field else {})
             except Exception as e:  # a surprise in one record must not stop the run: record it, go on
                 logger.exception("sync %s: planning %s failed", self.name, record.source_id)
-                planned = Result(record, FAILED, reason="internal_error",
+                planned = Result(record, Outcome.FAILED, reason="internal_error",
                                  message=f"Unexpected error while preparing the record: {type(e).__name__}")
-            if from_holds and isinstance(planned, Result) and planned.outcome == HELD:
+            if from_holds and isinstance(planned, Result) and planned.outcome == Outcome.HELD:
                 self._deferred[record.source_id] = planned
                 continue
             (writes if isinstance(planned, Write) else pending).append(planned)
@@ -304,7 +304,7 @@ class RecordStep(abc.ABC):
             raise
         except RemoteError as e:
             message = f"QuickBooks did not accept the batch: {e}"
-            return [Result(w.record, FAILED, reason="qbo_error", message=message, qbo_error_code=e.code or "",
+            return [Result(w.record, Outcome.FAILED, reason="qbo_error", message=message, qbo_error_code=e.code or "",
                            intuit_tid=e.intuit_tid or "", retry=e.transient) for w in writes], []
         stale: list[Write] = []
         for answer in answers:
@@ -330,17 +330,17 @@ class RecordStep(abc.ABC):
 
     def rejected(self, write: Write, fault) -> Result:
         if fault is None:
-            return Result(write.record, FAILED, reason="qbo_error", message="QuickBooks gave no answer for it.")
-        return Result(write.record, FAILED, reason="qbo_rejected", message=f"QuickBooks rejected it: {fault}",
+            return Result(write.record, Outcome.FAILED, reason="qbo_error", message="QuickBooks gave no answer for it.")
+        return Result(write.record, Outcome.FAILED, reason="qbo_rejected", message=f"QuickBooks rejected it: {fault}",
                       qbo_error_code=fault.code or "", intuit_tid=fault.intuit_tid or "",
                       qbo_id=str(write.payload.get("Id") or ""), retry=fault.transient)
 
     def flush(self, ctx: RunContext, results: list[Result], done: list[tuple[Write, dict]]) -> None:
         """Links, holds, audit rows and counts of one batch, in one transaction."""
         run = ctx.run
-        held = [r for r in results if r.outcome == HELD or r.retry]
+        held = [r for r in results if r.outcome == Outcome.HELD or r.retry]
         resolved = [r.record.source_id for r in results
-                    if r.record.source_id in self._page_holds and not (r.outcome == HELD or r.retry)]
+                    if r.record.source_id in self._page_holds and not (r.outcome == Outcome.HELD or r.retry)]
         for r in results:
             self._seen_this_run[r.record.source_id] = r.record.digest
             ctx.count(self.name, r.outcome)

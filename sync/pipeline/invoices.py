@@ -13,9 +13,10 @@ from decimal import Decimal
 
 from django.db.models import Q
 
+from core.outcomes import Outcome
 from sync.models import BillLink, PoLineBilling, PurchaseOrderLink
 from sync.pipeline.documents import DocumentStep, is_paid, line_ids_by_position, qbo_objects
-from sync.pipeline.engine import CREATED, FAILED, UNCHANGED, UPDATED, HoldSpec, Record, Result, RunContext, Write
+from sync.pipeline.engine import HoldSpec, Record, Result, RunContext, Write
 from sync.transforms.common import InvalidRecord
 from sync.transforms.documents import money_text, short_doc_number, total_mismatch
 from sync.transforms.invoices import (
@@ -31,7 +32,6 @@ from sync.transforms.invoices import (
 )
 from sync.transforms.purchase_orders import CANCELLED
 
-SKIPPED = "skipped"
 CENT = Decimal("0.01")
 LABEL = {"Bill": "bill", "VendorCredit": "vendor credit"}
 
@@ -112,16 +112,16 @@ class InvoiceStep(DocumentStep):
         link = self.links.get(record.source_id)
         what = "credit memo" if draft.is_credit else "invoice"
         if draft.status in WAITING:
-            return Result(record, SKIPPED, reason="invoice_not_approved", qbo_id=link.qbo_id if link else "",
+            return Result(record, Outcome.SKIPPED, reason="invoice_not_approved", qbo_id=link.qbo_id if link else "",
                           message=f"The {what} is {draft.status} in JAGGAER: it waits for approval.")
         if draft.status in REJECTED:
             note = f" QuickBooks {link.qbo_entity} {link.qbo_id}, written earlier, is left as it is." if link else ""
-            return Result(record, SKIPPED, reason="invoice_rejected", qbo_id=link.qbo_id if link else "",
+            return Result(record, Outcome.SKIPPED, reason="invoice_rejected", qbo_id=link.qbo_id if link else "",
                           message=f"The {what} was rejected in JAGGAER: not posted.{note}")
         content = mapped_digest(draft)
         if link is not None and link.content_digest in (content, content_digest(record.raw)):
             self.stash(record.source_id, self.clone(link, source_digest=record.digest, content_digest=content))
-            return Result(record, UNCHANGED, qbo_id=link.qbo_id,
+            return Result(record, Outcome.UNCHANGED, qbo_id=link.qbo_id,
                           message=f"Nothing QuickBooks holds changed (only the timestamp or the workflow status, "
                                   f"now {draft.status}); nothing to send to QuickBooks.")
         if link is not None and link.qbo_entity != draft.entity:
@@ -339,7 +339,7 @@ class InvoiceStep(DocumentStep):
             write.record.digest, "" if dropped else write.context["content"])
         label = LABEL[draft.entity]
         if dropped:
-            return Result(write.record, FAILED, reason="po_link_dropped", qbo_id=qbo_id, retry=True,
+            return Result(write.record, Outcome.FAILED, reason="po_link_dropped", qbo_id=qbo_id, retry=True,
                           message=f"QuickBooks wrote {label} {qbo_id} but dropped the link to the purchase order on "
                                   f"line(s) {', '.join(dropped)}; it is sent again on the next run.",
                           data={"lines": dropped})
@@ -347,8 +347,9 @@ class InvoiceStep(DocumentStep):
         if write.reason == "linked_existing":
             verb = "Linked and updated the existing"
         linked = f", linked to purchase order(s) {', '.join(po_ids)}" if po_ids else ""
-        return Result(write.record, CREATED if write.operation == "create" else UPDATED, reason=write.reason,
-                      qbo_id=qbo_id, message=f"{verb} QuickBooks {label} {write.context['doc']} ({qbo_id}){linked}.")
+        outcome = Outcome.CREATED if write.operation == "create" else Outcome.UPDATED
+        return Result(write.record, outcome, reason=write.reason, qbo_id=qbo_id,
+                      message=f"{verb} QuickBooks {label} {write.context['doc']} ({qbo_id}){linked}.")
 
     @staticmethod
     def _dropped_links(write: Write, entity: dict) -> list[str]:

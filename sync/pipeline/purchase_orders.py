@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from core.outcomes import Outcome
 from sync.models import PurchaseOrderLink
 from sync.pipeline.documents import DocumentStep, line_ids_by_position, qbo_objects
-from sync.pipeline.engine import CREATED, UNCHANGED, UPDATED, HoldSpec, Record, Result, RunContext, Write
+from sync.pipeline.engine import HoldSpec, Record, Result, RunContext, Write
 from sync.transforms.common import InvalidRecord
 from sync.transforms.documents import money_text, short_doc_number, total_mismatch
 from sync.transforms.purchase_orders import (
@@ -26,7 +27,6 @@ from sync.transforms.purchase_orders import (
     purchase_order_payload,
 )
 
-SKIPPED = "skipped"
 MAX_SALT = 3                 # short forms tried per number (a second is needed once in 4 billion)
 
 
@@ -128,17 +128,17 @@ class PurchaseOrderStep(DocumentStep):
         written = link is not None and link.written
         if draft.status in WAITING:
             row.source_digest = record.digest
-            return Result(record, SKIPPED, reason="po_not_approved", qbo_id=link.qbo_po_id if written else "",
+            return Result(record, Outcome.SKIPPED, reason="po_not_approved", qbo_id=link.qbo_po_id if written else "",
                           message=f"PO {draft.po_number} is {draft.status} in JAGGAER: it waits for approval."
                           + (" The QuickBooks purchase order is left as it is." if written else ""))
         if draft.status == CANCELLED and not written:
             row.source_digest = record.digest
-            return Result(record, SKIPPED, reason="po_cancelled",
+            return Result(record, Outcome.SKIPPED, reason="po_cancelled",
                           message=f"PO {draft.po_number} was cancelled in JAGGAER before it reached QuickBooks.")
         content = mapped_digest(draft)
         if written and link.content_digest in (content, content_digest(record.raw)):
             row.source_digest, row.content_digest = record.digest, content
-            return Result(record, UNCHANGED, qbo_id=link.qbo_po_id,
+            return Result(record, Outcome.UNCHANGED, qbo_id=link.qbo_po_id,
                           message="Nothing QuickBooks holds changed (status Approved and Issued are both Open).")
         return self._write(ctx, record, draft, link, content)
 
@@ -238,7 +238,7 @@ class PurchaseOrderStep(DocumentStep):
             line_totals={line.number: {"quantity": str(line.qty) if line.qty is not None else None,
                                        "amount": str(line.exact_amount)} for line in draft.lines},
             source_digest=write.record.digest, content_digest=write.context["content"])
-        outcome = CREATED if write.operation == "create" else UPDATED
+        outcome = Outcome.CREATED if write.operation == "create" else Outcome.UPDATED
         verb = {"create": "Created", "update": "Updated"}[write.operation]
         if write.reason == "linked_existing":
             verb = "Linked and updated the existing"

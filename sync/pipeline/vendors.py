@@ -5,21 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 
 from connections.clients.qbo import escape_query_value
+from core.outcomes import Outcome
 from sync.models import VendorLink
 from sync.pipeline.company import company_currency
-from sync.pipeline.engine import (
-    CREATED,
-    FAILED,
-    HELD,
-    UNCHANGED,
-    UPDATED,
-    HoldSpec,
-    Record,
-    RecordStep,
-    Result,
-    RunContext,
-    Write,
-)
+from sync.pipeline.engine import HoldSpec, Record, RecordStep, Result, RunContext, Write
 from sync.transforms.common import normalize_name
 from sync.transforms.vendors import VERSION, content_digest, supplier_to_vendor, with_suffix
 
@@ -81,7 +70,7 @@ class VendorStep(RecordStep):
         other_name = other.display_name if other else self.claimed_names.get(other_company, name)
         detail = (f"Supplier {record.source_id} ({name!r}) has the same name as supplier {other_company} "
                   f"({other_name!r}); QuickBooks allows one vendor per name. Rename one of them in JAGGAER.")
-        return Result(record, HELD, hold=HoldSpec("duplicate_supplier_name", detail, [other_company]))
+        return Result(record, Outcome.HELD, hold=HoldSpec("duplicate_supplier_name", detail, [other_company]))
 
     def plan(self, ctx: RunContext, record: Record) -> Write | Result:
         draft = supplier_to_vendor(record.raw)
@@ -92,7 +81,7 @@ class VendorStep(RecordStep):
         if link is not None:
             target = self.vendors.get(link.qbo_vendor_id)
             if target is None:
-                return Result(record, HELD, hold=HoldSpec(
+                return Result(record, Outcome.HELD, hold=HoldSpec(
                     "vendor_missing", f"QuickBooks vendor {link.qbo_vendor_id}, linked to this supplier, no longer "
                     f"exists (deleted or merged in QuickBooks). To match or create it again, forget its link: admin "
                     f"'Vendor links', or DELETE .../links/supplier/{record.source_id}.", [link.qbo_vendor_id]))
@@ -112,7 +101,7 @@ class VendorStep(RecordStep):
             if owner_company and owner_company != cid:
                 return self._duplicate(record, name, owner_company)
             if target is not None:
-                return Result(record, HELD, hold=HoldSpec(
+                return Result(record, Outcome.HELD, hold=HoldSpec(
                     "vendor_name_taken", f"Another QuickBooks vendor ({owner_id}) is already named {name!r}; "
                     f"rename it in QuickBooks or the supplier in JAGGAER.", [owner_id]))
             target = self.vendors[owner_id]
@@ -134,7 +123,7 @@ class VendorStep(RecordStep):
             self._refreshed[cid] = VendorLink(tenant=ctx.tenant, jaggaer_company_id=cid,
                                               qbo_vendor_id=link.qbo_vendor_id, display_name=link.display_name,
                                               source_digest=record.digest, content_digest=content)
-            return Result(record, UNCHANGED, qbo_id=link.qbo_vendor_id,
+            return Result(record, Outcome.UNCHANGED, qbo_id=link.qbo_vendor_id,
                           message="Nothing QuickBooks holds changed; the vendor is left as it is.")
         if target is None:
             if draft.currency and draft.currency != self.home_currency:
@@ -155,7 +144,7 @@ class VendorStep(RecordStep):
         self.links[cid] = VendorLink(tenant=ctx.tenant, jaggaer_company_id=cid, qbo_vendor_id=vendor_id,
                                      display_name=entity.get("DisplayName") or write.context["name"],
                                      source_digest=write.record.digest, content_digest=write.context["content"])
-        outcome = CREATED if write.operation == "create" else UPDATED
+        outcome = Outcome.CREATED if write.operation == "create" else Outcome.UPDATED
         verb = {"create": "Created", "update": "Linked and updated" if write.reason else "Updated"}[write.operation]
         message = " ".join([f"{verb} QuickBooks vendor {entity.get('DisplayName')!r} ({vendor_id}).", *write.notes])
         return Result(write.record, outcome, reason=write.reason, message=message, qbo_id=vendor_id)
@@ -188,7 +177,7 @@ class VendorStep(RecordStep):
         for write in writes:
             vendor = current.get(write.payload["Id"])
             if vendor is None:
-                out.append(Result(write.record, FAILED, reason="qbo_rejected", qbo_error_code="5010",
+                out.append(Result(write.record, Outcome.FAILED, reason="qbo_rejected", qbo_error_code="5010",
                                   message=f"QuickBooks vendor {write.payload['Id']} disappeared while updating it."))
                 continue
             self._remember(vendor)

@@ -7,9 +7,10 @@ that post to a department, held while the department is not mapped (the engine's
 import pytest
 
 from audit.models import Action
+from core.outcomes import Outcome
 from sync import replay
 from sync.models import Hold, Mapping, QboCatalogItem, VendorLink
-from sync.pipeline.engine import HELD, Record, Result
+from sync.pipeline.engine import Record, Result
 from sync.pipeline.mappings import MappingResolver
 from sync.pipeline.vendors import VendorStep
 from tests.sync.helpers import SUPPLIERS, case_ids, qbo_writes
@@ -30,7 +31,7 @@ class DepartmentVendorStep(VendorStep):
     def plan(self, ctx, record: Record):
         refs = self.resolver.resolve({"department": {PLANT}})
         if not isinstance(refs, dict):
-            return Result(record, HELD, hold=refs)
+            return Result(record, Outcome.HELD, hold=refs)
         return super().plan(ctx, record)
 
 

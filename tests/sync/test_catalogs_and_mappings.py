@@ -2,8 +2,9 @@
 
 import pytest
 
+from core.outcomes import Outcome
 from sync.models import Hold, JaggaerCatalogItem, Mapping, QboCatalogItem, SyncRun
-from sync.pipeline.engine import CREATED, Record, RecordStep, Result, RunContext, Write
+from sync.pipeline.engine import Record, RecordStep, Result, RunContext, Write
 from sync.pipeline.mappings import MappingResolver
 from sync.selectors import alignment_report
 from sync.services import mapping_set, mappings_auto_match, sync_run_create
@@ -108,7 +109,7 @@ class ProbeStep(RecordStep):
 
     def written(self, ctx, write, entity):
         self.done.add(write.record.source_id)
-        return Result(write.record, CREATED, qbo_id=entity["Id"])
+        return Result(write.record, Outcome.CREATED, qbo_id=entity["Id"])
 
     def save_links(self, ctx, done):
         pass
