@@ -174,6 +174,8 @@ def _unreadable(ctx: RunContext, step: RecordStep, source_id: str, error: Remote
 
 def _record_unreadable(ctx: RunContext, step: RecordStep, events: list[dict]) -> None:
     ctx.count(step.name, Outcome.FAILED, len(events))
+    for event in events:
+        ctx.failed(step.name, event["source_id"], event["message"])
     with transaction.atomic():
         audit.record_events(events)
         SyncRun.objects.filter(pk=ctx.run.pk).update(counts=ctx.run.counts)

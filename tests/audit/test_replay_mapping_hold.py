@@ -28,11 +28,11 @@ class DepartmentVendorStep(VendorStep):
         super().prepare(ctx)
         self.resolver = MappingResolver(ctx.tenant)
 
-    def plan(self, ctx, record: Record):
+    def plan(self, ctx, page, record: Record):
         refs = self.resolver.resolve({"department": {PLANT}})
         if not isinstance(refs, dict):
             return Result(record, Outcome.HELD, hold=refs)
-        return super().plan(ctx, record)
+        return super().plan(ctx, page, record)
 
 
 @pytest.fixture
