@@ -69,7 +69,7 @@ class VendorStep(RecordStep):
     # ---- public: suppliers a document reached first
     def sync_suppliers(self, ctx: RunContext, raws: list[dict]) -> dict[str, Result]:
         """Suppliers fetched by id, through this step as one page (audit rows, holds, links as usual):
-        each one's result by companyId. The step must have `begin`."""
+        each one's result by companyId. Call `begin` once first."""
         _, page = self.process_page(ctx, raws)
         return {r.record.source_id: r for r in page.results}
 
