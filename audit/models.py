@@ -3,16 +3,8 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from core.outcomes import Outcome  # re-exported: audit.models.Outcome is the pipeline's vocabulary
 from core.tenancy import TenantOwnedModel
-
-
-class Outcome(models.TextChoices):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    HELD = "held"
-    FAILED = "failed"
-    SKIPPED = "skipped"
 
 
 class RecordEvent(TenantOwnedModel):

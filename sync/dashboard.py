@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from audit.models import Outcome, RecordEvent
+from audit.models import RecordEvent
+from core.outcomes import Outcome
 
 # What each bar segment counts, bottom to top, with its colour.
 SERIES = (

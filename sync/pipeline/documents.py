@@ -1,6 +1,6 @@
 """What the purchase order and invoice steps share: settings, references (vendor, AP account, accounts,
-department, classes), suppliers synced on demand, bulk QBO reads per page, and link rows saved with the
-batch they belong to.
+department, classes), bulk QBO reads per page into the page's `DocumentPage`, and link rows saved with the
+batch they belong to. A document's vendor comes from `VendorResolver` (sync/pipeline/vendors.py).
 
 Queries per page, never per record: links, vendor links and holds of a page are read in `begin_page`,
 QBO objects are read with one `Id IN (...)` / `DocNumber IN (...)` query per page.
@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
-from audit.models import RecordEvent
 from connections.clients.qbo import escape_query_value
-from connections.exceptions import ConnectionFailure, RemoteError
+from core.outcomes import Outcome
 from sync.mappings.resolver import MappingResolver
-from sync.models import Hold, JaggaerCatalogItem, Kind, QboCatalogItem, VendorLink
-from sync.pipeline.company import company_currency
-from sync.pipeline.engine import FAILED, HELD, HoldSpec, Record, RecordStep, Result, RunContext, Write
+from sync.models import JaggaerCatalogItem, Kind, QboCatalogItem, SyncSettings
+from sync.pipeline.company import CompanyCurrency, company_currency
+from sync.pipeline.engine import HoldSpec, PageState, Record, RecordStep, Result, RunContext, Write
+from sync.pipeline.vendors import VendorResolver
 from sync.selectors import sync_settings_get
 from sync.transforms.common import InvalidRecord, normalize_name
 from sync.transforms.documents import Departments, LineDraft
@@ -63,87 +65,15 @@ def is_paid(entity: dict) -> bool:
         return False
 
 
-class SupplierVendors:
-    """companyId -> QBO vendor id, or the hold that explains why there is none. A supplier nobody synced
-    yet (it reached us on a document first) is fetched from JAGGAER and sent through the vendor step."""
+@dataclass
+class DocumentPage(PageState):
+    """What a page of documents reads in bulk in `begin_page`, used by its plan, write and link phases."""
 
-    def __init__(self):
-        self.known: dict[str, str | HoldSpec] = {}
-        self.vendor_step = None
-
-    def get(self, company_id: str) -> str | HoldSpec:
-        return self.known.get(company_id) or HoldSpec(
-            "supplier_not_synced", f"Supplier {company_id} is not synced to QuickBooks yet.", [company_id])
-
-    def resolve(self, ctx: RunContext, company_ids: Iterable[str]) -> None:
-        unknown = sorted({c for c in company_ids if c and c not in self.known})
-        if not unknown:
-            return
-        for link in VendorLink.objects.for_tenant(ctx.tenant).filter(jaggaer_company_id__in=unknown):
-            self.known[link.jaggaer_company_id] = self._from_link(link)
-        missing = [c for c in unknown if c not in self.known]
-        if not missing:
-            return
-        self._explain(ctx, missing)
-        fetch = [c for c in missing if c not in self.known]
-        if fetch:
-            self._sync_on_demand(ctx, fetch)
-
-    @staticmethod
-    def _from_link(link: VendorLink) -> str | HoldSpec:
-        if link.attention:
-            return HoldSpec("vendor_needs_attention",
-                            f"QuickBooks vendor {link.qbo_vendor_id} of supplier {link.jaggaer_company_id} needs a "
-                            f"person's attention ({link.attention}): {link.attention_detail}".strip(),
-                            [link.jaggaer_company_id])
-        return link.qbo_vendor_id
-
-    def _explain(self, ctx: RunContext, company_ids: list[str]) -> None:
-        """Suppliers held, or failed earlier in this run: the document waits on them, they are not fetched."""
-        for hold in Hold.objects.for_tenant(ctx.tenant).filter(entity="suppliers", source_id__in=company_ids):
-            self.known[hold.source_id] = HoldSpec(
-                "supplier_held", f"Supplier {hold.source_id} is held ({hold.reason}): {hold.detail}", [hold.source_id])
-        rest = [c for c in company_ids if c not in self.known]
-        if not rest:
-            return
-        failed = RecordEvent.objects.for_tenant(ctx.tenant).filter(
-            run_id=ctx.run.pk, entity="suppliers", source_id__in=rest, outcome=FAILED)
-        for event in failed:
-            self.known[event.source_id] = HoldSpec(
-                "supplier_invalid", f"Supplier {event.source_id} could not be synced: {event.message}",
-                [event.source_id])
-
-    def _sync_on_demand(self, ctx: RunContext, company_ids: list[str]) -> None:
-        from sync.pipeline.vendors import VendorStep
-
-        raws = []
-        for cid in company_ids:
-            try:
-                raws.append(ctx.jaggaer.get("suppliers", cid))
-            except ConnectionFailure:
-                raise
-            except RemoteError as e:
-                reason = "supplier_not_found" if e.status == 404 else "supplier_not_synced"
-                self.known[cid] = HoldSpec(reason, f"Supplier {cid} could not be read from JAGGAER: {e}", [cid])
-        if not raws:
-            return
-        if self.vendor_step is None:
-            self.vendor_step = VendorStep()
-            self.vendor_step.begin(ctx)
-        self.vendor_step.process(ctx, raws)
-        step_links = self.vendor_step.links
-        for cid in company_ids:
-            if cid in self.known:
-                continue
-            link = step_links.get(cid)
-            if link is not None and link.qbo_vendor_id:
-                self.known[cid] = self._from_link(link)
-        left = [c for c in company_ids if c not in self.known]
-        if left:
-            self._explain(ctx, left)
-        for cid in left:
-            self.known.setdefault(cid, HoldSpec(
-                "supplier_invalid", f"Supplier {cid} could not be synced to QuickBooks; see its audit row.", [cid]))
+    links: dict[str, Any] = field(default_factory=dict)          # source id -> the record's link row
+    drafts: dict[str, Any] = field(default_factory=dict)         # source id -> draft, or the InvalidRecord
+    current: dict[tuple[str, str], dict] = field(default_factory=dict)   # (entity, Id) -> the QBO object now
+    existing: dict | None = None       # DocNumber -> QBO objects, looked up once a record gets that far
+    linked_elsewhere: dict = field(default_factory=dict)         # those objects' owners in our links
 
 
 class DocumentStep(RecordStep):
@@ -152,6 +82,22 @@ class DocumentStep(RecordStep):
     link_model = None
     link_key = ""
     link_fields: list[str] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        # the whole run's settings and references, loaded by `prepare`
+        self.gl_segment = "Account"
+        self.department_segment = "DepartmentCode"
+        self.settings: SyncSettings | None = None
+        self.ap_ref: dict | None = None
+        self.ap_problem = ""
+        self.resolver: MappingResolver | None = None
+        self.currency: CompanyCurrency | None = None
+        self.suppliers: VendorResolver | None = None
+        self._classes: dict[str, dict] | None = None           # QBO classes by name, read on first need
+        self._department_names: dict[str, str] | None = None
+        self._rows: dict[str, object] = {}        # link rows to save with the record's result (no QBO write)
+        self._written: dict[str, object] = {}     # link rows to save with the batch that wrote them
 
     # ---- run and page set-up
     def prepare(self, ctx: RunContext) -> None:
@@ -162,13 +108,7 @@ class DocumentStep(RecordStep):
         self.ap_ref, self.ap_problem = self._ap_account(ctx)
         self.resolver = MappingResolver(ctx.tenant)
         self.currency = company_currency(ctx.qbo)
-        self.suppliers = SupplierVendors()
-        self._classes: dict[str, dict] | None = None
-        self._department_names: dict[str, str] | None = None
-        self._rows: dict[str, object] = {}        # link rows to save with the record's result (no QBO write)
-        self._written: dict[str, object] = {}     # link rows to save with the batch that wrote them
-        self.links: dict[str, object] = {}
-        self.current: dict[tuple[str, str], dict] = {}
+        self.suppliers = VendorResolver(ctx)
 
     def _ap_account(self, ctx: RunContext) -> tuple[dict | None, str]:
         item = self.settings.ap_account if self.settings.ap_account_id else None
@@ -193,13 +133,13 @@ class DocumentStep(RecordStep):
                 drafts[record.source_id] = e
         return drafts
 
-    def load_links(self, ctx: RunContext, records: list[Record]) -> None:
+    def load_links(self, ctx: RunContext, records: list[Record]) -> dict[str, Any]:
         ids = [r.source_id for r in records]
-        self.links = {getattr(link, self.link_key): link for link in self.link_model.objects.for_tenant(ctx.tenant)
-                      .filter(**{f"{self.link_key}__in": ids})}
+        return {getattr(link, self.link_key): link for link in self.link_model.objects.for_tenant(ctx.tenant)
+                .filter(**{f"{self.link_key}__in": ids})}
 
-    def is_unchanged(self, record: Record) -> bool:
-        link = self.links.get(record.source_id)
+    def is_unchanged(self, page: DocumentPage, record: Record) -> bool:
+        link = page.links.get(record.source_id)
         return link is not None and bool(link.source_digest) and link.source_digest == record.digest
 
     # ---- references
@@ -213,7 +153,7 @@ class DocumentStep(RecordStep):
                         f"The {what} is in {currency}, but multicurrency is off in QuickBooks (home currency "
                         f"{self.currency.home}). Turn multicurrency on in QuickBooks to release it.", [currency])
 
-    def references(self, lines: list[LineDraft], found: Departments, what: str
+    def references(self, ctx: RunContext, lines: list[LineDraft], found: Departments, what: str
                    ) -> tuple[dict[str, dict], dict | None, dict[str, dict] | None] | HoldSpec:
         """(GL code -> AccountRef, DepartmentRef, department -> ClassRef) or the hold naming what is missing."""
         needs = {Kind.GL_ACCOUNT: {line.gl_code for line in lines}}
@@ -232,21 +172,21 @@ class DocumentStep(RecordStep):
                                 "QuickBooks transaction has one. Choose the 'class per line' department policy "
                                 "(each line gets the QuickBooks class named as its department) to release it.",
                                 found.codes)
-            classes = self.class_refs(found.codes)
+            classes = self.class_refs(ctx, found.codes)
             if isinstance(classes, HoldSpec):
                 return classes
         return accounts, department, classes
 
-    def class_refs(self, codes: list[str]) -> dict[str, dict] | HoldSpec:
+    def class_refs(self, ctx: RunContext, codes: list[str]) -> dict[str, dict] | HoldSpec:
         if self._classes is None:
             self._classes = {}
-            for page in self._ctx.qbo.query_pages("Class"):
+            for page in ctx.qbo.query_pages("Class"):
                 for row in page:
                     ref = {"value": str(row["Id"]), "name": row.get("FullyQualifiedName") or row.get("Name")}
                     for name in (row.get("Name"), row.get("FullyQualifiedName")):
                         if name:
                             self._classes.setdefault(normalize_name(name), ref)
-            self._department_names = dict(JaggaerCatalogItem.objects.for_tenant(self._ctx.tenant).filter(
+            self._department_names = dict(JaggaerCatalogItem.objects.for_tenant(ctx.tenant).filter(
                 kind=Kind.DEPARTMENT).values_list("code", "name"))
         out, missing = {}, []
         for code in codes:
@@ -265,18 +205,19 @@ class DocumentStep(RecordStep):
         return out
 
     # ---- QBO reads per page
-    def read_current(self, ctx: RunContext, entity: str, ids: Iterable[str]) -> None:
-        """The QBO objects as they are now (SyncToken, line ids, Balance), into `current[(entity, id)]`."""
-        wanted = [i for i in set(ids) if i and (entity, i) not in self.current]
+    @staticmethod
+    def read_current(ctx: RunContext, page: DocumentPage, entity: str, ids: Iterable[str]) -> None:
+        """The QBO objects as they are now (SyncToken, line ids, Balance), into `page.current[(entity, id)]`."""
+        wanted = [i for i in set(ids) if i and (entity, i) not in page.current]
         for obj in qbo_objects(ctx.qbo, entity, "Id", wanted) if wanted else []:
-            self.current[(entity, str(obj["Id"]))] = obj
+            page.current[(entity, str(obj["Id"]))] = obj
 
-    def current_of(self, ctx: RunContext, entity: str, obj_id: str) -> dict | None:
-        if (entity, obj_id) not in self.current:
-            self.read_current(ctx, entity, [obj_id])
-        return self.current.get((entity, obj_id))
+    def current_of(self, ctx: RunContext, page: DocumentPage, entity: str, obj_id: str) -> dict | None:
+        if (entity, obj_id) not in page.current:
+            self.read_current(ctx, page, entity, [obj_id])
+        return page.current.get((entity, obj_id))
 
-    def refresh_stale(self, ctx: RunContext, writes: list[Write]) -> list[Write | Result]:
+    def refresh_stale(self, ctx: RunContext, page: DocumentPage, writes: list[Write]) -> list[Write | Result]:
         by_entity: dict[str, list[str]] = {}
         for write in writes:
             by_entity.setdefault(write.entity, []).append(str(write.payload["Id"]))
@@ -288,11 +229,11 @@ class DocumentStep(RecordStep):
         for write in writes:
             obj = fresh.get((write.entity, str(write.payload["Id"])))
             if obj is None:
-                out.append(Result(write.record, FAILED, reason="qbo_rejected", qbo_error_code="5010",
+                out.append(Result(write.record, Outcome.FAILED, reason="qbo_rejected", qbo_error_code="5010",
                                   message=f"QuickBooks {write.entity} {write.payload['Id']} disappeared while "
                                           "updating it."))
                 continue
-            self.current[(write.entity, str(obj["Id"]))] = obj
+            page.current[(write.entity, str(obj["Id"]))] = obj
             stale = self.stale_hold(write, obj)
             if stale is not None:
                 out.append(stale)
@@ -307,13 +248,10 @@ class DocumentStep(RecordStep):
         return None
 
     # ---- links saved with their batch
-    def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
-        self._ctx = ctx
-
     def stash(self, source_id: str, row) -> None:
         self._rows[source_id] = row
 
-    def save_links(self, ctx: RunContext, done: list[tuple[Write, dict]]) -> None:
+    def save_links(self, ctx: RunContext, page: PageState, done: list[tuple[Write, dict]]) -> None:
         rows = [self._written.pop(write.record.source_id) for write, _ in done
                 if write.record.source_id in self._written]
         self._upsert(rows)
@@ -324,7 +262,7 @@ class DocumentStep(RecordStep):
                                                 unique_fields=["tenant", self.link_key],
                                                 update_fields=[*self.link_fields, "updated_at"])
 
-    def flush(self, ctx: RunContext, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+    def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
         written = {write.record.source_id for write, _ in done}
         rows = [self._rows.pop(r.record.source_id) for r in results
                 if r.record.source_id in self._rows and r.record.source_id not in written]
@@ -332,12 +270,12 @@ class DocumentStep(RecordStep):
             self._rows.pop(sid, None)
         with transaction.atomic():
             self._upsert(rows)
-            super().flush(ctx, results, done)
+            super().flush(ctx, page, results, done)
 
     # ---- results
     @staticmethod
     def held(record: Record, hold: HoldSpec) -> Result:
-        return Result(record, HELD, hold=hold)
+        return Result(record, Outcome.HELD, hold=hold)
 
     def clone(self, link, **changes):
         """A fresh row (no pk) with the link's values: safe to upsert on the tenant + source id key."""

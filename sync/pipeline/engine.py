@@ -5,9 +5,13 @@ contract types it, or whose document contradicts itself, is held with the field,
 
 A `RecordStep` subclass names its JAGGAER entity and implements `plan` (transform + validate: a
 `Write` or a finished `Result`), `written` (what a successful QBO answer means) and `save_links`
-(bulk upsert of its link rows). The engine does the rest the same way for every entity: holds
-retried first, cursor with overlap, digests to skip unchanged records, deterministic requestids,
-per-item faults, one retry on a stale SyncToken, audit rows and counts per batch.
+(bulk upsert of its link rows). A step instance serves one run: what lives for the whole run is
+declared in its `__init__` and loaded in `prepare`; what one page needs lives in its `PageState`, built
+by `begin_page` and handed to each phase of that page (plan, write, links, flush), never kept on the step.
+
+The engine does the rest the same way for every entity: holds retried first, cursor with overlap,
+digests to skip unchanged records, deterministic requestids, per-item faults, one retry on a stale
+SyncToken, audit rows and counts per batch.
 
 Database queries grow with pages and batches, never with records: every read a step needs for a
 page happens in `begin_page` in bulk, every write in `flush` in bulk.
@@ -29,13 +33,13 @@ from django.db import transaction
 import audit
 from connections.clients.qbo import BatchItem
 from connections.exceptions import ConnectionFailure, RemoteError
+from core.outcomes import Outcome
 from sync.models import Cursor, Hold, SyncRun
 from sync.transforms.common import InvalidRecord, digest, parse_timestamp
 from sync.transforms.validation import Finding, validate
 
 logger = logging.getLogger(__name__)
 
-CREATED, UPDATED, UNCHANGED, HELD, FAILED = "created", "updated", "unchanged", "held", "failed"
 HOLD_PAGE_SIZE = 200
 CANCEL_CHECK_SECONDS = 1.0
 
@@ -64,7 +68,7 @@ class Result:
     """What happened to one record: becomes its audit row (and a hold row when held)."""
 
     record: Record
-    outcome: str
+    outcome: Outcome
     reason: str = ""
     message: str = ""
     qbo_id: str = ""
@@ -90,6 +94,14 @@ class Write:
 
 
 @dataclass
+class PageState:
+    """One page of records from `begin_page` to its last flush; a step extends it with what it reads per page."""
+
+    holds: set[str] = field(default_factory=set)       # source ids of the page that had a hold before
+    results: list[Result] = field(default_factory=list)   # every result flushed for the page, in order
+
+
+@dataclass
 class RunContext:
     run: SyncRun
     qbo: object
@@ -97,12 +109,17 @@ class RunContext:
     batch_size: int = 30
     progress: Callable[[str, dict], None] | None = None
     cancel_checked_at: float = float("-inf")
+    failures: dict[tuple[str, str], str] = field(default_factory=dict)   # (step, source id) -> why, this run
+
+    def failed(self, step: str, source_id: str, message: str) -> None:
+        """Remember that a record failed in this run (a document waiting on it says why, without re-trying it)."""
+        self.failures[(step, source_id)] = message
 
     @property
     def tenant(self):
         return self.run.tenant
 
-    def count(self, step: str, outcome: str, n: int = 1) -> None:
+    def count(self, step: str, outcome: Outcome, n: int = 1) -> None:
         bucket = self.run.counts.setdefault(step, {})
         bucket[outcome] = bucket.get(outcome, 0) + n
 
@@ -127,41 +144,44 @@ class RecordStep(abc.ABC):
     modified_field: str = ""
     version: str = "1"             # part of every digest: a transform change re-syncs records
 
+    def __init__(self) -> None:
+        self._seen_this_run: dict[str, str] = {}      # source id -> digest of every record with a result
+        # Held again on retry: audited at the end unless the stream brings a newer version (one row per record).
+        self._deferred: dict[str, Result] = {}
+
     # ---- hooks for subclasses
     def prepare(self, ctx: RunContext) -> None:  # noqa: B027 (optional hook)
         """Bulk reads the whole step needs (QBO indexes, link maps)."""
 
-    def begin_page(self, ctx: RunContext, records: list[Record]) -> None:  # noqa: B027 (optional hook)
-        """Bulk reads one page needs (its links)."""
+    def begin_page(self, ctx: RunContext, records: list[Record]) -> PageState:
+        """Bulk reads one page needs (its links), into the page's state."""
+        return PageState()
 
     @abc.abstractmethod
-    def is_unchanged(self, record: Record) -> bool:
+    def is_unchanged(self, page: PageState, record: Record) -> bool:
         """Whether the record is what we last wrote (its digest matches the link)."""
 
     @abc.abstractmethod
-    def plan(self, ctx: RunContext, record: Record) -> Write | Result:
+    def plan(self, ctx: RunContext, page: PageState, record: Record) -> Write | Result:
         """Transform and validate: the QBO write to make, or the finished result (held, skipped...)."""
 
     @abc.abstractmethod
-    def written(self, ctx: RunContext, write: Write, entity: dict) -> Result:
+    def written(self, ctx: RunContext, page: PageState, write: Write, entity: dict) -> Result:
         """What a successful QBO answer means for the record (its audit result)."""
 
     @abc.abstractmethod
-    def save_links(self, ctx: RunContext, done: list[tuple[Write, dict]]) -> None:
+    def save_links(self, ctx: RunContext, page: PageState, done: list[tuple[Write, dict]]) -> None:
         """Bulk upsert of the link rows of a batch's successful writes."""
 
-    def refresh_stale(self, ctx: RunContext, writes: list[Write]) -> list[Write | Result]:
+    def refresh_stale(self, ctx: RunContext, page: PageState, writes: list[Write]) -> list[Write | Result]:
         """5010 stale object: re-read the QBO objects and rebuild the writes (attempt + 1)."""
-        return [Result(w.record, FAILED, reason="stale_object",
+        return [Result(w.record, Outcome.FAILED, reason="stale_object",
                        message="QuickBooks reported the object changed meanwhile (5010).") for w in writes]
 
     # ---- the engine
     def begin(self, ctx: RunContext) -> None:
-        """Prepare and reset the per-run bookkeeping; enough to `process` records handed over by another step."""
+        """Load the run's state (an instance serves one run); enough to `process` records another step hands over."""
         self.prepare(ctx)
-        self._seen_this_run: dict[str, str] = {}      # source id -> digest of every record with a result
-        # Held again on retry: audited at the end unless the stream brings a newer version (one row per record).
-        self._deferred: dict[str, Result] = {}
 
     def run(self, ctx: RunContext) -> None:
         self.begin(ctx)
@@ -178,8 +198,7 @@ class RecordStep(abc.ABC):
                 high = newest
         deferred = list(self._deferred.values())
         for chunk in chunked(deferred, HOLD_PAGE_SIZE):
-            self._page_holds = {r.record.source_id for r in chunk}
-            self.flush(ctx, chunk, [])
+            self.flush(ctx, PageState(holds={r.record.source_id for r in chunk}), chunk, [])
         if high != cursor.high_water_mark:
             cursor.high_water_mark = high
             cursor.save(update_fields=["high_water_mark", "updated_at"])
@@ -201,7 +220,7 @@ class RecordStep(abc.ABC):
                         digest=digest(raw, version=f"{self.name}:{self.version}"), modified_at=None)
         if not record.source_id:
             record.source_id = f"(no {self.id_field}) {record.digest[:12]}"
-            return Result(record, FAILED, reason="invalid_record",
+            return Result(record, Outcome.FAILED, reason="invalid_record",
                           message=f"Required field '{self.id_field}' is missing; the record cannot be identified.",
                           data={"record": _excerpt(raw)})
         if self.modified_field in record.raw:
@@ -218,7 +237,7 @@ class RecordStep(abc.ABC):
         if finding is None:
             return None
         self.invalid(ctx, record, finding)
-        return Result(record, HELD, hold=HoldSpec(finding.reason, finding.message, finding.waits_on),
+        return Result(record, Outcome.HELD, hold=HoldSpec(finding.reason, finding.message, finding.waits_on),
                       data=finding.data)
 
     def invalid(self, ctx: RunContext, record: Record, finding: Finding) -> None:  # noqa: B027 (optional hook)
@@ -226,6 +245,11 @@ class RecordStep(abc.ABC):
 
     def process(self, ctx: RunContext, raws: Iterable[dict], *, from_holds: bool = False) -> dt.datetime | None:
         """One page through transform, validate and write; returns the newest modification time seen."""
+        return self.process_page(ctx, raws, from_holds=from_holds)[0]
+
+    def process_page(self, ctx: RunContext, raws: Iterable[dict], *, from_holds: bool = False
+                     ) -> tuple[dt.datetime | None, PageState]:
+        """`process`, also returning the page's state (its results, in order)."""
         records: list[Record] = []
         pending: list[Result] = []
         newest = None
@@ -250,41 +274,42 @@ class RecordStep(abc.ABC):
             else:
                 pending.append(held)
         if not records:
+            page = PageState()
             if pending:
-                self._page_holds = set()
-                self.flush(ctx, pending, [])
-            return newest
-        self.begin_page(ctx, records)
-        self._page_holds = set(Hold.objects.for_tenant(ctx.tenant).filter(
+                self.flush(ctx, page, pending, [])
+            return newest, page
+        page = self.begin_page(ctx, records)
+        page.holds = set(Hold.objects.for_tenant(ctx.tenant).filter(
             entity=self.name, source_id__in=[r.source_id for r in records]).values_list("source_id", flat=True))
         writes: list[Write] = []
         for record in records:
-            if record.source_id not in self._page_holds and self.is_unchanged(record):
-                pending.append(Result(record, UNCHANGED, message="No change since the last sync."))
+            if record.source_id not in page.holds and self.is_unchanged(page, record):
+                pending.append(Result(record, Outcome.UNCHANGED, message="No change since the last sync."))
                 continue
             try:
-                planned = self.plan(ctx, record)
+                planned = self.plan(ctx, page, record)
             except InvalidRecord as e:
-                planned = Result(record, HELD, hold=HoldSpec("invalid_record", e.message, []),
+                planned = Result(record, Outcome.HELD, hold=HoldSpec("invalid_record", e.message, []),
                                  data={"problems": [{"field": e.field}]} if e.field else {})
             except Exception as e:  # a surprise in one record must not stop the run: record it, go on
                 logger.exception("sync %s: planning %s failed", self.name, record.source_id)
-                planned = Result(record, FAILED, reason="internal_error",
+                planned = Result(record, Outcome.FAILED, reason="internal_error",
                                  message=f"Unexpected error while preparing the record: {type(e).__name__}")
-            if from_holds and isinstance(planned, Result) and planned.outcome == HELD:
+            if from_holds and isinstance(planned, Result) and planned.outcome == Outcome.HELD:
                 self._deferred[record.source_id] = planned
                 continue
             (writes if isinstance(planned, Write) else pending).append(planned)
         for chunk in chunked(writes, ctx.batch_size):
             _check_cancel(ctx)
-            results, done = self._write_batch(ctx, chunk)
-            self.flush(ctx, pending + results, done)
+            results, done = self._write_batch(ctx, page, chunk)
+            self.flush(ctx, page, pending + results, done)
             pending = []
         if pending:
-            self.flush(ctx, pending, [])
-        return newest
+            self.flush(ctx, page, pending, [])
+        return newest, page
 
-    def _write_batch(self, ctx: RunContext, writes: list[Write]) -> tuple[list[Result], list[tuple[Write, dict]]]:
+    def _write_batch(self, ctx: RunContext, page: PageState, writes: list[Write]
+                     ) -> tuple[list[Result], list[tuple[Write, dict]]]:
         keys, items, by_bid = [], [], {}
         for write in writes:
             key = request_key(ctx.tenant.pk, self.name, write.record.source_id, write.record.digest,
@@ -304,7 +329,7 @@ class RecordStep(abc.ABC):
             raise
         except RemoteError as e:
             message = f"QuickBooks did not accept the batch: {e}"
-            return [Result(w.record, FAILED, reason="qbo_error", message=message, qbo_error_code=e.code or "",
+            return [Result(w.record, Outcome.FAILED, reason="qbo_error", message=message, qbo_error_code=e.code or "",
                            intuit_tid=e.intuit_tid or "", retry=e.transient) for w in writes], []
         stale: list[Write] = []
         for answer in answers:
@@ -317,36 +342,39 @@ class RecordStep(abc.ABC):
             else:
                 results.append(self.rejected(write, fault))
         for write, entity in done:
-            results.append(self.written(ctx, write, entity))
+            results.append(self.written(ctx, page, write, entity))
         if stale:
-            retried = self.refresh_stale(ctx, stale)
+            retried = self.refresh_stale(ctx, page, stale)
             results += [r for r in retried if isinstance(r, Result)]
             again = [w for w in retried if isinstance(w, Write)]
             if again:
-                more_results, more_done = self._write_batch(ctx, again)
+                more_results, more_done = self._write_batch(ctx, page, again)
                 results += more_results
                 done += more_done
         return results, done
 
     def rejected(self, write: Write, fault) -> Result:
         if fault is None:
-            return Result(write.record, FAILED, reason="qbo_error", message="QuickBooks gave no answer for it.")
-        return Result(write.record, FAILED, reason="qbo_rejected", message=f"QuickBooks rejected it: {fault}",
+            return Result(write.record, Outcome.FAILED, reason="qbo_error", message="QuickBooks gave no answer for it.")
+        return Result(write.record, Outcome.FAILED, reason="qbo_rejected", message=f"QuickBooks rejected it: {fault}",
                       qbo_error_code=fault.code or "", intuit_tid=fault.intuit_tid or "",
                       qbo_id=str(write.payload.get("Id") or ""), retry=fault.transient)
 
-    def flush(self, ctx: RunContext, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+    def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
         """Links, holds, audit rows and counts of one batch, in one transaction."""
         run = ctx.run
-        held = [r for r in results if r.outcome == HELD or r.retry]
+        held = [r for r in results if r.outcome == Outcome.HELD or r.retry]
         resolved = [r.record.source_id for r in results
-                    if r.record.source_id in self._page_holds and not (r.outcome == HELD or r.retry)]
+                    if r.record.source_id in page.holds and not (r.outcome == Outcome.HELD or r.retry)]
         for r in results:
             self._seen_this_run[r.record.source_id] = r.record.digest
             ctx.count(self.name, r.outcome)
+            if r.outcome == Outcome.FAILED:
+                ctx.failed(self.name, r.record.source_id, r.message)
+        page.results.extend(results)
         with transaction.atomic():
             if done:
-                self.save_links(ctx, done)
+                self.save_links(ctx, page, done)
             if resolved:
                 Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name, source_id__in=resolved).delete()
             if held:

@@ -9,13 +9,15 @@ in this run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Q
 
+from core.outcomes import Outcome
 from sync.models import BillLink, PoLineBilling, PurchaseOrderLink
-from sync.pipeline.documents import DocumentStep, is_paid, line_ids_by_position, qbo_objects
-from sync.pipeline.engine import CREATED, FAILED, UNCHANGED, UPDATED, HoldSpec, Record, Result, RunContext, Write
+from sync.pipeline.documents import DocumentPage, DocumentStep, is_paid, line_ids_by_position, qbo_objects
+from sync.pipeline.engine import HoldSpec, PageState, Record, Result, RunContext, Write
 from sync.transforms.common import InvalidRecord
 from sync.transforms.documents import money_text, short_doc_number, total_mismatch
 from sync.transforms.invoices import (
@@ -31,9 +33,16 @@ from sync.transforms.invoices import (
 )
 from sync.transforms.purchase_orders import CANCELLED
 
-SKIPPED = "skipped"
 CENT = Decimal("0.01")
 LABEL = {"Bill": "bill", "VendorCredit": "vendor credit"}
+
+
+@dataclass
+class InvoicePage(DocumentPage):
+    unlinked: dict[str, set[str]] = field(default_factory=dict)      # entity -> DocNumbers of invoices with no link
+    po_links: dict[str, PurchaseOrderLink] = field(default_factory=dict)   # PO number or DocNumber -> its link
+    # (poId, PO line) -> {invoiceId: (quantity, amount)} of the bills written before this page
+    billing: dict[tuple[str, str], dict[str, tuple[Decimal | None, Decimal]]] = field(default_factory=dict)
 
 
 class InvoiceStep(DocumentStep):
@@ -47,44 +56,42 @@ class InvoiceStep(DocumentStep):
     link_fields = ["invoice_number", "qbo_entity", "qbo_id", "doc_number", "qbo_vendor_id", "lines", "po_ids",
                    "source_digest", "content_digest"]
 
-    def prepare(self, ctx: RunContext) -> None:
-        super().prepare(ctx)
+    def __init__(self) -> None:
+        super().__init__()
         self.claimed: dict[tuple[str, str, str], str] = {}   # (entity, vendor, DocNumber) this run writes -> id
         # (poId, PO line) -> {invoiceId: (quantity, amount)} of the bills this run is writing
         self.billing_claims: dict[tuple[str, str], dict[str, tuple[Decimal | None, Decimal]]] = {}
 
     # ---- per page, in bulk
-    def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
-        super().begin_page(ctx, records)
-        self.load_links(ctx, records)
-        self.drafts: dict[str, InvoiceDraft | InvalidRecord] = self.build_drafts(records, invoice_draft)
-        posted = [d for d in self.drafts.values() if isinstance(d, InvoiceDraft) and d.status in POSTED]
-        self.suppliers.resolve(ctx, [d.company_id for d in posted])
-        self._load_po_links(ctx, {n for d in posted if not d.is_credit for n in d.po_numbers})
-        self.current = {}
+    def begin_page(self, ctx: RunContext, records: list[Record]) -> InvoicePage:
+        links = self.load_links(ctx, records)
+        page = InvoicePage(links=links, drafts=self.build_drafts(records, invoice_draft))
+        posted = [d for d in page.drafts.values() if isinstance(d, InvoiceDraft) and d.status in POSTED]
+        self.suppliers.resolve([d.company_id for d in posted])
+        self._load_po_links(ctx, page, {n for d in posted if not d.is_credit for n in d.po_numbers})
         for entity in ("Bill", "VendorCredit"):
-            self.read_current(ctx, entity, [
-                link.qbo_id for r in records if (link := self.links.get(r.source_id)) is not None
+            self.read_current(ctx, page, entity, [
+                link.qbo_id for r in records if (link := links.get(r.source_id)) is not None
                 and link.qbo_entity == entity and link.source_digest != r.digest])
         # DocNumber look-ups are made for the whole page, but only once a record of it gets that far: a page
         # of records held on something else (currency, mappings, POs) costs QBO nothing, run after run.
-        self._unlinked = {entity: {short_doc_number(d.invoice_number) for d in posted
-                                   if d.entity == entity and d.invoice_id not in self.links}
-                          for entity in ("Bill", "VendorCredit")}
-        self.existing: dict[tuple[str, str], list[dict]] | None = None
-        self.linked_elsewhere: dict[tuple[str, str], str] = {}
+        page.unlinked = {entity: {short_doc_number(d.invoice_number) for d in posted
+                                  if d.entity == entity and d.invoice_id not in links}
+                         for entity in ("Bill", "VendorCredit")}
+        return page
 
-    def _look_up_existing(self, ctx: RunContext) -> None:
-        self.existing = {}
-        for entity, docs in self._unlinked.items():
+    @staticmethod
+    def _look_up_existing(ctx: RunContext, page: InvoicePage) -> None:
+        page.existing = {}
+        for entity, docs in page.unlinked.items():
             for obj in qbo_objects(ctx.qbo, entity, "DocNumber", docs) if docs else []:
-                self.existing.setdefault((entity, str(obj.get("DocNumber") or "").casefold()), []).append(obj)
-        found = {str(o["Id"]) for objs in self.existing.values() for o in objs}
-        self.linked_elsewhere = {(e, i): inv for e, i, inv in BillLink.objects.for_tenant(ctx.tenant).filter(
+                page.existing.setdefault((entity, str(obj.get("DocNumber") or "").casefold()), []).append(obj)
+        found = {str(o["Id"]) for objs in page.existing.values() for o in objs}
+        page.linked_elsewhere = {(e, i): inv for e, i, inv in BillLink.objects.for_tenant(ctx.tenant).filter(
             qbo_id__in=found).values_list("qbo_entity", "qbo_id", "jaggaer_invoice_id")} if found else {}
 
-    def _load_po_links(self, ctx: RunContext, numbers: set[str]) -> None:
-        self.po_links: dict[str, PurchaseOrderLink] = {}
+    @staticmethod
+    def _load_po_links(ctx: RunContext, page: InvoicePage, numbers: set[str]) -> None:
         if not numbers:
             return
         rows = PurchaseOrderLink.objects.for_tenant(ctx.tenant).filter(
@@ -92,36 +99,35 @@ class InvoiceStep(DocumentStep):
         for link in sorted(rows, key=lambda r: (not r.written, r.pk)):   # a written PO wins over a twin
             for key in (link.po_number, link.doc_number):
                 if key:
-                    self.po_links.setdefault(key, link)
-        self.billing: dict[tuple[str, str], dict[str, tuple[Decimal | None, Decimal]]] = {}
-        po_ids = {link.jaggaer_po_id for link in self.po_links.values() if link.line_totals}
+                    page.po_links.setdefault(key, link)
+        po_ids = {link.jaggaer_po_id for link in page.po_links.values() if link.line_totals}
         for row in PoLineBilling.objects.for_tenant(ctx.tenant).filter(jaggaer_po_id__in=po_ids) if po_ids else []:
-            per_invoice = self.billing.setdefault((row.jaggaer_po_id, row.po_line), {})
+            per_invoice = page.billing.setdefault((row.jaggaer_po_id, row.po_line), {})
             qty, amount = per_invoice.get(row.jaggaer_invoice_id, (None, Decimal(0)))
             if row.quantity is not None:
                 qty = (qty or Decimal(0)) + row.quantity
             per_invoice[row.jaggaer_invoice_id] = (qty, amount + row.amount)
 
     # ---- plan
-    def plan(self, ctx: RunContext, record: Record) -> Write | Result:
-        draft = self.drafts.get(record.source_id)
+    def plan(self, ctx: RunContext, page: InvoicePage, record: Record) -> Write | Result:
+        draft = page.drafts.get(record.source_id)
         if draft is None:
             raise InvalidRecord("The invoice was not prepared.")
         if isinstance(draft, InvalidRecord):
             raise draft
-        link = self.links.get(record.source_id)
+        link = page.links.get(record.source_id)
         what = "credit memo" if draft.is_credit else "invoice"
         if draft.status in WAITING:
-            return Result(record, SKIPPED, reason="invoice_not_approved", qbo_id=link.qbo_id if link else "",
+            return Result(record, Outcome.SKIPPED, reason="invoice_not_approved", qbo_id=link.qbo_id if link else "",
                           message=f"The {what} is {draft.status} in JAGGAER: it waits for approval.")
         if draft.status in REJECTED:
             note = f" QuickBooks {link.qbo_entity} {link.qbo_id}, written earlier, is left as it is." if link else ""
-            return Result(record, SKIPPED, reason="invoice_rejected", qbo_id=link.qbo_id if link else "",
+            return Result(record, Outcome.SKIPPED, reason="invoice_rejected", qbo_id=link.qbo_id if link else "",
                           message=f"The {what} was rejected in JAGGAER: not posted.{note}")
         content = mapped_digest(draft)
         if link is not None and link.content_digest in (content, content_digest(record.raw)):
             self.stash(record.source_id, self.clone(link, source_digest=record.digest, content_digest=content))
-            return Result(record, UNCHANGED, qbo_id=link.qbo_id,
+            return Result(record, Outcome.UNCHANGED, qbo_id=link.qbo_id,
                           message=f"Nothing QuickBooks holds changed (only the timestamp or the workflow status, "
                                   f"now {draft.status}); nothing to send to QuickBooks.")
         if link is not None and link.qbo_entity != draft.entity:
@@ -130,9 +136,10 @@ class InvoiceStep(DocumentStep):
                 f"{link.qbo_id} was written for it. Change it back in JAGGAER, or delete that {LABEL[link.qbo_entity]} "
                 f"in QuickBooks and forget its link (admin 'Bill links', or DELETE .../links/invoice/"
                 f"{record.source_id}) to write it as a {what}.", [link.qbo_id]))
-        return self._write(ctx, record, draft, link, content)
+        return self._write(ctx, page, record, draft, link, content)
 
-    def _write(self, ctx: RunContext, record: Record, draft: InvoiceDraft, link, content: str) -> Write | Result:
+    def _write(self, ctx: RunContext, page: InvoicePage, record: Record, draft: InvoiceDraft, link,
+               content: str) -> Write | Result:
         what = "credit memo" if draft.is_credit else "invoice"
         vendor_id = self.vendor(draft.company_id)
         if isinstance(vendor_id, HoldSpec):
@@ -146,21 +153,21 @@ class InvoiceStep(DocumentStep):
                 "total_mismatch", f"The lines add up to {money_text(mismatch[0])} (each rounded to cents) but the "
                 f"{what} total is {mismatch[1]}; fix it in JAGGAER.",
                 [draft.invoice_number]))
-        refs = self.references(draft.lines, draft.departments, what)
+        refs = self.references(ctx, draft.lines, draft.departments, what)
         if isinstance(refs, HoldSpec):
             return self.held(record, refs)
         accounts, department, classes = refs
-        po_links = {} if draft.is_credit else self._po_lines(draft, vendor_id)
+        po_links = {} if draft.is_credit else self._po_lines(page, draft, vendor_id)
         if isinstance(po_links, HoldSpec):
             return self.held(record, po_links)
-        billing = {} if draft.is_credit else self._billing(draft)
-        over = self._overbilled(draft, billing)
+        billing = {} if draft.is_credit else self._billing(page, draft)
+        over = self._overbilled(page, draft, billing)
         if over is not None:
             return self.held(record, over)
         doc = link.doc_number if link is not None and link.doc_number else short_doc_number(draft.invoice_number)
         reason, target = "", None
         if link is not None:
-            target = self.current_of(ctx, link.qbo_entity, link.qbo_id)
+            target = self.current_of(ctx, page, link.qbo_entity, link.qbo_id)
             if target is None:
                 return self.held(record, HoldSpec(
                     "bill_missing_in_qbo", f"QuickBooks {LABEL[link.qbo_entity]} {link.qbo_id}, written for this "
@@ -169,7 +176,7 @@ class InvoiceStep(DocumentStep):
                     [link.qbo_id]))
             line_ids = dict(link.lines)
         else:
-            target = self._existing(draft, doc, vendor_id)
+            target = self._existing(ctx, page, draft, doc, vendor_id)
             if isinstance(target, HoldSpec):
                 return self.held(record, target)
             line_ids = line_ids_by_position(target, draft.lines) if target else {}
@@ -191,14 +198,15 @@ class InvoiceStep(DocumentStep):
         payload.update(Id=str(target["Id"]), SyncToken=str(target["SyncToken"]))
         return Write(record, "update", draft.entity, payload, reason=reason, context=context)
 
-    def _po_lines(self, draft: InvoiceDraft, vendor_id: str) -> dict[str, dict] | HoldSpec:
+    @staticmethod
+    def _po_lines(page: InvoicePage, draft: InvoiceDraft, vendor_id: str) -> dict[str, dict] | HoldSpec:
         """JAGGAER line number -> LinkedTxn to the QBO PO line, or the hold that names the PO it waits on."""
         out = {}
         for line in draft.lines:
             if not line.po_number:
                 continue
             number = line.po_number
-            po = self.po_links.get(number)
+            po = page.po_links.get(number)
             if po is None:
                 return HoldSpec("po_not_found", f"PO {number}, named on line {line.number}, has not been seen in "
                                 "JAGGAER's purchase orders yet; the invoice is posted once it is.", [number])
@@ -227,12 +235,13 @@ class InvoiceStep(DocumentStep):
             out[line.number] = linked
         return out
 
-    def _billing(self, draft: InvoiceDraft) -> dict[tuple[str, str], tuple]:
+    @staticmethod
+    def _billing(page: InvoicePage, draft: InvoiceDraft) -> dict[tuple[str, str], tuple]:
         """(poId, PO line) -> (quantity, amount, invoice line numbers, PO link) this invoice bills on each PO line
         whose ordered quantity and amount we know."""
         out: dict[tuple[str, str], tuple] = {}
         for line in draft.lines:
-            po = self.po_links.get(line.po_number) if line.po_number and line.po_line else None
+            po = page.po_links.get(line.po_number) if line.po_number and line.po_line else None
             if po is None or str(line.po_line) not in (po.line_totals or {}):
                 continue
             key = (po.jaggaer_po_id, str(line.po_line))
@@ -241,13 +250,13 @@ class InvoiceStep(DocumentStep):
             out[key] = (qty, amount + line.exact_amount, [*numbers, line.number], po)
         return out
 
-    def _overbilled(self, draft: InvoiceDraft, billing: dict) -> HoldSpec | None:
+    def _overbilled(self, page: InvoicePage, draft: InvoiceDraft, billing: dict) -> HoldSpec | None:
         """An invoice billing more on a PO line than is still open there (ordered less what the bills we wrote,
         and this run is writing, already bill), in quantity or in amount (a cent of rounding allowed)."""
         for key, (qty, amount, numbers, po) in billing.items():
             po_number = po.po_number
             ordered = po.line_totals[key[1]]
-            others = {**self.billing.get(key, {}), **self.billing_claims.get(key, {})}
+            others = {**page.billing.get(key, {}), **self.billing_claims.get(key, {})}
             others.pop(draft.invoice_id, None)
             billed_qty = sum((q for q, _ in others.values() if q is not None), Decimal(0))
             billed_amount = sum((a for _, a in others.values()), Decimal(0))
@@ -267,19 +276,20 @@ class InvoiceStep(DocumentStep):
                     "bill: correct the invoice in JAGGAER, or raise the PO line there.", [po_number])
         return None
 
-    def _existing(self, draft: InvoiceDraft, doc: str, vendor_id: str) -> dict | HoldSpec | None:
+    def _existing(self, ctx: RunContext, page: InvoicePage, draft: InvoiceDraft, doc: str,
+                  vendor_id: str) -> dict | HoldSpec | None:
         """A QBO bill of this vendor with our DocNumber (written before our commit was lost, or by a person)."""
         owner = self.claimed.get((draft.entity, vendor_id, doc.casefold()))
         if owner and owner != draft.invoice_id:     # a twin earlier in this run: QBO would refuse it (6140)
             return HoldSpec("duplicate_invoice_number",
                             f"Invoice number {draft.invoice_number} of this supplier is already being written to "
                             f"QuickBooks in this run for JAGGAER invoice {owner}.", [owner])
-        if self.existing is None:
-            self._look_up_existing(self._ctx)
-        for obj in self.existing.get((draft.entity, doc.casefold()), []):
+        if page.existing is None:
+            self._look_up_existing(ctx, page)
+        for obj in page.existing.get((draft.entity, doc.casefold()), []):
             if str((obj.get("VendorRef") or {}).get("value")) != vendor_id:
                 continue        # the same number from another supplier is another bill
-            owner = self.linked_elsewhere.get((draft.entity, str(obj["Id"])))
+            owner = page.linked_elsewhere.get((draft.entity, str(obj["Id"])))
             if owner and owner != draft.invoice_id:
                 return HoldSpec("duplicate_invoice_number",
                                 f"Invoice number {draft.invoice_number} of this supplier is already QuickBooks "
@@ -308,8 +318,8 @@ class InvoiceStep(DocumentStep):
                         doc_number=str(entity.get("DocNumber") or "")[:21], qbo_vendor_id=vendor_id, lines=lines,
                         po_ids=po_ids, source_digest=source_digest, content_digest=content)
 
-    def save_links(self, ctx: RunContext, done: list[tuple[Write, dict]]) -> None:
-        super().save_links(ctx, done)
+    def save_links(self, ctx: RunContext, page: InvoicePage, done: list[tuple[Write, dict]]) -> None:
+        super().save_links(ctx, page, done)
         invoices = [write.record.source_id for write, _ in done if not write.context["draft"].is_credit]
         if not invoices:
             return
@@ -320,7 +330,7 @@ class InvoiceStep(DocumentStep):
             if draft.is_credit:
                 continue
             for line in draft.lines:
-                po = self.po_links.get(line.po_number) if line.po_number and line.po_line else None
+                po = page.po_links.get(line.po_number) if line.po_number and line.po_line else None
                 if po is not None and po.written:
                     rows.append(PoLineBilling(tenant=ctx.tenant, jaggaer_po_id=po.jaggaer_po_id,
                                               po_line=str(line.po_line), jaggaer_invoice_id=draft.invoice_id,
@@ -328,7 +338,7 @@ class InvoiceStep(DocumentStep):
                                               amount=line.exact_amount))
         PoLineBilling.objects.bulk_create(rows, ignore_conflicts=True)
 
-    def written(self, ctx: RunContext, write: Write, entity: dict) -> Result:
+    def written(self, ctx: RunContext, page: PageState, write: Write, entity: dict) -> Result:
         draft: InvoiceDraft = write.context["draft"]
         qbo_id = str(entity["Id"])
         dropped = self._dropped_links(write, entity)
@@ -339,7 +349,7 @@ class InvoiceStep(DocumentStep):
             write.record.digest, "" if dropped else write.context["content"])
         label = LABEL[draft.entity]
         if dropped:
-            return Result(write.record, FAILED, reason="po_link_dropped", qbo_id=qbo_id, retry=True,
+            return Result(write.record, Outcome.FAILED, reason="po_link_dropped", qbo_id=qbo_id, retry=True,
                           message=f"QuickBooks wrote {label} {qbo_id} but dropped the link to the purchase order on "
                                   f"line(s) {', '.join(dropped)}; it is sent again on the next run.",
                           data={"lines": dropped})
@@ -347,8 +357,9 @@ class InvoiceStep(DocumentStep):
         if write.reason == "linked_existing":
             verb = "Linked and updated the existing"
         linked = f", linked to purchase order(s) {', '.join(po_ids)}" if po_ids else ""
-        return Result(write.record, CREATED if write.operation == "create" else UPDATED, reason=write.reason,
-                      qbo_id=qbo_id, message=f"{verb} QuickBooks {label} {write.context['doc']} ({qbo_id}){linked}.")
+        outcome = Outcome.CREATED if write.operation == "create" else Outcome.UPDATED
+        return Result(write.record, outcome, reason=write.reason, qbo_id=qbo_id,
+                      message=f"{verb} QuickBooks {label} {write.context['doc']} ({qbo_id}){linked}.")
 
     @staticmethod
     def _dropped_links(write: Write, entity: dict) -> list[str]:

@@ -7,11 +7,14 @@ seen (`po_not_found`) from one not written yet (`po_not_synced`) or cancelled (`
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.db import transaction
 
+from core.outcomes import Outcome
 from sync.models import PurchaseOrderLink
-from sync.pipeline.documents import DocumentStep, line_ids_by_position, qbo_objects
-from sync.pipeline.engine import CREATED, UNCHANGED, UPDATED, HoldSpec, Record, Result, RunContext, Write
+from sync.pipeline.documents import DocumentPage, DocumentStep, line_ids_by_position, qbo_objects
+from sync.pipeline.engine import HoldSpec, PageState, Record, Result, RunContext, Write
 from sync.transforms.common import InvalidRecord
 from sync.transforms.documents import money_text, short_doc_number, total_mismatch
 from sync.transforms.purchase_orders import (
@@ -26,8 +29,13 @@ from sync.transforms.purchase_orders import (
     purchase_order_payload,
 )
 
-SKIPPED = "skipped"
 MAX_SALT = 3                 # short forms tried per number (a second is needed once in 4 billion)
+
+
+@dataclass
+class PurchaseOrderPage(DocumentPage):
+    doc_owners: dict[str, tuple[str, str]] = field(default_factory=dict)   # DocNumber -> (poId, poNumber) in links
+    unlinked: set[str] = field(default_factory=set)     # DocNumbers of the page's POs not written yet
 
 
 class PurchaseOrderStep(DocumentStep):
@@ -41,8 +49,8 @@ class PurchaseOrderStep(DocumentStep):
     link_fields = ["po_number", "doc_number", "qbo_po_id", "qbo_vendor_id", "jaggaer_status", "qbo_status",
                    "lines", "line_totals", "source_digest", "content_digest"]
 
-    def prepare(self, ctx: RunContext) -> None:
-        super().prepare(ctx)
+    def __init__(self) -> None:
+        super().__init__()
         self.claimed: dict[str, tuple[str, str]] = {}    # DocNumbers this run is writing -> (poId, poNumber)
         self._seen_invalid: dict[str, PurchaseOrderLink] = {}
 
@@ -55,53 +63,51 @@ class PurchaseOrderStep(DocumentStep):
                 tenant=ctx.tenant, jaggaer_po_id=record.source_id, po_number=str(number).strip()[:100],
                 jaggaer_status=status.strip()[:20] if isinstance(status, str) else "")
 
-    def flush(self, ctx: RunContext, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+    def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
         seen = [self._seen_invalid.pop(r.record.source_id) for r in results
                 if r.record.source_id in self._seen_invalid]
         with transaction.atomic():
             if seen:   # only POs never seen before: what we know of a written PO stays as it is
                 PurchaseOrderLink.objects.bulk_create(seen, ignore_conflicts=True)
-            super().flush(ctx, results, done)
+            super().flush(ctx, page, results, done)
 
     # ---- per page: links, drafts, vendors, current QBO POs, DocNumber look-ups, all in bulk
-    def begin_page(self, ctx: RunContext, records: list[Record]) -> None:
-        super().begin_page(ctx, records)
-        self.load_links(ctx, records)
-        self.drafts: dict[str, PurchaseOrderDraft | InvalidRecord] = self.build_drafts(records, purchase_order_draft)
-        drafts = [d for d in self.drafts.values() if isinstance(d, PurchaseOrderDraft)]
-        self.suppliers.resolve(ctx, [d.company_id for d in drafts if d.status in POSTED or d.status == CANCELLED])
-        changed = [self.links[r.source_id].qbo_po_id for r in records
-                   if r.source_id in self.links and self.links[r.source_id].written
-                   and self.links[r.source_id].source_digest != r.digest]
-        self.current = {}
-        self.read_current(ctx, "PurchaseOrder", changed)
+    def begin_page(self, ctx: RunContext, records: list[Record]) -> PurchaseOrderPage:
+        links = self.load_links(ctx, records)
+        page = PurchaseOrderPage(links=links, drafts=self.build_drafts(records, purchase_order_draft))
+        drafts = [d for d in page.drafts.values() if isinstance(d, PurchaseOrderDraft)]
+        self.suppliers.resolve([d.company_id for d in drafts if d.status in POSTED or d.status == CANCELLED])
+        changed = [links[r.source_id].qbo_po_id for r in records
+                   if r.source_id in links and links[r.source_id].written
+                   and links[r.source_id].source_digest != r.digest]
+        self.read_current(ctx, page, "PurchaseOrder", changed)
         # DocNumbers of POs not written yet: taken by another JAGGAER PO (our links) or already in QBO?
-        new = [d for d in drafts if d.status in POSTED and not (d.po_id in self.links and self.links[d.po_id].written)]
+        new = [d for d in drafts if d.status in POSTED and not (d.po_id in links and links[d.po_id].written)]
         wanted = {short_doc_number(d.po_number, salt=s) for d in new
                   for s in range(0, MAX_SALT if len(d.po_number) > 21 else 1)}
-        self.doc_owners = {doc: (po_id, number) for doc, po_id, number in PurchaseOrderLink.objects.for_tenant(
+        page.doc_owners = {doc: (po_id, number) for doc, po_id, number in PurchaseOrderLink.objects.for_tenant(
             ctx.tenant).filter(doc_number__in=wanted).values_list("doc_number", "jaggaer_po_id", "po_number")
         } if wanted else {}
         # QBO DocNumber look-ups for the whole page, made once a record of it gets that far (see invoices).
-        self._unlinked = {short_doc_number(d.po_number) for d in new}
-        self.existing: dict[str, list[dict]] | None = None
-        self.linked_elsewhere: dict[str, str] = {}
+        page.unlinked = {short_doc_number(d.po_number) for d in new}
+        return page
 
-    def _look_up_existing(self, ctx: RunContext) -> None:
-        self.existing = {}
-        for po in qbo_objects(ctx.qbo, "PurchaseOrder", "DocNumber", self._unlinked) if self._unlinked else []:
-            self.existing.setdefault(str(po.get("DocNumber") or "").casefold(), []).append(po)
-        found = [str(po["Id"]) for pos in self.existing.values() for po in pos]
-        self.linked_elsewhere = dict(PurchaseOrderLink.objects.for_tenant(ctx.tenant).filter(qbo_po_id__in=found)
+    @staticmethod
+    def _look_up_existing(ctx: RunContext, page: PurchaseOrderPage) -> None:
+        page.existing = {}
+        for po in qbo_objects(ctx.qbo, "PurchaseOrder", "DocNumber", page.unlinked) if page.unlinked else []:
+            page.existing.setdefault(str(po.get("DocNumber") or "").casefold(), []).append(po)
+        found = [str(po["Id"]) for pos in page.existing.values() for po in pos]
+        page.linked_elsewhere = dict(PurchaseOrderLink.objects.for_tenant(ctx.tenant).filter(qbo_po_id__in=found)
                                      .values_list("qbo_po_id", "jaggaer_po_id")) if found else {}
 
-    def _doc_number(self, draft: PurchaseOrderDraft) -> str | HoldSpec:
-        link = self.links.get(draft.po_id)
+    def _doc_number(self, page: PurchaseOrderPage, draft: PurchaseOrderDraft) -> str | HoldSpec:
+        link = page.links.get(draft.po_id)
         if link is not None and link.written and link.doc_number:
             return link.doc_number
         for salt in range(MAX_SALT):
             doc = short_doc_number(draft.po_number, salt=salt)
-            owner, number = self.doc_owners.get(doc) or self.claimed.get(doc.casefold()) or (None, "")
+            owner, number = page.doc_owners.get(doc) or self.claimed.get(doc.casefold()) or (None, "")
             if owner in (None, draft.po_id):
                 return doc
             # the same number on another PO is a duplicate; another number is a collision of short forms
@@ -112,11 +118,11 @@ class PurchaseOrderStep(DocumentStep):
         raise InvalidRecord(f"No free short form for PO number {draft.po_number!r}.", field="poNumber")
 
     # ---- plan
-    def plan(self, ctx: RunContext, record: Record) -> Write | Result:
-        draft = self.drafts.get(record.source_id)
+    def plan(self, ctx: RunContext, page: PurchaseOrderPage, record: Record) -> Write | Result:
+        draft = page.drafts.get(record.source_id)
         if draft is None:   # a page handed over without begin_page: cannot happen in the engine
             raise InvalidRecord("The purchase order was not prepared.")
-        link = self.links.get(record.source_id)
+        link = page.links.get(record.source_id)
         row = self.clone(link) if link else PurchaseOrderLink(tenant=ctx.tenant, jaggaer_po_id=record.source_id)
         number = record.raw.get("poNumber")
         if isinstance(number, str | int) and str(number).strip():
@@ -128,21 +134,22 @@ class PurchaseOrderStep(DocumentStep):
         written = link is not None and link.written
         if draft.status in WAITING:
             row.source_digest = record.digest
-            return Result(record, SKIPPED, reason="po_not_approved", qbo_id=link.qbo_po_id if written else "",
+            return Result(record, Outcome.SKIPPED, reason="po_not_approved", qbo_id=link.qbo_po_id if written else "",
                           message=f"PO {draft.po_number} is {draft.status} in JAGGAER: it waits for approval."
                           + (" The QuickBooks purchase order is left as it is." if written else ""))
         if draft.status == CANCELLED and not written:
             row.source_digest = record.digest
-            return Result(record, SKIPPED, reason="po_cancelled",
+            return Result(record, Outcome.SKIPPED, reason="po_cancelled",
                           message=f"PO {draft.po_number} was cancelled in JAGGAER before it reached QuickBooks.")
         content = mapped_digest(draft)
         if written and link.content_digest in (content, content_digest(record.raw)):
             row.source_digest, row.content_digest = record.digest, content
-            return Result(record, UNCHANGED, qbo_id=link.qbo_po_id,
+            return Result(record, Outcome.UNCHANGED, qbo_id=link.qbo_po_id,
                           message="Nothing QuickBooks holds changed (status Approved and Issued are both Open).")
-        return self._write(ctx, record, draft, link, content)
+        return self._write(ctx, page, record, draft, link, content)
 
-    def _write(self, ctx: RunContext, record: Record, draft: PurchaseOrderDraft, link, content: str) -> Write | Result:
+    def _write(self, ctx: RunContext, page: PurchaseOrderPage, record: Record, draft: PurchaseOrderDraft, link,
+               content: str) -> Write | Result:
         vendor_id = self.vendor(draft.company_id)
         if isinstance(vendor_id, HoldSpec):
             return self.held(record, vendor_id)
@@ -156,17 +163,17 @@ class PurchaseOrderStep(DocumentStep):
                 f"{mismatch[1]}; fix the PO in JAGGAER.", [draft.po_number]))
         if self.ap_ref is None:
             return self.held(record, HoldSpec("ap_account_missing", self.ap_problem, []))
-        refs = self.references(draft.lines, draft.departments, "purchase order")
+        refs = self.references(ctx, draft.lines, draft.departments, "purchase order")
         if isinstance(refs, HoldSpec):
             return self.held(record, refs)
         accounts, department, classes = refs
-        doc = self._doc_number(draft)
+        doc = self._doc_number(page, draft)
         if isinstance(doc, HoldSpec):
             return self.held(record, doc)
         written = link is not None and link.written
         target, reason = None, ""
         if written:
-            target = self.current_of(ctx, "PurchaseOrder", link.qbo_po_id)
+            target = self.current_of(ctx, page, "PurchaseOrder", link.qbo_po_id)
             if target is None:
                 return self.held(record, HoldSpec(
                     "po_missing_in_qbo", f"QuickBooks purchase order {link.qbo_po_id}, written for this PO, no "
@@ -174,7 +181,7 @@ class PurchaseOrderStep(DocumentStep):
                     f"order links', or DELETE .../links/purchase_order/{record.source_id}.", [link.qbo_po_id]))
             line_ids = dict(link.lines)
         else:
-            target = self._existing(draft, doc, vendor_id)
+            target = self._existing(ctx, page, draft, doc, vendor_id)
             if isinstance(target, HoldSpec):
                 return self.held(record, target)
             line_ids = line_ids_by_position(target, draft.lines) if target else {}
@@ -194,12 +201,13 @@ class PurchaseOrderStep(DocumentStep):
         payload.update(Id=str(target["Id"]), SyncToken=str(target["SyncToken"]))
         return Write(record, "update", "PurchaseOrder", payload, reason=reason, context=context)
 
-    def _existing(self, draft: PurchaseOrderDraft, doc: str, vendor_id: str) -> dict | HoldSpec | None:
+    def _existing(self, ctx: RunContext, page: PurchaseOrderPage, draft: PurchaseOrderDraft, doc: str,
+                  vendor_id: str) -> dict | HoldSpec | None:
         """A QBO PO with our DocNumber written before our database committed (or by a person): link it."""
-        if self.existing is None:
-            self._look_up_existing(self._ctx)
-        for po in self.existing.get(doc.casefold(), []):
-            owner = self.linked_elsewhere.get(str(po["Id"]))
+        if page.existing is None:
+            self._look_up_existing(ctx, page)
+        for po in page.existing.get(doc.casefold(), []):
+            owner = page.linked_elsewhere.get(str(po["Id"]))
             if owner and owner != draft.po_id:     # the number in another case: QBO would refuse it (6140)
                 return HoldSpec("po_number_duplicate",
                                 f"PO number {draft.po_number} is also used by JAGGAER PO {owner} (QuickBooks "
@@ -226,7 +234,7 @@ class PurchaseOrderStep(DocumentStep):
         return None if target.get("POStatus") == "Closed" else wanted
 
     # ---- after QBO answered
-    def written(self, ctx: RunContext, write: Write, entity: dict) -> Result:
+    def written(self, ctx: RunContext, page: PageState, write: Write, entity: dict) -> Result:
         draft: PurchaseOrderDraft = write.context["draft"]
         po_id = str(entity["Id"])
         lines = line_ids_by_position(entity, draft.lines)
@@ -238,7 +246,7 @@ class PurchaseOrderStep(DocumentStep):
             line_totals={line.number: {"quantity": str(line.qty) if line.qty is not None else None,
                                        "amount": str(line.exact_amount)} for line in draft.lines},
             source_digest=write.record.digest, content_digest=write.context["content"])
-        outcome = CREATED if write.operation == "create" else UPDATED
+        outcome = Outcome.CREATED if write.operation == "create" else Outcome.UPDATED
         verb = {"create": "Created", "update": "Updated"}[write.operation]
         if write.reason == "linked_existing":
             verb = "Linked and updated the existing"

@@ -16,12 +16,13 @@ from django.conf import settings
 from django.db import transaction
 
 import audit
-from audit.models import Outcome, RecordEvent
+from audit.models import RecordEvent
 from connections.exceptions import ConnectionFailure, RemoteError
 from core.exceptions import ApplicationError, Conflict
+from core.outcomes import Outcome
 from core.tenancy import tenant_scope, unscoped
 from sync.models import SyncRun
-from sync.pipeline.engine import FAILED, HOLD_PAGE_SIZE, RecordStep, RunContext, chunked
+from sync.pipeline.engine import HOLD_PAGE_SIZE, RecordStep, RunContext, chunked
 from sync.pipeline.steps import STEP_NAMES, STEPS
 from sync.runs.leases import lease_acquire, lease_holder, lease_release
 from sync.services import run_finish, run_steps
@@ -179,11 +180,13 @@ def _unreadable(ctx: RunContext, step: RecordStep, source_id: str, error: Remote
     message = (f"JAGGAER no longer has {step.jaggaer_entity} record {source_id}; nothing was replayed." if gone
                else f"JAGGAER did not return the record: {error}")
     return {"tenant_id": ctx.tenant.pk, "run_id": ctx.run.pk, "entity": step.name, "source_id": source_id,
-            "outcome": FAILED, "reason": "not_in_jaggaer" if gone else "jaggaer_error", "message": message}
+            "outcome": Outcome.FAILED, "reason": "not_in_jaggaer" if gone else "jaggaer_error", "message": message}
 
 
 def _record_unreadable(ctx: RunContext, step: RecordStep, events: list[dict]) -> None:
-    ctx.count(step.name, FAILED, len(events))
+    ctx.count(step.name, Outcome.FAILED, len(events))
+    for event in events:
+        ctx.failed(step.name, event["source_id"], event["message"])
     with transaction.atomic():
         audit.record_events(events)
         SyncRun.objects.filter(pk=ctx.run.pk).update(counts=ctx.run.counts)

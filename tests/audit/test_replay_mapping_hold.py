@@ -7,9 +7,10 @@ that post to a department, held while the department is not mapped (the engine's
 import pytest
 
 from audit.models import Action
+from core.outcomes import Outcome
 from sync.mappings.resolver import MappingResolver
 from sync.models import Hold, Mapping, QboCatalogItem, VendorLink
-from sync.pipeline.engine import HELD, Record, Result
+from sync.pipeline.engine import Record, Result
 from sync.pipeline.vendors import VendorStep
 from sync.runs import replay
 from tests.sync.helpers import SUPPLIERS, case_ids, qbo_writes
@@ -27,11 +28,11 @@ class DepartmentVendorStep(VendorStep):
         super().prepare(ctx)
         self.resolver = MappingResolver(ctx.tenant)
 
-    def plan(self, ctx, record: Record):
+    def plan(self, ctx, page, record: Record):
         refs = self.resolver.resolve({"department": {PLANT}})
         if not isinstance(refs, dict):
-            return Result(record, HELD, hold=refs)
-        return super().plan(ctx, record)
+            return Result(record, Outcome.HELD, hold=refs)
+        return super().plan(ctx, page, record)
 
 
 @pytest.fixture

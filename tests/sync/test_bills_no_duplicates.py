@@ -40,11 +40,11 @@ def test_a_crash_between_the_qbo_write_and_our_commit_leaves_no_duplicate(run_sy
     original = step.save_links
     crashed = []
 
-    def save_links_crashing_once(self, ctx, done):
+    def save_links_crashing_once(self, ctx, page, done):
         if not crashed:
             crashed.append(len(done))
             raise RuntimeError("database went away")
-        return original(self, ctx, done)
+        return original(self, ctx, page, done)
 
     monkeypatch.setattr(step, "save_links", save_links_crashing_once)
     with pytest.raises(RuntimeError):

@@ -2,9 +2,10 @@
 
 import pytest
 
+from core.outcomes import Outcome
 from sync.mappings.resolver import MappingResolver
 from sync.models import Hold, JaggaerCatalogItem, Mapping, QboCatalogItem, SyncRun
-from sync.pipeline.engine import CREATED, Record, RecordStep, Result, RunContext, Write
+from sync.pipeline.engine import Record, RecordStep, Result, RunContext, Write
 from sync.selectors import alignment_report
 from sync.services import mapping_set, mappings_auto_match, sync_run_create
 from sync.transforms.validation import REASONS
@@ -87,16 +88,17 @@ class ProbeStep(RecordStep):
     modified_field = "lastUpdate"
 
     def __init__(self, departments):
+        super().__init__()
         self.departments = departments
 
     def prepare(self, ctx):
         self.resolver = MappingResolver(ctx.tenant)
         self.done = set()
 
-    def is_unchanged(self, record):
+    def is_unchanged(self, page, record):
         return record.source_id in self.done
 
-    def plan(self, ctx, record: Record):
+    def plan(self, ctx, page, record: Record):
         segments = record.raw.get("accountingSegments") or {}
         if segments.get("DepartmentCode") not in self.departments:
             return Result(record, "skipped", message="not part of this probe")
@@ -106,11 +108,11 @@ class ProbeStep(RecordStep):
             return Result(record, "held", hold=refs)
         return Write(record, "create", "Class", {"Name": f"probe {record.source_id}"})
 
-    def written(self, ctx, write, entity):
+    def written(self, ctx, page, write, entity):
         self.done.add(write.record.source_id)
-        return Result(write.record, CREATED, qbo_id=entity["Id"])
+        return Result(write.record, Outcome.CREATED, qbo_id=entity["Id"])
 
-    def save_links(self, ctx, done):
+    def save_links(self, ctx, page, done):
         pass
 
 

@@ -6,8 +6,10 @@ import pytest
 
 from audit.models import RecordEvent
 from sync.models import Hold, PurchaseOrderLink, QboCatalogItem, SyncRun, SyncSettings, VendorLink
+from sync.services import sync_run_create, sync_run_execute
 from sync.transforms.documents import short_doc_number
-from tests.sync.helpers import CASES, DATASET, case_ids, qbo_writes
+from sync.transforms.vendors import supplier_to_vendor
+from tests.sync.helpers import CASES, DATASET, SUPPLIERS, case_ids, qbo_writes
 
 pytestmark = pytest.mark.django_db
 
@@ -318,3 +320,35 @@ def test_the_department_policy_is_a_tenant_setting_in_the_api(alice, bob, tenant
     assert alice.client.patch(url, {"department_policy": "split"}, format="json").status_code == 400
     assert bob.client.patch(url, {"department_policy": "hold"}, format="json").status_code == 404
     assert SyncSettings.objects.get(tenant=tenant).department_policy == "class_per_line"
+
+
+def test_a_po_of_a_supplier_quickbooks_refused_in_this_run_waits_and_the_supplier_is_not_fetched_again(
+        qbo_sandbox, jaggaer_sandbox, tenant, qbo_client, jaggaer_client):
+    """The hold decision reads this run's own state (links, holds, failures), not the audit log."""
+    in_cases = {str(i) for case in CASES.values() for ids in case.values() for i in ids}
+    taken = []
+
+    def progress(step, counts):
+        # after the first batch of suppliers: a person creates a QBO vendor with the name of one not written yet
+        if step != "suppliers" or not counts or taken:
+            return
+        linked = set(VendorLink.objects.for_tenant(tenant).values_list("jaggaer_company_id", flat=True))
+        cid = next(c for c, s in SUPPLIERS.items() if c not in linked and c not in in_cases
+                   and any(p["supplier"]["companyId"] == c and p["status"] in ("Approved", "Issued", "Closed")
+                           for p in POS.values()))
+        qbo_sandbox.app.create("Vendor", {"DisplayName": supplier_to_vendor(SUPPLIERS[cid]).display_name})
+        taken.append(cid)
+
+    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND)
+    run = sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client, progress=progress)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    cid = taken[0]
+    refused = event(run, cid, entity="suppliers")
+    assert (refused.outcome, refused.reason) == ("failed", "qbo_rejected") and hold_of(tenant, cid, "suppliers") is None
+    pos = [p["poId"] for p in POS.values() if p["supplier"]["companyId"] == cid
+           and p["status"] in ("Approved", "Issued", "Closed")]
+    waiting = [hold_of(tenant, po_id) for po_id in pos]
+    assert any(h is not None and h.reason == "supplier_invalid" and f"Supplier {cid} could not be synced: QuickBooks "
+               "rejected it" in h.detail for h in waiting)
+    assert not PurchaseOrderLink.objects.for_tenant(tenant).filter(jaggaer_po_id__in=pos).exclude(qbo_po_id="")
+    assert not [e for e in jaggaer_sandbox.log.entries() if e["method"] == "GET" and e["path"].endswith(f"/{cid}")]
