@@ -363,7 +363,7 @@ def throttled(args) -> dict:
         from django.conf import settings
 
         from connections.clients.http import call_listeners
-        from connections.limiter import realm_limiter
+        from connections.clients.limiter import realm_limiter
 
         meter = Meter()
         call_listeners.append(meter.on_call)

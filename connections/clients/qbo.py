@@ -246,7 +246,7 @@ class QboClient:
     @classmethod
     def for_tenant(cls, tenant) -> QboClient:
         """The client of a tenant's connected company; NotConfigured / NeedsReauthorization otherwise."""
-        from connections.limiter import realm_limiter
+        from connections.clients.limiter import realm_limiter
         from connections.tokens import QboTokenProvider
 
         connection = getattr(tenant, "qbo_connection", None)
