@@ -19,7 +19,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from connections import oauth
-from connections.clients.http import StaticTokenProvider
 from connections.exceptions import (
     SYSTEM_NAMES,
     ConnectionFailure,
@@ -32,7 +31,7 @@ from connections.models import ConnectionStatus, JaggaerConnection, QboConnectio
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JaggaerTokenProvider", "QboTokenProvider", "StaticTokenProvider", "TokenProvider"]
+__all__ = ["JaggaerTokenProvider", "QboTokenProvider", "TokenProvider"]
 
 
 class TokenProvider(Protocol):

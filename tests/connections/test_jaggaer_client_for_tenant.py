@@ -2,7 +2,7 @@
 
 import pytest
 
-from connections.clients.http import record_calls
+from connections.clients.calls import record_calls
 from connections.clients.jaggaer import JaggaerClient
 from connections.exceptions import NotConfigured
 from connections.models import ConnectionStatus, JaggaerConnection

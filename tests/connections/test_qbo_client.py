@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from connections.clients.http import HttpClient, StaticTokenProvider, record_calls
+from connections.clients.calls import record_calls
+from connections.clients.http import HttpClient, StaticTokenProvider
 from connections.clients.qbo import BatchItem, QboClient, escape_query_value
 from connections.exceptions import ConnectionFailure, NeedsReauthorization, QboFault, TransportError
 from sandbox.qbo.app import DEFAULT_REALM

@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from connections.clients.http import record_calls
+from connections.clients.calls import record_calls
+from connections.clients.limiter import RealmLimiter
 from connections.clients.qbo import QboClient
 from connections.exceptions import NeedsReauthorization, NotConfigured
-from connections.clients.limiter import RealmLimiter
 from connections.models import ConnectionStatus, QboConnection
 from sandbox.qbo.app import DEFAULT_REALM, TOKEN_PATH
 from sandbox.qbo.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
