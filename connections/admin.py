@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from connections import services
+from connections import health, jaggaer, qbo_authorization
 from connections.exceptions import ConnectionFailure
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from connections.tokens import QboTokenProvider
@@ -56,7 +56,7 @@ class StaleFilter(admin.SimpleListFilter):
 
 def _ping(modeladmin, request, queryset, system: str) -> None:
     for connection in queryset.select_related("tenant"):
-        answer = services.connection_ping(tenant=connection.tenant, system=system)
+        answer = health.connection_ping(tenant=connection.tenant, system=system)
         people_audit(request, f"connection.{system}.ping", tenant=connection.tenant, target=connection,
                      after={"ok": answer["ok"]})
         if answer["ok"]:
@@ -79,14 +79,14 @@ class JaggaerConnectionForm(forms.ModelForm):
 
     def clean_api_base_url(self):
         value = self.cleaned_data["api_base_url"]
-        error = value and services.jaggaer_api_base_url_error(value)
+        error = value and jaggaer.jaggaer_api_base_url_error(value)
         if error:
             raise forms.ValidationError(error)
         return value.rstrip("/")
 
     def clean_dialect(self):
         value = self.cleaned_data["dialect"] or {}
-        errors = services.jaggaer_dialect_errors(value)
+        errors = jaggaer.jaggaer_dialect_errors(value)
         if errors:
             raise forms.ValidationError([f"{key}: {'; '.join(problems)}" for key, problems in errors.items()])
         return value
@@ -96,7 +96,7 @@ class JaggaerConnectionForm(forms.ModelForm):
         stored = JaggaerConnection.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
         if stored is not None:
             changes = {name: cleaned[name] for name in ("api_base_url", "dialect") if name in cleaned}
-            error = services.jaggaer_secret_follows_host_error(
+            error = jaggaer.jaggaer_secret_follows_host_error(
                 connection=stored, secret_given=bool(cleaned.get("new_client_secret")), **changes)
             if error:
                 self.add_error("new_client_secret", error)
@@ -150,8 +150,8 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
         if secret:
             changes["client_secret"] = secret
         destination = {k: v for k, v in changes.items() if k in ("api_base_url", "dialect")}
-        moved = services.jaggaer_secret_destination_changes(connection=stored, **destination) if stored else []
-        connection = services.jaggaer_connection_configure(tenant=obj.tenant, **changes)
+        moved = jaggaer.jaggaer_secret_destination_changes(connection=stored, **destination) if stored else []
+        connection = jaggaer.jaggaer_connection_configure(tenant=obj.tenant, **changes)
         obj.pk = connection.pk
         obj.refresh_from_db()
         obj._state.adding = False
@@ -214,7 +214,7 @@ class QboConnectionAdmin(admin.ModelAdmin):
     def disconnect(self, request, queryset):
         for connection in queryset.select_related("tenant"):
             before = {"status": connection.status, "realm_id": connection.realm_id}
-            answer = services.qbo_connection_disconnect(tenant=connection.tenant)
+            answer = qbo_authorization.qbo_connection_disconnect(tenant=connection.tenant)
             people_audit(request, "connection.qbo.disconnected", tenant=connection.tenant, target=connection,
                          before=before, after={"message": answer["message"]})
             self.message_user(request, f"{connection.tenant}: {answer['message']}", messages.INFO)

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import audit
-from connections import oauth, selectors, services
+from connections import health, jaggaer, qbo_authorization, selectors
 from connections.serializers import (
     ConnectionsOverviewSerializer,
     JaggaerConnectionSerializer,
@@ -65,7 +65,7 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
                    responses=JaggaerConnectionSerializer)
     def delete(self, request, tenant_id):
         before = JaggaerConnectionSerializer(selectors.jaggaer_connection_get(tenant=self.tenant)).data
-        connection = services.jaggaer_connection_clear(tenant=self.tenant)
+        connection = jaggaer.jaggaer_connection_clear(tenant=self.tenant)
         answer = JaggaerConnectionSerializer(connection).data
         audit.action("connection.jaggaer.clear", actor=request, tenant=self.tenant, target_type="connection",
                      target_id="jaggaer", before=_audit_view(before, _JAGGAER_AUDIT),
@@ -81,9 +81,9 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
         if not partial:
             changes.setdefault("dialect", {})
         before = _audit_view(JaggaerConnectionSerializer(current).data, _JAGGAER_AUDIT)
-        moved = services.jaggaer_secret_destination_changes(
+        moved = jaggaer.jaggaer_secret_destination_changes(
             connection=current, **{k: v for k, v in changes.items() if k in ("api_base_url", "dialect")})
-        connection = services.jaggaer_connection_configure(tenant=self.tenant, **changes)
+        connection = jaggaer.jaggaer_connection_configure(tenant=self.tenant, **changes)
         answer = JaggaerConnectionSerializer(connection).data
         audit.action("connection.jaggaer.configure", actor=request, tenant=self.tenant, target_type="connection",
                      target_id="jaggaer", before=before, after=_audit_view(answer, _JAGGAER_AUDIT),
@@ -113,7 +113,7 @@ class QboDisconnectApi(TenantScopedMixin, APIView):
 
 def _disconnect(tenant, request) -> Response:
     before = QboConnectionSerializer(selectors.qbo_connection_get(tenant=tenant)).data
-    answer = services.qbo_connection_disconnect(tenant=tenant)
+    answer = qbo_authorization.qbo_connection_disconnect(tenant=tenant)
     answer["connection"] = QboConnectionSerializer(selectors.qbo_connection_get(tenant=tenant)).data
     audit.action("connection.qbo.disconnect", actor=request, tenant=tenant, target_type="connection",
                  target_id="qbo", before=_audit_view(before, _QBO_AUDIT),
@@ -127,7 +127,7 @@ class QboAuthorizeApi(TenantScopedMixin, APIView):
     def post(self, request, tenant_id):
         serializer = QboAuthorizeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        url = services.qbo_authorization_start(tenant=self.tenant,
+        url = qbo_authorization.qbo_authorization_start(tenant=self.tenant,
                                                return_url=serializer.validated_data.get("return_url"))
         audit.action("connection.qbo.authorize", actor=request, tenant=self.tenant, target_type="connection",
                      target_id="qbo", data={"return_url": serializer.validated_data.get("return_url") or ""})
@@ -141,7 +141,7 @@ class ConnectionPingApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Test a connection with the lightest real call; says what to fix", tags=TAGS,
                    request=None, responses=PingAnswerSerializer)
     def post(self, request, tenant_id):
-        return Response(services.connection_ping(tenant=self.tenant, system=self.system))
+        return Response(health.connection_ping(tenant=self.tenant, system=self.system))
 
 
 # ============================================================================ Intuit's redirect
@@ -158,7 +158,7 @@ _PAGE = """<!doctype html>
 def qbo_oauth_callback(request: HttpRequest) -> HttpResponse:
     """The app's one redirect URI: Intuit sends the customer's browser here after consent."""
     params = {key: request.GET.get(key, "") for key in ("state", "code", "realmId", "error")}
-    outcome = services.qbo_authorization_complete(params=params)
+    outcome = qbo_authorization.qbo_authorization_complete(params=params)
     if outcome.tenant_id:
         audit.action("connection.qbo.connect" if outcome.ok else "connection.qbo.connect_failed",
                      actor=audit.Actor("system", "QuickBooks consent (Intuit redirect)"), tenant_id=outcome.tenant_id,
@@ -166,7 +166,7 @@ def qbo_oauth_callback(request: HttpRequest) -> HttpResponse:
                      after={"realm_id": outcome.realm_id or None, "reason": outcome.reason})
     if outcome.return_url:
         query = {"status": "connected"} if outcome.ok else {"status": "error", "reason": outcome.reason}
-        return HttpResponseRedirect(oauth.url_with_query(outcome.return_url, **query))
+        return HttpResponseRedirect(qbo_authorization.url_with_query(outcome.return_url, **query))
     code = 200 if outcome.ok else 400
     body = {"status": "connected" if outcome.ok else "error", "reason": outcome.reason, "message": outcome.message}
     if outcome.ok:

@@ -100,8 +100,8 @@ def _connection_unreachable(run: SyncRun, error: TransportError, *, message: str
 
 def _connection_failed(run: SyncRun, error: RemoteError, *, message: str, status: str | None,
                        counted: bool) -> None:
+    from connections.health import connection_record_failure
     from connections.models import JaggaerConnection, QboConnection
-    from connections.services import connection_record_failure
 
     model = {"qbo": QboConnection, "jaggaer": JaggaerConnection}.get(error.system)
     connection = model.objects.filter(tenant_id=run.tenant_id).first() if model else None

@@ -204,7 +204,7 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.action(description="Ping both connections", permissions=["change"])
     def ping_connections(self, request, queryset):
-        from connections.services import connection_ping
+        from connections.health import connection_ping
 
         for tenant in queryset:
             results = {system: connection_ping(tenant=tenant, system=system) for system in ("jaggaer", "qbo")}
@@ -290,7 +290,7 @@ class TenantAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/tenants/tenant/dashboard.html", context)
 
     def qbo_authorize_view(self, request, tenant_id):
-        from connections.services import qbo_authorization_start
+        from connections.qbo_authorization import qbo_authorization_start
 
         if not self.has_change_permission(request):
             raise PermissionDenied
