@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+import audit
 from connections import selectors
 from connections.clients.jaggaer import JaggaerClient
 from connections.clients.outbound import BLOCKED_CODE, REDIRECT_CODE
@@ -148,9 +150,14 @@ class PingResult:
                 "problem": self.problem}
 
 
-def _ping_store(connection, result: PingResult) -> dict:
+@transaction.atomic
+def _ping_store(connection, result: PingResult, *, actor) -> dict:
+    """Keep the answer on the connection, feed the health bookkeeping, and audit `connection.ping`."""
     now = timezone.now()
     answer = result.as_dict(now)
+    audit.action("connection.ping", actor=actor, tenant_id=connection.tenant_id, target_type="connection",
+                 target_id=result.system,
+                 after={"ok": result.ok, **({"code": result.problem["code"]} if result.problem else {})})
     if connection.pk is None:
         return answer
     type(connection).objects.filter(pk=connection.pk).update(last_ping_at=now, last_ping_ok=result.ok,
@@ -164,7 +171,7 @@ def _ping_store(connection, result: PingResult) -> dict:
     return answer
 
 
-def jaggaer_connection_ping(*, tenant: Tenant) -> dict:
+def jaggaer_connection_ping(*, tenant: Tenant, actor) -> dict:
     """A new token and a one-row supplier list: the lightest calls that prove the whole set-up."""
     connection = selectors.jaggaer_connection_get(tenant=tenant)
     result = PingResult("jaggaer")
@@ -172,14 +179,14 @@ def jaggaer_connection_ping(*, tenant: Tenant) -> dict:
         result.fail("configuration", _problem(
             "not_configured", "JAGGAER is not configured: set api_base_url, client_id and client_secret "
                               "(PUT .../connections/jaggaer)."))
-        return _ping_store(connection, result)
+        return _ping_store(connection, result, actor=actor)
     result.step("configuration", True)
     provider = JaggaerTokenProvider(connection)
     try:
         provider.fetch_new()
     except (ConnectionFailure, RemoteError) as exc:
         result.fail("token", _failure_problem(exc, "jaggaer"))
-        return _ping_store(connection, result)
+        return _ping_store(connection, result, actor=actor)
     result.step("token", True)
     client = JaggaerClient(api_base_url=connection.api_base_url, tokens=provider, dialect=connection.dialect or None,
                            tenant_id=tenant.pk)
@@ -191,24 +198,24 @@ def jaggaer_connection_ping(*, tenant: Tenant) -> dict:
         result.step("supplier_list", True, suppliers=total)
     finally:
         client.close()
-    return _ping_store(connection, result)
+    return _ping_store(connection, result, actor=actor)
 
 
-def qbo_connection_ping(*, tenant: Tenant) -> dict:
+def qbo_connection_ping(*, tenant: Tenant, actor) -> dict:
     """CompanyInfo: one read that proves the token, the consent and the company."""
     connection = selectors.qbo_connection_get(tenant=tenant)
     result = PingResult("qbo")
     if connection.pk is None or not connection.realm_id or connection.status == ConnectionStatus.NOT_CONFIGURED:
         result.fail("configuration", _problem(
             "not_configured", "QuickBooks is not connected: connect it (POST .../connections/qbo/authorize)."))
-        return _ping_store(connection, result)
+        return _ping_store(connection, result, actor=actor)
     result.step("configuration", True, realm_id=connection.realm_id)
     provider = QboTokenProvider(connection)
     try:
         provider.access_token()
     except (ConnectionFailure, RemoteError) as exc:
         result.fail("token", _failure_problem(exc, "qbo"))
-        return _ping_store(connection, result)
+        return _ping_store(connection, result, actor=actor)
     result.step("token", True)
     client = QboClient(api_base=settings.QBO_API_BASE, realm_id=connection.realm_id, tokens=provider,
                        minor_version=settings.QBO_MINOR_VERSION, tenant_id=tenant.pk)
@@ -220,12 +227,13 @@ def qbo_connection_ping(*, tenant: Tenant) -> dict:
         result.step("company_info", True, company_name=info.get("CompanyName") or "")
     finally:
         client.close()
-    return _ping_store(connection, result)
+    return _ping_store(connection, result, actor=actor)
 
 
-def connection_ping(*, tenant: Tenant, system: str) -> dict:
+def connection_ping(*, tenant: Tenant, system: str, actor) -> dict:
+    """Ping one side of a tenant (`jaggaer` or `qbo`) for `actor`: the API, the admin and its tenant action."""
     if system == "jaggaer":
-        return jaggaer_connection_ping(tenant=tenant)
+        return jaggaer_connection_ping(tenant=tenant, actor=actor)
     if system == "qbo":
-        return qbo_connection_ping(tenant=tenant)
+        return qbo_connection_ping(tenant=tenant, actor=actor)
     raise ApplicationError(f"Unknown system {system!r}: use 'jaggaer' or 'qbo'.", code="not_found", status_code=404)

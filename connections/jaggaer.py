@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 
+import audit
 from connections import tokens
 from connections.clients.jaggaer import DEFAULT_DIALECT, effective_dialect
 from connections.clients.outbound import JAGGAER_POLICY, is_this_machine
@@ -134,14 +135,30 @@ def jaggaer_dialect_errors(overrides: Any) -> dict[str, list[str]]:
     return errors
 
 
+def jaggaer_audit_view(connection: JaggaerConnection) -> dict:
+    """What the people audit keeps of a JAGGAER connection: never a secret, only whether one is set."""
+    return {"api_base_url": connection.api_base_url, "client_id_last4": connection.client_id_last4,
+            "client_id_set": bool(connection.client_id), "client_secret_set": bool(connection.client_secret),
+            "dialect": connection.dialect, "status": connection.status}
+
+
+def _audit(code: str, *, actor, connection: JaggaerConnection, before: dict, data: dict | None = None) -> None:
+    audit.action(code, actor=actor, tenant_id=connection.tenant_id, target_type="connection", target_id="jaggaer",
+                 before=before, after=jaggaer_audit_view(connection), data=data)
+
+
 @transaction.atomic
-def jaggaer_connection_configure(*, tenant: Tenant, api_base_url: Any = _UNSET, client_id: Any = _UNSET,
+def jaggaer_connection_configure(*, tenant: Tenant, actor, api_base_url: Any = _UNSET, client_id: Any = _UNSET,
                                  client_secret: Any = _UNSET, dialect: Any = _UNSET) -> JaggaerConnection:
-    """Set some or all of the JAGGAER settings; a changed host or credential drops the cached token.
+    """Set some or all of the JAGGAER settings; a changed host or credential drops the cached token and
+    resets the status and failure count (the previous verdict was about other settings).
 
     The stored client secret never follows a new base URL or token path: such a change needs the secret in
-    the same call (ApplicationError otherwise)."""
+    the same call (ApplicationError otherwise). The API and the admin both come here; the people audit gets
+    one `connection.jaggaer.configure` row by `actor`, in the same transaction."""
     connection, _ = JaggaerConnection.objects.select_for_update().get_or_create(tenant=tenant)
+    before = jaggaer_audit_view(connection)
+    moved = jaggaer_secret_destination_changes(connection=connection, api_base_url=api_base_url, dialect=dialect)
     secret_error = jaggaer_secret_follows_host_error(
         connection=connection, api_base_url=api_base_url, dialect=dialect,
         secret_given=client_secret is not _UNSET and bool(client_secret))
@@ -177,14 +194,19 @@ def jaggaer_connection_configure(*, tenant: Tenant, api_base_url: Any = _UNSET, 
         connection.status_reason = "" if connection.is_configured else "API base URL, client id or secret missing"
         connection.consecutive_failures = 0
     connection.save()
+    _audit("connection.jaggaer.configure", actor=actor, connection=connection, before=before,
+           data={"client_secret_changed": client_secret is not _UNSET,
+                 **({"destination_changed": moved} if moved else {})})
     logger.info("JAGGAER connection of tenant %s configured (client id ...%s)", tenant.pk, connection.client_id_last4)
     return connection
 
 
 @transaction.atomic
-def jaggaer_connection_clear(*, tenant: Tenant) -> JaggaerConnection:
-    """Forget the JAGGAER credentials and token (the row and its history stay)."""
+def jaggaer_connection_clear(*, tenant: Tenant, actor) -> JaggaerConnection:
+    """Forget the JAGGAER credentials and token (the row and its history stay); audited as
+    `connection.jaggaer.clear`."""
     connection, _ = JaggaerConnection.objects.select_for_update().get_or_create(tenant=tenant)
+    before = jaggaer_audit_view(connection)
     connection.client_secret = None
     connection.access_token = None
     connection.access_token_expires_at = None
@@ -192,4 +214,5 @@ def jaggaer_connection_clear(*, tenant: Tenant) -> JaggaerConnection:
     connection.status = ConnectionStatus.NOT_CONFIGURED
     connection.status_reason = "credentials removed"
     connection.save()
+    _audit("connection.jaggaer.clear", actor=actor, connection=connection, before=before)
     return connection

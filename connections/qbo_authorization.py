@@ -22,6 +22,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+import audit
 from connections.clients.http import json_body
 from connections.exceptions import ConnectionFailure, CredentialsRejected, NeedsReauthorization, RemoteError
 from connections.models import ConnectionStatus, QboConnection, QboOAuthState
@@ -105,8 +106,18 @@ def qbo_authorization_url(*, state: str) -> str:
                           scope=settings.QBO_SCOPE, redirect_uri=settings.QBO_REDIRECT_URI, state=state)
 
 
-def qbo_authorization_start(*, tenant: Tenant, return_url: str | None = None) -> str:
-    """The Intuit URL to send the customer to; its `state` is signed, tenant-bound, single-use, short-lived."""
+def _audit(code: str, *, actor, tenant_id, before: dict | None = None, after: dict | None = None,
+           data: dict | None = None) -> None:
+    audit.action(code, actor=actor, tenant_id=tenant_id, target_type="connection", target_id="qbo", before=before,
+                 after=after, data=data)
+
+
+@transaction.atomic
+def qbo_authorization_start(*, tenant: Tenant, actor, return_url: str | None = None) -> str:
+    """The Intuit URL to send the customer to; its `state` is signed, tenant-bound, single-use, short-lived.
+
+    Audited as `connection.qbo.authorize` (the partner's portal through the API, or support staff's
+    re-authorize link in the admin)."""
     if not qbo_app_configured():
         raise Conflict("The platform's QuickBooks app is not configured (QBO_CLIENT_ID and QBO_CLIENT_SECRET): "
                        "ask the ml-connector operator.", code="qbo_app_not_configured")
@@ -120,6 +131,7 @@ def qbo_authorization_start(*, tenant: Tenant, return_url: str | None = None) ->
     nonce = secrets.token_urlsafe(24)
     QboOAuthState.objects.create(nonce=nonce, tenant=tenant, return_url=return_url,
                                  expires_at=now + dt.timedelta(seconds=settings.QBO_STATE_MAX_AGE))
+    _audit("connection.qbo.authorize", actor=actor, tenant_id=tenant.pk, data={"return_url": return_url})
     return qbo_authorization_url(state=state_sign(tenant_id=tenant.pk, nonce=nonce))
 
 
@@ -193,11 +205,15 @@ def _consume_state(state: str) -> CallbackOutcome:
     return outcome
 
 
-def qbo_authorization_complete(*, params: dict[str, str]) -> CallbackOutcome:
-    """Handle Intuit's redirect: on any problem the stored connection is left exactly as it was."""
+def qbo_authorization_complete(*, params: dict[str, str], actor) -> CallbackOutcome:
+    """Handle Intuit's redirect: on any problem the stored connection is left exactly as it was.
+
+    Once the state names a tenant, the attempt is audited as `connection.qbo.connect` (after: `ok`, the
+    realm, the reason); a success in the same transaction that stores the tokens."""
     outcome = _consume_state(params.get("state") or "")
     if outcome.reason != "pending":
         logger.warning("QuickBooks callback refused: %s", outcome.reason)
+        _audit_failed_connect(outcome, actor=actor)
         return outcome
     error = params.get("error")
     code = params.get("code") or ""
@@ -223,12 +239,25 @@ def qbo_authorization_complete(*, params: dict[str, str]) -> CallbackOutcome:
             outcome.reason = "token_exchange_failed"
         else:
             outcome.reason = (_qbo_confirm_realm(tenant_id=outcome.tenant_id, realm_id=realm_id, tokens=tokens)
-                              or _qbo_store_new_tokens(tenant_id=outcome.tenant_id, realm_id=realm_id, tokens=tokens))
+                              or _qbo_store_new_tokens(tenant_id=outcome.tenant_id, realm_id=realm_id, tokens=tokens,
+                                                       actor=actor))
             if not outcome.ok:
                 _qbo_forget_tokens(tokens)
+    if not outcome.ok:
+        _audit_failed_connect(outcome, actor=actor)
     log = logger.info if outcome.ok else logger.warning
     log("QuickBooks callback for tenant %s, realm %s: %s", outcome.tenant_id, outcome.realm_id or "-", outcome.reason)
     return outcome
+
+
+def _connect_audit_view(*, ok: bool, realm_id: str, reason: str) -> dict:
+    return {"ok": ok, "realm_id": realm_id or None, "reason": reason}
+
+
+def _audit_failed_connect(outcome: CallbackOutcome, *, actor) -> None:
+    if outcome.tenant_id:
+        _audit("connection.qbo.connect", actor=actor, tenant_id=outcome.tenant_id,
+               after=_connect_audit_view(ok=False, realm_id=outcome.realm_id, reason=outcome.reason))
 
 
 _REALM_ID = re.compile(r"^[0-9A-Za-z]{1,32}$")
@@ -277,7 +306,7 @@ def _realm_conflict(*, tenant_id, realm_id: str) -> str | None:
     return None
 
 
-def _qbo_store_new_tokens(*, tenant_id, realm_id: str, tokens: QboTokenSet) -> str:
+def _qbo_store_new_tokens(*, tenant_id, realm_id: str, tokens: QboTokenSet, actor) -> str:
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -298,16 +327,28 @@ def _qbo_store_new_tokens(*, tenant_id, realm_id: str, tokens: QboTokenSet) -> s
             connection.consecutive_failures = 0
             connection.last_success_at = now
             connection.save()
+            _audit("connection.qbo.connect", actor=actor, tenant_id=tenant_id,
+                   after=_connect_audit_view(ok=True, realm_id=realm_id, reason="connected"))
     except IntegrityError:   # another tenant stored this realm between our check and our write
         return "realm_in_use"
     return "connected"
 
 
-def qbo_connection_disconnect(*, tenant: Tenant) -> dict:
-    """Revoke the tokens at Intuit and forget them; the connection reads `not_configured` afterwards."""
+def _disconnect_audit_view(connection: QboConnection | None) -> dict:
+    if connection is None:
+        return {"realm_id": "", "status": ConnectionStatus.NOT_CONFIGURED}
+    return {"realm_id": connection.realm_id, "status": connection.status}
+
+
+def qbo_connection_disconnect(*, tenant: Tenant, actor) -> dict:
+    """Revoke the tokens at Intuit and forget them; the connection reads `not_configured` afterwards.
+
+    Audited as `connection.qbo.disconnect` (also when nothing was connected: the person asked)."""
     with transaction.atomic():
         connection = QboConnection.objects.select_for_update().filter(tenant=tenant).first()
+        before = _disconnect_audit_view(connection)
         if connection is None:
+            _audit("connection.qbo.disconnect", actor=actor, tenant_id=tenant.pk, before=before, after=before)
             return {"disconnected": False, "revoked_at_intuit": None, "message": "QuickBooks was not connected."}
         token = connection.refresh_token or connection.access_token
         revoked: bool | None = None
@@ -332,6 +373,8 @@ def qbo_connection_disconnect(*, tenant: Tenant) -> dict:
         connection.status = ConnectionStatus.NOT_CONFIGURED
         connection.status_reason = f"disconnected from company {realm_id}" if realm_id else "disconnected"
         connection.save()
+        _audit("connection.qbo.disconnect", actor=actor, tenant_id=tenant.pk, before=before,
+               after=_disconnect_audit_view(connection), data={"revoked_at_intuit": revoked})
     logger.info("QuickBooks disconnected for tenant %s (revoked at Intuit: %s)", tenant.pk, revoked)
     return {"disconnected": True, "revoked_at_intuit": revoked, "message": message}
 

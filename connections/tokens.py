@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+import audit
 from connections import selectors
 from connections.clients.http import HttpClient, json_body
 from connections.clients.jaggaer import oauth_error_code
@@ -249,12 +250,15 @@ class QboTokenProvider:
         # Someone else refreshed since `rejected` was handed out: their token is the one to use.
         return self._refresh(lambda row: row.access_token != rejected and row.access_token_valid_for(0))
 
-    def refresh(self, *, unless_refreshed_since=None) -> str:
-        """Refresh now (the keep-alive), unless another caller refreshed after `unless_refreshed_since`."""
+    def refresh(self, *, unless_refreshed_since=None, actor=None) -> str:
+        """Refresh now (the keep-alive), unless another caller refreshed after `unless_refreshed_since`.
+
+        With `actor` (a person asked for it) the outcome is audited as `connection.qbo.refresh`, in the
+        transaction that holds the row lock and saves the new tokens or the failure."""
         def fresh_enough(row: QboConnection) -> bool:
             return bool(unless_refreshed_since and row.last_refreshed_at
                         and row.last_refreshed_at > unless_refreshed_since and row.access_token)
-        return self._refresh(fresh_enough)
+        return self._refresh(fresh_enough, actor=actor)
 
     # ---- internals
     def _check_usable(self, conn: QboConnection) -> None:
@@ -263,7 +267,7 @@ class QboTokenProvider:
         if not conn.refresh_token:
             raise NotConfigured("QuickBooks is not connected for this tenant: connect it first", system="qbo")
 
-    def _refresh(self, good_enough: Callable[[QboConnection], bool]) -> str:
+    def _refresh(self, good_enough: Callable[[QboConnection], bool], *, actor=None) -> str:
         failure: Exception | None = None
         token = ""
         with transaction.atomic(durable=True):
@@ -277,6 +281,12 @@ class QboTokenProvider:
                     token = row.access_token
                 else:
                     token, failure = self._refresh_locked(row)
+            if actor is not None:
+                outcome = {"ok": failure is None}
+                if failure is not None:
+                    outcome["code"] = getattr(failure, "reason", None) or type(failure).__name__
+                audit.action("connection.qbo.refresh", actor=actor, tenant_id=row.tenant_id, target_type="connection",
+                             target_id="qbo", after=outcome)
         _copy(row, self.connection, _QBO_TOKEN_FIELDS + _HEALTH_FIELDS)
         if failure is not None:
             raise failure
@@ -430,3 +440,9 @@ def qbo_connections_keep_alive(*, now: dt.datetime | None = None) -> dict[str, i
             continue
         counts["refreshed" if provider.refresh_calls else "already_fresh"] += 1
     return counts
+
+
+def qbo_connection_refresh(*, connection: QboConnection, actor) -> str:
+    """Refresh the access token now because a person asked (the admin's action); audited as
+    `connection.qbo.refresh` whatever the outcome. Raises ConnectionFailure when it did not work."""
+    return QboTokenProvider(connection).refresh(actor=actor)

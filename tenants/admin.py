@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+import audit
 from connections.models import ConnectionStatus
 from core.exceptions import ApplicationError, Conflict
 from tenants.models import Partner, PartnerAPIKey, Tenant
@@ -207,9 +208,8 @@ class TenantAdmin(admin.ModelAdmin):
         from connections.health import connection_ping
 
         for tenant in queryset:
-            results = {system: connection_ping(tenant=tenant, system=system) for system in ("jaggaer", "qbo")}
-            people_audit(request, "tenant.ping", tenant=tenant, target=tenant,
-                         after={s: r["ok"] for s, r in results.items()})
+            results = {system: connection_ping(tenant=tenant, system=system, actor=audit.actor_from_request(request))
+                       for system in ("jaggaer", "qbo")}
             for system, answer in results.items():
                 name = "JAGGAER" if system == "jaggaer" else "QuickBooks"
                 if answer["ok"]:
@@ -296,11 +296,10 @@ class TenantAdmin(admin.ModelAdmin):
             raise PermissionDenied
         tenant = get_object_or_404(Tenant.objects.select_related("partner"), pk=tenant_id)
         try:
-            url = qbo_authorization_start(tenant=tenant)
+            url = qbo_authorization_start(tenant=tenant, actor=audit.actor_from_request(request))
         except ApplicationError as e:
             self.message_user(request, f"{tenant}: {e.message}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:tenants_tenant_changelist"))
-        people_audit(request, "connection.qbo_authorization_started", tenant=tenant, target=tenant)
         return HttpResponseRedirect(url)
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+import audit
 from connections import health, tokens
 from connections.clients.qbo import QboClient
 from connections.exceptions import ConnectionFailure, NeedsReauthorization, NotConfigured
@@ -110,7 +111,7 @@ def test_invalid_grant_needs_reauthorization_and_nothing_retries_it(tenant, qbo_
         except NeedsReauthorization:
             pass
     assert len(qbo_app.log.entries()) == calls
-    ping = health.qbo_connection_ping(tenant=tenant)
+    ping = health.qbo_connection_ping(tenant=tenant, actor=audit.SYSTEM)
     assert ping["problem"]["code"] == "consent_revoked"
     assert len(qbo_app.log.entries()) == calls
 
