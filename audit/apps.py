@@ -8,7 +8,7 @@ class AuditConfig(AppConfig):
         from django.core.signals import request_finished
 
         from audit.services import api_call_record
-        from connections.clients.http import call_listeners
+        from connections.clients.calls import call_listeners
 
         if api_call_record not in call_listeners:
             call_listeners.append(api_call_record)

@@ -17,7 +17,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from audit.models import Action, ApiCall, Outcome, RecordEvent
-from connections.clients.http import redact_text
+from connections.clients.redaction import redact_text
 from core.tenancy import unscoped
 
 logger = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def _clip(value, limit: int) -> str:
 
 
 def api_call_record(info) -> None:
-    """Listener for `connections.clients.http.call_listeners`: buffer one `ApiCallInfo`."""
+    """Listener for `connections.clients.calls.call_listeners`: buffer one `ApiCallInfo`."""
     state = _calls_state()
     error = _clip(redact_text(info.error) if info.error else "", 1000)
     state["buffer"].append(ApiCall(

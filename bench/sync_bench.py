@@ -291,7 +291,7 @@ def bench(args) -> dict:
                         realms=() if args.no_naive else (naive_realm,))
     try:
         setup_django(args.database_url, REDIS_URL="")
-        from connections.clients.http import call_listeners
+        from connections.clients.calls import call_listeners
 
         meter = Meter()
         call_listeners.append(meter.on_call)
@@ -362,8 +362,8 @@ def throttled(args) -> dict:
         setup_django(args.database_url)
         from django.conf import settings
 
-        from connections.clients.http import call_listeners
-        from connections.limiter import realm_limiter
+        from connections.clients.calls import call_listeners
+        from connections.clients.limiter import realm_limiter
 
         meter = Meter()
         call_listeners.append(meter.on_call)

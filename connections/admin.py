@@ -14,11 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from connections import services
+import audit
+from connections import health, jaggaer, qbo_authorization, tokens
 from connections.exceptions import ConnectionFailure
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
-from connections.tokens import QboTokenProvider
-from tenants.admin import people_audit
 
 _HEALTH = ["status", "status_reason", "last_success_at", "last_error_code", "last_error_message", "last_error_at",
            "consecutive_failures", "last_ping_at", "last_ping_ok", "last_ping_result", "created_at", "updated_at"]
@@ -59,9 +58,8 @@ def _ping(modeladmin, request, queryset, system: str) -> None:
         if not connection.tenant.is_active:
             modeladmin.message_user(request, f"{connection.tenant}: deactivated; not pinged.", messages.WARNING)
             continue
-        answer = services.connection_ping(tenant=connection.tenant, system=system)
-        people_audit(request, f"connection.{system}.ping", tenant=connection.tenant, target=connection,
-                     after={"ok": answer["ok"]})
+        answer = health.connection_ping(tenant=connection.tenant, system=system,
+                                        actor=audit.actor_from_request(request))
         if answer["ok"]:
             modeladmin.message_user(request, f"{connection.tenant}: ping worked.", messages.SUCCESS)
         else:
@@ -82,14 +80,14 @@ class JaggaerConnectionForm(forms.ModelForm):
 
     def clean_api_base_url(self):
         value = self.cleaned_data["api_base_url"]
-        error = value and services.jaggaer_api_base_url_error(value)
+        error = value and jaggaer.jaggaer_api_base_url_error(value)
         if error:
             raise forms.ValidationError(error)
         return value.rstrip("/")
 
     def clean_dialect(self):
         value = self.cleaned_data["dialect"] or {}
-        errors = services.jaggaer_dialect_errors(value)
+        errors = jaggaer.jaggaer_dialect_errors(value)
         if errors:
             raise forms.ValidationError([f"{key}: {'; '.join(problems)}" for key, problems in errors.items()])
         return value
@@ -99,17 +97,11 @@ class JaggaerConnectionForm(forms.ModelForm):
         stored = JaggaerConnection.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
         if stored is not None:
             changes = {name: cleaned[name] for name in ("api_base_url", "dialect") if name in cleaned}
-            error = services.jaggaer_secret_follows_host_error(
+            error = jaggaer.jaggaer_secret_follows_host_error(
                 connection=stored, secret_given=bool(cleaned.get("new_client_secret")), **changes)
             if error:
                 self.add_error("new_client_secret", error)
         return cleaned
-
-
-def _jaggaer_snapshot(connection: JaggaerConnection) -> dict:
-    """What the people audit keeps of a JAGGAER connection: never the secret, only whether one is set."""
-    return {"api_base_url": connection.api_base_url, "client_id_last4": connection.client_id_last4,
-            "dialect": connection.dialect, "client_secret_set": bool(connection.client_secret)}
 
 
 @admin.register(JaggaerConnection)
@@ -144,24 +136,18 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
         return bool(obj.access_token)
 
     def save_model(self, request, obj, form, change):
-        """Through the service, like the API: the same validation, token reset and secret-follows-host rule."""
-        stored = type(obj).objects.get(pk=obj.pk) if change else None
-        before = _jaggaer_snapshot(stored) if stored else None
+        """Through the service, like the API: the same validation, token, status and failure-count reset,
+        secret-follows-host rule and audit row."""
         secret = form.cleaned_data.get("new_client_secret")
         changes = {name: form.cleaned_data[name] for name in ("api_base_url", "client_id", "dialect")
                    if not change or name in form.changed_data}
         if secret:
             changes["client_secret"] = secret
-        destination = {k: v for k, v in changes.items() if k in ("api_base_url", "dialect")}
-        moved = services.jaggaer_secret_destination_changes(connection=stored, **destination) if stored else []
-        connection = services.jaggaer_connection_configure(tenant=obj.tenant, **changes)
+        connection = jaggaer.jaggaer_connection_configure(tenant=obj.tenant, actor=audit.actor_from_request(request),
+                                                          **changes)
         obj.pk = connection.pk
         obj.refresh_from_db()
         obj._state.adding = False
-        people_audit(request, "connection.jaggaer.changed" if change else "connection.jaggaer.created",
-                     tenant=obj.tenant, target=obj, before=before, after=_jaggaer_snapshot(obj),
-                     data={"client_secret_replaced": bool(secret),
-                           **({"destination_changed": moved} if moved else {})})
 
     @admin.action(description="Ping the selected connections", permissions=["change"])
     def ping(self, request, queryset):
@@ -203,21 +189,15 @@ class QboConnectionAdmin(admin.ModelAdmin):
     def refresh_now(self, request, queryset):
         for connection in queryset.select_related("tenant"):
             try:
-                QboTokenProvider(connection).refresh()
+                tokens.qbo_connection_refresh(connection=connection, actor=audit.actor_from_request(request))
             except ConnectionFailure as exc:
-                people_audit(request, "connection.qbo.refresh", tenant=connection.tenant, target=connection,
-                             after={"ok": False, "code": exc.reason})
                 self.message_user(request, f"{connection.tenant}: {exc.message}", messages.WARNING)
             else:
-                people_audit(request, "connection.qbo.refresh", tenant=connection.tenant, target=connection,
-                             after={"ok": True})
                 self.message_user(request, f"{connection.tenant}: refreshed.", messages.SUCCESS)
 
     @admin.action(description="Disconnect (revoke at Intuit and forget the tokens)", permissions=["change"])
     def disconnect(self, request, queryset):
         for connection in queryset.select_related("tenant"):
-            before = {"status": connection.status, "realm_id": connection.realm_id}
-            answer = services.qbo_connection_disconnect(tenant=connection.tenant)
-            people_audit(request, "connection.qbo.disconnected", tenant=connection.tenant, target=connection,
-                         before=before, after={"message": answer["message"]})
+            answer = qbo_authorization.qbo_connection_disconnect(tenant=connection.tenant,
+                                                                 actor=audit.actor_from_request(request))
             self.message_user(request, f"{connection.tenant}: {answer['message']}", messages.INFO)

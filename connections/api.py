@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 import audit
 from config.throttles import PartnerKeyThrottle, PingThrottle
-from connections import oauth, selectors, services
+from connections import health, jaggaer, qbo_authorization, selectors
 from connections.serializers import (
     ConnectionsOverviewSerializer,
     JaggaerConnectionSerializer,
@@ -29,13 +29,8 @@ from core.tenancy import unscoped
 from tenants.permissions import TenantScopedMixin
 
 TAGS = ["connections"]
-# What the people audit keeps of a connection before and after a change: never a secret, only whether one is set.
-_JAGGAER_AUDIT = ("api_base_url", "client_id_last4", "client_id_set", "client_secret_set", "dialect", "status")
-_QBO_AUDIT = ("realm_id", "status")
-
-
-def _audit_view(data: dict, keys: tuple[str, ...]) -> dict:
-    return {key: data.get(key) for key in keys}
+# The Intuit redirect carries no credentials of ours: the system acts on the customer's consent.
+INTUIT_REDIRECT = audit.Actor("system", "QuickBooks consent (Intuit redirect)")
 
 
 class ConnectionsApi(TenantScopedMixin, APIView):
@@ -66,13 +61,8 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Forget the JAGGAER credentials", tags=TAGS, request=None,
                    responses=JaggaerConnectionSerializer)
     def delete(self, request, tenant_id):
-        before = JaggaerConnectionSerializer(selectors.jaggaer_connection_get(tenant=self.tenant)).data
-        connection = services.jaggaer_connection_clear(tenant=self.tenant)
-        answer = JaggaerConnectionSerializer(connection).data
-        audit.action("connection.jaggaer.clear", actor=request, tenant=self.tenant, target_type="connection",
-                     target_id="jaggaer", before=_audit_view(before, _JAGGAER_AUDIT),
-                     after=_audit_view(answer, _JAGGAER_AUDIT))
-        return Response(answer)
+        connection = jaggaer.jaggaer_connection_clear(tenant=self.tenant, actor=audit.actor_from_request(request))
+        return Response(JaggaerConnectionSerializer(connection).data)
 
     def _write(self, request, *, partial: bool) -> Response:
         current = selectors.jaggaer_connection_get(tenant=self.tenant)
@@ -82,16 +72,9 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
         changes = dict(serializer.validated_data)
         if not partial:
             changes.setdefault("dialect", {})
-        before = _audit_view(JaggaerConnectionSerializer(current).data, _JAGGAER_AUDIT)
-        moved = services.jaggaer_secret_destination_changes(
-            connection=current, **{k: v for k, v in changes.items() if k in ("api_base_url", "dialect")})
-        connection = services.jaggaer_connection_configure(tenant=self.tenant, **changes)
-        answer = JaggaerConnectionSerializer(connection).data
-        audit.action("connection.jaggaer.configure", actor=request, tenant=self.tenant, target_type="connection",
-                     target_id="jaggaer", before=before, after=_audit_view(answer, _JAGGAER_AUDIT),
-                     data={"client_secret_changed": "client_secret" in changes,
-                           **({"destination_changed": moved} if moved else {})})
-        return Response(answer)
+        connection = jaggaer.jaggaer_connection_configure(tenant=self.tenant, actor=audit.actor_from_request(request),
+                                                          **changes)
+        return Response(JaggaerConnectionSerializer(connection).data)
 
 
 class QboConnectionApi(TenantScopedMixin, APIView):
@@ -114,12 +97,8 @@ class QboDisconnectApi(TenantScopedMixin, APIView):
 
 
 def _disconnect(tenant, request) -> Response:
-    before = QboConnectionSerializer(selectors.qbo_connection_get(tenant=tenant)).data
-    answer = services.qbo_connection_disconnect(tenant=tenant)
+    answer = qbo_authorization.qbo_connection_disconnect(tenant=tenant, actor=audit.actor_from_request(request))
     answer["connection"] = QboConnectionSerializer(selectors.qbo_connection_get(tenant=tenant)).data
-    audit.action("connection.qbo.disconnect", actor=request, tenant=tenant, target_type="connection",
-                 target_id="qbo", before=_audit_view(before, _QBO_AUDIT),
-                 after=_audit_view(answer["connection"], _QBO_AUDIT))
     return Response(answer)
 
 
@@ -129,10 +108,8 @@ class QboAuthorizeApi(TenantScopedMixin, APIView):
     def post(self, request, tenant_id):
         serializer = QboAuthorizeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        url = services.qbo_authorization_start(tenant=self.tenant,
-                                               return_url=serializer.validated_data.get("return_url"))
-        audit.action("connection.qbo.authorize", actor=request, tenant=self.tenant, target_type="connection",
-                     target_id="qbo", data={"return_url": serializer.validated_data.get("return_url") or ""})
+        url = qbo_authorization.qbo_authorization_start(tenant=self.tenant, actor=audit.actor_from_request(request),
+                                                        return_url=serializer.validated_data.get("return_url"))
         return Response({"authorization_url": url, "expires_in": settings.QBO_STATE_MAX_AGE},
                         status=status.HTTP_201_CREATED)
 
@@ -144,7 +121,8 @@ class ConnectionPingApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Test a connection with the lightest real call; says what to fix", tags=TAGS,
                    request=None, responses=PingAnswerSerializer)
     def post(self, request, tenant_id):
-        return Response(services.connection_ping(tenant=self.tenant, system=self.system))
+        return Response(health.connection_ping(tenant=self.tenant, system=self.system,
+                                               actor=audit.actor_from_request(request)))
 
 
 # ============================================================================ Intuit's redirect
@@ -162,15 +140,10 @@ def qbo_oauth_callback(request: HttpRequest) -> HttpResponse:
     """The app's one redirect URI: Intuit sends the customer's browser here after consent."""
     params = {key: request.GET.get(key, "") for key in ("state", "code", "realmId", "error")}
     with unscoped("the callback learns its tenant from the signed state"):
-        outcome = services.qbo_authorization_complete(params=params)
-    if outcome.tenant_id:
-        audit.action("connection.qbo.connect" if outcome.ok else "connection.qbo.connect_failed",
-                     actor=audit.Actor("system", "QuickBooks consent (Intuit redirect)"), tenant_id=outcome.tenant_id,
-                     target_type="connection", target_id="qbo",
-                     after={"realm_id": outcome.realm_id or None, "reason": outcome.reason})
+        outcome = qbo_authorization.qbo_authorization_complete(params=params, actor=INTUIT_REDIRECT)
     if outcome.return_url:
         query = {"status": "connected"} if outcome.ok else {"status": "error", "reason": outcome.reason}
-        return HttpResponseRedirect(oauth.url_with_query(outcome.return_url, **query))
+        return HttpResponseRedirect(qbo_authorization.url_with_query(outcome.return_url, **query))
     code = 200 if outcome.ok else 400
     body = {"status": "connected" if outcome.ok else "error", "reason": outcome.reason, "message": outcome.message}
     if outcome.ok:

@@ -1,8 +1,8 @@
 """Each tenant's two connections (JAGGAER and QuickBooks Online) and the QBO OAuth `state` nonces.
 
 Secrets (client secret, access and refresh tokens) are `CredentialField`s: encrypted at rest,
-never serialized, never shown in the admin. Rows are changed only through `connections.services`
-and `connections.tokens`.
+never serialized, never shown in the admin. Rows are changed only through the services of
+`connections.jaggaer`, `connections.qbo_authorization`, `connections.tokens` and `connections.health`.
 """
 
 from __future__ import annotations

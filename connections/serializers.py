@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from connections import services
+from connections import jaggaer
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 
 
@@ -64,7 +64,7 @@ class JaggaerConnectionWriteSerializer(serializers.Serializer):
             self.fields["client_secret"].required = False
 
     def validate_api_base_url(self, value: str) -> str:
-        error = services.jaggaer_api_base_url_error(value.strip())
+        error = jaggaer.jaggaer_api_base_url_error(value.strip())
         if error:
             raise serializers.ValidationError(error)
         return value.strip().rstrip("/")
@@ -75,7 +75,7 @@ class JaggaerConnectionWriteSerializer(serializers.Serializer):
         return value
 
     def validate_dialect(self, value):
-        errors = services.jaggaer_dialect_errors(value)
+        errors = jaggaer.jaggaer_dialect_errors(value)
         if errors:
             raise serializers.ValidationError(errors)
         return value

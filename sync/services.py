@@ -11,6 +11,7 @@ from django.utils import timezone
 
 import audit
 from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError, TransportError
+from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
 from core.exceptions import ApplicationError
 from sync.mappings.catalogs import mappings_refresh
 from sync.mappings.matching import LABELS, Candidate, mapping_state
@@ -101,8 +102,8 @@ def _connection_unreachable(run: SyncRun, error: TransportError, *, message: str
 
 def _connection_failed(run: SyncRun, error: RemoteError, *, message: str, status: str | None,
                        counted: bool) -> None:
+    from connections.health import connection_record_failure
     from connections.models import JaggaerConnection, QboConnection
-    from connections.services import connection_record_failure
 
     model = {"qbo": QboConnection, "jaggaer": JaggaerConnection}.get(error.system)
     connection = model.objects.filter(tenant_id=run.tenant_id).first() if model else None
@@ -128,12 +129,10 @@ def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dic
 
 def sync_run_start(*, run: SyncRun, progress: Callable[[str, dict], None] | None = None) -> SyncRun:
     """Build both clients from the tenant's connections and execute the run."""
-    from connections.clients.jaggaer import JaggaerClient
-    from connections.clients.qbo import QboClient
 
     try:
-        qbo = QboClient.for_tenant(run.tenant)
-        jaggaer = JaggaerClient.for_tenant(run.tenant)
+        qbo = qbo_client_for_tenant(run.tenant)
+        jaggaer = jaggaer_client_for_tenant(run.tenant)
     except ConnectionFailure as e:
         run.started_at = timezone.now()
         run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)

@@ -24,7 +24,7 @@ def dispatch_due_syncs() -> dict:
 
 @shared_task(name="sync.tasks.qbo_keep_alive", acks_late=True)
 def qbo_keep_alive() -> dict:
-    from connections.services import qbo_connections_keep_alive
+    from connections.tokens import qbo_connections_keep_alive
 
     return qbo_connections_keep_alive()
 

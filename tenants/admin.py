@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
+import audit
 from connections.models import ConnectionStatus
 from core.exceptions import ApplicationError, Conflict
 from tenants.models import Partner, PartnerAPIKey, Tenant
@@ -209,15 +210,14 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.action(description="Ping both connections", permissions=["change"])
     def ping_connections(self, request, queryset):
-        from connections.services import connection_ping
+        from connections.health import connection_ping
 
         for tenant in queryset:
             if not tenant.is_active:
                 self.message_user(request, f"{tenant}: deactivated; its connections are not pinged.", messages.WARNING)
                 continue
-            results = {system: connection_ping(tenant=tenant, system=system) for system in ("jaggaer", "qbo")}
-            people_audit(request, "tenant.ping", tenant=tenant, target=tenant,
-                         after={s: r["ok"] for s, r in results.items()})
+            results = {system: connection_ping(tenant=tenant, system=system, actor=audit.actor_from_request(request))
+                       for system in ("jaggaer", "qbo")}
             for system, answer in results.items():
                 name = "JAGGAER" if system == "jaggaer" else "QuickBooks"
                 if answer["ok"]:
@@ -301,7 +301,7 @@ class TenantAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/tenants/tenant/dashboard.html", context)
 
     def qbo_authorize_view(self, request, tenant_id):
-        from connections.services import qbo_authorization_start
+        from connections.qbo_authorization import qbo_authorization_start
 
         if not self.has_change_permission(request):
             raise PermissionDenied
@@ -311,11 +311,10 @@ class TenantAdmin(admin.ModelAdmin):
                        "title": f"Re-authorize QuickBooks: {tenant.name}"}
             return TemplateResponse(request, "admin/tenants/tenant/qbo_authorize.html", context)
         try:
-            url = qbo_authorization_start(tenant=tenant)
+            url = qbo_authorization_start(tenant=tenant, actor=audit.actor_from_request(request))
         except ApplicationError as e:
             self.message_user(request, f"{tenant}: {e.message}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:tenants_tenant_changelist"))
-        people_audit(request, "connection.qbo_authorization_started", tenant=tenant, target=tenant)
         return HttpResponseRedirect(url)
 
 

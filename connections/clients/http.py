@@ -4,8 +4,8 @@
 own error shapes) or raises `TransportError` when no usable answer came. It retries 429, 500-504,
 connection errors and timeouts (plus whatever the vendor's `read_error` marks transient), with
 exponential backoff and full jitter, honouring `Retry-After` up to a cap. Every attempt is reported to
-`call_listeners` as an `ApiCallInfo` that carries no secret: tokens travel in headers, which are never
-reported, and query-string values of secret-looking keys are masked.
+`calls.call_listeners` as an `ApiCallInfo` that carries no secret: tokens travel in headers, which are
+never reported, and query-string values of secret-looking keys are masked (`redaction.sanitize_path`).
 
 A client of a system whose host the customer gives (JAGGAER) follows that system's outbound policy
 (`connections.clients.outbound`): the URL is checked before anything is sent, the name is resolved once
@@ -22,7 +22,6 @@ import email.utils
 import json as jsonlib
 import logging
 import random
-import re
 import socket
 import ssl
 import threading
@@ -31,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
@@ -41,21 +40,15 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
+from connections.clients.calls import ApiCallInfo, notify
 from connections.clients.outbound import REDIRECT_CODE, OutboundBlocked, OutboundPolicy, policy_for
-from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, CredentialsRejected, TransportError
+from connections.clients.redaction import sanitize_path
+from connections.exceptions import SYSTEM_NAMES, CredentialsRejected, TransportError
 
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 501, 502, 503, 504})
 USER_AGENT = "ml-connector/1.0 (+requests)"
-
-# Query-string keys whose values are never reported (the value is replaced by "***").
-_SECRET_KEY = re.compile(r"(token|secret|password|passwd|code|key|signature|assertion|state|auth|session|jwt)",
-                         re.IGNORECASE)
-# Keys whose values are reported, but shortened: a QBO query can be long, and is only there to help a reader.
-_TRUNCATED_KEYS = {"query": 120}
-_MAX_VALUE_CHARS = 80
-SECRET_MASK = "***"
 
 DEFAULTS = {
     "HTTP_CONNECT_TIMEOUT": 5.0,
@@ -69,125 +62,11 @@ DEFAULTS = {
 }
 
 
-_SECRET_WORDS = r"(?:token|secret|password|passwd|code|key|signature|assertion|state|auth|session|jwt)"
-# key=value in a query string or form body, and 'key': 'value' in a logged dict or JSON.
-_SECRET_PAIR = re.compile(r"(^|[?&;\s])([^=&\s\"']*" + _SECRET_WORDS + r"[^=&\s\"']*)=([^&\s\"']*)",
-                          re.IGNORECASE)
-_SECRET_ITEM = re.compile(r"([\"'][^\"']*" + _SECRET_WORDS + r"[^\"']*[\"']\s*:\s*)([\"'])[^\"']*\2",
-                          re.IGNORECASE)
-
-
-def redact_text(text: str) -> str:
-    """Mask the values of secret-looking parameters in free text (a logged URL, form body or dict)."""
-    text = _SECRET_PAIR.sub(lambda m: f"{m.group(1)}{m.group(2)}={SECRET_MASK}", text)
-    return _SECRET_ITEM.sub(lambda m: f"{m.group(1)}{m.group(2)}{SECRET_MASK}{m.group(2)}", text)
-
-
-class RedactQueryStrings(logging.Filter):
-    """urllib3 logs each request line with its full query string at DEBUG: mask secret values in it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = redact_text(message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
-        return True
-
-
-def _install_log_redaction() -> None:
-    for name in ("urllib3.connectionpool", "requests_oauthlib.oauth2_session", "oauthlib"):
-        target = logging.getLogger(name)
-        if not any(isinstance(f, RedactQueryStrings) for f in target.filters):
-            target.addFilter(RedactQueryStrings())
-
-
-_install_log_redaction()
-
-
 def _setting(name: str):
     return getattr(settings, name, DEFAULTS[name])
 
 
-# ============================================================================ call reporting
-
-@dataclass(frozen=True)
-class ApiCallInfo:
-    """One attempt of one outbound call, as the audit log stores it. Never holds a secret."""
-
-    system: str
-    method: str
-    path: str                   # URL path plus the query string with secret values masked
-    status: int | None          # None when no HTTP answer came
-    code: str | None            # vendor error code (QBO fault code, JAGGAER returnCode) or transport kind
-    intuit_tid: str | None
-    attempt: int                # 1-based
-    duration_ms: float
-    tenant_id: Any
-    realm_id: str | None
-    error: str | None           # short customer-readable description of a failed attempt
-
-
-CallListener = Callable[[ApiCallInfo], None]
-call_listeners: list[CallListener] = []
-
-
-def _notify(info: ApiCallInfo) -> None:
-    for listener in list(call_listeners):
-        try:
-            listener(info)
-        except Exception:   # noqa: BLE001 - a broken listener must not break the call it observes
-            logger.exception("call listener %r failed", listener)
-
-
-class record_calls:   # noqa: N801 - used like a function: `with record_calls() as calls:`
-    """Context manager collecting every ApiCallInfo reported while it is open (tests, ping, benchmarks)."""
-
-    def __init__(self) -> None:
-        self.calls: list[ApiCallInfo] = []
-        self._lock = threading.Lock()
-
-    def _add(self, info: ApiCallInfo) -> None:
-        with self._lock:
-            self.calls.append(info)
-
-    def __enter__(self) -> list[ApiCallInfo]:
-        call_listeners.append(self._add)
-        return self.calls
-
-    def __exit__(self, *exc: Any) -> None:
-        call_listeners.remove(self._add)
-
-
 # ============================================================================ helpers
-
-def sanitize_path(url: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> str:
-    """The URL path and query string, with values of secret-looking keys masked and long values cut."""
-    split = urlsplit(url)
-    pairs: list[tuple[str, Any]] = list(parse_qsl(split.query, keep_blank_values=True))
-    if params:
-        items = params.items() if isinstance(params, Mapping) else params
-        for key, value in items:
-            if value is None:
-                continue
-            if isinstance(value, list | tuple):
-                pairs.extend((key, v) for v in value)
-            else:
-                pairs.append((key, value))
-    shown = []
-    for key, value in pairs:
-        key = str(key)
-        value = str(value)
-        if key.lower() in _TRUNCATED_KEYS:
-            limit = _TRUNCATED_KEYS[key.lower()]
-            value = value if len(value) <= limit else value[:limit] + "…"
-        elif _SECRET_KEY.search(key):
-            value = SECRET_MASK
-        elif len(value) > _MAX_VALUE_CHARS:
-            value = value[:_MAX_VALUE_CHARS] + "…"
-        shown.append(f"{key}={value}")
-    path = split.path or "/"
-    return f"{path}?{'&'.join(shown)}" if shown else path
-
 
 def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None when absent or bad."""
@@ -566,7 +445,7 @@ class HttpClient:
                 intuit_tid = None
                 status = None
 
-            _notify(ApiCallInfo(system=self.system, method=method, path=shown_path, status=status, code=code,
+            notify(ApiCallInfo(system=self.system, method=method, path=shown_path, status=status, code=code,
                                 intuit_tid=intuit_tid, attempt=attempt, duration_ms=round(duration_ms, 3),
                                 tenant_id=self.tenant_id, realm_id=self.realm_id, error=error))
 
@@ -584,7 +463,7 @@ class HttpClient:
 
     def _report_refusal(self, method: str, shown_path: str, attempt: int, started: float, code: str,
                         message: str, status: int | None = None) -> None:
-        _notify(ApiCallInfo(system=self.system, method=method, path=shown_path, status=status, code=code,
+        notify(ApiCallInfo(system=self.system, method=method, path=shown_path, status=status, code=code,
                             intuit_tid=None, attempt=attempt, duration_ms=round((self.clock() - started) * 1000.0, 3),
                             tenant_id=self.tenant_id, realm_id=self.realm_id, error=message))
         logger.warning("%s %s %s refused: %s", self.system, method, shown_path, code)
@@ -634,8 +513,6 @@ class StaticTokenProvider:
 
 
 __all__ = [
-    "ApiCallInfo", "ConnectionFailure", "ErrorReading", "GuardedAdapter", "HttpClient", "OutboundBlocked",
-    "StaticTokenProvider", "TransportError",
-    "call_listeners", "describe_transport_error", "encode_json", "json_body", "parse_retry_after",
-    "record_calls", "redact_text", "sanitize_path",
+    "ErrorReading", "GuardedAdapter", "HttpClient", "StaticTokenProvider",
+    "describe_transport_error", "encode_json", "json_body", "parse_retry_after",
 ]

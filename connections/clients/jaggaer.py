@@ -185,18 +185,6 @@ class JaggaerClient:
         self.http = http
         self.request_counts: Counter = Counter()
 
-    @classmethod
-    def for_tenant(cls, tenant) -> JaggaerClient:
-        """The client of a tenant's JAGGAER connection; NotConfigured when there is none."""
-        from connections.tokens import JaggaerTokenProvider
-
-        connection = getattr(tenant, "jaggaer_connection", None)
-        if connection is None or not connection.is_configured:
-            raise NotConfigured("JAGGAER is not connected for this tenant: enter its API URL, client id and secret",
-                                system=SYSTEM)
-        return cls(api_base_url=connection.api_base_url, tokens=JaggaerTokenProvider(connection),
-                   dialect=connection.dialect or None, tenant_id=tenant.pk)
-
     def close(self) -> None:
         self.http.close()
 

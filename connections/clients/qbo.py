@@ -243,24 +243,6 @@ class QboClient:
         self.request_counts: Counter = Counter()
         self.last_intuit_tid: str | None = None
 
-    @classmethod
-    def for_tenant(cls, tenant) -> QboClient:
-        """The client of a tenant's connected company; NotConfigured / NeedsReauthorization otherwise."""
-        from connections.limiter import realm_limiter
-        from connections.tokens import QboTokenProvider
-
-        connection = getattr(tenant, "qbo_connection", None)
-        status = getattr(connection, "status", "not_configured")
-        if connection is None or status == "not_configured" or not connection.realm_id:
-            raise NotConfigured("QuickBooks Online is not connected for this tenant: connect it from the portal",
-                                system=SYSTEM)
-        if status == "needs_reauthorization":
-            raise NeedsReauthorization("QuickBooks Online needs to be reconnected: the authorization was revoked "
-                                       "or has expired", system=SYSTEM)
-        return cls(api_base=settings.QBO_API_BASE, realm_id=connection.realm_id,
-                   tokens=QboTokenProvider(connection), minor_version=settings.QBO_MINOR_VERSION,
-                   limiter=realm_limiter(connection.realm_id), tenant_id=tenant.pk)
-
     def close(self) -> None:
         self.http.close()
 

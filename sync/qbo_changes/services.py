@@ -11,6 +11,7 @@ from django.utils import timezone
 import audit
 from connections.exceptions import ConnectionFailure, RemoteError
 from connections.models import ConnectionStatus, QboConnection
+from connections.tokens import qbo_client_for_tenant
 from core.tenancy import unscoped
 from sync.mappings.catalogs import mappings_refresh, qbo_catalog_import
 from sync.models import BillLink, Cursor, Kind, PurchaseOrderLink, VendorLink
@@ -109,9 +110,8 @@ def _documents_deleted(tenant, changes: list[dict], objects: dict) -> list[dict]
 
 
 def _client(connection: QboConnection):
-    from connections.clients.qbo import QboClient
 
-    return QboClient.for_tenant(connection.tenant)
+    return qbo_client_for_tenant(connection.tenant)
 
 
 @unscoped("QBO changes name realms of any tenant")

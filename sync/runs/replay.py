@@ -18,6 +18,7 @@ from django.db import transaction
 import audit
 from audit.models import RecordEvent
 from connections.exceptions import ConnectionFailure, RemoteError
+from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
 from core.exceptions import ApplicationError, Conflict
 from core.outcomes import Outcome
 from core.tenancy import tenant_scope, unscoped
@@ -113,8 +114,6 @@ def replay_run_perform(*, run_id, targets: dict[str, list[str]], progress: Calla
 
 def _replay_run_perform(*, run: SyncRun, targets: dict[str, list[str]], progress: Callable | None,
                         heartbeat: Callable) -> SyncRun:
-    from connections.clients.jaggaer import JaggaerClient
-    from connections.clients.qbo import QboClient
 
     if run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
         return run
@@ -133,8 +132,8 @@ def _replay_run_perform(*, run: SyncRun, targets: dict[str, list[str]], progress
         return run
     try:
         try:
-            qbo = QboClient.for_tenant(run.tenant)
-            jaggaer = JaggaerClient.for_tenant(run.tenant)
+            qbo = qbo_client_for_tenant(run.tenant)
+            jaggaer = jaggaer_client_for_tenant(run.tenant)
         except ConnectionFailure as e:
             run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
             return run

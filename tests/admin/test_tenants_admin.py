@@ -89,7 +89,9 @@ def test_ping_connections_pings_both_sides(superuser_client, tenant, jaggaer_app
     assert sum("answered" in m for m in messages_of(response)) == 2
     tenant.refresh_from_db()
     assert tenant.jaggaer_connection.last_ping_ok is True and tenant.qbo_connection.last_ping_ok is True
-    assert Action.objects.get(action="tenant.ping").after == {"jaggaer": True, "qbo": True}
+    pings = Action.objects.filter(tenant=tenant, action="connection.ping").values_list("target_id", "after",
+                                                                              "actor_kind")
+    assert sorted(pings) == [("jaggaer", {"ok": True}, "staff_user"), ("qbo", {"ok": True}, "staff_user")]
 
 
 def test_ping_reports_a_side_that_fails(superuser_client, tenant, jaggaer_app, qbo_app):
@@ -109,7 +111,7 @@ def test_reauthorize_redirects_to_intuit_with_a_state_for_this_tenant(superuser_
     location = urlsplit(response["Location"])
     assert response["Location"].startswith(qbo_app.url)
     assert parse_qs(location.query)["state"][0]
-    assert Action.objects.get(action="connection.qbo_authorization_started").tenant_id == tenant.pk
+    assert Action.objects.get(action="connection.qbo.authorize").tenant_id == tenant.pk
 
 
 def test_reauthorize_says_what_is_wrong_when_the_platform_app_is_not_configured(superuser_client, tenant, settings):

@@ -10,7 +10,7 @@ from django.utils import timezone
 import audit
 from audit.models import ApiCall
 from audit.services import API_CALL_FLUSH_SIZE, api_call_record, api_calls_pending, api_calls_prune
-from connections.clients.http import ApiCallInfo
+from connections.clients.calls import ApiCallInfo
 from connections.exceptions import QboFault
 from sync.models import SyncRun
 from sync.services import sync_run_create, sync_run_execute

@@ -14,16 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from connections.clients.http import (
-    ErrorReading,
-    HttpClient,
-    StaticTokenProvider,
-    call_listeners,
-    parse_retry_after,
-    record_calls,
-    redact_text,
-    sanitize_path,
-)
+from connections.clients.calls import call_listeners, record_calls
+from connections.clients.http import ErrorReading, HttpClient, StaticTokenProvider, parse_retry_after
+from connections.clients.redaction import redact_text, sanitize_path
 from connections.exceptions import CredentialsRejected, TransportError
 from sandbox.common.http import Request, Response, SandboxServer
 

@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from connections.clients.http import HttpClient, StaticTokenProvider, record_calls
+from connections.clients.calls import record_calls
+from connections.clients.http import HttpClient, StaticTokenProvider
 from connections.clients.jaggaer import DEFAULT_DIALECT, JaggaerClient, effective_dialect
 from connections.exceptions import CredentialsRejected, JaggaerError, TransportError
 

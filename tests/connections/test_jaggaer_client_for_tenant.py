@@ -2,10 +2,10 @@
 
 import pytest
 
-from connections.clients.http import record_calls
-from connections.clients.jaggaer import JaggaerClient
+from connections.clients.calls import record_calls
 from connections.exceptions import NotConfigured
 from connections.models import ConnectionStatus, JaggaerConnection
+from connections.tokens import jaggaer_client_for_tenant
 from sandbox.jaggaer.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def configure(tenant, server, **fields):
 
 def test_it_reads_with_the_tenants_dialect_and_one_cached_token(tenant, jaggaer_sandbox, quick_http):
     configure(tenant, jaggaer_sandbox, dialect={"page_size": 10})
-    client = JaggaerClient.for_tenant(tenant)
+    client = jaggaer_client_for_tenant(tenant)
     with record_calls() as calls:
         pages = list(client.iter_pages("suppliers"))
         client.get("suppliers", pages[0][0]["companyId"])
@@ -38,7 +38,7 @@ def test_it_reads_with_the_tenants_dialect_and_one_cached_token(tenant, jaggaer_
 
 def test_a_revoked_token_is_replaced_once_through_the_provider(tenant, jaggaer_sandbox, quick_http):
     configure(tenant, jaggaer_sandbox)
-    client = JaggaerClient.for_tenant(tenant)
+    client = jaggaer_client_for_tenant(tenant)
     assert client.count("departments") == 7
     jaggaer_sandbox.app.expire_tokens()
     assert client.count("departments") == 7
@@ -48,9 +48,9 @@ def test_a_revoked_token_is_replaced_once_through_the_provider(tenant, jaggaer_s
 
 def test_a_tenant_without_a_usable_connection_is_not_configured(tenant, jaggaer_sandbox):
     with pytest.raises(NotConfigured) as err:
-        JaggaerClient.for_tenant(tenant)
+        jaggaer_client_for_tenant(tenant)
     assert err.value.system == "jaggaer"
     configure(tenant, jaggaer_sandbox, client_secret=None, status=ConnectionStatus.NOT_CONFIGURED)
     tenant.refresh_from_db()
     with pytest.raises(NotConfigured):
-        JaggaerClient.for_tenant(tenant)
+        jaggaer_client_for_tenant(tenant)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from connections.limiter import Budget, LimiterTimeout, RealmLimiter
+from connections.clients.limiter import Budget, LimiterTimeout, RealmLimiter
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

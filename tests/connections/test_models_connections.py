@@ -5,7 +5,7 @@ from django.db import IntegrityError
 from django.db import connection as db
 from django.test import override_settings
 
-from connections import services
+from connections import health
 from connections.crypto import CredentialDecryptionError
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from tests.factories import TenantFactory
@@ -68,13 +68,13 @@ def test_one_quickbooks_company_belongs_to_one_tenant(tenant):
 
 def test_failures_count_up_and_a_success_resets_the_streak(tenant):
     connection = JaggaerConnection.objects.create(tenant=tenant, status=ConnectionStatus.CONNECTED)
-    services.connection_record_failure(connection=connection, code="timeout", message="JAGGAER did not answer")
-    services.connection_record_failure(connection=connection, code="timeout", message="JAGGAER did not answer")
+    health.connection_record_failure(connection=connection, code="timeout", message="JAGGAER did not answer")
+    health.connection_record_failure(connection=connection, code="timeout", message="JAGGAER did not answer")
     connection.refresh_from_db()
     assert connection.consecutive_failures == 2
     assert connection.status == ConnectionStatus.CONNECTED   # a transient failure does not change the status
     assert connection.last_error["code"] == "timeout" and connection.last_error["at"]
-    services.connection_record_success(connection=connection)
+    health.connection_record_success(connection=connection)
     connection.refresh_from_db()
     assert connection.consecutive_failures == 0 and connection.last_success_at
     assert connection.last_error_code == "timeout"   # the last error stays for the record
@@ -82,9 +82,9 @@ def test_failures_count_up_and_a_success_resets_the_streak(tenant):
 
 def test_a_connection_level_failure_sets_the_status(tenant):
     qbo = QboConnection.objects.create(tenant=tenant, realm_id="1", status=ConnectionStatus.CONNECTED)
-    services.connection_record_failure(connection=qbo, code="needs_reauthorization", message="reconnect")
+    health.connection_record_failure(connection=qbo, code="needs_reauthorization", message="reconnect")
     qbo.refresh_from_db()
     assert qbo.status == ConnectionStatus.NEEDS_REAUTHORIZATION and qbo.status_reason == "reconnect"
-    services.connection_record_success(connection=qbo)
+    health.connection_record_success(connection=qbo)
     qbo.refresh_from_db()
     assert qbo.status == ConnectionStatus.NEEDS_REAUTHORIZATION   # only a reconnect clears it

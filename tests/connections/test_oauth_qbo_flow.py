@@ -10,7 +10,7 @@ import pytest
 import requests
 from django.core import signing
 
-from connections import oauth
+from connections import qbo_authorization
 from connections.models import ConnectionStatus, QboConnection, QboOAuthState
 from connections.tokens import QboTokenProvider
 from tests.connections.support import (
@@ -135,7 +135,7 @@ def test_a_state_is_bound_to_its_tenant(alice, tenant, anon_client, qbo_app):
     other = TenantFactory(partner=alice.partner)
     path = consent(authorize(alice, tenant, return_url=RETURN_URL).json()["authorization_url"])
     nonce = QboOAuthState.objects.get(tenant=tenant).nonce
-    swapped = oauth.state_sign(tenant_id=other.id, nonce=nonce)
+    swapped = qbo_authorization.state_sign(tenant_id=other.id, nonce=nonce)
     response = anon_client.get(with_params(path, state=swapped))
     assert response.status_code == 400 and response.json()["reason"] == "invalid_state"
     assert not QboConnection.objects.filter(tenant=other).exists()
@@ -259,5 +259,5 @@ def test_authorize_needs_the_platform_app_to_be_configured(alice, tenant, settin
 def test_the_state_is_signed_and_carries_no_secret(alice, tenant, qbo_app):
     url = authorize(alice, tenant).json()["authorization_url"]
     state = parse_qs(urlsplit(url).query)["state"][0]
-    payload = signing.loads(state, salt=oauth.STATE_SALT)
+    payload = signing.loads(state, salt=qbo_authorization.STATE_SALT)
     assert payload == {"t": str(tenant.id), "n": QboOAuthState.objects.get().nonce}

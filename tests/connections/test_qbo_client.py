@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from connections.clients.http import HttpClient, StaticTokenProvider, record_calls
+from connections.clients.calls import record_calls
+from connections.clients.http import HttpClient, StaticTokenProvider
 from connections.clients.qbo import BatchItem, QboClient, escape_query_value
 from connections.exceptions import ConnectionFailure, NeedsReauthorization, QboFault, TransportError
 from sandbox.qbo.app import DEFAULT_REALM
@@ -388,7 +389,7 @@ def test_preferences_name_the_home_currency_and_multicurrency(qbo_sandbox):
 def test_when_the_batch_window_is_spent_writes_go_one_request_each(qbo_sandbox, sleeps):
     import uuid
 
-    from connections.limiter import Budget, RealmLimiter
+    from connections.clients.limiter import Budget, RealmLimiter
 
     limiter = RealmLimiter(realm_id=f"spill-{uuid.uuid4().hex[:8]}", budget=Budget(batches_per_minute=2))
     client = make_client(qbo_sandbox, sleeps, limiter=limiter)

@@ -4,7 +4,8 @@ app on the sandboxes' stdlib server (mocking at the HTTP boundary only, where th
 
 import pytest
 
-from connections.clients.http import HttpClient, StaticTokenProvider, record_calls
+from connections.clients.calls import record_calls
+from connections.clients.http import HttpClient, StaticTokenProvider
 from connections.clients.qbo import BatchItem, QboClient, fault_from_dict, fault_from_xml
 from connections.exceptions import QboFault
 from sandbox.common.http import Request, Response, SandboxServer

@@ -5,11 +5,11 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from connections.clients.http import record_calls
-from connections.clients.qbo import QboClient
+from connections.clients.calls import record_calls
+from connections.clients.limiter import RealmLimiter
 from connections.exceptions import NeedsReauthorization, NotConfigured
-from connections.limiter import RealmLimiter
 from connections.models import ConnectionStatus, QboConnection
+from connections.tokens import qbo_client_for_tenant
 from sandbox.qbo.app import DEFAULT_REALM, TOKEN_PATH
 from sandbox.qbo.oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -40,7 +40,7 @@ def connect(tenant, server, **fields):
 
 def test_it_talks_to_the_tenants_company_through_the_realm_limiter(tenant, qbo_sandbox, qbo_settings):
     connect(tenant, qbo_sandbox)
-    client = QboClient.for_tenant(tenant)
+    client = qbo_client_for_tenant(tenant)
     assert isinstance(client.http.limiter, RealmLimiter) and client.http.limiter.realm_id == DEFAULT_REALM
     with record_calls() as calls:
         assert client.company_info()["CompanyName"]
@@ -52,7 +52,7 @@ def test_an_access_token_qbo_no_longer_accepts_is_refreshed_once(tenant, qbo_san
     connection = connect(tenant, qbo_sandbox)
     old_refresh = connection.refresh_token
     qbo_sandbox.app.expire_tokens(DEFAULT_REALM)
-    client = QboClient.for_tenant(tenant)
+    client = qbo_client_for_tenant(tenant)
     assert client.company_info()["CompanyName"]
     connection.refresh_from_db()
     assert connection.refresh_token != old_refresh                       # rotated and stored
@@ -62,14 +62,14 @@ def test_an_access_token_qbo_no_longer_accepts_is_refreshed_once(tenant, qbo_san
 
 def test_tenants_without_a_usable_connection_get_a_connection_failure(tenant, qbo_sandbox, qbo_settings):
     with pytest.raises(NotConfigured):
-        QboClient.for_tenant(tenant)
+        qbo_client_for_tenant(tenant)
     connection = connect(tenant, qbo_sandbox, status=ConnectionStatus.NEEDS_REAUTHORIZATION)
     tenant.refresh_from_db()
     with pytest.raises(NeedsReauthorization) as err:
-        QboClient.for_tenant(tenant)
+        qbo_client_for_tenant(tenant)
     assert err.value.system == "qbo"
     QboConnection.objects.filter(pk=connection.pk).update(status=ConnectionStatus.NOT_CONFIGURED, realm_id="")
     tenant.refresh_from_db()
     with pytest.raises(NotConfigured):
-        QboClient.for_tenant(tenant)
+        qbo_client_for_tenant(tenant)
     assert qbo_sandbox.log.count() == 0

@@ -7,11 +7,12 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from connections import services
+import audit
+from connections import health, tokens
 from connections.clients.qbo import QboClient
 from connections.exceptions import ConnectionFailure, NeedsReauthorization, NotConfigured
 from connections.models import ConnectionStatus, QboConnection
-from connections.tokens import QboTokenProvider
+from connections.tokens import QboTokenProvider, qbo_client_for_tenant
 from tests.connections.support import (
     DEFAULT_REALM,
     connected_qbo,
@@ -103,14 +104,14 @@ def test_invalid_grant_needs_reauthorization_and_nothing_retries_it(tenant, qbo_
     calls = len(qbo_app.log.entries())
     for attempt in (lambda: QboTokenProvider(QboConnection.objects.get(pk=connection.pk)).access_token(),
                     lambda: QboTokenProvider(QboConnection.objects.get(pk=connection.pk)).renew("x"),
-                    lambda: QboClient.for_tenant(tenant),
-                    lambda: services.qbo_connections_keep_alive(now=timezone.now() + dt.timedelta(days=2))):
+                    lambda: qbo_client_for_tenant(tenant),
+                    lambda: tokens.qbo_connections_keep_alive(now=timezone.now() + dt.timedelta(days=2))):
         try:
             attempt()
         except NeedsReauthorization:
             pass
     assert len(qbo_app.log.entries()) == calls
-    ping = services.qbo_connection_ping(tenant=tenant)
+    ping = health.qbo_connection_ping(tenant=tenant, actor=audit.SYSTEM)
     assert ping["problem"]["code"] == "consent_revoked"
     assert len(qbo_app.log.entries()) == calls
 
@@ -163,7 +164,7 @@ def test_the_keep_alive_refreshes_connections_idle_for_20_hours(tenant, qbo_app,
     QboConnection.objects.filter(pk=busy.pk).update(last_refreshed_at=now - dt.timedelta(hours=19))
     QboConnection.objects.filter(pk=dead.pk).update(last_refreshed_at=now - dt.timedelta(hours=30),
                                                     status=ConnectionStatus.NEEDS_REAUTHORIZATION)
-    from connections.services import qbo_connections_keep_alive
+    from connections.tokens import qbo_connections_keep_alive
     assert qbo_connections_keep_alive() == {"refreshed": 1, "already_fresh": 0, "failed": 0}
     assert token_calls(qbo_app) == 1
     idle.refresh_from_db()
@@ -175,5 +176,5 @@ def test_the_keep_alive_records_a_refused_refresh(tenant, qbo_app):
     connection = connected_qbo(tenant, qbo_app)
     QboConnection.objects.filter(pk=connection.pk).update(last_refreshed_at=timezone.now() - dt.timedelta(days=1))
     qbo_app.app.expire_tokens(DEFAULT_REALM, refresh=True)
-    assert services.qbo_connections_keep_alive()["failed"] == 1
+    assert tokens.qbo_connections_keep_alive()["failed"] == 1
     assert QboConnection.objects.get(pk=connection.pk).status == ConnectionStatus.NEEDS_REAUTHORIZATION

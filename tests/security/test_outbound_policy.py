@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from audit.models import ApiCall
-from connections.clients.http import HttpClient, record_calls
+from connections.clients.calls import record_calls
+from connections.clients.http import HttpClient
 from connections.clients.outbound import (
     JAGGAER_POLICY,
     OutboundBlocked,

@@ -185,8 +185,8 @@ def test_a_realm_saturated_past_the_wait_limit_keeps_the_records_for_the_next_ru
         tenant, qbo_sandbox, jaggaer_sandbox, settings):
     """The limiter gives up like a 429 would: the batch's records wait for the next run, the run goes on."""
     from connections.clients.http import HttpClient, StaticTokenProvider
+    from connections.clients.limiter import Budget, RealmLimiter
     from connections.clients.qbo import QboClient
-    from connections.limiter import Budget, RealmLimiter
     from sync.models import Hold
     from sync.services import sync_run_create, sync_run_execute
     from tests.sync.conftest import make_jaggaer_client

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from audit.models import RecordEvent
+from connections.tokens import qbo_client_for_tenant
 from sync.models import Kind, Mapping, QboCatalogItem, VendorLink
 from sync.qbo_changes.services import qbo_changes_reconcile
 from sync.selectors import alignment_report
@@ -79,11 +80,10 @@ def test_a_vendor_deleted_in_qbo_is_flagged_and_a_reactivated_one_is_cleared(hoo
 
 def test_an_account_made_inactive_refreshes_the_catalog_and_marks_its_mapping_stale(hooked, tenant, qbo_app,
                                                                                     live_server):
-    from connections.clients.qbo import QboClient
     from sync.mappings.catalogs import mappings_refresh, qbo_catalog_import
 
     account = next(a for a in qbo_app.app.state("Account") if a.get("AccountType") == "Expense")
-    qbo = QboClient.for_tenant(tenant)
+    qbo = qbo_client_for_tenant(tenant)
     qbo_catalog_import(tenant=tenant, qbo=qbo, kind=Kind.GL_ACCOUNT)
     item = QboCatalogItem.objects.get(tenant=tenant, kind=Kind.GL_ACCOUNT, qbo_id=account["Id"])
     Mapping.objects.create(tenant=tenant, kind=Kind.GL_ACCOUNT, code="6100", qbo_item=item,
