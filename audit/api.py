@@ -14,7 +14,6 @@ from rest_framework import exceptions, generics, renderers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-import audit
 from audit import selectors
 from audit.filters import ActionFilter, ApiCallFilter, RecordEventFilter
 from audit.models import Action, ApiCall, RecordEvent
@@ -26,6 +25,7 @@ from audit.serializers import (
     ReplayAnswerSerializer,
 )
 from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
+from core.actor import actor_from_request
 from core.exceptions import ApplicationError
 from sync.models import Hold, SyncRun
 from sync.replay import replay_request, replay_run_perform, replay_targets_of_run
@@ -172,7 +172,7 @@ class RecordReplayApi(TenantScopedMixin, APIView):
     def post(self, request, tenant_id, entity, source_id):
         targets = {entity: [source_id]}
         inline = _in_request()
-        run = replay_request(tenant=self.tenant, targets=targets, actor=audit.actor_from_request(request),
+        run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
                              enqueue=not inline)
         if inline:
             run = replay_run_perform(run_id=run.pk, targets=targets)
@@ -189,7 +189,7 @@ class RunReplayFailedApi(TenantScopedMixin, APIView):
     def post(self, request, tenant_id, run_id):
         origin = generics.get_object_or_404(SyncRun.objects.for_tenant(self.tenant), pk=run_id)
         targets = replay_targets_of_run(run=origin)
-        run = replay_request(tenant=self.tenant, targets=targets, actor=audit.actor_from_request(request),
+        run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
                              origin_run=origin)
         run.refresh_from_db()
         answer = _replay_answer(run, targets)

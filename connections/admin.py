@@ -18,7 +18,15 @@ from connections import services
 from connections.exceptions import ConnectionFailure
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from connections.tokens import QboTokenProvider
-from tenants.admin import people_audit
+
+
+def people_audit(request, code: str, *, tenant=None, target=None, before=None, after=None, data=None) -> None:
+    """An admin action as one row in the people audit, with the staff user as the actor."""
+    import audit
+
+    audit.action(code, actor=request, tenant=tenant, target_type=target._meta.model_name if target is not None else "",
+                 target_id=target.pk if target is not None else "", before=before, after=after, data=data)
+
 
 _HEALTH = ["status", "status_reason", "last_success_at", "last_error_code", "last_error_message", "last_error_at",
            "consecutive_failures", "last_ping_at", "last_ping_ok", "last_ping_result", "created_at", "updated_at"]
@@ -60,7 +68,7 @@ def _ping(modeladmin, request, queryset, system: str) -> None:
             modeladmin.message_user(request, f"{connection.tenant}: deactivated; not pinged.", messages.WARNING)
             continue
         answer = services.connection_ping(tenant=connection.tenant, system=system)
-        people_audit(request, f"connection.{system}.ping", tenant=connection.tenant, target=connection,
+        people_audit(request, "connection.ping", tenant=connection.tenant, target=connection,
                      after={"ok": answer["ok"]})
         if answer["ok"]:
             modeladmin.message_user(request, f"{connection.tenant}: ping worked.", messages.SUCCESS)
@@ -158,7 +166,7 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
         obj.pk = connection.pk
         obj.refresh_from_db()
         obj._state.adding = False
-        people_audit(request, "connection.jaggaer.changed" if change else "connection.jaggaer.created",
+        people_audit(request, "connection.jaggaer.configure",
                      tenant=obj.tenant, target=obj, before=before, after=_jaggaer_snapshot(obj),
                      data={"client_secret_replaced": bool(secret),
                            **({"destination_changed": moved} if moved else {})})
@@ -218,6 +226,6 @@ class QboConnectionAdmin(admin.ModelAdmin):
         for connection in queryset.select_related("tenant"):
             before = {"status": connection.status, "realm_id": connection.realm_id}
             answer = services.qbo_connection_disconnect(tenant=connection.tenant)
-            people_audit(request, "connection.qbo.disconnected", tenant=connection.tenant, target=connection,
+            people_audit(request, "connection.qbo.disconnect", tenant=connection.tenant, target=connection,
                          before=before, after={"message": answer["message"]})
             self.message_user(request, f"{connection.tenant}: {answer['message']}", messages.INFO)

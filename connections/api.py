@@ -25,6 +25,7 @@ from connections.serializers import (
     QboConnectionSerializer,
     QboDisconnectAnswerSerializer,
 )
+from core.actor import Actor, ActorKind
 from tenants.permissions import TenantScopedMixin
 
 TAGS = ["connections"]
@@ -163,7 +164,7 @@ def qbo_oauth_callback(request: HttpRequest) -> HttpResponse:
     outcome = services.qbo_authorization_complete(params=params)
     if outcome.tenant_id:
         audit.action("connection.qbo.connect" if outcome.ok else "connection.qbo.connect_failed",
-                     actor=audit.Actor("system", "QuickBooks consent (Intuit redirect)"), tenant_id=outcome.tenant_id,
+                     actor=Actor(ActorKind.SYSTEM, "QuickBooks consent (Intuit redirect)"), tenant_id=outcome.tenant_id,
                      target_type="connection", target_id="qbo",
                      after={"realm_id": outcome.realm_id or None, "reason": outcome.reason})
     if outcome.return_url:

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+import audit
 from connections import oauth, selectors
 from connections.clients.outbound import BLOCKED_CODE, JAGGAER_POLICY, REDIRECT_CODE, is_this_machine
 from connections.exceptions import (
@@ -32,6 +33,7 @@ from connections.exceptions import (
 )
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection, QboOAuthState
 from connections.tokens import JaggaerTokenProvider, QboTokenProvider
+from core.actor import Actor
 from core.exceptions import ApplicationError, Conflict
 from tenants.models import Tenant
 
@@ -271,8 +273,9 @@ def jaggaer_connection_clear(*, tenant: Tenant) -> JaggaerConnection:
 
 # ============================================================================ QBO authorization
 
-def qbo_authorization_start(*, tenant: Tenant, return_url: str | None = None) -> str:
-    """The Intuit URL to send the customer to; its `state` is signed, tenant-bound, single-use, short-lived."""
+def qbo_authorization_start(*, tenant: Tenant, return_url: str | None = None, actor: Actor | None = None) -> str:
+    """The Intuit URL to send the customer to; its `state` is signed, tenant-bound, single-use, short-lived.
+    With `actor`, audited as connection.qbo.authorize with the state it stores."""
     if not oauth.qbo_app_configured():
         raise Conflict("The platform's QuickBooks app is not configured (QBO_CLIENT_ID and QBO_CLIENT_SECRET): "
                        "ask the ml-connector operator.", code="qbo_app_not_configured")
@@ -284,8 +287,12 @@ def qbo_authorization_start(*, tenant: Tenant, return_url: str | None = None) ->
     now = timezone.now()
     QboOAuthState.objects.filter(expires_at__lt=now - dt.timedelta(days=1)).delete()
     nonce = secrets.token_urlsafe(24)
-    QboOAuthState.objects.create(nonce=nonce, tenant=tenant, return_url=return_url,
-                                 expires_at=now + dt.timedelta(seconds=settings.QBO_STATE_MAX_AGE))
+    with transaction.atomic():
+        QboOAuthState.objects.create(nonce=nonce, tenant=tenant, return_url=return_url,
+                                     expires_at=now + dt.timedelta(seconds=settings.QBO_STATE_MAX_AGE))
+        if actor is not None:
+            audit.action("connection.qbo.authorize", actor=actor, tenant=tenant, target_type="connection",
+                         target_id="qbo", data={"return_url": return_url})
     return oauth.qbo_authorization_url(state=oauth.state_sign(tenant_id=tenant.pk, nonce=nonce))
 
 
@@ -673,12 +680,19 @@ def _close(client) -> None:
         close()
 
 
-def connection_ping(*, tenant: Tenant, system: str) -> dict:
+def connection_ping(*, tenant: Tenant, system: str, actor: Actor | None = None) -> dict:
+    """Test a connection; with `actor` (a person asked), audited as connection.ping with whether it answered."""
     from tenants.services import tenant_require_active
 
     tenant_require_active(tenant=tenant)  # a deactivated tenant's hosts are not called
     if system == "jaggaer":
-        return jaggaer_connection_ping(tenant=tenant)
-    if system == "qbo":
-        return qbo_connection_ping(tenant=tenant)
-    raise ApplicationError(f"Unknown system {system!r}: use 'jaggaer' or 'qbo'.", code="not_found", status_code=404)
+        answer = jaggaer_connection_ping(tenant=tenant)
+    elif system == "qbo":
+        answer = qbo_connection_ping(tenant=tenant)
+    else:
+        raise ApplicationError(f"Unknown system {system!r}: use 'jaggaer' or 'qbo'.", code="not_found",
+                               status_code=404)
+    if actor is not None:
+        audit.action("connection.ping", actor=actor, tenant=tenant, target_type="connection", target_id=system,
+                     after={"ok": answer["ok"]})
+    return answer

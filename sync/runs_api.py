@@ -11,9 +11,9 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-import audit
 from config.api import error_body
 from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
+from core.actor import actor_from_request
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs import sync_request
@@ -70,9 +70,7 @@ class SyncRunListApi(TenantScopedMixin, generics.ListAPIView):
         body = SyncRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         run = sync_request(tenant=self.tenant, trigger=SyncRun.Trigger.API, full=body.validated_data["full"],
-                           entities=body.validated_data.get("entities"))
-        audit.action("sync.request", actor=request, tenant=self.tenant, target_type="sync_run", target_id=run.pk,
-                     data={"full": run.full, "entities": run.entities})
+                           entities=body.validated_data.get("entities"), actor=actor_from_request(request))
         run.refresh_from_db()
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -94,10 +92,7 @@ class SyncRunCancelApi(TenantScopedMixin, APIView):
                    responses={202: SyncRunSerializer})
     def post(self, request, *args, tenant_id=None, run_id=None):
         run = generics.get_object_or_404(SyncRun.objects.for_tenant(self.tenant), pk=run_id)
-        before = {"status": run.status, "cancel_requested": run.cancel_requested}
-        run = sync_run_cancel(run=run)
-        audit.action("sync.cancel", actor=request, tenant=self.tenant, target_type="sync_run", target_id=run.pk,
-                     before=before, after={"status": run.status, "cancel_requested": run.cancel_requested})
+        run = sync_run_cancel(run=run, actor=actor_from_request(request))
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

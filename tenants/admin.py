@@ -19,9 +19,10 @@ from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from connections.models import ConnectionStatus
+from core.actor import actor_from_request
 from core.exceptions import ApplicationError, Conflict
 from tenants.models import Partner, PartnerAPIKey, Tenant
-from tenants.services import tenant_update
+from tenants.services import tenant_create, tenant_update
 
 BADGE_COLOURS = {
     ConnectionStatus.CONNECTED: "#2e7d32",
@@ -56,19 +57,6 @@ def _connection(tenant, name: str):
         return getattr(tenant, name)
     except ObjectDoesNotExist:  # the reverse one-to-one: no connection yet
         return None
-
-
-def people_audit(request, code: str, *, tenant=None, target=None, before=None, after=None, data=None) -> None:
-    """Every admin action is one row in the people audit, with the staff user as the actor."""
-    import audit
-
-    audit.action(code, actor=audit.actor_from_request(request), tenant=tenant,
-                 target_type=target._meta.model_name if target is not None else "",
-                 target_id=target.pk if target is not None else "", before=before, after=after, data=data)
-
-
-def _plain(values: dict) -> dict:
-    return {k: (v.pk if hasattr(v, "pk") else v) for k, v in values.items()}
 
 
 class ConnectionsFilter(admin.SimpleListFilter):
@@ -148,19 +136,18 @@ class TenantAdmin(admin.ModelAdmin):
         return fields if request.user.is_superuser else [*fields, "partner"]
 
     def save_model(self, request, obj, form, change):
+        """Through the services the API uses: a new hour or time zone reschedules the daily sync, and each
+        change is one people-audit row with before and after."""
+        actor = actor_from_request(request)
         if not change:
-            super().save_model(request, obj, form, change)
-            people_audit(request, "tenant.created", tenant=obj, target=obj, after={"name": obj.name, "slug": obj.slug})
-            return
-        # Through the service, so a new hour or time zone reschedules the daily sync; audited with before/after.
-        current = Tenant.objects.get(pk=obj.pk)
-        changed = {name: form.cleaned_data[name] for name in form.changed_data}
-        before = {name: getattr(current, name) for name in changed}
-        tenant_update(tenant=current, data=changed)
+            data = {name: getattr(obj, name) for name in form.cleaned_data if name != "partner"}
+            tenant = tenant_create(partner=obj.partner, data=data, actor=actor)
+        else:
+            changed = {name: form.cleaned_data[name] for name in form.changed_data}
+            tenant = tenant_update(tenant=Tenant.objects.get(pk=obj.pk), data=changed, actor=actor)
+        obj.pk = tenant.pk
+        obj._state.adding = False
         obj.refresh_from_db()
-        if changed:
-            people_audit(request, "tenant.changed", tenant=obj, target=obj, before=_plain(before),
-                         after=_plain(changed))
 
     # ------------------------------------------------------------------ columns
 
@@ -215,9 +202,8 @@ class TenantAdmin(admin.ModelAdmin):
             if not tenant.is_active:
                 self.message_user(request, f"{tenant}: deactivated; its connections are not pinged.", messages.WARNING)
                 continue
-            results = {system: connection_ping(tenant=tenant, system=system) for system in ("jaggaer", "qbo")}
-            people_audit(request, "tenant.ping", tenant=tenant, target=tenant,
-                         after={s: r["ok"] for s, r in results.items()})
+            results = {system: connection_ping(tenant=tenant, system=system, actor=actor_from_request(request))
+                       for system in ("jaggaer", "qbo")}
             for system, answer in results.items():
                 name = "JAGGAER" if system == "jaggaer" else "QuickBooks"
                 if answer["ok"]:
@@ -233,7 +219,7 @@ class TenantAdmin(admin.ModelAdmin):
 
         for tenant in queryset:
             try:
-                run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.API)
+                run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.API, actor=actor_from_request(request))
             except Conflict as e:
                 if e.code != "sync_already_running":
                     self.message_user(request, f"{tenant}: {e.message}", messages.WARNING)
@@ -243,19 +229,14 @@ class TenantAdmin(admin.ModelAdmin):
                                            f"{f' (run {running})' if running else ''}; wait for it to finish.",
                                   messages.WARNING)
                 continue
-            people_audit(request, "tenant.sync_requested", tenant=tenant, target=tenant,
-                         after={"run": str(run.pk)})
             self.message_user(request, f"{tenant}: sync queued (run {run.pk}).", messages.SUCCESS)
 
     def _set_paused(self, request, queryset, paused: bool) -> None:
         for tenant in queryset:
             if tenant.schedule_paused == paused:
                 continue
-            # Resuming recomputes the next run: a date left over from before the pause would fire at once.
-            data = {"schedule_paused": paused} if paused else {"schedule_paused": False, "next_sync_at": None}
-            tenant_update(tenant=tenant, data=data)
-            people_audit(request, f"tenant.schedule_{'paused' if paused else 'resumed'}", tenant=tenant,
-                         target=tenant, before={"schedule_paused": not paused}, after={"schedule_paused": paused})
+            # Resuming also recomputes the next run (the service's rule, the same as the API's).
+            tenant_update(tenant=tenant, data={"schedule_paused": paused}, actor=actor_from_request(request))
             self.message_user(request, f"{tenant}: daily sync {'paused' if paused else 'resumed'}.",
                               messages.SUCCESS)
 
@@ -311,11 +292,10 @@ class TenantAdmin(admin.ModelAdmin):
                        "title": f"Re-authorize QuickBooks: {tenant.name}"}
             return TemplateResponse(request, "admin/tenants/tenant/qbo_authorize.html", context)
         try:
-            url = qbo_authorization_start(tenant=tenant)
+            url = qbo_authorization_start(tenant=tenant, actor=actor_from_request(request))
         except ApplicationError as e:
             self.message_user(request, f"{tenant}: {e.message}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:tenants_tenant_changelist"))
-        people_audit(request, "connection.qbo_authorization_started", tenant=tenant, target=tenant)
         return HttpResponseRedirect(url)
 
 

@@ -123,7 +123,7 @@ def test_the_admin_takes_a_new_base_url_with_the_secret_and_audits_it(staff_clie
     assert response.status_code == 302, response.content[:2000]
     stored = JaggaerConnection.objects.get(pk=configured.pk)
     assert (stored.api_base_url, stored.client_secret) == (elsewhere.url, "new-2")
-    action = Action.objects.filter(action="connection.jaggaer.changed").first()
+    action = Action.objects.filter(action="connection.jaggaer.configure").first()
     assert action.actor_label == "support"
     assert action.data == {"client_secret_replaced": True, "destination_changed": ["api_base_url"]}
     assert "new-2" not in str(action.before) + str(action.after)
