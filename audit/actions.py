@@ -18,8 +18,13 @@ ACTIONS: dict[str, ActionCode] = {
     # tenants
     "partner.create": ActionCode("a partner was created with its first API key (never the key)",
                                  "tenants.services.partner_create"),
+    "partner.update": ActionCode("a partner's name, active flag or return-URL origins changed",
+                                 "tenants.services.partner_update"),
     "api_key.create": ActionCode("a partner got a new API key (its prefix, never the key)",
                                  "tenants.services.api_key_create"),
+    "api_key.update": ActionCode("an API key's name or expiry date changed", "tenants.services.api_key_update"),
+    "api_key.revoke": ActionCode("an API key was revoked: it no longer authenticates",
+                                 "tenants.services.api_key_update"),
     "tenant.create": ActionCode("a tenant was onboarded", "tenants.services.tenant_create"),
     "tenant.update": ActionCode("a tenant's name, slug or partner changed", "tenants.services.tenant_update"),
     "tenant.schedule.update": ActionCode("the daily sync's time zone or hour changed, or it was paused or resumed",
@@ -55,8 +60,7 @@ ACTIONS: dict[str, ActionCode] = {
     "mapping.auto_match": ActionCode("auto-matching was run again (only the mappings it changed)",
                                      "sync.services.mappings_auto_match"),
     "sync_settings.update": ActionCode("the default AP account or the department policy changed",
-                                       "sync.services.sync_settings_update, "
-                                       "sync.services.sync_settings_set_department_policy"),
+                                       "sync.services.sync_settings_update"),
     "link.forget": ActionCode("what a JAGGAER record was written as in QuickBooks was forgotten",
                               "sync.services.link_forget"),
     "record.replay": ActionCode("records were replayed (read again from JAGGAER and written)",

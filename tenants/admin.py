@@ -22,7 +22,14 @@ from connections.models import ConnectionStatus
 from core.actor import actor_from_request
 from core.exceptions import ApplicationError, Conflict
 from tenants.models import Partner, PartnerAPIKey, Tenant
-from tenants.services import tenant_create, tenant_update
+from tenants.services import (
+    api_key_create,
+    api_key_update,
+    partner_create,
+    partner_update,
+    tenant_create,
+    tenant_update,
+)
 
 BADGE_COLOURS = {
     ConnectionStatus.CONNECTED: "#2e7d32",
@@ -105,6 +112,20 @@ class PartnerAdmin(admin.ModelAdmin):
     @admin.display(description="tenants", ordering="_tenant_count")
     def tenant_count(self, obj):
         return obj._tenant_count
+
+    def save_model(self, request, obj, form, change):
+        """Through the services (audited as partner.create / partner.update); no key is made here: keys are
+        added under "Partner API keys", where each is shown once."""
+        actor = actor_from_request(request)
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        if change:
+            partner_update(partner=Partner.objects.get(pk=obj.pk), data=data, actor=actor)
+        else:
+            partner, _ = partner_create(name=obj.name, return_url_origins=obj.return_url_origins,
+                                        is_active=obj.is_active, initial_key=False, actor=actor)
+            obj.pk = partner.pk
+            obj._state.adding = False
+        obj.refresh_from_db()
 
 
 @admin.register(Tenant)
@@ -305,3 +326,22 @@ class PartnerAPIKeyAdmin(APIKeyModelAdmin):
     list_filter = [*APIKeyModelAdmin.list_filter, "partner"]
     list_select_related = ["partner"]
     search_fields = [*APIKeyModelAdmin.search_fields, "partner__name"]
+
+    def save_model(self, request, obj, form, change):
+        """Through the services (audited as api_key.create / api_key.update / api_key.revoke); a new key is
+        shown once, as the API-key admin always did."""
+        actor = actor_from_request(request)
+        if change:
+            data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+            api_key_update(api_key=PartnerAPIKey.objects.get(pk=obj.pk), data=data, actor=actor)
+        else:
+            api_key, key = api_key_create(partner=obj.partner, name=obj.name, expiry_date=obj.expiry_date,
+                                          actor=actor)
+            if obj.revoked:
+                api_key_update(api_key=api_key, data={"revoked": True}, actor=actor)
+            obj.pk = api_key.pk
+            obj._state.adding = False
+            messages.add_message(request, messages.WARNING,
+                                 f"The API key for {api_key.name} is: {key}. Please store it somewhere safe: "
+                                 f"you will not be able to see it again.")
+        obj.refresh_from_db()

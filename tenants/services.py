@@ -26,14 +26,17 @@ def _audit_changes(*, tenant: Tenant, before: dict, actor: Actor) -> None:
     """One people-audit row per group of changed fields: tenant.update, tenant.schedule.update, and
     tenant.activate / tenant.deactivate."""
     old, new = audit.changes(before, _audit_view(tenant))
-    groups = [("tenant.update", OTHER_AUDITED), ("tenant.schedule.update", SCHEDULE_AUDITED)]
-    if "is_active" in old:
-        groups.append(("tenant.activate" if new["is_active"] else "tenant.deactivate", ACTIVE_AUDITED))
-    for code, names in groups:
-        names = [n for n in old if n in names]
-        if names:
-            audit.action(code, actor=actor, tenant=tenant, target_type="tenant", target_id=tenant.pk,
-                         before={n: old[n] for n in names}, after={n: new[n] for n in names})
+    _audit_group("tenant.update", OTHER_AUDITED, tenant=tenant, old=old, new=new, actor=actor)
+    _audit_group("tenant.schedule.update", SCHEDULE_AUDITED, tenant=tenant, old=old, new=new, actor=actor)
+    _audit_group("tenant.activate" if new.get("is_active") else "tenant.deactivate", ACTIVE_AUDITED, tenant=tenant,
+                 old=old, new=new, actor=actor)
+
+
+def _audit_group(code: str, group: tuple, *, tenant: Tenant, old: dict, new: dict, actor: Actor) -> None:
+    names = [name for name in old if name in group]
+    if names:
+        audit.action(code, actor=actor, tenant=tenant, target_type="tenant", target_id=tenant.pk,
+                     before={n: old[n] for n in names}, after={n: new[n] for n in names})
 
 
 def _slug_taken(slug: str) -> Conflict:
@@ -71,16 +74,36 @@ def tenant_require_active(*, tenant: Tenant) -> None:
                        "(POST /api/v1/tenants/{id}/activate).", code="tenant_inactive")
 
 
+PARTNER_AUDITED = ("name", "is_active", "return_url_origins")
+API_KEY_AUDITED = ("name", "expiry_date", "revoked")
+
+
 @transaction.atomic
-def partner_create(*, name: str, return_url_origins: list[str] | None = None,
-                   actor: Actor) -> tuple[Partner, str]:
-    """Create a partner and its first API key; the key is returned once and stored hashed."""
-    partner = Partner.objects.create(name=name, return_url_origins=return_url_origins or [])
-    api_key, key = PartnerAPIKey.objects.create_key(partner=partner, name=f"{name} (initial key)")
+def partner_create(*, name: str, return_url_origins: list[str] | None = None, is_active: bool = True,
+                   initial_key: bool = True, actor: Actor) -> tuple[Partner, str | None]:
+    """Create a partner and (unless `initial_key` is False) its first API key; the key is returned once
+    and stored hashed."""
+    partner = Partner.objects.create(name=name, return_url_origins=return_url_origins or [], is_active=is_active)
+    api_key, key = (PartnerAPIKey.objects.create_key(partner=partner, name=f"{name} (initial key)")
+                    if initial_key else (None, None))
     audit.action("partner.create", actor=actor, target_type="partner", target_id=partner.pk,
-                 after={"name": partner.name, "return_url_origins": partner.return_url_origins,
-                        "api_key_prefix": api_key.prefix})
+                 after={**{name: getattr(partner, name) for name in PARTNER_AUDITED},
+                        "api_key_prefix": api_key.prefix if api_key else None})
     return partner, key
+
+
+@transaction.atomic
+def partner_update(*, partner: Partner, data: dict, actor: Actor) -> Partner:
+    """Change a partner's name, whether it is active, or the origins its portal may be sent back to."""
+    before = {name: getattr(partner, name) for name in PARTNER_AUDITED}
+    for name, value in data.items():
+        setattr(partner, name, value)
+    partner.save()
+    old, new = audit.changes(before, {name: getattr(partner, name) for name in PARTNER_AUDITED})
+    if old:
+        audit.action("partner.update", actor=actor, target_type="partner", target_id=partner.pk, before=old,
+                     after=new)
+    return partner
 
 
 @transaction.atomic
@@ -91,6 +114,21 @@ def api_key_create(*, partner: Partner, name: str, expiry_date=None, actor: Acto
                  after={"partner": str(partner.pk), "name": name, "prefix": api_key.prefix,
                         "expiry_date": expiry_date})
     return api_key, key
+
+
+@transaction.atomic
+def api_key_update(*, api_key: PartnerAPIKey, data: dict, actor: Actor) -> PartnerAPIKey:
+    """Rename a key, change its expiry, or revoke it (audited as api_key.revoke; a revoked key stays revoked)."""
+    before = {name: getattr(api_key, name) for name in API_KEY_AUDITED}
+    for name, value in data.items():
+        setattr(api_key, name, value)
+    api_key.save()
+    old, new = audit.changes(before, {name: getattr(api_key, name) for name in API_KEY_AUDITED})
+    if old:
+        code = "api_key.revoke" if new.get("revoked") is True else "api_key.update"
+        audit.action(code, actor=actor, target_type="partner_api_key", target_id=api_key.pk, before=old, after=new,
+                     data={"partner": str(api_key.partner_id), "prefix": api_key.prefix})
+    return api_key
 
 
 def _tenant_set_active(*, tenant: Tenant, active: bool, actor: Actor) -> Tenant:
