@@ -20,11 +20,14 @@ ACTIONS: dict[str, ActionCode] = {
                                  "tenants.services.partner_create"),
     "partner.update": ActionCode("a partner's name, active flag or return-URL origins changed",
                                  "tenants.services.partner_update"),
+    "partner.delete": ActionCode("a partner without tenants was deleted, with its keys",
+                                 "tenants.services.partner_delete"),
     "api_key.create": ActionCode("a partner got a new API key (its prefix, never the key)",
                                  "tenants.services.api_key_create"),
     "api_key.update": ActionCode("an API key's name or expiry date changed", "tenants.services.api_key_update"),
     "api_key.revoke": ActionCode("an API key was revoked: it no longer authenticates",
                                  "tenants.services.api_key_update"),
+    "api_key.delete": ActionCode("an API key was deleted", "tenants.services.api_key_delete"),
     "tenant.create": ActionCode("a tenant was onboarded", "tenants.services.tenant_create"),
     "tenant.update": ActionCode("a tenant's name, slug or partner changed", "tenants.services.tenant_update"),
     "tenant.schedule.update": ActionCode("the daily sync's time zone or hour changed, or it was paused or resumed",
@@ -33,6 +36,8 @@ ACTIONS: dict[str, ActionCode] = {
                                   "tenants.services.tenant_activate, tenants.services.tenant_update"),
     "tenant.deactivate": ActionCode("a tenant was deactivated: nothing runs for it",
                                     "tenants.services.tenant_deactivate, tenants.services.tenant_update"),
+    "tenant.delete": ActionCode("a tenant was deleted with everything it owned (the row keeps its id)",
+                                "tenants.services.tenant_delete"),
     # connections
     "connection.jaggaer.configure": ActionCode("JAGGAER credentials or address were set (whether a secret is set, "
                                                "never its value)", "connections.services.jaggaer_connection_configure"),

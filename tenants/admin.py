@@ -24,10 +24,13 @@ from core.exceptions import ApplicationError, Conflict
 from tenants.models import Partner, PartnerAPIKey, Tenant
 from tenants.services import (
     api_key_create,
+    api_key_delete,
     api_key_update,
     partner_create,
+    partner_delete,
     partner_update,
     tenant_create,
+    tenant_delete,
     tenant_update,
 )
 
@@ -127,6 +130,13 @@ class PartnerAdmin(admin.ModelAdmin):
             obj._state.adding = False
         obj.refresh_from_db()
 
+    def delete_model(self, request, obj):
+        partner_delete(partner=obj, actor=actor_from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for partner in queryset:
+            partner_delete(partner=partner, actor=actor_from_request(request))
+
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
@@ -169,6 +179,13 @@ class TenantAdmin(admin.ModelAdmin):
         obj.pk = tenant.pk
         obj._state.adding = False
         obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        tenant_delete(tenant=obj, actor=actor_from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for tenant in queryset:
+            tenant_delete(tenant=tenant, actor=actor_from_request(request))
 
     # ------------------------------------------------------------------ columns
 
@@ -345,3 +362,10 @@ class PartnerAPIKeyAdmin(APIKeyModelAdmin):
                                  f"The API key for {api_key.name} is: {key}. Please store it somewhere safe: "
                                  f"you will not be able to see it again.")
         obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        api_key_delete(api_key=obj, actor=actor_from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for api_key in queryset:
+            api_key_delete(api_key=api_key, actor=actor_from_request(request))

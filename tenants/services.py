@@ -176,3 +176,35 @@ def tenant_update(*, tenant: Tenant, data: dict, actor: Actor) -> Tenant:
         _check_slug_free(partner=tenant.partner, slug=tenant.slug, exclude=tenant)
         raise
     return tenant
+
+
+# Deletions (the admin's; the API only deactivates): the row records what was deleted, by whom.
+
+@transaction.atomic
+def partner_delete(*, partner: Partner, actor: Actor) -> None:
+    """Delete a partner without tenants (its keys go with it); one with tenants is refused by the database."""
+    before = {name: getattr(partner, name) for name in PARTNER_AUDITED}
+    before["api_key_prefixes"] = sorted(partner.api_keys.values_list("prefix", flat=True))
+    pk = partner.pk
+    partner.delete()
+    audit.action("partner.delete", actor=actor, target_type="partner", target_id=pk, before=before)
+
+
+@transaction.atomic
+def api_key_delete(*, api_key: PartnerAPIKey, actor: Actor) -> None:
+    before = {name: getattr(api_key, name) for name in API_KEY_AUDITED}
+    data = {"partner": str(api_key.partner_id), "prefix": api_key.prefix}
+    pk = api_key.pk
+    api_key.delete()
+    audit.action("api_key.delete", actor=actor, target_type="partner_api_key", target_id=pk, before=before,
+                 data=data)
+
+
+@transaction.atomic
+def tenant_delete(*, tenant: Tenant, actor: Actor) -> None:
+    """Delete a tenant and everything it owns (the admin's; partners deactivate). The audit row outlives it,
+    without a tenant."""
+    before = _audit_view(tenant)
+    pk = tenant.pk
+    tenant.delete()
+    audit.action("tenant.delete", actor=actor, target_type="tenant", target_id=pk, before=before)

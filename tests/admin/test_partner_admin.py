@@ -74,3 +74,21 @@ def test_create_partner_is_audited_with_the_command_as_actor():
     row = Action.objects.get(action="partner.create")
     assert (row.actor_kind, row.actor_label) == ("system", "manage.py create_partner")
     assert row.after["api_key_prefix"] == key.split(".")[0] and key not in str(row.after)
+
+
+def test_deleting_a_key_a_tenant_and_a_partner_in_the_admin_is_audited(superuser_client, alice, tenant):
+    api_key, _ = PartnerAPIKey.objects.create_key(partner=alice.partner, name="old key")
+    response = superuser_client.post(f"/admin/tenants/partnerapikey/{api_key.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not PartnerAPIKey.objects.filter(pk=api_key.pk).exists()
+    row = Action.objects.get(action="api_key.delete")
+    assert (row.target_id, row.data["prefix"], row.actor_label) == (api_key.pk, api_key.prefix, "root")
+
+    response = superuser_client.post("/admin/tenants/tenant/", {"action": "delete_selected", "post": "yes",
+                                                                "_selected_action": [tenant.pk]})
+    assert response.status_code == 302 and not Tenant.objects.filter(pk=tenant.pk).exists()
+    row = Action.objects.get(action="tenant.delete")
+    assert (row.tenant_id, row.target_id, row.before["slug"]) == (None, str(tenant.pk), tenant.slug)
+
+    response = superuser_client.post(f"/admin/tenants/partner/{alice.partner.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not Partner.objects.filter(pk=alice.partner.pk).exists()
+    assert Action.objects.get(action="partner.delete").before["name"] == alice.partner.name
