@@ -1,7 +1,7 @@
 """Audit trail, written by everyone through this one entry point (imports are lazy: no app cycles).
 
 - `record_events(...)` / `record(...)`: what happened to each record in a run.
-- `action(code, actor=..., tenant=..., before=..., after=...)`: what a person did; `actor_from_request`.
+- `action(code, actor=..., tenant=..., before=..., after=...)`: what a person did (its `actor` from `core.actor`).
 - `api_call_scope(run_id=...)`, `api_calls_flush(force=...)`: the buffered outbound call log.
 """
 
@@ -22,20 +22,6 @@ def action(code: str, **kwargs):
     from audit.services import action as _action
 
     return _action(code, **kwargs)
-
-
-def __getattr__(name: str):
-    if name in ("Actor", "SYSTEM"):
-        from audit import services
-
-        return getattr(services, name)
-    raise AttributeError(name)
-
-
-def actor_from_request(request):
-    from audit.services import actor_from_request as _actor_from_request
-
-    return _actor_from_request(request)
 
 
 def changes(before: dict, after: dict) -> tuple[dict, dict]:

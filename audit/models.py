@@ -3,6 +3,7 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from core import actor as core_actor
 from core.outcomes import Outcome  # re-exported: audit.models.Outcome is the pipeline's vocabulary
 from core.tenancy import TenantOwnedModel
 
@@ -75,9 +76,9 @@ class Action(TenantOwnedModel):
     """What a person (through an API key or the admin) or the system did: who, what, before and after."""
 
     class ActorKind(models.TextChoices):
-        API_KEY = "api_key", "API key"
-        STAFF_USER = "staff_user", "staff user"
-        SYSTEM = "system", "system"
+        API_KEY = core_actor.ActorKind.API_KEY.value, "API key"
+        STAFF_USER = core_actor.ActorKind.STAFF_USER.value, "staff user"
+        SYSTEM = core_actor.ActorKind.SYSTEM.value, "system"
 
     tenant = models.ForeignKey("tenants.Tenant", null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="audit_actions")

@@ -16,8 +16,10 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from audit.actions import action_code_check
 from audit.models import Action, ApiCall, Outcome, RecordEvent
 from connections.clients.redaction import redact_text
+from core.actor import Actor, actor_from_request
 from core.tenancy import unscoped
 
 logger = logging.getLogger(__name__)
@@ -235,32 +237,7 @@ def api_calls_prune(*, now: dt.datetime | None = None, days: int | None = None, 
 
 # ============================================================================ people's actions
 
-ACTION_CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _SECRET_NAME = re.compile(r"secret|token|password|passwd|private|credential", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: an API key (its prefix and partner, never the key), a staff user, or the system."""
-
-    kind: str
-    label: str
-    id: str = ""
-
-
-SYSTEM = Actor(Action.ActorKind.SYSTEM, "system")
-
-
-def actor_from_request(request) -> Actor:
-    """The actor of an API request (a partner's key) or of an admin request (a staff user)."""
-    user = getattr(request, "user", None)
-    api_key = getattr(user, "api_key", None)
-    if api_key is not None and getattr(user, "partner", None) is not None:
-        return Actor(Action.ActorKind.API_KEY, str(getattr(user, "label", "") or f"api-key:{api_key.prefix}"),
-                     str(api_key.pk))
-    if user is not None and getattr(user, "is_authenticated", False) and hasattr(user, "get_username"):
-        return Actor(Action.ActorKind.STAFF_USER, user.get_username(), str(user.pk))
-    return Actor(Action.ActorKind.SYSTEM, "anonymous request")
 
 
 def _scrub(value):
@@ -281,9 +258,10 @@ def changes(before: dict, after: dict) -> tuple[dict, dict]:
 
 def action(code: str, *, actor, tenant=None, tenant_id=None, target_type: str = "", target_id: object = "",
            before: dict | None = None, after: dict | None = None, data: dict | None = None) -> Action:
-    """Record one action of a person (or the system). `actor` is an `Actor` or the request."""
-    if not ACTION_CODE.match(code):
-        raise ValueError(f"action code {code!r} must be dotted lowercase words, e.g. 'mapping.set'")
+    """Record one action of a person (or the system). `actor` is an `Actor` or the request; `code` must be
+    registered in `audit.actions.ACTIONS` (ValueError otherwise). Services call it inside the transaction
+    of the change it records."""
+    action_code_check(code)
     if not isinstance(actor, Actor):
         actor = actor_from_request(actor)
     return Action.objects.create(

@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-import audit
 from connections import health, jaggaer, qbo_authorization, tokens
 from connections.exceptions import ConnectionFailure
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
+from core.actor import actor_from_request
 
 _HEALTH = ["status", "status_reason", "last_success_at", "last_error_code", "last_error_message", "last_error_at",
            "consecutive_failures", "last_ping_at", "last_ping_ok", "last_ping_result", "created_at", "updated_at"]
@@ -59,7 +59,7 @@ def _ping(modeladmin, request, queryset, system: str) -> None:
             modeladmin.message_user(request, f"{connection.tenant}: deactivated; not pinged.", messages.WARNING)
             continue
         answer = health.connection_ping(tenant=connection.tenant, system=system,
-                                        actor=audit.actor_from_request(request))
+                                        actor=actor_from_request(request))
         if answer["ok"]:
             modeladmin.message_user(request, f"{connection.tenant}: ping worked.", messages.SUCCESS)
         else:
@@ -143,7 +143,7 @@ class JaggaerConnectionAdmin(admin.ModelAdmin):
                    if not change or name in form.changed_data}
         if secret:
             changes["client_secret"] = secret
-        connection = jaggaer.jaggaer_connection_configure(tenant=obj.tenant, actor=audit.actor_from_request(request),
+        connection = jaggaer.jaggaer_connection_configure(tenant=obj.tenant, actor=actor_from_request(request),
                                                           **changes)
         obj.pk = connection.pk
         obj.refresh_from_db()
@@ -189,7 +189,7 @@ class QboConnectionAdmin(admin.ModelAdmin):
     def refresh_now(self, request, queryset):
         for connection in queryset.select_related("tenant"):
             try:
-                tokens.qbo_connection_refresh(connection=connection, actor=audit.actor_from_request(request))
+                tokens.qbo_connection_refresh(connection=connection, actor=actor_from_request(request))
             except ConnectionFailure as exc:
                 self.message_user(request, f"{connection.tenant}: {exc.message}", messages.WARNING)
             else:
@@ -199,5 +199,5 @@ class QboConnectionAdmin(admin.ModelAdmin):
     def disconnect(self, request, queryset):
         for connection in queryset.select_related("tenant"):
             answer = qbo_authorization.qbo_connection_disconnect(tenant=connection.tenant,
-                                                                 actor=audit.actor_from_request(request))
+                                                                 actor=actor_from_request(request))
             self.message_user(request, f"{connection.tenant}: {answer['message']}", messages.INFO)

@@ -12,7 +12,6 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-import audit
 from config.throttles import PartnerKeyThrottle, PingThrottle
 from connections import health, jaggaer, qbo_authorization, selectors
 from connections.serializers import (
@@ -25,12 +24,13 @@ from connections.serializers import (
     QboConnectionSerializer,
     QboDisconnectAnswerSerializer,
 )
+from core.actor import Actor, actor_from_request
 from core.tenancy import unscoped
 from tenants.permissions import TenantScopedMixin
 
 TAGS = ["connections"]
 # The Intuit redirect carries no credentials of ours: the system acts on the customer's consent.
-INTUIT_REDIRECT = audit.Actor("system", "QuickBooks consent (Intuit redirect)")
+INTUIT_REDIRECT = Actor("system", "QuickBooks consent (Intuit redirect)")
 
 
 class ConnectionsApi(TenantScopedMixin, APIView):
@@ -61,7 +61,7 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Forget the JAGGAER credentials", tags=TAGS, request=None,
                    responses=JaggaerConnectionSerializer)
     def delete(self, request, tenant_id):
-        connection = jaggaer.jaggaer_connection_clear(tenant=self.tenant, actor=audit.actor_from_request(request))
+        connection = jaggaer.jaggaer_connection_clear(tenant=self.tenant, actor=actor_from_request(request))
         return Response(JaggaerConnectionSerializer(connection).data)
 
     def _write(self, request, *, partial: bool) -> Response:
@@ -72,7 +72,7 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
         changes = dict(serializer.validated_data)
         if not partial:
             changes.setdefault("dialect", {})
-        connection = jaggaer.jaggaer_connection_configure(tenant=self.tenant, actor=audit.actor_from_request(request),
+        connection = jaggaer.jaggaer_connection_configure(tenant=self.tenant, actor=actor_from_request(request),
                                                           **changes)
         return Response(JaggaerConnectionSerializer(connection).data)
 
@@ -97,7 +97,7 @@ class QboDisconnectApi(TenantScopedMixin, APIView):
 
 
 def _disconnect(tenant, request) -> Response:
-    answer = qbo_authorization.qbo_connection_disconnect(tenant=tenant, actor=audit.actor_from_request(request))
+    answer = qbo_authorization.qbo_connection_disconnect(tenant=tenant, actor=actor_from_request(request))
     answer["connection"] = QboConnectionSerializer(selectors.qbo_connection_get(tenant=tenant)).data
     return Response(answer)
 
@@ -108,7 +108,7 @@ class QboAuthorizeApi(TenantScopedMixin, APIView):
     def post(self, request, tenant_id):
         serializer = QboAuthorizeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        url = qbo_authorization.qbo_authorization_start(tenant=self.tenant, actor=audit.actor_from_request(request),
+        url = qbo_authorization.qbo_authorization_start(tenant=self.tenant, actor=actor_from_request(request),
                                                         return_url=serializer.validated_data.get("return_url"))
         return Response({"authorization_url": url, "expires_in": settings.QBO_STATE_MAX_AGE},
                         status=status.HTTP_201_CREATED)
@@ -122,7 +122,7 @@ class ConnectionPingApi(TenantScopedMixin, APIView):
                    request=None, responses=PingAnswerSerializer)
     def post(self, request, tenant_id):
         return Response(health.connection_ping(tenant=self.tenant, system=self.system,
-                                               actor=audit.actor_from_request(request)))
+                                               actor=actor_from_request(request)))
 
 
 # ============================================================================ Intuit's redirect

@@ -1,1 +1,1 @@
-"""What every app shares and nothing else: the application error, and (later layers) tenancy and actors."""
+"""What every app shares and nothing else: the application error (`exceptions`) and who acts (`actor`)."""

@@ -137,10 +137,11 @@ class Demo:
 
     # ------------------------------------------------------------------ 2. onboarding
     def onboard(self) -> dict:
+        from core.actor import SYSTEM
         from tenants.services import partner_create
 
         self.chapter("2 · A partner portal onboards its customer through the REST API")
-        _, key = partner_create(name="Demo Portal")
+        _, key = partner_create(name="Demo Portal", actor=SYSTEM)
         self.portal.api_key = key
         self.say(f"  partner key for 'Demo Portal' created (prefix {key.split('.')[0]}, stored hashed; "
                  "`manage.py create_partner` does the same)")

@@ -14,8 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-import audit
 from audit.models import Outcome, RecordEvent
+from core.actor import actor_from_request
 from core.exceptions import ApplicationError, Conflict
 from sync import selectors, services
 from sync.models import (
@@ -31,7 +31,7 @@ from sync.models import (
     SyncSettings,
     VendorLink,
 )
-from tenants.admin import RUN_COLOURS, badge, people_audit
+from tenants.admin import RUN_COLOURS, badge
 from tenants.models import Tenant
 
 RUN_RECORDS_SHOWN = 200
@@ -115,9 +115,7 @@ class SyncRunAdmin(DurationMixin, admin.ModelAdmin):
             if run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
                 self.message_user(request, f"Run {run.pk} has already finished ({run.status}).", messages.INFO)
                 continue
-            services.sync_run_cancel(run=run)
-            people_audit(request, "run.cancel_requested", tenant=run.tenant, target=run,
-                         before={"cancel_requested": False}, after={"cancel_requested": True})
+            services.sync_run_cancel(run=run, actor=actor_from_request(request))
             self.message_user(request, f"Run {run.pk}: cancel requested.", messages.SUCCESS)
 
 
@@ -178,7 +176,7 @@ def replay_selected(model_admin, request, rows) -> list[SyncRun]:
     runs = []
     for tenant in Tenant.objects.filter(pk__in=list(targets)):
         try:
-            run = replay_request(tenant=tenant, targets=targets[tenant.pk], actor=request)
+            run = replay_request(tenant=tenant, targets=targets[tenant.pk], actor=actor_from_request(request))
         except Conflict as e:
             if e.code != "sync_already_running":
                 model_admin.message_user(request, f"{tenant}: {e.message}", messages.WARNING)
@@ -317,17 +315,13 @@ class MappingAdmin(admin.ModelAdmin):
         done, failed = 0, False
         for form in forms_changed:
             kind, code, qbo_id = (form.cleaned_data[k] for k in ("kind", "code", "qbo_id"))
-            before = Mapping.objects.for_tenant(tenant).filter(kind=kind, code=code).select_related("qbo_item").first()
             try:
-                mapping = services.mapping_set(tenant=tenant, kind=kind, code=code, qbo_id=qbo_id or None)
+                mapping = services.mapping_set(tenant=tenant, kind=kind, code=code, qbo_id=qbo_id or None,
+                                               actor=actor_from_request(request))
             except ApplicationError as e:
                 form.add_error("qbo_id", e.message)
                 failed = True
                 continue
-            # The same row the mapping API writes: code, target and snapshot shapes match.
-            audit.action("mapping.set" if mapping.qbo_item_id else "mapping.clear", actor=request, tenant=tenant,
-                         target_type=f"mapping.{kind}", target_id=code, before=_mapping_snapshot(before),
-                         after=_mapping_snapshot(mapping))
             done += 1
             label = "GL code" if kind == Kind.GL_ACCOUNT else "department code"
             target = mapping.qbo_item.name if mapping.qbo_item else "nothing"
@@ -339,14 +333,6 @@ class MappingAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{held} record(s) are held on mappings: replay them from the audit rows "
                                            f"or the next run retries them.", messages.INFO)
         return None if failed else done
-
-
-def _mapping_snapshot(mapping: Mapping | None) -> dict | None:
-    if mapping is None:
-        return None
-    item = mapping.qbo_item
-    return {"qbo_id": item.qbo_id if item else None, "qbo_name": item.name if item else None,
-            "state": mapping.state, "source": mapping.source}
 
 
 # ------------------------------------------------------------------------------------------ links and catalogs
@@ -387,7 +373,8 @@ class ForgetLinkMixin:
         key = services.LINKS[self.link_kind][1]
         for link in queryset.select_related("tenant"):
             source_id = getattr(link, key)
-            services.link_forget(tenant=link.tenant, kind=self.link_kind, source_id=source_id, actor=request)
+            services.link_forget(tenant=link.tenant, kind=self.link_kind, source_id=source_id,
+                                  actor=actor_from_request(request))
             self.message_user(request, f"{source_id}: link forgotten; the next run writes it again.",
                               messages.SUCCESS)
 
@@ -480,11 +467,6 @@ class SyncSettingsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         """Through the same services (and rules) as the API, and into the people audit."""
-        before = SyncSettings.objects.select_related("ap_account").get(pk=obj.pk)
-        was = {"ap_account_id": before.ap_account.qbo_id if before.ap_account else None,
-               "department_policy": before.department_policy}
-        ap_id = obj.ap_account.qbo_id if obj.ap_account else None
-        services.sync_settings_update(tenant=obj.tenant, ap_account_id=ap_id)
-        services.sync_settings_set_department_policy(tenant=obj.tenant, policy=obj.department_policy)
-        people_audit(request, "sync_settings.update", tenant=obj.tenant, target=obj, before=was,
-                     after={"ap_account_id": ap_id, "department_policy": obj.department_policy})
+        ap_account_id = obj.ap_account.qbo_id if obj.ap_account else None
+        services.sync_settings_update(tenant=obj.tenant, ap_account_id=ap_account_id,
+                                      department_policy=obj.department_policy, actor=actor_from_request(request))

@@ -7,10 +7,10 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-import audit
+from core.actor import actor_from_request
 from sync import selectors, services
 from sync.filters import JaggaerCatalogFilter, MappingFilter, QboCatalogFilter
-from sync.models import Kind, Mapping
+from sync.models import Kind
 from sync.serializers import (
     AutoMatchSerializer,
     JaggaerCatalogItemSerializer,
@@ -21,23 +21,6 @@ from sync.serializers import (
     SyncSettingsSerializer,
 )
 from tenants.permissions import TenantScopedMixin
-
-
-def _mapping_audit(mapping: Mapping | None) -> dict | None:
-    """A mapping as the people audit shows it before and after a change."""
-    if mapping is None:
-        return None
-    item = mapping.qbo_item
-    return {"qbo_id": item.qbo_id if item else None, "qbo_name": item.name if item else None,
-            "state": mapping.state, "source": mapping.source}
-
-
-def _mappings_audit(tenant, keys) -> dict:
-    """{"kind:code": state} of many mappings in one query."""
-    keys = set(keys)
-    rows = Mapping.objects.for_tenant(tenant).select_related("qbo_item").filter(
-        kind__in={k for k, _ in keys}, code__in={c for _, c in keys})
-    return {f"{m.kind}:{m.code}": _mapping_audit(m) for m in rows if (m.kind, m.code) in keys}
 
 
 class MappingListApi(TenantScopedMixin, generics.ListAPIView):
@@ -73,19 +56,16 @@ class MappingDetailApi(TenantScopedMixin, APIView):
             raise Http404
         serializer = MappingSetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        before = _mappings_audit(self.tenant, [(kind, code)]).get(f"{kind}:{code}")
         mapping = services.mapping_set(tenant=self.tenant, kind=kind, code=code,
-                                       qbo_id=serializer.validated_data["qbo_id"] or None)
-        audit.action("mapping.set" if mapping.qbo_item_id else "mapping.clear", actor=request, tenant=self.tenant,
-                     target_type=f"mapping.{kind}", target_id=code, before=before, after=_mapping_audit(mapping))
+                                       qbo_id=serializer.validated_data["qbo_id"] or None,
+                                       actor=actor_from_request(request))
         return Response(MappingSerializer(mapping).data)
 
     @extend_schema(summary="Clear a mapping (unmapped; auto-matching leaves it alone)", responses=MappingSerializer)
     def delete(self, request, tenant_id, kind, code):
-        before = _mapping_audit(self._get(kind, code))
-        mapping = services.mapping_set(tenant=self.tenant, kind=kind, code=code, qbo_id=None)
-        audit.action("mapping.clear", actor=request, tenant=self.tenant, target_type=f"mapping.{kind}",
-                     target_id=code, before=before, after=_mapping_audit(mapping))
+        self._get(kind, code)
+        mapping = services.mapping_set(tenant=self.tenant, kind=kind, code=code, qbo_id=None,
+                                       actor=actor_from_request(request))
         return Response(MappingSerializer(mapping).data)
 
 
@@ -95,12 +75,8 @@ class MappingBulkApi(TenantScopedMixin, APIView):
     def post(self, request, tenant_id):
         serializer = MappingBulkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        keys = [(item["kind"], item["code"]) for item in serializer.validated_data["mappings"]]
-        before = _mappings_audit(self.tenant, keys)
-        mappings = services.mappings_bulk_set(tenant=self.tenant, items=serializer.validated_data["mappings"])
-        after = {f"{m.kind}:{m.code}": _mapping_audit(m) for m in mappings}
-        audit.action("mapping.bulk_set", actor=request, tenant=self.tenant, target_type="mapping",
-                     before={key: before.get(key) for key in after}, after=after, data={"count": len(after)})
+        mappings = services.mappings_bulk_set(tenant=self.tenant, items=serializer.validated_data["mappings"],
+                                              actor=actor_from_request(request))
         return Response(MappingSerializer(mappings, many=True).data)
 
 
@@ -110,18 +86,9 @@ class MappingAutoMatchApi(TenantScopedMixin, APIView):
     def post(self, request, tenant_id):
         serializer = AutoMatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        scope = Mapping.objects.for_tenant(self.tenant).select_related("qbo_item")
-        if serializer.validated_data.get("kind"):
-            scope = scope.filter(kind=serializer.validated_data["kind"])
-        before = {f"{m.kind}:{m.code}": _mapping_audit(m) for m in scope}
         counts = services.mappings_auto_match(tenant=self.tenant, kind=serializer.validated_data.get("kind"),
-                                              include_person=serializer.validated_data["include_person"])
-        changed_before, changed_after = audit.changes(before, {f"{m.kind}:{m.code}": _mapping_audit(m)
-                                                               for m in scope.all()})
-        audit.action("mapping.auto_match", actor=request, tenant=self.tenant, target_type="mapping",
-                     before=changed_before, after=changed_after,
-                     data={"kind": serializer.validated_data.get("kind"), "counts": counts,
-                           "include_person": serializer.validated_data["include_person"]})
+                                              include_person=serializer.validated_data["include_person"],
+                                              actor=actor_from_request(request))
         return Response({"counts": counts})
 
 
@@ -170,20 +137,13 @@ class SyncSettingsApi(TenantScopedMixin, APIView):
         serializer = SyncSettingsSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        current = selectors.sync_settings_get(tenant=self.tenant)
+        changes = {}
         if "ap_account" in data:
-            before = {"ap_account_id": current.ap_account.qbo_id if current.ap_account else None}
-            current = services.sync_settings_update(tenant=self.tenant,
-                                                    ap_account_id=(data["ap_account"] or {}).get("qbo_id"))
-            audit.action("sync_settings.update", actor=request, tenant=self.tenant, target_type="sync_settings",
-                         before=before, after={"ap_account_id": current.ap_account.qbo_id if current.ap_account
-                                               else None})
+            changes["ap_account_id"] = (data["ap_account"] or {}).get("qbo_id")
         if "department_policy" in data:
-            before = {"department_policy": current.department_policy}
-            current = services.sync_settings_set_department_policy(tenant=self.tenant,
-                                                                   policy=data["department_policy"])
-            audit.action("sync_settings.update", actor=request, tenant=self.tenant, target_type="sync_settings",
-                         before=before, after={"department_policy": current.department_policy})
+            changes["department_policy"] = data["department_policy"]
+        current = (services.sync_settings_update(tenant=self.tenant, actor=actor_from_request(request), **changes)
+                   if changes else selectors.sync_settings_get(tenant=self.tenant))
         return Response(SyncSettingsSerializer(current).data, status=status.HTTP_200_OK)
 
 
@@ -192,5 +152,6 @@ class LinkForgetApi(TenantScopedMixin, APIView):
                            "deleted there); the next run matches or writes it again", request=None,
                    responses={204: None})
     def delete(self, request, tenant_id, kind, source_id):
-        services.link_forget(tenant=self.tenant, kind=kind, source_id=source_id, actor=request)
+        services.link_forget(tenant=self.tenant, kind=kind, source_id=source_id,
+                             actor=actor_from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

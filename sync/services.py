@@ -12,6 +12,7 @@ from django.utils import timezone
 import audit
 from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError, TransportError
 from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
+from core.actor import Actor
 from core.exceptions import ApplicationError
 from sync.mappings.catalogs import mappings_refresh
 from sync.mappings.matching import LABELS, Candidate, mapping_state
@@ -140,10 +141,16 @@ def sync_run_start(*, run: SyncRun, progress: Callable[[str, dict], None] | None
     return sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, progress=progress)
 
 
-def sync_run_cancel(*, run: SyncRun) -> SyncRun:
+@transaction.atomic
+def sync_run_cancel(*, run: SyncRun, actor: Actor | None = None) -> SyncRun:
+    """Ask a queued or running run to stop (it stops between batches); with `actor`, audited as sync.cancel."""
+    before = {"status": run.status, "cancel_requested": run.cancel_requested}
     if run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
         run.cancel_requested = True
         run.save(update_fields=["cancel_requested"])
+    if actor is not None:
+        audit.action("sync.cancel", actor=actor, tenant_id=run.tenant_id, target_type="sync_run", target_id=run.pk,
+                     before=before, after={"status": run.status, "cancel_requested": run.cancel_requested})
     return run
 
 
@@ -183,19 +190,33 @@ def _check_kind(kind: str) -> None:
                                fields={"kind": ["Unknown kind."]})
 
 
+def mapping_audit_view(mapping: Mapping | None) -> dict | None:
+    """A mapping as the people audit shows it before and after a change."""
+    if mapping is None:
+        return None
+    item = mapping.qbo_item
+    return {"qbo_id": item.qbo_id if item else None, "qbo_name": item.name if item else None,
+            "state": mapping.state, "source": mapping.source}
+
+
 @transaction.atomic
-def mapping_set(*, tenant, kind: str, code: str, qbo_id: str | None) -> Mapping:
-    """A person maps a code (or, with qbo_id None, clears it); auto-matching never overrides this."""
+def mapping_set(*, tenant, kind: str, code: str, qbo_id: str | None, actor: Actor | None = None) -> Mapping:
+    """A person maps a code (or, with qbo_id None, clears it); auto-matching never overrides this.
+    With `actor`, audited as mapping.set or mapping.clear."""
     _check_kind(kind)
     item = None if qbo_id in (None, "") else _qbo_item(tenant=tenant, kind=kind, qbo_id=qbo_id)
-    mapping, _ = Mapping.objects.select_for_update().get_or_create(tenant=tenant, kind=kind, code=code)
+    mapping, created = Mapping.objects.select_for_update().get_or_create(tenant=tenant, kind=kind, code=code)
+    before = None if created else mapping_audit_view(mapping)
     _apply(mapping, item, _jaggaer_active(tenant, kind, [code]).get(code))
     mapping.save()
+    if actor is not None:
+        audit.action("mapping.set" if mapping.qbo_item_id else "mapping.clear", actor=actor, tenant=tenant,
+                     target_type=f"mapping.{kind}", target_id=code, before=before, after=mapping_audit_view(mapping))
     return mapping
 
 
 @transaction.atomic
-def mappings_bulk_set(*, tenant, items: list[dict]) -> list[Mapping]:
+def mappings_bulk_set(*, tenant, items: list[dict], actor: Actor | None = None) -> list[Mapping]:
     """Several mappings at once, all or nothing: [{"kind", "code", "qbo_id"}, ...]."""
     if not items:
         raise ApplicationError("Send at least one mapping.", code="validation_error",
@@ -212,55 +233,88 @@ def mappings_bulk_set(*, tenant, items: list[dict]) -> list[Mapping]:
     if errors:
         raise ApplicationError("Some mappings are not valid; nothing was changed.", code="validation_error",
                                fields={"mappings": errors})
-    out = []
+    out, before = [], {}
     for kind, code, item in resolved:
-        mapping, _ = Mapping.objects.select_for_update().get_or_create(tenant=tenant, kind=kind, code=code)
+        mapping, created = Mapping.objects.select_for_update().get_or_create(tenant=tenant, kind=kind, code=code)
+        before[f"{kind}:{code}"] = None if created else mapping_audit_view(mapping)
         out.append(_apply(mapping, item, _jaggaer_active(tenant, kind, [code]).get(code)))
     Mapping.objects.bulk_update(out, ["qbo_item", "source", "state", "state_detail", "updated_at"])
+    if actor is not None:
+        after = {f"{m.kind}:{m.code}": mapping_audit_view(m) for m in out}
+        audit.action("mapping.bulk_set", actor=actor, tenant=tenant, target_type="mapping",
+                     before={key: before.get(key) for key in after}, after=after, data={"count": len(after)})
     return out
 
 
-def mappings_auto_match(*, tenant, kind: str | None = None, include_person: bool = False) -> dict:
-    """Re-run auto-matching on automatic mappings (and a person's too when asked)."""
+@transaction.atomic
+def mappings_auto_match(*, tenant, kind: str | None = None, include_person: bool = False,
+                        actor: Actor | None = None) -> dict:
+    """Re-run auto-matching on automatic mappings (and a person's too when asked); with `actor`, audited as
+    mapping.auto_match with only the mappings it changed."""
     kinds = [kind] if kind else list(Kind.values)
     for k in kinds:
         _check_kind(k)
-    return {k: mappings_refresh(tenant=tenant, kind=k, rematch=True, include_person=include_person) for k in kinds}
+    scope = Mapping.objects.for_tenant(tenant).select_related("qbo_item").filter(kind__in=kinds)
+    before = {f"{m.kind}:{m.code}": mapping_audit_view(m) for m in scope} if actor is not None else {}
+    counts = {k: mappings_refresh(tenant=tenant, kind=k, rematch=True, include_person=include_person) for k in kinds}
+    if actor is not None:
+        changed_before, changed_after = audit.changes(before, {f"{m.kind}:{m.code}": mapping_audit_view(m)
+                                                               for m in scope.all()})
+        audit.action("mapping.auto_match", actor=actor, tenant=tenant, target_type="mapping",
+                     before=changed_before, after=changed_after,
+                     data={"kind": kind, "counts": counts, "include_person": include_person})
+    return counts
 
 
 # ---------------------------------------------------------------------------- settings
 
-def sync_settings_update(*, tenant, ap_account_id: str | None) -> SyncSettings:
-    """Set the tenant's default AP account: it must be a QBO Liability account of subtype AccountsPayable."""
-    current, _ = SyncSettings.objects.get_or_create(tenant=tenant)
-    if ap_account_id in (None, ""):
-        current.ap_account = None
-    else:
-        item = QboCatalogItem.objects.for_tenant(tenant).filter(
-            kind=Kind.GL_ACCOUNT, qbo_id=str(ap_account_id), present=True).first()
-        if item is None:
-            raise ApplicationError(f"QuickBooks has no account with id {ap_account_id} (as of the last catalog "
-                                   f"import; run a sync to refresh it).", code="qbo_item_not_found",
-                                   fields={"ap_account_id": ["No such account."]})
-        if not item.is_ap_account:
-            raise ApplicationError(f"'{item.name}' is not an active Liability account of type Accounts Payable.",
-                                   code="invalid_ap_account",
-                                   fields={"ap_account_id": ["Must be an active Accounts Payable account."]})
-        current.ap_account = item
-    current.save()
-    return current
+_UNSET = object()
 
 
-def sync_settings_set_department_policy(*, tenant, policy: str) -> SyncSettings:
-    """What to do with a document whose lines are on several departments: hold it, or a QBO Class per line."""
-    if policy not in SyncSettings.DepartmentPolicy.values:
-        raise ApplicationError(f"Unknown department policy {policy!r}; use one of "
+@transaction.atomic
+def sync_settings_update(*, tenant, ap_account_id: str | None | object = _UNSET,
+                         department_policy: str | object = _UNSET, actor: Actor | None = None) -> SyncSettings:
+    """Change the tenant's sync settings (only what is passed); with `actor`, one sync_settings.update row.
+
+    - `ap_account_id`: the default AP account, a QBO Liability account of subtype AccountsPayable (None clears);
+    - `department_policy`: what to do with a document whose lines are on several departments: hold it, or a
+      QBO Class per line.
+    """
+    if department_policy is not _UNSET and department_policy not in SyncSettings.DepartmentPolicy.values:
+        raise ApplicationError(f"Unknown department policy {department_policy!r}; use one of "
                                f"{', '.join(SyncSettings.DepartmentPolicy.values)}.", code="invalid_department_policy",
                                fields={"department_policy": ["Unknown policy."]})
-    current, _ = SyncSettings.objects.get_or_create(tenant=tenant)
-    current.department_policy = policy
-    current.save(update_fields=["department_policy", "updated_at"])
+    current, _ = SyncSettings.objects.select_related("ap_account").get_or_create(tenant=tenant)
+    before, after = {}, {}
+    if ap_account_id is not _UNSET:
+        before["ap_account_id"] = current.ap_account.qbo_id if current.ap_account else None
+        current.ap_account = _ap_account(tenant=tenant, ap_account_id=ap_account_id)
+        after["ap_account_id"] = current.ap_account.qbo_id if current.ap_account else None
+    if department_policy is not _UNSET:
+        before["department_policy"] = current.department_policy
+        current.department_policy = department_policy
+        after["department_policy"] = department_policy
+    current.save()
+    if actor is not None and after:
+        audit.action("sync_settings.update", actor=actor, tenant=tenant, target_type="sync_settings",
+                     target_id=current.pk, before=before, after=after)
     return current
+
+
+def _ap_account(*, tenant, ap_account_id: str | None) -> QboCatalogItem | None:
+    if ap_account_id in (None, ""):
+        return None
+    item = QboCatalogItem.objects.for_tenant(tenant).filter(
+        kind=Kind.GL_ACCOUNT, qbo_id=str(ap_account_id), present=True).first()
+    if item is None:
+        raise ApplicationError(f"QuickBooks has no account with id {ap_account_id} (as of the last catalog "
+                               f"import; run a sync to refresh it).", code="qbo_item_not_found",
+                               fields={"ap_account_id": ["No such account."]})
+    if not item.is_ap_account:
+        raise ApplicationError(f"'{item.name}' is not an active Liability account of type Accounts Payable.",
+                               code="invalid_ap_account",
+                               fields={"ap_account_id": ["Must be an active Accounts Payable account."]})
+    return item
 
 
 # ---------------------------------------------------------------------------- links
@@ -272,7 +326,8 @@ LINKS = {  # kind in the API -> (model, JAGGAER id field, the step whose records
 }
 
 
-def link_forget(*, tenant, kind: str, source_id: str, actor) -> dict:
+@transaction.atomic
+def link_forget(*, tenant, kind: str, source_id: str, actor: Actor) -> dict:
     """Forget what a JAGGAER record was written as in QBO (e.g. the QBO object was deleted there): the
     next run matches or writes it again (vendors by name, documents by DocNumber and vendor)."""
     if kind not in LINKS:

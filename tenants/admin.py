@@ -18,11 +18,21 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 
-import audit
 from connections.models import ConnectionStatus
+from core.actor import actor_from_request
 from core.exceptions import ApplicationError, Conflict
 from tenants.models import Partner, PartnerAPIKey, Tenant
-from tenants.services import tenant_update
+from tenants.services import (
+    api_key_create,
+    api_key_delete,
+    api_key_update,
+    partner_create,
+    partner_delete,
+    partner_update,
+    tenant_create,
+    tenant_delete,
+    tenant_update,
+)
 
 BADGE_COLOURS = {
     ConnectionStatus.CONNECTED: "#2e7d32",
@@ -57,19 +67,6 @@ def _connection(tenant, name: str):
         return getattr(tenant, name)
     except ObjectDoesNotExist:  # the reverse one-to-one: no connection yet
         return None
-
-
-def people_audit(request, code: str, *, tenant=None, target=None, before=None, after=None, data=None) -> None:
-    """Every admin action is one row in the people audit, with the staff user as the actor."""
-    import audit
-
-    audit.action(code, actor=audit.actor_from_request(request), tenant=tenant,
-                 target_type=target._meta.model_name if target is not None else "",
-                 target_id=target.pk if target is not None else "", before=before, after=after, data=data)
-
-
-def _plain(values: dict) -> dict:
-    return {k: (v.pk if hasattr(v, "pk") else v) for k, v in values.items()}
 
 
 class ConnectionsFilter(admin.SimpleListFilter):
@@ -119,6 +116,27 @@ class PartnerAdmin(admin.ModelAdmin):
     def tenant_count(self, obj):
         return obj._tenant_count
 
+    def save_model(self, request, obj, form, change):
+        """Through the services (audited as partner.create / partner.update); no key is made here: keys are
+        added under "Partner API keys", where each is shown once."""
+        actor = actor_from_request(request)
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        if change:
+            partner_update(partner=Partner.objects.get(pk=obj.pk), data=data, actor=actor)
+        else:
+            partner, _ = partner_create(name=obj.name, return_url_origins=obj.return_url_origins,
+                                        is_active=obj.is_active, initial_key=False, actor=actor)
+            obj.pk = partner.pk
+            obj._state.adding = False
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        partner_delete(partner=obj, actor=actor_from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for partner in queryset:
+            partner_delete(partner=partner, actor=actor_from_request(request))
+
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
@@ -149,19 +167,25 @@ class TenantAdmin(admin.ModelAdmin):
         return fields if request.user.is_superuser else [*fields, "partner"]
 
     def save_model(self, request, obj, form, change):
+        """Through the services the API uses: a new hour or time zone reschedules the daily sync, and each
+        change is one people-audit row with before and after."""
+        actor = actor_from_request(request)
         if not change:
-            super().save_model(request, obj, form, change)
-            people_audit(request, "tenant.created", tenant=obj, target=obj, after={"name": obj.name, "slug": obj.slug})
-            return
-        # Through the service, so a new hour or time zone reschedules the daily sync; audited with before/after.
-        current = Tenant.objects.get(pk=obj.pk)
-        changed = {name: form.cleaned_data[name] for name in form.changed_data}
-        before = {name: getattr(current, name) for name in changed}
-        tenant_update(tenant=current, data=changed)
+            data = {name: getattr(obj, name) for name in form.cleaned_data if name != "partner"}
+            tenant = tenant_create(partner=obj.partner, data=data, actor=actor)
+        else:
+            changed = {name: form.cleaned_data[name] for name in form.changed_data}
+            tenant = tenant_update(tenant=Tenant.objects.get(pk=obj.pk), data=changed, actor=actor)
+        obj.pk = tenant.pk
+        obj._state.adding = False
         obj.refresh_from_db()
-        if changed:
-            people_audit(request, "tenant.changed", tenant=obj, target=obj, before=_plain(before),
-                         after=_plain(changed))
+
+    def delete_model(self, request, obj):
+        tenant_delete(tenant=obj, actor=actor_from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for tenant in queryset:
+            tenant_delete(tenant=tenant, actor=actor_from_request(request))
 
     # ------------------------------------------------------------------ columns
 
@@ -216,7 +240,7 @@ class TenantAdmin(admin.ModelAdmin):
             if not tenant.is_active:
                 self.message_user(request, f"{tenant}: deactivated; its connections are not pinged.", messages.WARNING)
                 continue
-            results = {system: connection_ping(tenant=tenant, system=system, actor=audit.actor_from_request(request))
+            results = {system: connection_ping(tenant=tenant, system=system, actor=actor_from_request(request))
                        for system in ("jaggaer", "qbo")}
             for system, answer in results.items():
                 name = "JAGGAER" if system == "jaggaer" else "QuickBooks"
@@ -233,7 +257,7 @@ class TenantAdmin(admin.ModelAdmin):
 
         for tenant in queryset:
             try:
-                run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.API)
+                run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.API, actor=actor_from_request(request))
             except Conflict as e:
                 if e.code != "sync_already_running":
                     self.message_user(request, f"{tenant}: {e.message}", messages.WARNING)
@@ -243,19 +267,14 @@ class TenantAdmin(admin.ModelAdmin):
                                            f"{f' (run {running})' if running else ''}; wait for it to finish.",
                                   messages.WARNING)
                 continue
-            people_audit(request, "tenant.sync_requested", tenant=tenant, target=tenant,
-                         after={"run": str(run.pk)})
             self.message_user(request, f"{tenant}: sync queued (run {run.pk}).", messages.SUCCESS)
 
     def _set_paused(self, request, queryset, paused: bool) -> None:
         for tenant in queryset:
             if tenant.schedule_paused == paused:
                 continue
-            # Resuming recomputes the next run: a date left over from before the pause would fire at once.
-            data = {"schedule_paused": paused} if paused else {"schedule_paused": False, "next_sync_at": None}
-            tenant_update(tenant=tenant, data=data)
-            people_audit(request, f"tenant.schedule_{'paused' if paused else 'resumed'}", tenant=tenant,
-                         target=tenant, before={"schedule_paused": not paused}, after={"schedule_paused": paused})
+            # Resuming also recomputes the next run (the service's rule, the same as the API's).
+            tenant_update(tenant=tenant, data={"schedule_paused": paused}, actor=actor_from_request(request))
             self.message_user(request, f"{tenant}: daily sync {'paused' if paused else 'resumed'}.",
                               messages.SUCCESS)
 
@@ -311,7 +330,7 @@ class TenantAdmin(admin.ModelAdmin):
                        "title": f"Re-authorize QuickBooks: {tenant.name}"}
             return TemplateResponse(request, "admin/tenants/tenant/qbo_authorize.html", context)
         try:
-            url = qbo_authorization_start(tenant=tenant, actor=audit.actor_from_request(request))
+            url = qbo_authorization_start(tenant=tenant, actor=actor_from_request(request))
         except ApplicationError as e:
             self.message_user(request, f"{tenant}: {e.message}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:tenants_tenant_changelist"))
@@ -324,3 +343,29 @@ class PartnerAPIKeyAdmin(APIKeyModelAdmin):
     list_filter = [*APIKeyModelAdmin.list_filter, "partner"]
     list_select_related = ["partner"]
     search_fields = [*APIKeyModelAdmin.search_fields, "partner__name"]
+
+    def save_model(self, request, obj, form, change):
+        """Through the services (audited as api_key.create / api_key.update / api_key.revoke); a new key is
+        shown once, as the API-key admin always did."""
+        actor = actor_from_request(request)
+        if change:
+            data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+            api_key_update(api_key=PartnerAPIKey.objects.get(pk=obj.pk), data=data, actor=actor)
+        else:
+            api_key, key = api_key_create(partner=obj.partner, name=obj.name, expiry_date=obj.expiry_date,
+                                          actor=actor)
+            if obj.revoked:
+                api_key_update(api_key=api_key, data={"revoked": True}, actor=actor)
+            obj.pk = api_key.pk
+            obj._state.adding = False
+            messages.add_message(request, messages.WARNING,
+                                 f"The API key for {api_key.name} is: {key}. Please store it somewhere safe: "
+                                 f"you will not be able to see it again.")
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        api_key_delete(api_key=obj, actor=actor_from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        for api_key in queryset:
+            api_key_delete(api_key=api_key, actor=actor_from_request(request))

@@ -3,18 +3,11 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-import audit
+from core.actor import actor_from_request
 from tenants import services
 from tenants.filters import TenantFilter
 from tenants.models import Tenant
 from tenants.serializers import TenantSerializer
-
-_AUDITED = ("name", "slug", "time_zone", "sync_hour", "schedule_paused", "is_active")
-_SCHEDULE = ("time_zone", "sync_hour", "schedule_paused")
-
-
-def _audit_view(tenant: Tenant) -> dict:
-    return {name: getattr(tenant, name) for name in _AUDITED}
 
 
 @extend_schema_view(
@@ -41,38 +34,21 @@ class TenantViewSet(
         return Tenant.objects.for_partner(partner) if partner else Tenant.objects.none()
 
     def perform_create(self, serializer):
-        tenant = services.tenant_create(partner=self.request.partner, data=serializer.validated_data)
-        serializer.instance = tenant
-        audit.action("tenant.create", actor=self.request, tenant=tenant, target_type="tenant", target_id=tenant.pk,
-                     after=_audit_view(tenant))
+        serializer.instance = services.tenant_create(partner=self.request.partner, data=serializer.validated_data,
+                                                     actor=actor_from_request(self.request))
 
     def perform_update(self, serializer):
-        before = _audit_view(serializer.instance)
-        serializer.instance = services.tenant_update(tenant=serializer.instance, data=serializer.validated_data)
-        old, new = audit.changes(before, _audit_view(serializer.instance))
-        for code, names in (("tenant.update", [n for n in old if n not in _SCHEDULE]),
-                            ("tenant.schedule.update", [n for n in old if n in _SCHEDULE])):
-            if names:
-                audit.action(code, actor=self.request, tenant=serializer.instance, target_type="tenant",
-                             target_id=serializer.instance.pk, before={n: old[n] for n in names},
-                             after={n: new[n] for n in names})
+        serializer.instance = services.tenant_update(tenant=serializer.instance, data=serializer.validated_data,
+                                                     actor=actor_from_request(self.request))
 
     @extend_schema(summary="Deactivate a tenant (its syncs stop; nothing is deleted)", request=None)
     @action(detail=True, methods=["post"])
     def deactivate(self, request, tenant_id=None):
-        tenant = self.get_object()
-        was_active = tenant.is_active
-        tenant = services.tenant_set_active(tenant=tenant, active=False)
-        audit.action("tenant.deactivate", actor=request, tenant=tenant, target_type="tenant", target_id=tenant.pk,
-                     before={"is_active": was_active}, after={"is_active": tenant.is_active})
+        tenant = services.tenant_deactivate(tenant=self.get_object(), actor=actor_from_request(request))
         return Response(self.get_serializer(tenant).data, status=status.HTTP_200_OK)
 
     @extend_schema(summary="Reactivate a tenant", request=None)
     @action(detail=True, methods=["post"])
     def activate(self, request, tenant_id=None):
-        tenant = self.get_object()
-        was_active = tenant.is_active
-        tenant = services.tenant_set_active(tenant=tenant, active=True)
-        audit.action("tenant.activate", actor=request, tenant=tenant, target_type="tenant", target_id=tenant.pk,
-                     before={"is_active": was_active}, after={"is_active": tenant.is_active})
+        tenant = services.tenant_activate(tenant=self.get_object(), actor=actor_from_request(request))
         return Response(self.get_serializer(tenant).data, status=status.HTTP_200_OK)

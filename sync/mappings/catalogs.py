@@ -114,7 +114,9 @@ def mappings_refresh(*, tenant, kind: str, rematch: bool = False, include_person
             counts["matched"] += mapping.qbo_item_id is not None and before[0] != mapping.qbo_item_id
             changed.append(mapping)
     with transaction.atomic():
-        Mapping.objects.bulk_create(new)
+        # A webhook's catalog refresh may create the same new codes at the same moment as a run's:
+        # the first one in wins, the other's duplicates are skipped (its next refresh sees them).
+        Mapping.objects.bulk_create(new, ignore_conflicts=True)
         Mapping.objects.bulk_update(changed, ["qbo_item", "source", "state", "state_detail", "updated_at"])
     return counts
 

@@ -8,10 +8,10 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-import audit
 from audit.selectors import record_event_list
 from audit.serializers import RecordEventSerializer
 from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
+from core.actor import actor_from_request
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs.lifecycle import sync_request
@@ -71,9 +71,7 @@ class SyncRunListApi(TenantScopedMixin, generics.ListAPIView):
         body = SyncRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         run = sync_request(tenant=self.tenant, trigger=SyncRun.Trigger.API, full=body.validated_data["full"],
-                           entities=body.validated_data.get("entities"))
-        audit.action("sync.request", actor=request, tenant=self.tenant, target_type="sync_run", target_id=run.pk,
-                     data={"full": run.full, "entities": run.entities})
+                           entities=body.validated_data.get("entities"), actor=actor_from_request(request))
         run.refresh_from_db()
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -95,10 +93,7 @@ class SyncRunCancelApi(TenantScopedMixin, APIView):
                    responses={202: SyncRunSerializer})
     def post(self, request, *args, tenant_id=None, run_id=None):
         run = generics.get_object_or_404(SyncRun.objects.for_tenant(self.tenant), pk=run_id)
-        before = {"status": run.status, "cancel_requested": run.cancel_requested}
-        run = sync_run_cancel(run=run)
-        audit.action("sync.cancel", actor=request, tenant=self.tenant, target_type="sync_run", target_id=run.pk,
-                     before=before, after={"status": run.status, "cancel_requested": run.cancel_requested})
+        run = sync_run_cancel(run=run, actor=actor_from_request(request))
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -132,7 +127,7 @@ class RecordReplayApi(TenantScopedMixin, APIView):
     def post(self, request, tenant_id, entity, source_id):
         targets = {entity: [source_id]}
         inline = _in_request()
-        run = replay_request(tenant=self.tenant, targets=targets, actor=audit.actor_from_request(request),
+        run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
                              enqueue=not inline)
         if inline:
             run = replay_run_perform(run_id=run.pk, targets=targets)
@@ -149,7 +144,7 @@ class RunReplayFailedApi(TenantScopedMixin, APIView):
     def post(self, request, tenant_id, run_id):
         origin = generics.get_object_or_404(SyncRun.objects.for_tenant(self.tenant), pk=run_id)
         targets = replay_targets_of_run(run=origin)
-        run = replay_request(tenant=self.tenant, targets=targets, actor=audit.actor_from_request(request),
+        run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
                              origin_run=origin)
         run.refresh_from_db()
         answer = _replay_answer(run, targets)

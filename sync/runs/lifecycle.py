@@ -12,7 +12,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+import audit
 from connections.models import ConnectionStatus
+from core.actor import Actor
 from core.exceptions import Conflict
 from core.tenancy import tenant_scope, unscoped
 from sync.models import SyncLease, SyncRun
@@ -60,8 +62,9 @@ def _enqueue(run_ids: list) -> None:
 
 
 def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,
-                 entities: list[str] | None = None, enqueue: bool = True) -> SyncRun:
-    """A queued run holding the tenant's lease, handed to a worker after commit; 409 while one runs."""
+                 entities: list[str] | None = None, enqueue: bool = True, actor: Actor | None = None) -> SyncRun:
+    """A queued run holding the tenant's lease, handed to a worker after commit; 409 while one runs.
+    With `actor` (a person asked for it), audited as sync.request in the same transaction."""
     tenant_require_active(tenant=tenant)
     with transaction.atomic():
         run = sync_run_create(tenant=tenant, trigger=trigger, full=full, entities=entities)
@@ -71,6 +74,9 @@ def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bo
                 "A sync of this tenant is already queued or running; wait for it to finish or cancel it.",
                 code="sync_already_running", extra={"run": _run_summary(holder) if holder else None},
             )
+        if actor is not None:
+            audit.action("sync.request", actor=actor, tenant=tenant, target_type="sync_run", target_id=run.pk,
+                         data={"full": run.full, "entities": run.entities})
         if enqueue:
             transaction.on_commit(lambda: _enqueue([run.pk]))
     return run

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 import audit
 from audit.models import ApiCall
-from audit.services import SYSTEM
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
+from core.actor import SYSTEM
 from sync.models import (
     BillLink,
     Cursor,

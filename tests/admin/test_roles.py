@@ -70,7 +70,7 @@ def test_support_admins_get_the_actions(support_admin_client, tenant):
     support_admin_client.post("/admin/tenants/tenant/", {"action": "pause_schedule", "_selected_action": [tenant.pk]})
     tenant.refresh_from_db()
     assert tenant.schedule_paused is True
-    assert Action.objects.get(action="tenant.schedule_paused").actor_label == "ada"
+    assert Action.objects.get(action="tenant.schedule.update").actor_label == "ada"
 
 
 def test_staff_without_a_role_sees_nothing(client, django_user_model, tenant):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import Action, ApiCall, RecordEvent
+from core.actor import SYSTEM
 from tests.factories import TenantFactory
 from tests.sync.helpers import SUPPLIERS, case_ids
 
@@ -148,7 +149,7 @@ def test_the_csv_export_streams_no_other_tenants_rows(alice, tenant):
 
 def test_actions_are_listed_newest_first_and_filtered(alice, tenant):
     for code in ("mapping.set", "mapping.clear", "sync.request"):
-        audit.action(code, actor=audit.SYSTEM, tenant=tenant, target_type="x", target_id=code)
+        audit.action(code, actor=SYSTEM, tenant=tenant, target_type="x", target_id=code)
     Action.objects.create(tenant=TenantFactory(partner=tenant.partner), actor_kind="system", actor_label="system",
                           action="mapping.set")
     url = f"{_base(tenant)}/audit/actions"

@@ -6,6 +6,7 @@ from django.test import RequestFactory
 
 import audit
 from audit.models import Action
+from core.actor import SYSTEM
 from sync.models import QboCatalogItem, SyncRun
 from tests.connections.support import JAGGAER_CLIENT_SECRET
 
@@ -152,8 +153,8 @@ def test_the_actor_of_an_admin_request_is_the_staff_user(tenant):
 
 
 def test_secret_looking_values_are_masked_and_codes_are_checked(tenant):
-    row = audit.action("connection.jaggaer.configure", actor=audit.SYSTEM, tenant=tenant,
+    row = audit.action("connection.jaggaer.configure", actor=SYSTEM, tenant=tenant,
                        after={"client_secret": "s3cr3t", "client_secret_set": True, "nested": {"access_token": "t"}})
     assert row.after == {"client_secret": "***", "client_secret_set": True, "nested": {"access_token": "***"}}
     with pytest.raises(ValueError):
-        audit.action("Mapping Set", actor=audit.SYSTEM, tenant=tenant)
+        audit.action("Mapping Set", actor=SYSTEM, tenant=tenant)

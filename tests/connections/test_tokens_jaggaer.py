@@ -4,12 +4,12 @@ connection until 60 s before it expires, replaced once on a 401."""
 import pytest
 from django.db import connection as db
 
-import audit
 from connections import jaggaer
 from connections.clients.jaggaer import JaggaerClient
 from connections.exceptions import ConnectionFailure, CredentialsRejected, NotConfigured
 from connections.models import ConnectionStatus, JaggaerConnection
 from connections.tokens import JaggaerTokenProvider
+from core.actor import SYSTEM
 from tests.connections.support import configured_jaggaer, token_calls
 
 # Every test fails if a captured log line carries a secret.
@@ -99,7 +99,7 @@ def test_new_credentials_drop_the_cached_token_and_the_error(tenant, jaggaer_app
     connection = configured_jaggaer(tenant, jaggaer_app, client_secret="wrong")
     with pytest.raises(CredentialsRejected):
         JaggaerTokenProvider(connection).access_token()
-    fixed = jaggaer.jaggaer_connection_configure(tenant=tenant, actor=audit.SYSTEM,
+    fixed = jaggaer.jaggaer_connection_configure(tenant=tenant, actor=SYSTEM,
                                                  client_secret=jaggaer_app.app._client_secret)
     assert fixed.status == ConnectionStatus.CONNECTED and fixed.access_token is None
     assert JaggaerTokenProvider(fixed).access_token()

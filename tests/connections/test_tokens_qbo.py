@@ -7,12 +7,12 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-import audit
 from connections import health, tokens
 from connections.clients.qbo import QboClient
 from connections.exceptions import ConnectionFailure, NeedsReauthorization, NotConfigured
 from connections.models import ConnectionStatus, QboConnection
 from connections.tokens import QboTokenProvider, qbo_client_for_tenant
+from core.actor import SYSTEM
 from tests.connections.support import (
     DEFAULT_REALM,
     connected_qbo,
@@ -111,7 +111,7 @@ def test_invalid_grant_needs_reauthorization_and_nothing_retries_it(tenant, qbo_
         except NeedsReauthorization:
             pass
     assert len(qbo_app.log.entries()) == calls
-    ping = health.qbo_connection_ping(tenant=tenant, actor=audit.SYSTEM)
+    ping = health.qbo_connection_ping(tenant=tenant, actor=SYSTEM)
     assert ping["problem"]["code"] == "consent_revoked"
     assert len(qbo_app.log.entries()) == calls
 

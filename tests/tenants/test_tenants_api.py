@@ -133,6 +133,18 @@ def test_a_partner_pauses_the_daily_schedule(alice, tenant):
     assert response.json()["schedule_paused"] is True
 
 
+def test_resuming_the_schedule_recomputes_the_next_run_as_in_the_admin(alice, tenant):
+    """A date left over from before the pause would fire at once: the service (API and admin) clears it."""
+    from django.utils import timezone
+
+    Tenant.objects.filter(pk=tenant.pk).update(schedule_paused=True, next_sync_at=timezone.now())
+    alice.client.patch(f"{URL}/{tenant.id}", {"schedule_paused": True, "name": "Still paused"}, format="json")
+    tenant.refresh_from_db()
+    assert tenant.next_sync_at is not None
+    response = alice.client.patch(f"{URL}/{tenant.id}", {"schedule_paused": False}, format="json")
+    assert response.status_code == 200 and response.json()["next_sync_at"] is None
+
+
 @pytest.mark.parametrize("query", ["name=a%00b", "slug=%00"])
 def test_a_nul_in_the_query_string_is_a_400(alice, query):
     response = alice.client.get(f"{URL}?{query}")

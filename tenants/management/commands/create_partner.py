@@ -1,7 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
+from core.actor import Actor, ActorKind
 from tenants.services import partner_create
+
+COMMAND_ACTOR = Actor(ActorKind.SYSTEM, "manage.py create_partner")
 
 
 class Command(BaseCommand):
@@ -20,7 +23,7 @@ class Command(BaseCommand):
         if not name:
             raise CommandError("Give the partner a name, e.g. create_partner \"Acme Portal\".")
         try:
-            partner, key = partner_create(name=name, return_url_origins=origins)
+            partner, key = partner_create(name=name, return_url_origins=origins, actor=COMMAND_ACTOR)
         except IntegrityError:
             raise CommandError(f"A partner named '{name}' already exists.")
         self.stdout.write(f"Created partner '{partner.name}' ({partner.id}).")
