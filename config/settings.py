@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "connections",
     "sync",
     "audit",
+    "console",  # the support console's admin over tenants and audit: after the apps whose admin it extends
     "sandbox",
     "demo",
 ]
