@@ -2,7 +2,12 @@
 
 - `record_events(...)` / `record(...)`: what happened to each record in a run.
 - `action(code, actor=..., tenant=..., before=..., after=...)`: what a person did (its `actor` from `core.actor`).
-- `api_call_scope(run_id=...)`, `api_calls_flush(force=...)`: the buffered outbound call log.
+- `api_call_record(info)`: the listener the HTTP layer reports each outbound attempt to (buffered);
+  `api_call_scope(run_id=...)`, `api_calls_flush(force=...)`, `api_calls_prune(...)`: that buffered log.
+
+Other apps import this package to write, and read through `audit.models`, `audit.selectors` and
+`audit.serializers`; the rest of `audit` is its own (tests/test_architecture.py holds everyone to it).
+The audit imports `core` and `tenants` only (a row's tenant), never `connections` or `sync`.
 """
 
 
@@ -40,3 +45,15 @@ def api_calls_flush(*, force: bool = True) -> int:
     from audit.services import api_calls_flush as _flush
 
     return _flush(force=force)
+
+
+def api_call_record(info) -> None:
+    from audit.services import api_call_record as _record
+
+    _record(info)
+
+
+def api_calls_prune(**kwargs) -> int:
+    from audit.services import api_calls_prune as _prune
+
+    return _prune(**kwargs)

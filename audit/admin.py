@@ -1,6 +1,7 @@
-"""Admin for support staff over the audit: per-record rows (filters, capped counts, replay), the outbound
-call log and the people's actions. All three are read-only; the tables are big, so no filter scans them
-for its choices and no list counts them in full."""
+"""Admin for support staff over the audit: per-record rows (filters, capped counts), the outbound call log
+and the people's actions. All three are read-only; the tables are big, so no filter scans them for its
+choices and no list counts them in full. Filtering records by a run's step and replaying them need `sync`:
+the support console (console/admin.py) adds both over RecordEventAdmin."""
 
 from __future__ import annotations
 
@@ -60,22 +61,6 @@ class ReasonFilter(InputFilter):
     placeholder = "e.g. gl_unmapped"
 
 
-class EntityFilter(admin.SimpleListFilter):
-    title = "entity"
-    parameter_name = "entity"
-
-    def lookups(self, request, model_admin):
-        from sync.pipeline.steps import STEP_NAMES
-
-        names = [name for name in STEP_NAMES if name != "catalogs"]
-        if self.value() and self.value() not in names:
-            names.append(self.value())
-        return [(name, name.replace("_", " ")) for name in names]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(entity=self.value()) if self.value() else queryset
-
-
 class AppendOnlyAdmin(admin.ModelAdmin):
     """Audit tables are written by the application only: staff read them, nobody adds, edits or deletes."""
 
@@ -98,23 +83,10 @@ class AppendOnlyAdmin(admin.ModelAdmin):
 class RecordEventAdmin(AppendOnlyAdmin):
     list_display = ["created_at", "tenant", "entity", "source_id", "outcome", "reason", "qbo_id", "qbo_error_code",
                     "short_message"]
-    list_filter = ["outcome", ReasonFilter, EntityFilter, "tenant", RunFilter]
+    list_filter = ["outcome", ReasonFilter, "tenant", RunFilter]
     list_select_related = ["tenant"]
     search_fields = ["=source_id", "=qbo_id"]
     search_help_text = "The exact JAGGAER source id (or QuickBooks id) of a record."
-    actions = ["replay"]
-
-
-    def has_replay_permission(self, request):
-        from sync.admin import can_replay
-
-        return can_replay(request)
-
-    @admin.action(description="Replay the selected records (read again from JAGGAER)", permissions=["replay"])
-    def replay(self, request, queryset):
-        from sync.admin import replay_selected
-
-        replay_selected(self, request, queryset.order_by().values_list("tenant_id", "entity", "source_id").distinct())
 
     @admin.display(description="message")
     def short_message(self, obj):

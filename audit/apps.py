@@ -7,12 +7,8 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished
 
-        from audit.services import api_call_record
-        from connections.clients.calls import call_listeners
-
-        if api_call_record not in call_listeners:
-            call_listeners.append(api_call_record)
-        # The buffered call log is written at the end of every request and every Celery task.
+        # The buffered call log (fed by the HTTP layer, subscribed in ConnectionsConfig.ready) is written at
+        # the end of every request and every Celery task.
         request_finished.connect(_flush, dispatch_uid="audit.api_calls_flush.request")
         try:
             from celery.signals import task_postrun

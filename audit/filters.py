@@ -3,7 +3,7 @@
 import django_filters
 
 from audit.models import Action, ApiCall, Outcome, RecordEvent
-from config.filters import DateTimeFilter
+from core.filters import DateTimeFilter
 
 
 class _Period(django_filters.FilterSet):

@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from audit.actions import action_code_check
 from audit.models import Action, ApiCall, Outcome, RecordEvent
-from connections.clients.redaction import redact_text
 from core.actor import Actor, actor_from_request
+from core.redaction import redact_text
 from core.tenancy import unscoped
 
 logger = logging.getLogger(__name__)
@@ -124,10 +124,10 @@ def record(**fields) -> RecordEvent:
 
 # ============================================================================ the outbound call log
 #
-# Every attempt the shared HTTP layer makes is reported to `api_call_record` (subscribed in
-# AuditConfig.ready). Calls are kept in a per-thread buffer and written with one INSERT at safe
-# points: after a pipeline batch commits (once enough are buffered), at the end of a run, of a
-# request and of a Celery task. Writing the log must never break the work it observes.
+# Every attempt the shared HTTP layer makes is reported to `api_call_record` (subscribed through the
+# `audit` entry point in ConnectionsConfig.ready). Calls are kept in a per-thread buffer and written
+# with one INSERT at safe points: after a pipeline batch commits (once enough are buffered), at the
+# end of a run, of a request and of a Celery task. Writing the log must never break the work it observes.
 
 API_CALL_FLUSH_SIZE = 200          # a batch boundary writes the buffer once it holds this many calls
 API_CALL_FLUSH_SECONDS = 30.0      # ... or once its oldest call is this old

@@ -11,7 +11,7 @@ MASK = "***"
 
 
 def redact_access_line(text: str) -> str:
-    from connections.clients.redaction import redact_text
+    from core.redaction import redact_text
 
     return _TOKEN_VALUE.sub(lambda m: f"{m.group(1)}{MASK}", redact_text(text))
 

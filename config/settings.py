@@ -96,13 +96,14 @@ INSTALLED_APPS = [
     "connections",
     "sync",
     "audit",
+    "console",  # the support console's admin over tenants and audit: after the apps whose admin it extends
     "sandbox",
     "demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.api.RejectNulMiddleware",
+    "core.api.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -163,7 +164,7 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 # The client address is REMOTE_ADDR, or taken from X-Forwarded-For only behind TRUSTED_PROXY_COUNT proxies.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "config.throttles.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.throttles.client_address"
 # A staff login also asks for a TOTP code (django-otp): required in production, optional in development.
 STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=IS_PRODUCTION)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="ml-connector")
@@ -188,19 +189,19 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.PartnerKeyThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttles.PartnerKeyThrottle"],
     # Client addresses come from REMOTE_ADDR, or from X-Forwarded-For behind this many trusted proxies.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
-# --- Throttles (config/throttles.py), counted in the shared cache: "<n>/<second|minute|hour|day>" ----------
+# --- Throttles (core/throttles.py), counted in the shared cache: "<n>/<second|minute|hour|day>" ----------
 API_THROTTLE_PARTNER = env.str("API_THROTTLE_PARTNER", default="1200/minute")        # every call, per API key
 API_THROTTLE_PING = env.str("API_THROTTLE_PING", default="30/minute")                # pings, per API key
 API_THROTTLE_SYNC = env.str("API_THROTTLE_SYNC", default="30/minute")                # sync and replay requests

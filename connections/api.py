@@ -12,7 +12,6 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.throttles import PartnerKeyThrottle, PingThrottle
 from connections import health, jaggaer, qbo_authorization, selectors
 from connections.serializers import (
     ConnectionsOverviewSerializer,
@@ -26,6 +25,7 @@ from connections.serializers import (
 )
 from core.actor import Actor, actor_from_request
 from core.tenancy import unscoped
+from core.throttles import PartnerKeyThrottle, PingThrottle
 from tenants.permissions import TenantScopedMixin
 
 TAGS = ["connections"]

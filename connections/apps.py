@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class ConnectionsConfig(AppConfig):
     name = "connections"
+
+    def ready(self) -> None:
+        # Every attempt of the HTTP layer goes to the audit's outbound call log, through its entry point.
+        import audit
+        from connections.clients.calls import call_listeners
+
+        if audit.api_call_record not in call_listeners:
+            call_listeners.append(audit.api_call_record)

@@ -1,4 +1,4 @@
-"""The one domain error type. Services raise it; the API's exception handler (config/api.py) answers it."""
+"""The one domain error type. Services raise it; the API's exception handler (core/api.py) answers it."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ class PartnerPrincipal:
 
 class PartnerAPIKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
-        from config.throttles import authentication_check
+        from core.throttles import authentication_check
 
         authentication_check(request)  # an address that spent its failed attempts gets 429, before any key check
         header = request.META.get("HTTP_AUTHORIZATION", "")

@@ -1,6 +1,6 @@
 import django_filters
 
-from config.filters import IsoDateTimeFilter
+from core.filters import IsoDateTimeFilter
 from tenants.models import Tenant
 
 

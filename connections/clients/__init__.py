@@ -2,8 +2,9 @@
 
 Nobody outside this package imports `requests`: JAGGAER through `jaggaer.JaggaerClient`, QuickBooks
 through `qbo.QboClient`, and anything else (token endpoints, ping) through `http.HttpClient`. Beside
-them: `outbound.py` (which hosts a customer-given URL may reach), `redaction.py` (what is masked in
-the call log and log lines), `calls.py` (the call reporting the audit app listens to) and
-`limiter.py` (the per-realm QuickBooks budget in Redis). Only the clients' `for_tenant` reads the
-database (the tenant's stored connection, with a token provider from `connections.tokens`).
+them: `outbound.py` (which hosts a customer-given URL may reach), `calls.py` (the call reporting the
+audit's recorder listens to) and `limiter.py` (the per-realm QuickBooks budget in Redis); what is
+masked in the call log and log lines is `core.redaction` (the audit masks with it too). Only the
+clients' `for_tenant` reads the database (the tenant's stored connection, with a token provider from
+`connections.tokens`).
 """

@@ -1,6 +1,6 @@
 """Call reporting: every attempt the HTTP layer makes is told to `call_listeners` as an `ApiCallInfo`.
 
-The audit app subscribes its recorder here (AuditConfig.ready); `record_calls()` collects the calls of
+The audit's recorder is subscribed here (ConnectionsConfig.ready); `record_calls()` collects the calls of
 a block for tests, the ping and the benchmarks. An `ApiCallInfo` never holds a secret.
 """
 

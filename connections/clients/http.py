@@ -5,7 +5,7 @@ own error shapes) or raises `TransportError` when no usable answer came. It retr
 connection errors and timeouts (plus whatever the vendor's `read_error` marks transient), with
 exponential backoff and full jitter, honouring `Retry-After` up to a cap. Every attempt is reported to
 `calls.call_listeners` as an `ApiCallInfo` that carries no secret: tokens travel in headers, which are
-never reported, and query-string values of secret-looking keys are masked (`redaction.sanitize_path`).
+never reported, and query-string values of secret-looking keys are masked (`core.redaction.sanitize_path`).
 
 A client of a system whose host the customer gives (JAGGAER) follows that system's outbound policy
 (`connections.clients.outbound`): the URL is checked before anything is sent, the name is resolved once
@@ -42,8 +42,8 @@ from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from connections.clients.calls import ApiCallInfo, notify
 from connections.clients.outbound import REDIRECT_CODE, OutboundBlocked, OutboundPolicy, policy_for
-from connections.clients.redaction import sanitize_path
 from connections.exceptions import SYSTEM_NAMES, CredentialsRejected, TransportError
+from core.redaction import sanitize_path
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import pytest
 
 from connections.clients.calls import call_listeners, record_calls
 from connections.clients.http import ErrorReading, HttpClient, StaticTokenProvider, parse_retry_after
-from connections.clients.redaction import redact_text, sanitize_path
 from connections.exceptions import CredentialsRejected, TransportError
+from core.redaction import redact_text, sanitize_path
 from sandbox.common.http import Request, Response, SandboxServer
 
 SECRET = "s3cr3t-token-value-0123456789"

@@ -10,7 +10,7 @@ import pytest
 import requests
 from django.test import override_settings
 
-from config.parsers import json_depth
+from core.parsers import json_depth
 from tenants.models import Tenant
 
 URL = "/api/v1/tenants"

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from config.throttles import FailedAuthenticationThrottle
+from core.throttles import FailedAuthenticationThrottle
 from tenants.models import PartnerAPIKey
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,261 @@
+"""The support console over the tenants list and the record audit (see the package docstring)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from audit.admin import ReasonFilter, RecordEventAdmin, RunFilter
+from audit.models import RecordEvent
+from connections.health import connection_ping
+from connections.models import ConnectionStatus
+from connections.qbo_authorization import qbo_authorization_start
+from core.actor import actor_from_request
+from core.exceptions import ApplicationError, Conflict
+from sync.admin import can_replay, replay_selected
+from sync.dashboard import outcomes_chart_svg, record_outcomes_by_day
+from sync.models import Hold, SyncRun
+from sync.pipeline.steps import STEP_NAMES
+from sync.runs.lifecycle import sync_request
+from sync.selectors import alignment_report
+from tenants.admin import RUN_COLOURS, TenantAdmin, badge
+from tenants.models import Tenant
+
+# ---------------------------------------------------------------------- the tenants list
+
+BADGE_COLOURS = {
+    ConnectionStatus.CONNECTED: "#2e7d32",
+    ConnectionStatus.NEEDS_REAUTHORIZATION: "#c62828",
+    ConnectionStatus.ERROR: "#c62828",
+    ConnectionStatus.NOT_CONFIGURED: "#757575",
+}
+# QuickBooks states a person can only fix by going through Intuit's consent screen again.
+REAUTHORIZE = {ConnectionStatus.NEEDS_REAUTHORIZATION, ConnectionStatus.NOT_CONFIGURED, None}
+
+
+def connection_badge(connection):
+    if connection is None:
+        return badge("not configured", BADGE_COLOURS[ConnectionStatus.NOT_CONFIGURED], "no connection yet")
+    colour = BADGE_COLOURS.get(connection.status, "#757575")
+    if connection.status == ConnectionStatus.CONNECTED and connection.consecutive_failures:
+        colour = "#ef8f00"  # connected, but the last calls failed
+    label = connection.get_status_display()
+    return badge(label, colour, connection.status_reason or connection.last_error_code or label)
+
+
+def _connection(tenant, name: str):
+    try:
+        return getattr(tenant, name)
+    except ObjectDoesNotExist:  # the reverse one-to-one: no connection yet
+        return None
+
+
+class ConnectionsFilter(admin.SimpleListFilter):
+    title = "connections"
+    parameter_name = "connections"
+
+    def lookups(self, request, model_admin):
+        return [("attention", "need attention"), ("reauthorize", "QuickBooks needs re-authorization"),
+                ("ok", "both connected")]
+
+    def queryset(self, request, queryset):
+        connected = ConnectionStatus.CONNECTED
+        if self.value() == "attention":
+            return queryset.exclude(jaggaer_connection__status=connected, qbo_connection__status=connected)
+        if self.value() == "reauthorize":
+            return queryset.exclude(qbo_connection__status__in=[connected, ConnectionStatus.ERROR])
+        if self.value() == "ok":
+            return queryset.filter(jaggaer_connection__status=connected, qbo_connection__status=connected)
+        return queryset
+
+
+class HeldFilter(admin.SimpleListFilter):
+    title = "held records"
+    parameter_name = "held"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "has held records"), ("no", "none held")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(_held__gt=0)
+        if self.value() == "no":
+            return queryset.filter(_held=0)
+        return queryset
+
+
+class TenantConsoleAdmin(TenantAdmin):
+    list_display = ["name", "partner", "jaggaer", "quickbooks", "last_run", "held", "schedule", "links"]
+    list_filter = [ConnectionsFilter, HeldFilter, *TenantAdmin.list_filter]
+    list_select_related = [*TenantAdmin.list_select_related, "jaggaer_connection", "qbo_connection"]
+    actions = ["ping_connections", "sync_now", *TenantAdmin.actions]
+
+    def get_queryset(self, request):
+        runs = SyncRun.objects.filter(tenant=OuterRef("pk")).order_by("-created_at")
+        held = (Hold.objects.filter(tenant=OuterRef("pk")).order_by().values("tenant")
+                .annotate(n=Count("id")).values("n"))
+        return super().get_queryset(request).annotate(
+            _last_run_id=Subquery(runs.values("id")[:1]),
+            _last_run_status=Subquery(runs.values("status")[:1]),
+            _last_run_at=Subquery(runs.values("created_at")[:1]),
+            _held=Coalesce(Subquery(held, output_field=IntegerField()), Value(0)),
+        )
+
+    # ------------------------------------------------------------------ columns
+
+    @admin.display(description="JAGGAER")
+    def jaggaer(self, obj):
+        return connection_badge(_connection(obj, "jaggaer_connection"))
+
+    @admin.display(description="QuickBooks")
+    def quickbooks(self, obj):
+        connection = _connection(obj, "qbo_connection")
+        shown = connection_badge(connection)
+        if (connection.status if connection else None) in REAUTHORIZE:
+            url = reverse("admin:tenants_tenant_qbo_authorize", args=[obj.pk])
+            return format_html('{} <a class="mlc-reauthorize" href="{}">re-authorize</a>', shown, url)
+        return shown
+
+    @admin.display(description="last run", ordering="_last_run_at")
+    def last_run(self, obj):
+        if not obj._last_run_id:
+            return "-"
+        url = reverse("admin:sync_syncrun_change", args=[obj._last_run_id])
+        return format_html('<a href="{}">{}</a> {}', url, obj._last_run_at.strftime("%Y-%m-%d %H:%M"),
+                           badge(obj._last_run_status, RUN_COLOURS.get(obj._last_run_status, "#757575")))
+
+    @admin.display(description="held", ordering="_held")
+    def held(self, obj):
+        if not obj._held:
+            return 0
+        url = reverse("admin:sync_hold_changelist") + f"?tenant__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj._held)
+
+    @admin.display(description="")
+    def links(self, obj):
+        return format_html('<a href="{}">dashboard</a> · <a href="{}">mappings</a> · <a href="{}">runs</a>',
+                           reverse("admin:tenants_tenant_dashboard", args=[obj.pk]),
+                           reverse("admin:sync_mapping_tenant", args=[obj.pk]),
+                           reverse("admin:sync_syncrun_changelist") + f"?tenant__id__exact={obj.pk}")
+
+    # ------------------------------------------------------------------ actions
+
+    @admin.action(description="Ping both connections", permissions=["change"])
+    def ping_connections(self, request, queryset):
+        for tenant in queryset:
+            if not tenant.is_active:
+                self.message_user(request, f"{tenant}: deactivated; its connections are not pinged.", messages.WARNING)
+                continue
+            results = {system: connection_ping(tenant=tenant, system=system, actor=actor_from_request(request))
+                       for system in ("jaggaer", "qbo")}
+            for system, answer in results.items():
+                name = "JAGGAER" if system == "jaggaer" else "QuickBooks"
+                if answer["ok"]:
+                    self.message_user(request, f"{tenant}: {name} answered.", messages.SUCCESS)
+                else:
+                    problem = (answer.get("problem") or {}).get("message", "the ping failed")
+                    self.message_user(request, f"{tenant}: {name}: {problem}", messages.WARNING)
+
+    @admin.action(description="Sync now", permissions=["change"])
+    def sync_now(self, request, queryset):
+        for tenant in queryset:
+            try:
+                run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.API, actor=actor_from_request(request))
+            except Conflict as e:
+                if e.code != "sync_already_running":
+                    self.message_user(request, f"{tenant}: {e.message}", messages.WARNING)
+                    continue
+                running = (e.extra.get("run") or {}).get("id", "")
+                self.message_user(request, f"{tenant}: a sync is already queued or running"
+                                           f"{f' (run {running})' if running else ''}; wait for it to finish.",
+                                  messages.WARNING)
+                continue
+            self.message_user(request, f"{tenant}: sync queued (run {run.pk}).", messages.SUCCESS)
+
+    # ------------------------------------------------------------------ views
+
+    def get_urls(self):
+        own = [
+            path("<uuid:tenant_id>/dashboard/", self.admin_site.admin_view(self.dashboard_view),
+                 name="tenants_tenant_dashboard"),
+            path("<uuid:tenant_id>/qbo-authorize/", self.admin_site.admin_view(self.qbo_authorize_view),
+                 name="tenants_tenant_qbo_authorize"),
+        ]
+        return own + super().get_urls()
+
+    def dashboard_view(self, request, tenant_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        tenant = get_object_or_404(Tenant.objects.select_related("partner", "jaggaer_connection", "qbo_connection"),
+                                   pk=tenant_id)
+        days = record_outcomes_by_day(tenant=tenant, days=30)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta, "title": f"Dashboard: {tenant.name}", "tenant": tenant,
+            "days": days, "chart": outcomes_chart_svg(days),
+            "totals": {name: sum(getattr(d, name) for d in days) for name in ("synced", "held", "failed")},
+            "jaggaer": connection_badge(_connection(tenant, "jaggaer_connection")),
+            "quickbooks": connection_badge(_connection(tenant, "qbo_connection")),
+            "report": alignment_report(tenant=tenant),
+            "runs": SyncRun.objects.for_tenant(tenant).order_by("-created_at")[:10],
+        }
+        return TemplateResponse(request, "admin/tenants/tenant/dashboard.html", context)
+
+    def qbo_authorize_view(self, request, tenant_id):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        tenant = get_object_or_404(Tenant.objects.select_related("partner"), pk=tenant_id)
+        if request.method != "POST":  # a GET (a link, a prefetch) only asks; starting the flow is a POST
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "tenant": tenant,
+                       "title": f"Re-authorize QuickBooks: {tenant.name}"}
+            return TemplateResponse(request, "admin/tenants/tenant/qbo_authorize.html", context)
+        try:
+            url = qbo_authorization_start(tenant=tenant, actor=actor_from_request(request))
+        except ApplicationError as e:
+            self.message_user(request, f"{tenant}: {e.message}", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:tenants_tenant_changelist"))
+        return HttpResponseRedirect(url)
+
+
+admin.site.unregister(Tenant)
+admin.site.register(Tenant, TenantConsoleAdmin)
+
+
+# ---------------------------------------------------------------------- the record audit
+
+
+class EntityFilter(admin.SimpleListFilter):
+    title = "entity"
+    parameter_name = "entity"
+
+    def lookups(self, request, model_admin):
+        names = [name for name in STEP_NAMES if name != "catalogs"]
+        if self.value() and self.value() not in names:
+            names.append(self.value())
+        return [(name, name.replace("_", " ")) for name in names]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(entity=self.value()) if self.value() else queryset
+
+
+class RecordEventConsoleAdmin(RecordEventAdmin):
+    list_filter = ["outcome", ReasonFilter, EntityFilter, "tenant", RunFilter]
+    actions = ["replay"]
+
+    def has_replay_permission(self, request):
+        return can_replay(request)
+
+    @admin.action(description="Replay the selected records (read again from JAGGAER)", permissions=["replay"])
+    def replay(self, request, queryset):
+        replay_selected(self, request, queryset.order_by().values_list("tenant_id", "entity", "source_id").distinct())
+
+
+admin.site.unregister(RecordEvent)
+admin.site.register(RecordEvent, RecordEventConsoleAdmin)
