@@ -68,6 +68,6 @@ def replay_run(run_id: str, targets: dict[str, list[str]]) -> str | None:
 
 @shared_task(name="sync.tasks.prune_api_calls", acks_late=True)
 def prune_api_calls() -> int:
-    from audit.services import api_calls_prune
+    from audit import api_calls_prune
 
     return api_calls_prune()

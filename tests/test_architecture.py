@@ -139,20 +139,6 @@ APPS_BELOW: dict[str, set[str]] = {
 }
 AUDIT_PUBLIC = {"audit", "audit.models", "audit.selectors", "audit.serializers"}
 CONFIG_PUBLIC = {"config.celery"}
-# Edges of sync/ that break the rule until its imports follow the modules that moved (the names are the
-# same in the new modules): config.api -> core.api, config.parsers -> core.parsers,
-# config.throttles -> core.throttles, audit.services.api_calls_prune -> audit.api_calls_prune (the entry
-# point). Each must still exist (the test below fails on a stale entry); once sync imports the new homes,
-# empty this set and delete config/api.py, config/parsers.py and config/throttles.py, which keep the old
-# names for it.
-KNOWN_SYNC_EDGES_TO_FIX: set[tuple[str, str]] = {
-    ("sync.qbo_changes.api", "config.api"),
-    ("sync.qbo_changes.webhooks", "config.parsers"),
-    ("sync.runs.api", "config.throttles"),
-    ("sync.tasks", "audit.services"),
-}
-
-
 def _app(module: str) -> str:
     return module.split(".")[0]
 
@@ -200,15 +186,6 @@ def test_the_arrow_rule_finds_arrows_pointing_up():
 
 def test_arrows_between_apps_point_down():
     graph = import_graph()
-    found = arrow_violations(graph) - KNOWN_SYNC_EDGES_TO_FIX
+    found = arrow_violations(graph)
     assert not found, "imports against the layers (core ← tenants ← connections ← sync ← demo; audit through " \
                       "its public modules; config.celery only):\n" + "\n".join(f"{a} -> {b}" for a, b in sorted(found))
-
-
-def test_the_known_sync_edges_still_exist_and_still_break_the_rule():
-    graph = import_graph()
-    stale = {(a, b) for a, b in KNOWN_SYNC_EDGES_TO_FIX if b not in graph.get(a, set())}
-    assert not stale, "fixed: remove from KNOWN_SYNC_EDGES_TO_FIX:\n" + "\n".join(
-        f"{a} -> {b}" for a, b in sorted(stale))
-    assert KNOWN_SYNC_EDGES_TO_FIX <= arrow_violations(graph)
-    assert all(_app(a) == "sync" for a, _ in KNOWN_SYNC_EDGES_TO_FIX)

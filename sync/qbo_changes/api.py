@@ -7,7 +7,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from config.api import error_body
+from core.api import error_body
 from core.tenancy import unscoped
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from config.parsers import depth_message, json_depth
+from core.parsers import depth_message, json_depth
 
 
 class WebhookRejected(Exception):

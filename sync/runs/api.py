@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 
 from audit.selectors import record_event_list
 from audit.serializers import RecordEventSerializer
-from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from core.actor import actor_from_request
+from core.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs.lifecycle import sync_request
