@@ -322,6 +322,8 @@ QBO_REQUESTS_PER_MINUTE = env.int("QBO_REQUESTS_PER_MINUTE", default=480)
 QBO_REQUESTS_PER_SECOND = env.int("QBO_REQUESTS_PER_SECOND", default=9)
 QBO_BATCHES_PER_MINUTE = env.int("QBO_BATCHES_PER_MINUTE", default=38)
 QBO_LIMIT_WINDOW_SECONDS = env.int("QBO_LIMIT_WINDOW_SECONDS", default=60)  # Intuit's minute
+# Prefix of the realm budget's Redis keys: deployments (or test runs) sharing one Redis keep separate budgets.
+QBO_LIMITER_KEY_PREFIX = env.str("QBO_LIMITER_KEY_PREFIX", default="mlc")
 # When the batch window is spent but the request window is not, send writes one request each.
 QBO_SPILL_TO_SINGLE_REQUESTS = env.bool("QBO_SPILL_TO_SINGLE_REQUESTS", default=True)
 

@@ -8,6 +8,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ml_con
 # make unrelated tests wait on each other. Tests of the budget set their own (limiter, workers).
 for name in ("QBO_REQUESTS_PER_MINUTE", "QBO_REQUESTS_PER_SECOND", "QBO_BATCHES_PER_MINUTE"):
     os.environ.setdefault(name, "100000")
+# Every test talks to the sandbox's one realm id: each test run (and the workers it starts, which inherit
+# the environment) keeps that realm's budget under its own Redis keys, so runs side by side do not share it.
+os.environ.setdefault("QBO_LIMITER_KEY_PREFIX", f"mlc-test-{uuid.uuid4().hex[:12]}")
 
 # The whole suite calls the API far faster than any partner: throttle tests set low rates themselves.
 for name in ("API_THROTTLE_PARTNER", "API_THROTTLE_PING", "API_THROTTLE_SYNC", "API_THROTTLE_AUTH_FAILURES"):

@@ -99,16 +99,17 @@ class _LocalSemaphore:
 
 
 class RealmLimiter:
-    def __init__(self, *, realm_id: str, budget: Budget, redis_url: str | None = None,
+    def __init__(self, *, realm_id: str, budget: Budget, redis_url: str | None = None, key_prefix: str = "mlc",
                  sleep: Callable[[float], None] = time.sleep, poll_seconds: float = 0.02):
         self.realm_id = realm_id
+        self.key_prefix = key_prefix
         self.budget = budget
         self._sleep = sleep
         self._poll = poll_seconds
         if redis_url:
             storage = RedisStorage(redis_url)
             self._semaphore = _RedisSemaphore(
-                storage.get_connection(), f"mlc:qbo:inflight:{realm_id}", budget.max_in_flight,
+                storage.get_connection(), f"{key_prefix}:qbo:inflight:{realm_id}", budget.max_in_flight,
                 budget.lease_seconds,
             )
         else:
@@ -125,11 +126,11 @@ class RealmLimiter:
 
     def batch_budget_left(self) -> bool:
         """Whether a batch request could go now without waiting for the batch window (a hint, not a hold)."""
-        return self._windows.test(self._batches, "qbo-batch", self.realm_id)
+        return self._windows.test(self._batches, self.key_prefix, "qbo-batch", self.realm_id)
 
     def request_budget_left(self, n: int = 1) -> bool:
         """Whether `n` more requests fit in the realm's minute window now (a hint, not a hold)."""
-        return self._windows.test(self._per_minute, "qbo", self.realm_id, cost=n)
+        return self._windows.test(self._per_minute, self.key_prefix, "qbo", self.realm_id, cost=n)
 
     @contextmanager
     def slot(self, kind: str = "request") -> Iterator[None]:
@@ -151,7 +152,7 @@ class RealmLimiter:
         def take() -> bool:
             while needs:
                 item, scope = needs[0]
-                if not self._windows.hit(item, scope, self.realm_id):
+                if not self._windows.hit(item, self.key_prefix, scope, self.realm_id):
                     return False
                 needs.pop(0)
             return True
@@ -189,8 +190,9 @@ def realm_limiter(realm_id: str) -> RealmLimiter:
         batches_per_minute=settings.QBO_BATCHES_PER_MINUTE,
         window_seconds=settings.QBO_LIMIT_WINDOW_SECONDS,
     )
-    key = (realm_id, budget, settings.REDIS_URL)
+    key = (realm_id, budget, settings.REDIS_URL, settings.QBO_LIMITER_KEY_PREFIX)
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = RealmLimiter(realm_id=realm_id, budget=budget, redis_url=settings.REDIS_URL or None)
+            _cache[key] = RealmLimiter(realm_id=realm_id, budget=budget, redis_url=settings.REDIS_URL or None,
+                                       key_prefix=settings.QBO_LIMITER_KEY_PREFIX)
         return _cache[key]
