@@ -56,7 +56,7 @@ ACTIONS: dict[str, ActionCode] = {
                                   "connections.health.connection_ping"),
     # sync
     "sync.request": ActionCode("a sync run was requested", "sync.runs.lifecycle.sync_request"),
-    "sync.cancel": ActionCode("a run was asked to stop", "sync.services.sync_run_cancel"),
+    "sync.cancel": ActionCode("a run was asked to stop", "sync.runs.lifecycle.sync_run_cancel"),
     "mapping.set": ActionCode("a person mapped a JAGGAER code to a QuickBooks account or department",
                               "sync.services.mapping_set"),
     "mapping.clear": ActionCode("a person cleared a mapping", "sync.services.mapping_set"),
@@ -68,9 +68,9 @@ ACTIONS: dict[str, ActionCode] = {
     "link.forget": ActionCode("what a JAGGAER record was written as in QuickBooks was forgotten",
                               "sync.services.link_forget"),
     "record.replay": ActionCode("records were replayed (read again from JAGGAER and written)",
-                                "sync.runs.replay.replay_request"),
+                                "sync.runs.lifecycle.replay_request"),
     "run.replay_failed": ActionCode("the failed and held records of a run were replayed",
-                                    "sync.runs.replay.replay_request"),
+                                    "sync.runs.lifecycle.replay_request"),
 }
 
 

@@ -75,14 +75,14 @@ def main() -> None:
     import sync.runs.lifecycle
 
     publish = {"seconds": 0.0}
-    enqueue = sync.runs.lifecycle._enqueue
+    enqueue = sync.runs.lifecycle.runs_enqueue
 
-    def timed_enqueue(run_ids):
+    def timed_enqueue(*, run_ids):
         begun = time.perf_counter()
-        enqueue(run_ids)
+        enqueue(run_ids=run_ids)
         publish["seconds"] += time.perf_counter() - begun
 
-    sync.runs.lifecycle._enqueue = timed_enqueue
+    sync.runs.lifecycle.runs_enqueue = timed_enqueue
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
         result = dispatch_due_syncs()

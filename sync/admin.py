@@ -31,6 +31,7 @@ from sync.models import (
     SyncSettings,
     VendorLink,
 )
+from sync.runs.lifecycle import sync_run_cancel
 from tenants.admin import RUN_COLOURS, badge
 from tenants.models import Tenant
 
@@ -115,7 +116,7 @@ class SyncRunAdmin(DurationMixin, admin.ModelAdmin):
             if run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
                 self.message_user(request, f"Run {run.pk} has already finished ({run.status}).", messages.INFO)
                 continue
-            services.sync_run_cancel(run=run, actor=actor_from_request(request))
+            sync_run_cancel(run=run, actor=actor_from_request(request))
             self.message_user(request, f"Run {run.pk}: cancel requested.", messages.SUCCESS)
 
 
@@ -160,7 +161,8 @@ def can_replay(request) -> bool:
 
 def replay_selected(model_admin, request, rows) -> list[SyncRun]:
     """One replay run per tenant for the selected (tenant id, entity, source id) rows; 409s told politely."""
-    from sync.runs.replay import MAX_REPLAY_RECORDS, replay_request, replayable_entities
+    from sync.runs.lifecycle import replay_request
+    from sync.runs.replay import MAX_REPLAY_RECORDS, replayable_entities
 
     replayable = set(replayable_entities())
     targets: dict = {}

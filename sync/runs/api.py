@@ -14,9 +14,8 @@ from config.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from core.actor import actor_from_request
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
-from sync.runs.lifecycle import sync_request
-from sync.runs.replay import replay_request, replay_run_perform, replay_targets_of_run
-from sync.services import sync_run_cancel
+from sync.runs.lifecycle import replay_request, sync_request, sync_run_cancel, sync_run_perform
+from sync.runs.replay import replay_targets_of_run
 from tenants.permissions import TenantScopedMixin
 
 logger = logging.getLogger(__name__)
@@ -130,7 +129,7 @@ class RecordReplayApi(TenantScopedMixin, APIView):
         run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
                              enqueue=not inline)
         if inline:
-            run = replay_run_perform(run_id=run.pk, targets=targets)
+            run = sync_run_perform(run_id=run.pk)
         run.refresh_from_db()
         code = status.HTTP_202_ACCEPTED if run.status == SyncRun.Status.QUEUED else status.HTTP_200_OK
         return Response(_replay_answer(run, targets), status=code)

@@ -6,7 +6,7 @@ import pytest
 
 from audit.models import RecordEvent
 from sync.models import Hold, PurchaseOrderLink, QboCatalogItem, SyncRun, SyncSettings, VendorLink
-from sync.services import sync_run_create, sync_run_execute
+from sync.runs.lifecycle import sync_run_create, sync_run_execute
 from sync.transforms.documents import short_doc_number
 from sync.transforms.vendors import supplier_to_vendor
 from tests.sync.helpers import CASES, DATASET, SUPPLIERS, case_ids, qbo_writes
