@@ -106,13 +106,13 @@ class RecordEventAdmin(AppendOnlyAdmin):
 
 
     def has_replay_permission(self, request):
-        from sync.admin import can_replay
+        from sync.holds.admin import can_replay
 
         return can_replay(request)
 
     @admin.action(description="Replay the selected records (read again from JAGGAER)", permissions=["replay"])
     def replay(self, request, queryset):
-        from sync.admin import replay_selected
+        from sync.holds.admin import replay_selected
 
         replay_selected(self, request, queryset.order_by().values_list("tenant_id", "entity", "source_id").distinct())
 

@@ -299,8 +299,8 @@ class TenantAdmin(admin.ModelAdmin):
 
     def dashboard_view(self, request, tenant_id):
         from sync.dashboard import outcomes_chart_svg, record_outcomes_by_day
+        from sync.mappings.selectors import alignment_report
         from sync.models import SyncRun
-        from sync.selectors import alignment_report
 
         if not self.has_view_permission(request):
             raise PermissionDenied

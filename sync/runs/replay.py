@@ -62,6 +62,20 @@ def replay_targets_of_run(*, run: SyncRun) -> dict[str, list[str]]:
     return {name: sorted(found[name]) for name in STEP_NAMES if name in found}
 
 
+def replay_targets_by_tenant(*, rows) -> tuple[dict, int]:
+    """Selected (tenant id, entity, source id) rows as targets per tenant, at most MAX_REPLAY_RECORDS rows;
+    with how many rows cannot be replayed (a catalog import, or a record without an id)."""
+    replayable = set(replayable_entities())
+    targets: dict = {}
+    skipped = 0
+    for tenant_id, entity, source_id in rows[:MAX_REPLAY_RECORDS]:
+        if entity not in replayable or source_id.startswith("(no "):
+            skipped += 1
+            continue
+        targets.setdefault(tenant_id, {}).setdefault(entity, []).append(source_id)
+    return targets, skipped
+
+
 def replay_records(ctx: RunContext, targets: dict[str, list[str]]) -> None:
     """Fetch each target from JAGGAER and process it through its step; only connection failures stop it."""
     for name in STEP_NAMES:

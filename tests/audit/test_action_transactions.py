@@ -10,7 +10,7 @@ from django.db import DatabaseError, connection
 
 from audit.models import Action
 from core.actor import Actor, ActorKind
-from sync import services as sync_services
+from sync.mappings import services as sync_services
 from sync.models import Mapping, QboCatalogItem, SyncLease, SyncRun, SyncSettings
 from sync.runs.lifecycle import sync_request, sync_run_cancel
 from tenants import services as tenant_services
