@@ -17,7 +17,7 @@ def sync_tenant(run_id: str) -> str | None:
 
 @shared_task(name="sync.tasks.dispatch_due_syncs", acks_late=True)
 def dispatch_due_syncs() -> dict:
-    from sync.runs.lifecycle import dispatch_due_syncs as dispatch
+    from sync.runs.schedule import dispatch_due_syncs as dispatch
 
     return dispatch()
 

@@ -1,5 +1,5 @@
 """One run lifecycle: request (lease, audit, enqueue after commit), perform in a worker (lease, clients,
-heartbeat, finish, release), cancel; and the daily schedule's dispatch.
+heartbeat, finish, release), cancel. The daily schedule queues its runs in sync.runs.schedule.
 
 A replay is the same run with a target list (`SyncRun.targets`): what only a replay needs (which records,
 reading them again) is in sync.runs.replay.
@@ -7,14 +7,12 @@ reading them again) is in sync.runs.replay.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
 import audit
@@ -25,12 +23,11 @@ from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
 from core.actor import Actor
 from core.exceptions import ApplicationError, Conflict
 from core.tenancy import tenant_scope, unscoped
-from sync.models import SyncLease, SyncRun
+from sync.models import SyncRun
 from sync.pipeline.engine import RunCancelled, RunContext
 from sync.pipeline.steps import STEP_NAMES, STEPS
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew
 from sync.runs.replay import replay_records, replay_targets_clean
-from sync.runs.schedule import next_run_at
 from tenants.models import Tenant
 from tenants.services import tenant_require_active
 
@@ -58,6 +55,11 @@ def task(name: str):
     from config.celery import app
 
     return app.tasks[name]
+
+
+def runs_perform_in_request() -> bool:
+    """Whether runs asked for in a request are performed in it (tasks run in process: no broker)."""
+    return bool(settings.TASKS_IN_PROCESS or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
 
 
 def runs_enqueue(*, run_ids: list) -> None:
@@ -279,80 +281,3 @@ def sync_run_cancel(*, run: SyncRun, actor: Actor | None = None) -> SyncRun:
         audit.action("sync.cancel", actor=actor, tenant_id=run.tenant_id, target_type="sync_run", target_id=run.pk,
                      before=before, after={"status": run.status, "cancel_requested": run.cancel_requested})
     return run
-
-
-# ----------------------------------------------------------------------------- the daily schedule
-
-def _schedulable() -> Q:
-    blocked = [ConnectionStatus.NEEDS_REAUTHORIZATION, ConnectionStatus.NOT_CONFIGURED]
-    return (Q(is_active=True, schedule_paused=False, qbo_connection__isnull=False, jaggaer_connection__isnull=False)
-            & ~Q(qbo_connection__status__in=blocked) & ~Q(jaggaer_connection__status__in=blocked))
-
-
-def _plan_missing(now: dt.datetime) -> int:
-    """Tenants without a next run (new, or hour/zone changed) get one computed."""
-    planned = 0
-    while True:
-        batch = list(Tenant.objects.filter(next_sync_at__isnull=True).only("pk", "time_zone", "sync_hour")[:1000])
-        if not batch:
-            return planned
-        for tenant in batch:
-            tenant.next_sync_at = next_run_at(tenant_id=tenant.pk, time_zone=tenant.time_zone,
-                                              hour=tenant.sync_hour, after=now,
-                                              jitter_window_seconds=settings.SYNC_SCHEDULE_JITTER_SECONDS)
-        Tenant.objects.bulk_update(batch, ["next_sync_at"], batch_size=1000)
-        planned += len(batch)
-
-
-def _take_leases(run_by_tenant: dict, now: dt.datetime) -> set:
-    """Give each new run its tenant's lease where free, in one statement; the tenant ids that got one."""
-    SyncLease.objects.bulk_create([SyncLease(tenant_id=t) for t in run_by_tenant], ignore_conflicts=True,
-                                  batch_size=1000)
-    lease_table, run_table = SyncLease._meta.db_table, SyncRun._meta.db_table
-    expires = now + dt.timedelta(seconds=settings.SYNC_QUEUED_LEASE_SECONDS)
-    taken = set()
-    ids = [str(r).replace("-", "") if connection.vendor == "sqlite" else r for r in run_by_tenant.values()]
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start:start + 1000]
-        marks = ", ".join(["%s"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {lease_table} SET run_id = r.id, acquired_at = %s, expires_at = %s "
-                f"FROM {run_table} r WHERE r.tenant_id = {lease_table}.tenant_id AND r.id IN ({marks}) "
-                f"AND ({lease_table}.run_id IS NULL OR {lease_table}.expires_at < %s) "
-                f"RETURNING {lease_table}.tenant_id",
-                [now, expires, *chunk, now],
-            )
-            taken.update(row[0] for row in cursor.fetchall())
-    return taken
-
-
-@unscoped("the dispatcher queues runs of every due tenant")
-def dispatch_due_syncs(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Queue one run per tenant whose daily hour has come; each tenant's next run moves to tomorrow."""
-    now = now or timezone.now()
-    planned = _plan_missing(now)
-    due = list(Tenant.objects.filter(_schedulable(), next_sync_at__lte=now)
-               .only("pk", "time_zone", "sync_hour").order_by("next_sync_at"))
-    if not due:
-        return {"planned": planned, "due": 0, "queued": 0, "busy": 0}
-    with transaction.atomic():
-        runs = SyncRun.objects.bulk_create(
-            [SyncRun(tenant_id=t.pk, trigger=SyncRun.Trigger.SCHEDULE) for t in due], batch_size=1000)
-        run_by_tenant = {run.tenant_id: run.pk for run in runs}
-        taken = {_uuid(t) for t in _take_leases(run_by_tenant, now)}
-        busy = [run.pk for run in runs if run.tenant_id not in taken]
-        SyncRun.objects.filter(pk__in=busy).delete()
-        for tenant in due:
-            tenant.next_sync_at = next_run_at(tenant_id=tenant.pk, time_zone=tenant.time_zone, hour=tenant.sync_hour,
-                                              after=now, jitter_window_seconds=settings.SYNC_SCHEDULE_JITTER_SECONDS)
-        Tenant.objects.bulk_update(due, ["next_sync_at"], batch_size=1000)
-        queued = [run.pk for run in runs if run.tenant_id in taken]
-        transaction.on_commit(lambda: runs_enqueue(run_ids=queued))
-    return {"planned": planned, "due": len(due), "queued": len(queued), "busy": len(busy)}
-
-
-def _uuid(value):
-    import uuid
-
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

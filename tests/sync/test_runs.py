@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 
 from sync.models import SyncLease, SyncRun
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew, leases_expire
-from sync.runs.lifecycle import dispatch_due_syncs, sync_request
+from sync.runs.lifecycle import sync_request
+from sync.runs.schedule import dispatch_due_syncs
 from tests.connections.support import configured_jaggaer, connected_qbo
 from tests.factories import TenantFactory
 
