@@ -42,8 +42,9 @@ class SyncRunAdmin(DurationMixin, admin.ModelAdmin):
     list_filter = ["status", "trigger", "tenant"]
     list_select_related = ["tenant"]
     search_fields = ["=id", "tenant__slug", "tenant__name"]
-    readonly_fields = ["id", "tenant", "trigger", "status", "full", "entities", "counts", "duration", "error_system",
-                       "error_code", "error_message", "cancel_requested", "created_at", "started_at", "finished_at"]
+    readonly_fields = ["id", "tenant", "trigger", "status", "full", "entities", "targets", "counts", "duration",
+                       "error_system", "error_code", "error_message", "cancel_requested", "created_at", "started_at",
+                       "finished_at"]
     fields = readonly_fields
     actions = ["cancel"]
     show_full_result_count = False
