@@ -46,7 +46,7 @@ def main() -> None:
 
     from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
     from sync.models import SyncLease, SyncRun
-    from sync.runs.lifecycle import dispatch_due_syncs
+    from sync.runs.schedule import dispatch_due_syncs
     from tenants.models import Partner, Tenant
 
     call_command("migrate", verbosity=0)
@@ -72,17 +72,17 @@ def main() -> None:
     Tenant.objects.update(next_sync_at=timezone.now() - dt.timedelta(minutes=1))
     setup = time.perf_counter() - started
 
-    import sync.runs.lifecycle
+    import sync.runs.schedule
 
     publish = {"seconds": 0.0}
-    enqueue = sync.runs.lifecycle._enqueue
+    enqueue = sync.runs.schedule.runs_enqueue
 
-    def timed_enqueue(run_ids):
+    def timed_enqueue(*, run_ids):
         begun = time.perf_counter()
-        enqueue(run_ids)
+        enqueue(run_ids=run_ids)
         publish["seconds"] += time.perf_counter() - begun
 
-    sync.runs.lifecycle._enqueue = timed_enqueue
+    sync.runs.schedule.runs_enqueue = timed_enqueue
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
         result = dispatch_due_syncs()

@@ -216,7 +216,7 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
     from django.db import connection
 
     from sync.models import SyncRun
-    from sync.services import sync_run_create, sync_run_execute
+    from sync.runs.lifecycle import sync_run_create, sync_run_execute
 
     timings: dict = {}
     instrument_steps(meter, {"qbo": qbo, "jaggaer": jaggaer}, timings)

@@ -19,12 +19,12 @@ from connections.models import ConnectionStatus
 from connections.qbo_authorization import qbo_authorization_start
 from core.actor import actor_from_request
 from core.exceptions import ApplicationError, Conflict
-from sync.admin import can_replay, replay_selected
 from sync.dashboard import outcomes_chart_svg, record_outcomes_by_day
+from sync.holds.admin import can_replay, replay_selected
+from sync.mappings.selectors import alignment_report
 from sync.models import Hold, SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs.lifecycle import sync_request
-from sync.selectors import alignment_report
 from tenants.admin import RUN_COLOURS, TenantAdmin, badge
 from tenants.models import Tenant
 

@@ -57,6 +57,8 @@ class SyncRun(TenantOwnedModel):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     full = models.BooleanField(default=False)
     entities = models.JSONField(default=list, blank=True, help_text="Steps to run; empty means all.")
+    # A replay's records, {entity: [source id, ...]} in step order; empty for a sync.
+    targets = models.JSONField(default=dict, blank=True, help_text="A replay's records per entity; empty for a sync.")
     # {"suppliers": {"created": 3, "held": 1, ...}, "catalogs": {...}}
     counts = models.JSONField(default=dict, blank=True)
     error_system = models.CharField(max_length=20, blank=True, default="")

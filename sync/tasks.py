@@ -17,7 +17,7 @@ def sync_tenant(run_id: str) -> str | None:
 
 @shared_task(name="sync.tasks.dispatch_due_syncs", acks_late=True)
 def dispatch_due_syncs() -> dict:
-    from sync.runs.lifecycle import dispatch_due_syncs as dispatch
+    from sync.runs.schedule import dispatch_due_syncs as dispatch
 
     return dispatch()
 
@@ -60,9 +60,12 @@ def reconcile_qbo_changes() -> dict:
 @shared_task(name="sync.tasks.replay_run", acks_late=True,
              soft_time_limit=settings.SYNC_TASK_SOFT_TIME_LIMIT, time_limit=settings.SYNC_TASK_TIME_LIMIT)
 def replay_run(run_id: str, targets: dict[str, list[str]]) -> str | None:
-    from sync.runs.replay import replay_run_perform
+    """A replay is performed by `sync_tenant` now (its targets are stored on the run). This name stays
+    registered for replay messages queued before that: it performs the run the same way, taking the
+    targets from its argument when the run has none stored."""
+    from sync.runs.lifecycle import sync_run_perform
 
-    run = replay_run_perform(run_id=run_id, targets=targets)
+    run = sync_run_perform(run_id=run_id, targets=targets)
     return run.status if run else None
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import django_filters
-from django.db import connection
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
+from sync.holds.selectors import hold_list, holds_waiting_on
 from sync.models import Hold
 from tenants.permissions import TenantScopedMixin
 
@@ -35,11 +35,7 @@ class HoldFilter(django_filters.FilterSet):
         fields = ["entity", "reason", "source_id", "waits_on"]
 
     def filter_waits_on(self, queryset, name, value):
-        if connection.features.supports_json_field_contains:
-            return queryset.filter(waits_on__contains=[value])
-        # SQLite (the embedded default) has no JSON containment: narrow by text, then check exactly.
-        candidates = queryset.filter(waits_on__icontains=value).values_list("pk", "waits_on")
-        return queryset.filter(pk__in=[pk for pk, codes in candidates if value in (codes or [])])
+        return holds_waiting_on(queryset=queryset, code=value)
 
 
 class HoldListApi(TenantScopedMixin, generics.ListAPIView):
@@ -53,4 +49,4 @@ class HoldListApi(TenantScopedMixin, generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return Hold.objects.for_tenant(self.tenant).defer("record").order_by("first_held_at", "pk")
+        return hold_list(tenant=self.tenant)

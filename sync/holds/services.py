@@ -8,8 +8,8 @@ from django.db.models import Q
 
 from core.exceptions import Conflict
 from core.tenancy import unscoped
+from sync.holds.selectors import MAPPING_HOLD_REASONS
 from sync.models import Hold, Mapping, SyncRun
-from sync.selectors import MAPPING_HOLD_REASONS
 
 
 def _releasable_tenants() -> dict:

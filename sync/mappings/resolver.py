@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sync.holds.selectors import MAPPING_HOLD_REASONS
 from sync.models import Kind, Mapping
 from sync.pipeline.engine import HoldSpec
-from sync.selectors import MAPPING_HOLD_REASONS
 
 LABEL = {Kind.GL_ACCOUNT: "GL code", Kind.DEPARTMENT: "department code"}
 

@@ -19,11 +19,11 @@ from django.db import transaction
 from connections.clients.qbo import escape_query_value
 from core.outcomes import Outcome
 from sync.mappings.resolver import MappingResolver
+from sync.mappings.selectors import sync_settings_get
 from sync.models import JaggaerCatalogItem, Kind, QboCatalogItem, SyncSettings
 from sync.pipeline.company import CompanyCurrency, company_currency
 from sync.pipeline.engine import HoldSpec, PageState, Record, RecordStep, Result, RunContext, Write
 from sync.pipeline.vendors import VendorResolver
-from sync.selectors import sync_settings_get
 from sync.transforms.common import InvalidRecord, normalize_name
 from sync.transforms.documents import Departments, LineDraft
 

@@ -8,7 +8,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from core.api import error_body
-from core.tenancy import unscoped
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +16,7 @@ logger = logging.getLogger(__name__)
 @require_POST
 def qbo_webhook(request):
     """Intuit's webhook: verify the signature, answer at once, do the work in a task."""
-    from connections.models import QboConnection
+    from sync.qbo_changes.services import qbo_realms_unknown
     from sync.qbo_changes.webhooks import WebhookRejected, parse_notification, signature_valid
     from sync.tasks import process_qbo_webhook
 
@@ -30,10 +29,7 @@ def qbo_webhook(request):
     except WebhookRejected as e:
         logger.info("QBO webhook rejected: %s", e)
         return JsonResponse(error_body("invalid_webhook", str(e)), status=400)
-    realms = {c.realm_id for c in changes}
-    with unscoped("a webhook names realms, not a tenant"):
-        known = set(QboConnection.objects.filter(realm_id__in=realms).values_list("realm_id", flat=True))
-    if realms - known:
+    if qbo_realms_unknown(realms={c.realm_id for c in changes}):
         return HttpResponse(status=401)
     if changes:
         process_qbo_webhook.delay([c.__dict__ for c in changes])

@@ -25,6 +25,13 @@ CDC_CURSOR = "qbo_cdc"
 CDC_MAX_DAYS = 29  # QBO answers CDC at most 30 days back
 
 
+def qbo_realms_unknown(*, realms: set[str]) -> set[str]:
+    """The realms of a webhook that no tenant's QBO connection has (Intuit's answer is then 401)."""
+    with unscoped("a webhook names realms, not a tenant"):
+        known = set(QboConnection.objects.filter(realm_id__in=realms).values_list("realm_id", flat=True))
+    return set(realms) - known
+
+
 def _vendor_attention(vendor_id: str, operation: str, entity: dict | None) -> tuple[str, str] | None:
     if operation in ("Delete", "Merge") or (entity or {}).get("status") == "Deleted":
         verb = "merged into another vendor" if operation == "Merge" else "deleted"

@@ -2,7 +2,6 @@
 
 import logging
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -14,9 +13,15 @@ from core.actor import actor_from_request
 from core.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
-from sync.runs.lifecycle import sync_request
-from sync.runs.replay import replay_request, replay_run_perform, replay_targets_of_run
-from sync.services import sync_run_cancel
+from sync.runs.lifecycle import (
+    replay_request,
+    runs_perform_in_request,
+    sync_request,
+    sync_run_cancel,
+    sync_run_perform,
+)
+from sync.runs.replay import replay_targets_of_run
+from sync.runs.selectors import run_list
 from tenants.permissions import TenantScopedMixin
 
 logger = logging.getLogger(__name__)
@@ -58,7 +63,7 @@ class SyncRunListApi(TenantScopedMixin, generics.ListAPIView):
     ordering_fields = ["created_at"]
 
     def get_queryset(self):
-        return SyncRun.objects.for_tenant(self.tenant).order_by("-created_at")
+        return run_list(tenant=self.tenant)
 
     @extend_schema(summary="List the tenant's sync runs (newest first)")
     def get(self, request, *args, **kwargs):
@@ -81,7 +86,7 @@ class SyncRunDetailApi(TenantScopedMixin, generics.RetrieveAPIView):
     lookup_url_kwarg = "run_id"
 
     def get_queryset(self):
-        return SyncRun.objects.for_tenant(self.tenant)
+        return run_list(tenant=self.tenant)
 
     @extend_schema(summary="Show a sync run: status, counts per entity and outcome, the error that stopped it")
     def get(self, request, *args, **kwargs):
@@ -92,7 +97,7 @@ class SyncRunCancelApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Ask a run to stop (it stops between batches)", request=None,
                    responses={202: SyncRunSerializer})
     def post(self, request, *args, tenant_id=None, run_id=None):
-        run = generics.get_object_or_404(SyncRun.objects.for_tenant(self.tenant), pk=run_id)
+        run = generics.get_object_or_404(run_list(tenant=self.tenant), pk=run_id)
         run = sync_run_cancel(run=run, actor=actor_from_request(request))
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -102,10 +107,6 @@ class SyncRunCancelApi(TenantScopedMixin, APIView):
 class ReplayAnswerSerializer(serializers.Serializer):
     run = serializers.DictField(help_text="The replay run (trigger 'replay').")
     records = RecordEventSerializer(many=True, help_text="What happened to the replayed records (once finished).")
-
-
-def _in_request() -> bool:
-    return bool(settings.TASKS_IN_PROCESS or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
 
 
 def _replay_answer(run: SyncRun, targets: dict[str, list[str]]) -> dict:
@@ -126,11 +127,11 @@ class RecordReplayApi(TenantScopedMixin, APIView):
                    tags=REPLAY_TAGS, request=None, responses={200: ReplayAnswerSerializer, 202: ReplayAnswerSerializer})
     def post(self, request, tenant_id, entity, source_id):
         targets = {entity: [source_id]}
-        inline = _in_request()
+        inline = runs_perform_in_request()
         run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
                              enqueue=not inline)
         if inline:
-            run = replay_run_perform(run_id=run.pk, targets=targets)
+            run = sync_run_perform(run_id=run.pk)
         run.refresh_from_db()
         code = status.HTTP_202_ACCEPTED if run.status == SyncRun.Status.QUEUED else status.HTTP_200_OK
         return Response(_replay_answer(run, targets), status=code)
@@ -142,7 +143,7 @@ class RunReplayFailedApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
                    tags=REPLAY_TAGS, request=None, responses={202: ReplayAnswerSerializer})
     def post(self, request, tenant_id, run_id):
-        origin = generics.get_object_or_404(SyncRun.objects.for_tenant(self.tenant), pk=run_id)
+        origin = generics.get_object_or_404(run_list(tenant=self.tenant), pk=run_id)
         targets = replay_targets_of_run(run=origin)
         run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
                              origin_run=origin)

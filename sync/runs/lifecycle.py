@@ -1,34 +1,37 @@
-"""Starting runs: on demand (409 while one runs), from the daily schedule, and in a worker."""
+"""One run lifecycle: request (lease, audit, enqueue after commit), perform in a worker (lease, clients,
+heartbeat, finish, release), cancel. The daily schedule queues its runs in sync.runs.schedule.
+
+A replay is the same run with a target list (`SyncRun.targets`): what only a replay needs (which records,
+reading them again) is in sync.runs.replay.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
 
 import audit
-from connections.models import ConnectionStatus
+from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError, TransportError
+from connections.health import connection_record_failure
+from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
+from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
 from core.actor import Actor
-from core.exceptions import Conflict
+from core.exceptions import ApplicationError, Conflict
 from core.tenancy import tenant_scope, unscoped
-from sync.models import SyncLease, SyncRun
-from sync.pipeline.engine import RunCancelled
+from sync.models import SyncRun
+from sync.pipeline.engine import RunCancelled, RunContext
+from sync.pipeline.steps import STEP_NAMES, STEPS
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew
-from sync.runs.schedule import next_run_at
-from sync.services import sync_run_create, sync_run_start
+from sync.runs.replay import replay_records, replay_targets_clean
 from tenants.models import Tenant
 from tenants.services import tenant_require_active
 
 logger = logging.getLogger(__name__)
-
-
-INACTIVE_MESSAGE = "The tenant was deactivated before the run started; nothing was done."
 
 
 class LeaseLost(RunCancelled):
@@ -40,6 +43,12 @@ def _run_summary(run: SyncRun) -> dict:
             "created_at": run.created_at.isoformat() if run.created_at else None}
 
 
+def _noun(run: SyncRun) -> str:
+    return "replay" if run.trigger == SyncRun.Trigger.REPLAY else "run"
+
+
+# ----------------------------------------------------------------------------- request and enqueue
+
 def task(name: str):
     """A registered Celery task, found by name: services queue work without importing the task
     modules that import them (SyncConfig.ready registers `sync.tasks`)."""
@@ -48,7 +57,13 @@ def task(name: str):
     return app.tasks[name]
 
 
-def _enqueue(run_ids: list) -> None:
+def runs_perform_in_request() -> bool:
+    """Whether runs asked for in a request are performed in it (tasks run in process: no broker)."""
+    return bool(settings.TASKS_IN_PROCESS or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
+
+
+def runs_enqueue(*, run_ids: list) -> None:
+    """Hand queued runs (syncs and replays alike) to the workers: one `sync_tenant` task each."""
     from config.celery import app
 
     sync_tenant = task("sync.tasks.sync_tenant")
@@ -61,25 +76,66 @@ def _enqueue(run_ids: list) -> None:
             sync_tenant.apply_async((str(run_id),), producer=producer)
 
 
+def sync_run_create(*, tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,
+                    entities: list[str] | None = None, targets: dict[str, list[str]] | None = None) -> SyncRun:
+    entities = list(entities or [])
+    unknown = [] if targets else sorted(set(entities) - set(STEP_NAMES))   # a replay's are checked by replay
+    if unknown:
+        raise ApplicationError(f"Unknown entities {', '.join(unknown)}; choose from {', '.join(STEP_NAMES)}.",
+                               code="invalid_entities", fields={"entities": [f"Unknown: {', '.join(unknown)}"]})
+    return SyncRun.objects.create(tenant=tenant, trigger=trigger, full=full, entities=entities,
+                                  targets=targets or {})
+
+
 def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,
-                 entities: list[str] | None = None, enqueue: bool = True, actor: Actor | None = None) -> SyncRun:
+                 entities: list[str] | None = None, targets: dict[str, list[str]] | None = None,
+                 enqueue: bool = True, actor: Actor | None = None) -> SyncRun:
     """A queued run holding the tenant's lease, handed to a worker after commit; 409 while one runs.
-    With `actor` (a person asked for it), audited as sync.request in the same transaction."""
+    With `targets`, a replay of those records only. With `actor` (a person asked for a sync), audited as
+    sync.request in the same transaction (a replay's row is written by `replay_request`)."""
     tenant_require_active(tenant=tenant)
     with transaction.atomic():
-        run = sync_run_create(tenant=tenant, trigger=trigger, full=full, entities=entities)
+        run = sync_run_create(tenant=tenant, trigger=trigger, full=full, entities=entities, targets=targets)
         if not lease_acquire(tenant=tenant, run=run, seconds=settings.SYNC_QUEUED_LEASE_SECONDS):
             holder = lease_holder(tenant=tenant)
-            raise Conflict(
-                "A sync of this tenant is already queued or running; wait for it to finish or cancel it.",
-                code="sync_already_running", extra={"run": _run_summary(holder) if holder else None},
-            )
-        if actor is not None:
+            then = "replay once it has finished." if targets else "wait for it to finish or cancel it."
+            raise Conflict(f"A sync of this tenant is already queued or running; {then}",
+                           code="sync_already_running", extra={"run": _run_summary(holder) if holder else None})
+        if actor is not None and not targets:
             audit.action("sync.request", actor=actor, tenant=tenant, target_type="sync_run", target_id=run.pk,
                          data={"full": run.full, "entities": run.entities})
         if enqueue:
-            transaction.on_commit(lambda: _enqueue([run.pk]))
+            transaction.on_commit(lambda: runs_enqueue(run_ids=[run.pk]))
     return run
+
+
+def replay_request(*, tenant: Tenant, targets: dict[str, list[str]], actor: Actor,
+                   origin_run: SyncRun | None = None, enqueue: bool = True) -> SyncRun:
+    """A queued replay of `targets` ({entity: [source id, ...]}): the run lifecycle with a target list,
+    audited as record.replay (or run.replay_failed with `origin_run`) in the same transaction."""
+    tenant_require_active(tenant=tenant)
+    ordered = replay_targets_clean(targets=targets)
+    total = sum(len(ids) for ids in ordered.values())
+    with transaction.atomic():
+        run = sync_request(tenant=tenant, trigger=SyncRun.Trigger.REPLAY, entities=list(ordered), targets=ordered,
+                           enqueue=enqueue)
+        code = "run.replay_failed" if origin_run is not None else "record.replay"
+        single = total == 1 and origin_run is None
+        audit.action(code, actor=actor, tenant=tenant,
+                     target_type="sync_run" if origin_run is not None else next(iter(ordered)),
+                     target_id=origin_run.pk if origin_run is not None else next(iter(ordered.values()))[0],
+                     data={"replay_run_id": str(run.pk), "records": ordered if total <= 100 else None,
+                           "count": total, "single": single})
+    return run
+
+
+# ----------------------------------------------------------------------------- perform
+
+def run_finish(run: SyncRun, status: str, *, system: str = "", code: str = "", message: str = "") -> None:
+    run.status = status
+    run.finished_at = timezone.now()
+    run.error_system, run.error_code, run.error_message = system, code, message
+    run.save(update_fields=["status", "finished_at", "counts", "error_system", "error_code", "error_message"])
 
 
 def _heartbeat(run: SyncRun, progress: Callable | None) -> Callable[[str, dict], None]:
@@ -96,114 +152,132 @@ def _heartbeat(run: SyncRun, progress: Callable | None) -> Callable[[str, dict],
     return beat
 
 
-def sync_run_perform(*, run_id, progress: Callable | None = None) -> SyncRun | None:
-    """What a worker does with a queued run: take (or take over) the lease, sync, release; all of it
-    inside the run's tenant scope."""
+def sync_run_perform(*, run_id, progress: Callable | None = None,
+                     targets: dict[str, list[str]] | None = None) -> SyncRun | None:
+    """What a worker does with a queued run (a sync or a replay): take (or take over) the lease, build the
+    clients, run, finish, release; all of it inside the run's tenant scope. `targets` only serves replays
+    queued before the run stored its own (see sync.tasks.replay_run)."""
     with unscoped("a worker finds its run by id"):
         run = SyncRun.objects.select_related("tenant").filter(pk=run_id).first()
     if run is None:
         return None
     with tenant_scope(run.tenant_id):
-        return _sync_run_perform(run=run, progress=progress)
+        if targets and not run.targets and run.trigger == SyncRun.Trigger.REPLAY:
+            run.targets = targets
+            run.save(update_fields=["targets"])
+        return _perform(run=run, progress=progress)
 
 
-def _sync_run_perform(*, run: SyncRun, progress: Callable | None) -> SyncRun:
+def _perform(*, run: SyncRun, progress: Callable | None) -> SyncRun:
     if run.status not in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
         return run
-    now = timezone.now()
     if run.cancel_requested:
-        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.CANCELLED, finished_at=now,
-                                                 error_message="Cancelled before it started.")
+        run_finish(run, SyncRun.Status.CANCELLED, message="Cancelled before it started.")
         lease_release(run=run)
         return run
     if not run.tenant.is_active:  # deactivated while the run waited in the queue
-        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.CANCELLED, finished_at=now,
-                                                 error_code="tenant_inactive", error_message=INACTIVE_MESSAGE)
+        run_finish(run, SyncRun.Status.CANCELLED, code="tenant_inactive",
+                   message=f"The tenant was deactivated before the {_noun(run)} started; nothing was done.")
         lease_release(run=run)
         return run
     if not lease_acquire(tenant=run.tenant, run=run):
-        SyncRun.objects.filter(pk=run.pk).update(
-            status=SyncRun.Status.CANCELLED, finished_at=now, error_code="superseded",
-            error_message="Another run of this tenant was already running; this one was not started.")
+        run_finish(run, SyncRun.Status.CANCELLED, code="superseded",
+                   message=f"Another run of this tenant was already running; this {_noun(run)} was not started.")
         return run
     try:
-        return sync_run_start(run=run, progress=_heartbeat(run, progress))
+        try:
+            qbo = qbo_client_for_tenant(run.tenant)
+            jaggaer = jaggaer_client_for_tenant(run.tenant)
+        except ConnectionFailure as e:
+            run.started_at = timezone.now()
+            run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
+            return run
+        return sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, progress=_heartbeat(run, progress))
     finally:
         lease_release(run=run)
 
 
-# ----------------------------------------------------------------------------- the daily schedule
+def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dict], None] | None = None) -> SyncRun:
+    """Run the steps in dependency order with the given clients (a replay: only its targets)."""
 
-def _schedulable() -> Q:
-    blocked = [ConnectionStatus.NEEDS_REAUTHORIZATION, ConnectionStatus.NOT_CONFIGURED]
-    return (Q(is_active=True, schedule_paused=False, qbo_connection__isnull=False, jaggaer_connection__isnull=False)
-            & ~Q(qbo_connection__status__in=blocked) & ~Q(jaggaer_connection__status__in=blocked))
+    def body(ctx: RunContext) -> None:
+        if run.targets:
+            replay_records(ctx, run.targets)
+            return
+        for name in STEP_NAMES:
+            if run.entities and name not in run.entities:
+                continue
+            if progress:
+                progress(name, {})
+            STEPS[name]().run(ctx)
 
-
-def _plan_missing(now: dt.datetime) -> int:
-    """Tenants without a next run (new, or hour/zone changed) get one computed."""
-    planned = 0
-    while True:
-        batch = list(Tenant.objects.filter(next_sync_at__isnull=True).only("pk", "time_zone", "sync_hour")[:1000])
-        if not batch:
-            return planned
-        for tenant in batch:
-            tenant.next_sync_at = next_run_at(tenant_id=tenant.pk, time_zone=tenant.time_zone,
-                                              hour=tenant.sync_hour, after=now,
-                                              jitter_window_seconds=settings.SYNC_SCHEDULE_JITTER_SECONDS)
-        Tenant.objects.bulk_update(batch, ["next_sync_at"], batch_size=1000)
-        planned += len(batch)
+    return run_steps(run=run, qbo=qbo, jaggaer=jaggaer, body=body, progress=progress)
 
 
-def _take_leases(run_by_tenant: dict, now: dt.datetime) -> set:
-    """Give each new run its tenant's lease where free, in one statement; the tenant ids that got one."""
-    SyncLease.objects.bulk_create([SyncLease(tenant_id=t) for t in run_by_tenant], ignore_conflicts=True,
-                                  batch_size=1000)
-    lease_table, run_table = SyncLease._meta.db_table, SyncRun._meta.db_table
-    expires = now + dt.timedelta(seconds=settings.SYNC_QUEUED_LEASE_SECONDS)
-    taken = set()
-    ids = [str(r).replace("-", "") if connection.vendor == "sqlite" else r for r in run_by_tenant.values()]
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start:start + 1000]
-        marks = ", ".join(["%s"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {lease_table} SET run_id = r.id, acquired_at = %s, expires_at = %s "
-                f"FROM {run_table} r WHERE r.tenant_id = {lease_table}.tenant_id AND r.id IN ({marks}) "
-                f"AND ({lease_table}.run_id IS NULL OR {lease_table}.expires_at < %s) "
-                f"RETURNING {lease_table}.tenant_id",
-                [now, expires, *chunk, now],
-            )
-            taken.update(row[0] for row in cursor.fetchall())
-    return taken
+def run_steps(*, run: SyncRun, qbo, jaggaer, body: Callable[[RunContext], None],
+              progress: Callable[[str, dict], None] | None = None) -> SyncRun:
+    """Mark the run running, call `body` with its context, and finish it; only connection failures,
+    a cancellation or a lost lease stop it early (an unexpected error is recorded, then raised)."""
+    run.status = SyncRun.Status.RUNNING
+    run.started_at = timezone.now()
+    run.save(update_fields=["status", "started_at"])
+    ctx = RunContext(run=run, qbo=qbo, jaggaer=jaggaer, batch_size=settings.QBO_BATCH_SIZE, progress=progress)
+    try:
+        with audit.api_call_scope(run_id=run.pk):
+            body(ctx)
+    except ConnectionFailure as e:
+        if isinstance(e.__cause__, TransportError):
+            _connection_failed(run, e.__cause__, message=e.message, status=ConnectionStatus.ERROR,
+                               counted=getattr(e, "counted", False))
+        run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
+    except TransportError as e:
+        # No answer after every retry (refused, DNS, TLS, timeout, a refused address): the connection is in
+        # error and the run ends with what happened, in our words, not as an unexpected error.
+        message = f"{SYSTEM_NAMES.get(e.system, e.system)} could not be reached: {e.message}."
+        _connection_failed(run, e, message=message, status=ConnectionStatus.ERROR,
+                           counted=getattr(e, "counted", False))
+        run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.code or "unreachable", message=message)
+    except RemoteError as e:
+        # An error answer the run cannot get past (a list read, not one record): said in our words (the
+        # message of a RemoteError never carries the remote's text), not as an unexpected error.
+        message = f"{SYSTEM_NAMES.get(e.system, e.system)} answered with an error the run cannot get past: {e}."
+        _connection_failed(run, e, message=message, status=None, counted=getattr(e, "counted", False))
+        run_finish(run, SyncRun.Status.FAILED, system=e.system, code=str(e.code or e.status or "remote_error"),
+                   message=message)
+    except RunCancelled as e:
+        run_finish(run, SyncRun.Status.CANCELLED, message=str(e) or "Cancelled on request.")
+    except Exception as e:
+        logger.exception("%s run %s failed", run.trigger, run.pk)
+        run_finish(run, SyncRun.Status.FAILED, code="internal_error",
+                   message=f"The run stopped on an unexpected error ({type(e).__name__}); it has been logged.")
+        raise
+    else:
+        run_finish(run, SyncRun.Status.SUCCEEDED)
+    return run
 
 
-@unscoped("the dispatcher queues runs of every due tenant")
-def dispatch_due_syncs(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Queue one run per tenant whose daily hour has come; each tenant's next run moves to tomorrow."""
-    now = now or timezone.now()
-    planned = _plan_missing(now)
-    due = list(Tenant.objects.filter(_schedulable(), next_sync_at__lte=now)
-               .only("pk", "time_zone", "sync_hour").order_by("next_sync_at"))
-    if not due:
-        return {"planned": planned, "due": 0, "queued": 0, "busy": 0}
-    with transaction.atomic():
-        runs = SyncRun.objects.bulk_create(
-            [SyncRun(tenant_id=t.pk, trigger=SyncRun.Trigger.SCHEDULE) for t in due], batch_size=1000)
-        run_by_tenant = {run.tenant_id: run.pk for run in runs}
-        taken = {_uuid(t) for t in _take_leases(run_by_tenant, now)}
-        busy = [run.pk for run in runs if run.tenant_id not in taken]
-        SyncRun.objects.filter(pk__in=busy).delete()
-        for tenant in due:
-            tenant.next_sync_at = next_run_at(tenant_id=tenant.pk, time_zone=tenant.time_zone, hour=tenant.sync_hour,
-                                              after=now, jitter_window_seconds=settings.SYNC_SCHEDULE_JITTER_SECONDS)
-        Tenant.objects.bulk_update(due, ["next_sync_at"], batch_size=1000)
-        queued = [run.pk for run in runs if run.tenant_id in taken]
-        transaction.on_commit(lambda: _enqueue(queued))
-    return {"planned": planned, "due": len(due), "queued": len(queued), "busy": len(busy)}
+def _connection_failed(run: SyncRun, error: RemoteError, *, message: str, status: str | None,
+                       counted: bool) -> None:
+    """Record a failure on the connection of `error.system` with `message` (and `status` when given; one
+    more failure unless the token provider already counted this one)."""
+    model = {"qbo": QboConnection, "jaggaer": JaggaerConnection}.get(error.system)
+    found = model.objects.filter(tenant_id=run.tenant_id).first() if model else None
+    if found is None:
+        return
+    connection_record_failure(connection=found, code=str(error.code or error.status or "remote_error"),
+                              message=message, status=status, count=not counted)
 
 
-def _uuid(value):
-    import uuid
+# ----------------------------------------------------------------------------- cancel
 
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+@transaction.atomic
+def sync_run_cancel(*, run: SyncRun, actor: Actor | None = None) -> SyncRun:
+    """Ask a queued or running run to stop (it stops between batches); with `actor`, audited as sync.cancel."""
+    before = {"status": run.status, "cancel_requested": run.cancel_requested}
+    if run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
+        run.cancel_requested = True
+        run.save(update_fields=["cancel_requested"])
+    if actor is not None:
+        audit.action("sync.cancel", actor=actor, tenant_id=run.tenant_id, target_type="sync_run", target_id=run.pk,
+                     before=before, after={"status": run.status, "cancel_requested": run.cancel_requested})
+    return run

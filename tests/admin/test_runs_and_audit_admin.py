@@ -77,7 +77,10 @@ def test_replaying_selected_rows_queues_one_replay_run_per_tenant(superuser_clie
                                      follow=True)
     replay = SyncRun.objects.get(trigger="replay")
     assert replay.tenant_id == tenant.pk and replay.entities == ["suppliers"]
+    assert list(replay.targets) == ["suppliers"] and len(replay.targets["suppliers"]) == 1
     assert SyncLease.objects.get(tenant=tenant).run_id == replay.pk
+    page = superuser_client.get(reverse("admin:sync_syncrun_change", args=[replay.pk])).content.decode()
+    assert replay.targets["suppliers"][0] in page
     assert any("replay of 1 record(s) queued" in str(m) for m in response.context["messages"])
     action = Action.objects.get(action="record.replay")
     assert action.actor_label == "root" and action.data["replay_run_id"] == str(replay.pk)

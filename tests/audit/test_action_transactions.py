@@ -10,9 +10,9 @@ from django.db import DatabaseError, connection
 
 from audit.models import Action
 from core.actor import Actor, ActorKind
-from sync import services as sync_services
+from sync.mappings import services as sync_services
 from sync.models import Mapping, QboCatalogItem, SyncLease, SyncRun, SyncSettings
-from sync.runs.lifecycle import sync_request
+from sync.runs.lifecycle import sync_request, sync_run_cancel
 from tenants import services as tenant_services
 from tenants.models import Partner, PartnerAPIKey, Tenant
 
@@ -85,7 +85,7 @@ def test_sync_writes_roll_back_with_their_audit_row(refusing_database, tenant, e
     assert not SyncLease.objects.filter(tenant=tenant, run__isnull=False).exists()
 
     run = SyncRun.objects.create(tenant=tenant)
-    _refused(lambda actor: sync_services.sync_run_cancel(run=SyncRun.objects.get(pk=run.pk), actor=actor))
+    _refused(lambda actor: sync_run_cancel(run=SyncRun.objects.get(pk=run.pk), actor=actor))
     assert SyncRun.objects.get(pk=run.pk).cancel_requested is False
 
     _refused(lambda actor: sync_services.mapping_set(tenant=tenant, kind="gl_account", code="6850",

@@ -13,7 +13,7 @@ from audit.services import API_CALL_FLUSH_SIZE, api_call_record, api_calls_pendi
 from connections.clients.calls import ApiCallInfo
 from connections.exceptions import QboFault
 from sync.models import SyncRun
-from sync.services import sync_run_create, sync_run_execute
+from sync.runs.lifecycle import sync_run_create, sync_run_execute
 from sync.tasks import prune_api_calls
 from tests.connections.support import issued_secrets
 from tests.factories import TenantFactory

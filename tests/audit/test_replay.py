@@ -82,7 +82,7 @@ def test_replay_failed_replays_the_failed_and_held_records_of_a_run(
     assert response.status_code == 202, response.content
     answer = response.json()
     assert answer["targets"] == {"suppliers": 3} and answer["run"]["status"] == "queued"
-    assert len(callbacks) == 1                                  # the replay_run task, once committed
+    assert len(callbacks) == 1                                  # the sync_tenant task, once committed
 
     replay = SyncRun.objects.get(pk=answer["run"]["id"])
     assert (replay.trigger, replay.status) == ("replay", "succeeded")
@@ -156,3 +156,36 @@ def test_a_replay_is_in_the_people_audit(alice, connected):
     assert alice.key not in row.actor_label
     assert (row.target_type, row.target_id) == ("suppliers", NAMELESS)
     assert row.data["replay_run_id"] == answer["run"]["id"]
+
+
+def test_a_replay_stores_its_targets_and_is_performed_by_the_sync_tenant_task(alice, connected, settings,
+                                                                             django_capture_on_commit_callbacks):
+    from config.celery import app
+
+    settings.TASKS_IN_PROCESS = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with django_capture_on_commit_callbacks(execute=False):
+        answer = _replay(alice, connected, NAMELESS).json()
+    run = SyncRun.objects.get(pk=answer["run"]["id"])
+    assert (run.trigger, run.targets, run.entities) == ("replay", {"suppliers": [NAMELESS]}, ["suppliers"])
+    app.conf.task_always_eager = True
+    assert app.tasks["sync.tasks.sync_tenant"].delay(str(run.pk)).get() == "succeeded"
+    assert RecordEvent.objects.get(run_id=run.pk).source_id == NAMELESS
+
+
+def test_a_replay_queued_under_the_old_task_name_takes_its_targets_from_the_message(
+        alice, connected, settings, django_capture_on_commit_callbacks):
+    """Replays queued before runs stored their targets arrive as replay_run(run_id, targets)."""
+    from config.celery import app
+
+    settings.TASKS_IN_PROCESS = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    with django_capture_on_commit_callbacks(execute=False):
+        answer = _replay(alice, connected, NAMELESS).json()
+    SyncRun.objects.filter(pk=answer["run"]["id"]).update(targets={})
+    app.conf.task_always_eager = True
+    status = app.tasks["sync.tasks.replay_run"].delay(answer["run"]["id"], {"suppliers": [NAMELESS]}).get()
+    assert status == "succeeded"
+    run = SyncRun.objects.get(pk=answer["run"]["id"])
+    assert run.targets == {"suppliers": [NAMELESS]}
+    assert list(RecordEvent.objects.filter(run_id=run.pk).values_list("source_id", flat=True)) == [NAMELESS]

@@ -10,7 +10,8 @@ from audit.models import ApiCall
 from connections.models import JaggaerConnection, QboConnection
 from sync.models import Cursor, Hold, SyncRun
 from sync.qbo_changes.services import qbo_changes_apply, qbo_changes_reconcile
-from sync.runs.lifecycle import dispatch_due_syncs, sync_request, sync_run_perform
+from sync.runs.lifecycle import sync_request, sync_run_perform
+from sync.runs.schedule import dispatch_due_syncs
 from tests.admin.support import populate
 from tests.connections.support import configured_jaggaer, connected_qbo, fast_http, jaggaer_app, qbo_app  # noqa: F401,F811
 from tests.factories import TenantFactory

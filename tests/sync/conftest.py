@@ -7,7 +7,7 @@ from connections.clients.jaggaer import JaggaerClient
 from connections.clients.qbo import QboClient
 from sandbox import testing as sandbox_testing
 from sync.models import SyncRun
-from sync.services import sync_run_create, sync_run_execute
+from sync.runs.lifecycle import sync_run_create, sync_run_execute
 from tests.connections.support import fast_http, qbo_app  # noqa: F401  (fixtures shared with tests/connections)
 
 # The sandbox fixtures (until the root conftest registers `sandbox.testing` as a plugin).

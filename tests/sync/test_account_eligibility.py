@@ -4,11 +4,11 @@ a person's mapping, the admin's choices, the alignment report and the AP account
 import pytest
 
 from core.exceptions import ApplicationError
-from sync.admin import mapping_choices
+from sync.mappings.admin import mapping_choices
 from sync.mappings.catalogs import mappings_refresh
+from sync.mappings.selectors import alignment_report
+from sync.mappings.services import mapping_set, sync_settings_update
 from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem
-from sync.selectors import alignment_report
-from sync.services import mapping_set, sync_settings_update
 
 pytestmark = pytest.mark.django_db
 

@@ -4,10 +4,11 @@ import pytest
 
 from core.outcomes import Outcome
 from sync.mappings.resolver import MappingResolver
+from sync.mappings.selectors import alignment_report
+from sync.mappings.services import mapping_set, mappings_auto_match
 from sync.models import Hold, JaggaerCatalogItem, Mapping, QboCatalogItem, SyncRun
 from sync.pipeline.engine import Record, RecordStep, Result, RunContext, Write
-from sync.selectors import alignment_report
-from sync.services import mapping_set, mappings_auto_match, sync_run_create
+from sync.runs.lifecycle import sync_run_create
 from sync.transforms.validation import REASONS
 from tests.sync.helpers import DATASET, case_ids
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from sync.mappings.services import mapping_set
 from sync.models import BillLink, Hold, PurchaseOrderLink, QboCatalogItem, SyncRun, VendorLink
-from sync.services import mapping_set
 from tests.sync.helpers import CASES, DATASET, case_ids
 from tests.sync.test_purchase_orders import event, hold_of, qbo_one
 

@@ -6,7 +6,7 @@ import pytest
 
 from audit.models import RecordEvent
 from sync.models import Hold, PurchaseOrderLink, QboCatalogItem, SyncRun, SyncSettings, VendorLink
-from sync.services import sync_run_create, sync_run_execute
+from sync.runs.lifecycle import sync_run_create, sync_run_execute
 from sync.transforms.documents import short_doc_number
 from sync.transforms.vendors import supplier_to_vendor
 from tests.sync.helpers import CASES, DATASET, SUPPLIERS, case_ids, qbo_writes
@@ -264,7 +264,7 @@ def test_the_ap_account_comes_from_the_settings_and_a_po_waits_when_it_is_ambigu
     hold = Hold.objects.for_tenant(tenant).filter(entity="purchase_orders", reason="ap_account_missing").first()
     assert hold and "several" in hold.detail
     item = QboCatalogItem.objects.get(tenant=tenant, kind="gl_account", qbo_id=second_ap["Id"])
-    from sync.services import sync_settings_update
+    from sync.mappings.services import sync_settings_update
     sync_settings_update(tenant=tenant, ap_account_id=item.qbo_id)
     run = run_sync()
     assert run.counts["purchase_orders"]["created"] > 40

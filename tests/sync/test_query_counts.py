@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from sandbox.datagen import load_dataset
-from sync.services import sync_run_create, sync_run_execute
+from sync.runs.lifecycle import sync_run_create, sync_run_execute
 from tests.factories import TenantFactory
 from tests.sync.conftest import make_jaggaer_client, make_qbo_client
 

@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 
 from sync.models import SyncLease, SyncRun
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew, leases_expire
-from sync.runs.lifecycle import dispatch_due_syncs, sync_request
+from sync.runs.lifecycle import sync_request
+from sync.runs.schedule import dispatch_due_syncs
 from tests.connections.support import configured_jaggaer, connected_qbo
 from tests.factories import TenantFactory
 
@@ -188,7 +189,7 @@ def test_a_realm_saturated_past_the_wait_limit_keeps_the_records_for_the_next_ru
     from connections.clients.limiter import Budget, RealmLimiter
     from connections.clients.qbo import QboClient
     from sync.models import Hold
-    from sync.services import sync_run_create, sync_run_execute
+    from sync.runs.lifecycle import sync_run_create, sync_run_execute
     from tests.sync.conftest import make_jaggaer_client
 
     settings.QBO_SPILL_TO_SINGLE_REQUESTS = False

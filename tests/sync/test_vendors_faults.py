@@ -3,7 +3,7 @@
 import pytest
 
 from sync.models import SyncRun, VendorLink
-from sync.services import sync_run_create, sync_run_execute
+from sync.runs.lifecycle import sync_run_create, sync_run_execute
 from tests.sync.helpers import SUPPLIERS, case_ids, vendors_by_name
 
 pytestmark = pytest.mark.django_db

@@ -11,9 +11,9 @@ import requests
 
 from audit.models import RecordEvent
 from connections.tokens import qbo_client_for_tenant
+from sync.mappings.selectors import alignment_report
 from sync.models import Kind, Mapping, QboCatalogItem, VendorLink
 from sync.qbo_changes.services import qbo_changes_reconcile
-from sync.selectors import alignment_report
 from tests.connections.support import configured_jaggaer, connected_qbo
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ import pytest
 from audit.models import RecordEvent
 from sync.models import SyncRun
 from sync.runs.leases import leases_expire
-from sync.runs.lifecycle import dispatch_due_syncs
+from sync.runs.schedule import dispatch_due_syncs
 from sync.tasks import process_qbo_webhook
 from tests.connections.support import configured_jaggaer, connected_qbo
 from tests.factories import TenantFactory

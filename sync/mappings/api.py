@@ -1,4 +1,4 @@
-"""Tenant-scoped API of the sync app: mappings, catalogs, the alignment report, sync settings."""
+"""Mappings, catalogs, the alignment report and sync settings under /api/v1/tenants/<tenant_id>/."""
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -8,10 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actor import actor_from_request
-from sync import selectors, services
-from sync.filters import JaggaerCatalogFilter, MappingFilter, QboCatalogFilter
-from sync.models import Kind
-from sync.serializers import (
+from sync.mappings import selectors, services
+from sync.mappings.filters import JaggaerCatalogFilter, MappingFilter, QboCatalogFilter
+from sync.mappings.serializers import (
     AutoMatchSerializer,
     JaggaerCatalogItemSerializer,
     MappingBulkSerializer,
@@ -20,6 +19,7 @@ from sync.serializers import (
     QboCatalogItemSerializer,
     SyncSettingsSerializer,
 )
+from sync.models import Kind
 from tenants.permissions import TenantScopedMixin
 
 
@@ -145,13 +145,3 @@ class SyncSettingsApi(TenantScopedMixin, APIView):
         current = (services.sync_settings_update(tenant=self.tenant, actor=actor_from_request(request), **changes)
                    if changes else selectors.sync_settings_get(tenant=self.tenant))
         return Response(SyncSettingsSerializer(current).data, status=status.HTTP_200_OK)
-
-
-class LinkForgetApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Forget what a JAGGAER record was written as in QuickBooks (e.g. the QBO object was "
-                           "deleted there); the next run matches or writes it again", request=None,
-                   responses={204: None})
-    def delete(self, request, tenant_id, kind, source_id):
-        services.link_forget(tenant=self.tenant, kind=kind, source_id=source_id,
-                             actor=actor_from_request(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,14 +1,11 @@
-"""Reads of the sync app: mappings, catalogs, holds and the alignment report."""
+"""Reads of mappings, catalogs, the alignment report and the per-tenant sync settings."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 from django.db.models import Exists, OuterRef, QuerySet
 
+from sync.holds.selectors import held_counts_by_code
 from sync.models import Hold, JaggaerCatalogItem, Kind, Mapping, QboCatalogItem, SyncSettings, VendorLink
-
-MAPPING_HOLD_REASONS = {Kind.GL_ACCOUNT: "gl_unmapped", Kind.DEPARTMENT: "department_unmapped"}
 
 
 def mapping_list(*, tenant) -> QuerySet[Mapping]:
@@ -21,16 +18,6 @@ def qbo_catalog_list(*, tenant) -> QuerySet[QboCatalogItem]:
 
 def jaggaer_catalog_list(*, tenant) -> QuerySet[JaggaerCatalogItem]:
     return JaggaerCatalogItem.objects.for_tenant(tenant)
-
-
-def held_counts_by_code(*, tenant, kind: str) -> Counter:
-    """How many held records wait on each code of `kind` (one query)."""
-    counts: Counter = Counter()
-    rows = Hold.objects.for_tenant(tenant).filter(reason=MAPPING_HOLD_REASONS[kind]).values_list("waits_on", flat=True)
-    for codes in rows:
-        for code in set(codes or []):
-            counts[str(code)] += 1
-    return counts
 
 
 def sync_settings_get(*, tenant) -> SyncSettings:
@@ -77,3 +64,32 @@ def alignment_report(*, tenant) -> dict:
         for link in VendorLink.objects.for_tenant(tenant).exclude(attention="").order_by("display_name")
     ]
     return report
+
+
+def mapping_targets(*, tenant, kind: str) -> QuerySet[QboCatalogItem]:
+    """What a code of `kind` may be mapped to: the tenant's imported QBO items a bill line may post to."""
+    return QboCatalogItem.objects.for_tenant(tenant).postable(kind).order_by("number", "name")
+
+
+STATE_ORDER = {Mapping.State.UNMAPPED: 0, Mapping.State.STALE: 1, Mapping.State.MAPPED: 2}
+
+
+def mapping_editor_rows(*, tenant) -> list[dict]:
+    """Every code of both kinds (mapped or not, and codes only held records know of): unmapped first,
+    then stale, then mapped; within each, the codes most held records wait on first. Five queries."""
+    mappings = list(Mapping.objects.for_tenant(tenant).select_related("qbo_item"))
+    names = {(i.kind, i.code): i.name for i in JaggaerCatalogItem.objects.for_tenant(tenant).only("kind", "code",
+                                                                                                   "name")}
+    rows = []
+    for kind in Kind.values:
+        held = held_counts_by_code(tenant=tenant, kind=kind)
+        known = {m.code for m in mappings if m.kind == kind}
+        for m in (m for m in mappings if m.kind == kind):
+            rows.append({"kind": kind, "code": m.code, "mapping": m, "state": m.state, "held": held.get(m.code, 0)})
+        for code in sorted(set(held) - known):
+            rows.append({"kind": kind, "code": code, "mapping": None, "state": Mapping.State.UNMAPPED,
+                         "held": held[code]})
+    for row in rows:
+        row["name"] = names.get((row["kind"], row["code"]), "")
+    rows.sort(key=lambda r: (Kind.values.index(r["kind"]), STATE_ORDER[r["state"]], -r["held"], r["code"]))
+    return rows

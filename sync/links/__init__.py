@@ -1,0 +1,1 @@
+"""Links: what each JAGGAER record was written as in QuickBooks."""
