@@ -7,6 +7,8 @@ from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.parsers import JSONParser
 
+from core.exceptions import ApplicationError
+
 NUL_MESSAGE = "The request contains a NUL character (\\u0000), which no field accepts; remove it."
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _JSON_BRACKET = re.compile(rb"[\[\]{}]")
@@ -47,8 +49,6 @@ class StrictJSONParser(JSONParser):
         raw = stream.read() if stream is not None else b""
         limit = settings.API_MAX_JSON_DEPTH
         if json_depth(raw) > limit:
-            from core.exceptions import ApplicationError
-
             raise ApplicationError(depth_message(limit), code="too_deeply_nested")
         data = super().parse(io.BytesIO(raw), media_type, parser_context)
         if has_nul(data):

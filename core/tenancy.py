@@ -102,11 +102,6 @@ def current_scope() -> Scope | None:
     return _scope.get()
 
 
-def current_tenant_id() -> Any:
-    scope = _scope.get()
-    return None if scope is None or scope.unscoped else scope.tenant_id
-
-
 class TenantOwnedQuerySet(models.QuerySet):
     """Rows of one tenant. A queryset made outside any scope (a form field's choices built at import,
     say) is not refused at once: it takes the scope that is active when it runs, and raises

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from rest_framework import permissions
 
+from core.exceptions import ApplicationError
 from core.tenancy import scope_enter, scope_leave
 from tenants.auth import PartnerPrincipal
 from tenants.models import Tenant
@@ -60,8 +61,6 @@ PATH_VALUE_MAX_LENGTH = 100
 
 def path_values_check(kwargs: dict, limits: dict[str, int]) -> None:
     """A text part of the address longer than its column is a 400 saying so, never a database error."""
-    from core.exceptions import ApplicationError
-
     for name, value in kwargs.items():
         limit = limits.get(name, PATH_VALUE_MAX_LENGTH)
         if isinstance(value, str) and len(value) > limit:

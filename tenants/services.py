@@ -92,14 +92,19 @@ def partner_create(*, name: str, return_url_origins: list[str] | None = None, is
     return partner, key
 
 
+def _apply_and_compare(obj, data: dict, audited: tuple) -> tuple[dict, dict]:
+    """Set `data` on `obj`, save it, and return what changed among the `audited` fields (before, after)."""
+    before = {name: getattr(obj, name) for name in audited}
+    for name, value in data.items():
+        setattr(obj, name, value)
+    obj.save()
+    return audit.changes(before, {name: getattr(obj, name) for name in audited})
+
+
 @transaction.atomic
 def partner_update(*, partner: Partner, data: dict, actor: Actor) -> Partner:
     """Change a partner's name, whether it is active, or the origins its portal may be sent back to."""
-    before = {name: getattr(partner, name) for name in PARTNER_AUDITED}
-    for name, value in data.items():
-        setattr(partner, name, value)
-    partner.save()
-    old, new = audit.changes(before, {name: getattr(partner, name) for name in PARTNER_AUDITED})
+    old, new = _apply_and_compare(partner, data, PARTNER_AUDITED)
     if old:
         audit.action("partner.update", actor=actor, target_type="partner", target_id=partner.pk, before=old,
                      after=new)
@@ -119,11 +124,7 @@ def api_key_create(*, partner: Partner, name: str, expiry_date=None, actor: Acto
 @transaction.atomic
 def api_key_update(*, api_key: PartnerAPIKey, data: dict, actor: Actor) -> PartnerAPIKey:
     """Rename a key, change its expiry, or revoke it (audited as api_key.revoke; a revoked key stays revoked)."""
-    before = {name: getattr(api_key, name) for name in API_KEY_AUDITED}
-    for name, value in data.items():
-        setattr(api_key, name, value)
-    api_key.save()
-    old, new = audit.changes(before, {name: getattr(api_key, name) for name in API_KEY_AUDITED})
+    old, new = _apply_and_compare(api_key, data, API_KEY_AUDITED)
     if old:
         code = "api_key.revoke" if new.get("revoked") is True else "api_key.update"
         audit.action(code, actor=actor, target_type="partner_api_key", target_id=api_key.pk, before=old, after=new,
