@@ -102,6 +102,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.api.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
