@@ -1,0 +1,13 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from webhooks.api import WebhookEndpointViewSet, WebhookRedeliverView
+
+router = SimpleRouter(trailing_slash=False)
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+
+urlpatterns = [
+    *router.urls,
+    path("webhook-endpoints/<uuid:endpoint_id>/deliveries/<int:delivery_id>/redeliver", WebhookRedeliverView.as_view(),
+         name="webhook-delivery-redeliver"),
+]
