@@ -4,6 +4,7 @@ its redeliver action (admin actions are POSTs). Every change goes through the se
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 
 from core.actor import actor_from_request
 from core.exceptions import ApplicationError
@@ -21,6 +22,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
               "disabled_at", "disabled_reason", "previous_secret_expires_at", "created_at", "updated_at"]
     readonly_fields = ["partner", "failure_streak", "failing_since", "disabled_at", "disabled_reason",
                        "previous_secret_expires_at", "created_at", "updated_at"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request) -> bool:
         return False      # partners add endpoints through the API, which answers the secret once

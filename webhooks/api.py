@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -86,7 +87,10 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mix
     def deliveries(self, request, endpoint_id=None):
         endpoint = self.get_object()
         found = selectors.delivery_list(partner=request.partner, endpoint_id=endpoint.pk)
-        found = WebhookDeliveryFilter(request.query_params, queryset=found, request=request).qs
+        filters = WebhookDeliveryFilter(request.query_params, queryset=found, request=request)
+        if not filters.is_valid():
+            raise translate_validation(filters.errors)
+        found = filters.qs
         page = self.paginate_queryset(found)
         return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 

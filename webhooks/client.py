@@ -80,7 +80,7 @@ def post(*, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
     status = response.status_code
     if 200 <= status < 300:
         return Outcome(True, status_code=status)
-    if response.is_redirect:
+    if 300 <= status < 400:
         return Outcome(False, status_code=status, error=f"the endpoint answered with a redirect (HTTP {status}), "
                                                         f"which is never followed: use the final https:// address")
     return Outcome(False, status_code=status, error=f"the endpoint answered HTTP {status}")

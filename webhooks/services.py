@@ -180,7 +180,7 @@ def _endpoint_health(*, endpoint_id, ok: bool, now: dt.datetime) -> None:
         fields += ["enabled", "disabled_at", "disabled_reason"]
         audit.action("webhook_endpoint.disable", actor=SYSTEM, target_type="webhook_endpoint",
                      target_id=endpoint.pk, after={"enabled": False, "failures": endpoint.failure_streak})
-        emit(event_type="webhook_endpoint.disabled", partner_id=endpoint.partner_id, now=now,
+        emit(event_type="webhook_endpoint.disabled", partner_id=endpoint.partner_id,
              data={"endpoint_id": str(endpoint.pk), "failures": endpoint.failure_streak,
                    "failing_since": rfc3339(endpoint.failing_since), "reason": endpoint.disabled_reason})
         logger.warning("webhook endpoint %s disabled after %d failures", endpoint.pk, endpoint.failure_streak)
