@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks import Webhook
 
-from tests.connections.support import fast_http, qbo_app  # noqa: F401  (fixtures)
+from tests.connections.support import fast_http, jaggaer_app, qbo_app  # noqa: F401  (fixtures)
 from tests.security.conftest import production  # noqa: F401  (fixture)
 
 REMOTE_BODY = "REMOTE-STACK-TRACE db=prod password=hunter2"     # what a failing receiver answers
