@@ -1,7 +1,8 @@
+from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django_filters.utils import translate_validation
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,12 +10,15 @@ from rest_framework.views import APIView
 from core.actor import actor_from_request
 from webhooks import selectors, services
 from webhooks.filters import WebhookDeliveryFilter
+from webhooks.models import WebhookDelivery
 from webhooks.serializers import (
     WebhookDeliverySerializer,
     WebhookEndpointCreatedSerializer,
     WebhookEndpointSerializer,
     WebhookSecretSerializer,
 )
+
+_BIGINT_MAX = 2**63 - 1
 
 _SIGNING = ("Every event is a POST with a JSON body `{id, type, timestamp, data}`, signed per the Standard "
             "Webhooks specification: headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. "
@@ -78,21 +82,21 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mix
                                                  "previous_secret_expires_at": endpoint.previous_secret_expires_at}
                                                 ).data)
 
-    @extend_schema(summary="List an endpoint's deliveries", responses={200: WebhookDeliverySerializer(many=True)},
-                   parameters=[OpenApiParameter("status", str, enum=["pending", "delivered", "failed"]),
-                               OpenApiParameter("event_type", str)],
-                   description="The delivery log, newest first: each event sent (or to be sent) to this endpoint, "
-                               "its attempts, the status code your endpoint answered last and the next try.")
-    @action(detail=True, methods=["get"])
-    def deliveries(self, request, endpoint_id=None):
-        endpoint = self.get_object()
-        found = selectors.delivery_list(partner=request.partner, endpoint_id=endpoint.pk)
-        filters = WebhookDeliveryFilter(request.query_params, queryset=found, request=request)
-        if not filters.is_valid():
-            raise translate_validation(filters.errors)
-        found = filters.qs
-        page = self.paginate_queryset(found)
-        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+@extend_schema(summary="List an endpoint's deliveries",
+               description="The delivery log, newest first: each event sent (or to be sent) to this endpoint, its "
+                           "attempts, the status code your endpoint answered last and the next try.")
+class WebhookDeliveryListView(generics.ListAPIView):
+    serializer_class = WebhookDeliverySerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = WebhookDeliveryFilter
+
+    def get_queryset(self):
+        partner = getattr(self.request, "partner", None)  # None only while the schema is generated
+        if partner is None:
+            return WebhookDelivery.objects.none()
+        endpoint = get_object_or_404(selectors.endpoint_list(partner=partner), pk=self.kwargs["endpoint_id"])
+        return selectors.delivery_list(partner=partner, endpoint_id=endpoint.pk)
 
 
 class WebhookRedeliverView(APIView):
@@ -101,6 +105,8 @@ class WebhookRedeliverView(APIView):
                    description="Queues the delivery's event again, as a new delivery with the same `webhook-id` "
                                "(verify and de-duplicate on it). The endpoint must be enabled.")
     def post(self, request, endpoint_id, delivery_id):
+        if delivery_id > _BIGINT_MAX:      # no such row, and beyond what the database can compare
+            raise Http404
         delivery = get_object_or_404(selectors.delivery_list(partner=request.partner, endpoint_id=endpoint_id),
                                      pk=delivery_id)
         again = services.delivery_redeliver(delivery=delivery, actor=actor_from_request(request))

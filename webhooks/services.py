@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import secrets as secrets_lib
+import time
 import uuid
 from typing import Any
 
@@ -31,6 +32,7 @@ from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 logger = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"
+SWEEP_SECONDS = 120           # one sweep attempts deliveries for at most this long
 
 
 def secret_generate() -> str:
@@ -69,7 +71,8 @@ def emit(*, event_type: str, data: dict[str, Any], tenant: Tenant | Any = None, 
             [WebhookDelivery(endpoint=e, event=event, tenant_id=tenant_id, next_attempt_at=now) for e in endpoints])
         if deliveries:
             ids = [d.pk for d in deliveries]
-            transaction.on_commit(lambda: _queue(ids))
+            # Robust: the change is committed; a queue failure is logged, never raised into it (the sweep sends later).
+            transaction.on_commit(lambda: _queue(ids), robust=True)
     return event
 
 
@@ -110,7 +113,10 @@ def deliveries_send_due(*, delivery_ids: list[int] | None = None, now: dt.dateti
     if delivery_ids is not None:
         found = found.filter(pk__in=delivery_ids)
     counts = {"delivered": 0, "retrying": 0, "failed": 0, "waiting": 0}
+    started = time.monotonic()
     for delivery_id in list(found.order_by("id").values_list("id", flat=True)[:limit]):
+        if time.monotonic() - started > SWEEP_SECONDS:
+            break               # slow endpoints: the next sweep carries on, well inside the task's time limit
         counts[delivery_attempt(delivery_id=delivery_id, now=now)] += 1
     return counts
 
@@ -200,7 +206,7 @@ def delivery_redeliver(*, delivery: WebhookDelivery, actor: Actor) -> WebhookDel
     audit.action("webhook_delivery.redeliver", actor=actor, tenant_id=delivery.tenant_id,
                  target_type="webhook_delivery", target_id=delivery.pk,
                  after={"delivery_id": again.pk, "event_type": delivery.event.type})
-    transaction.on_commit(lambda: _queue([again.pk]))
+    transaction.on_commit(lambda: _queue([again.pk]), robust=True)
     return again
 
 
@@ -211,6 +217,13 @@ def _url_check(url: str) -> None:
     if problem:
         raise ApplicationError(f"This URL cannot receive webhooks: {problem}.", code="invalid_url",
                                fields={"url": [problem]})
+
+
+def _event_types_check(value) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(t, str) and t in EVENTS for t in value):
+        raise ApplicationError(f"event_types must be a list of event types among {', '.join(EVENTS)}.",
+                               code="invalid_event_types", fields={"event_types": ["Unknown event type."]})
+    return list(value)
 
 
 def _view(endpoint: WebhookEndpoint) -> dict:
@@ -228,7 +241,7 @@ def endpoint_create(*, partner: Partner, data: dict, actor: Actor) -> tuple[Webh
     secret = secret_generate()
     endpoint = WebhookEndpoint.objects.create(partner=partner, url=data["url"],
                                               description=data.get("description", ""),
-                                              event_types=list(data.get("event_types") or []),
+                                              event_types=_event_types_check(data.get("event_types") or []),
                                               enabled=data.get("enabled", True), secret=secret)
     audit.action("webhook_endpoint.create", actor=actor, target_type="webhook_endpoint", target_id=endpoint.pk,
                  after=_view(endpoint))
@@ -241,9 +254,11 @@ def endpoint_update(*, endpoint: WebhookEndpoint, data: dict, actor: Actor) -> W
     before = _view(endpoint)
     if "url" in data and data["url"] != endpoint.url:
         _url_check(data["url"])
+    if "event_types" in data:
+        data = {**data, "event_types": _event_types_check(data["event_types"])}
     for name in ("url", "description", "event_types", "enabled"):
         if name in data:
-            setattr(endpoint, name, list(data[name]) if name == "event_types" else data[name])
+            setattr(endpoint, name, data[name])
     if data.get("enabled") and not before["enabled"]:
         now = timezone.now()
         endpoint.failure_streak, endpoint.failing_since = 0, None
