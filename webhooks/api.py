@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actor import actor_from_request
+from core.tenancy import unscoped
 from webhooks import selectors, services
 from webhooks.filters import WebhookDeliveryFilter
 from webhooks.models import WebhookDelivery
@@ -24,6 +25,13 @@ _SIGNING = ("Every event is a POST with a JSON body `{id, type, timestamp, data}
             "Webhooks specification: headers `webhook-id`, `webhook-timestamp` and `webhook-signature`. "
             "Answer any 2xx within 10 seconds; other answers and timeouts are retried with growing waits "
             "for about a day.")
+
+
+class _PartnerLog:
+    # A partner's webhook log spans its tenants: read unscoped, always filtered by the partner (selectors).
+    def dispatch(self, request, *args, **kwargs):
+        with unscoped("a partner reads its own webhook log across its tenants"):
+            return super().dispatch(request, *args, **kwargs)
 
 
 @extend_schema_view(
@@ -86,7 +94,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mix
 @extend_schema(summary="List an endpoint's deliveries",
                description="The delivery log, newest first: each event sent (or to be sent) to this endpoint, its "
                            "attempts, the status code your endpoint answered last and the next try.")
-class WebhookDeliveryListView(generics.ListAPIView):
+class WebhookDeliveryListView(_PartnerLog, generics.ListAPIView):
     serializer_class = WebhookDeliverySerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = WebhookDeliveryFilter
@@ -99,7 +107,7 @@ class WebhookDeliveryListView(generics.ListAPIView):
         return selectors.delivery_list(partner=partner, endpoint_id=endpoint.pk)
 
 
-class WebhookRedeliverView(APIView):
+class WebhookRedeliverView(_PartnerLog, APIView):
     @extend_schema(summary="Send an event to the endpoint again", request=None,
                    responses={202: WebhookDeliverySerializer},
                    description="Queues the delivery's event again, as a new delivery with the same `webhook-id` "

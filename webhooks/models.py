@@ -1,8 +1,8 @@
 """A partner's webhook endpoints, the outbox of events, and one delivery row per event and endpoint.
 
-Events and deliveries belong to the partner whose endpoints receive them (the tenant an event is about is
-kept with it): every read is filtered by partner (`webhooks.selectors`), and the delivery sweep, which
-works across partners, reads them by id.
+An event about a tenant is that tenant's row (`TenantOwnedModel`, scoped like every other); an event about
+the partner's own set-up has no tenant. The partner's API reads its log across its tenants and the delivery
+sweep works across partners: both say `unscoped(...)` and filter by partner or id themselves.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import uuid
 from django.db import models
 
 from core.crypto import CredentialField
+from core.tenancy import TenantOwnedModel
 
 
 class WebhookEndpoint(models.Model):
@@ -44,7 +45,7 @@ class WebhookEndpoint(models.Model):
         return not self.event_types or event_type in self.event_types
 
 
-class WebhookEvent(models.Model):
+class WebhookEvent(TenantOwnedModel):
     """One event in the outbox, written in the transaction of the change it reports."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -68,7 +69,7 @@ class WebhookEvent(models.Model):
         return f"msg_{self.id.hex}"
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(TenantOwnedModel):
     """One event for one endpoint: its attempts, the last answer's status code, the next try."""
 
     class Status(models.TextChoices):

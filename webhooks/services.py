@@ -24,6 +24,7 @@ from django.utils import timezone
 import audit
 from core.actor import SYSTEM, Actor
 from core.exceptions import ApplicationError, Conflict
+from core.tenancy import unscoped
 from tenants.models import Partner, Tenant
 from webhooks import client
 from webhooks.events import EVENTS, rfc3339
@@ -49,30 +50,33 @@ def _queue(delivery_ids: list[int]) -> None:
 # ============================================================================ emit (the public entry point)
 
 def emit(*, event_type: str, data: dict[str, Any], tenant: Tenant | Any = None, partner_id: Any = None,
-         now: dt.datetime | None = None) -> WebhookEvent:
+         now: dt.datetime | None = None) -> WebhookEvent | None:
     """Write one event about `tenant` (or, for the partner's own set-up, `partner_id`) and its deliveries in
-    the caller's transaction; the delivery task is queued when that transaction commits."""
+    the caller's transaction, when an enabled endpoint of the partner subscribes to it (None otherwise); the
+    delivery task is queued when that transaction commits."""
     if event_type not in EVENTS:
         raise ValueError(f"unknown webhook event type {event_type!r}: register it in webhooks.events.EVENTS")
     tenant_id = getattr(tenant, "pk", tenant)
     if tenant_id is not None:
-        partner_id = Tenant.objects.values_list("partner_id", flat=True).get(pk=tenant_id)
+        partner_id = getattr(tenant, "partner_id", None) or Tenant.objects.values_list(
+            "partner_id", flat=True).get(pk=tenant_id)
     if partner_id is None:
         raise ValueError("emit needs a tenant or a partner")
+    endpoints = [e for e in WebhookEndpoint.objects.filter(partner_id=partner_id, enabled=True)
+                 if e.subscribes_to(event_type)]
+    if not endpoints:
+        return None             # nobody listens: nothing to keep or send
     now = now or timezone.now()
     event_id = uuid.uuid4()
     payload = {"id": f"msg_{event_id.hex}", "type": event_type, "timestamp": rfc3339(now), "data": data}
     with transaction.atomic():
         event = WebhookEvent.objects.create(id=event_id, partner_id=partner_id, tenant_id=tenant_id,
                                             type=event_type, payload=payload, created_at=now)
-        endpoints = [e for e in WebhookEndpoint.objects.filter(partner_id=partner_id, enabled=True)
-                     if e.subscribes_to(event_type)]
         deliveries = WebhookDelivery.objects.bulk_create(
             [WebhookDelivery(endpoint=e, event=event, tenant_id=tenant_id, next_attempt_at=now) for e in endpoints])
-        if deliveries:
-            ids = [d.pk for d in deliveries]
-            # Robust: the change is committed; a queue failure is logged, never raised into it (the sweep sends later).
-            transaction.on_commit(lambda: _queue(ids), robust=True)
+        ids = [d.pk for d in deliveries]
+        # Robust: the change is committed; a queue failure is logged, never raised into it (the sweep sends later).
+        transaction.on_commit(lambda: _queue(ids), robust=True)
     return event
 
 
@@ -103,29 +107,50 @@ def _blocked(delivery: WebhookDelivery) -> bool:
                                           status=WebhookDelivery.Status.PENDING, id__lt=delivery.pk).exists()
 
 
+def _due_heads(*, now: dt.datetime, delivery_ids: list[int] | None, limit: int) -> list[int]:
+    """The oldest pending delivery of each (endpoint, tenant) queue of an enabled endpoint, when it is due: what
+    may be sent now, oldest first (Postgres DISTINCT ON keeps the first row of each queue, NULL tenants alike)."""
+    heads = (WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, endpoint__enabled=True)
+             .order_by("endpoint_id", "tenant_id", "id").distinct("endpoint_id", "tenant_id")
+             .values_list("id", "next_attempt_at"))
+    due = sorted(pk for pk, at in heads if at is not None and at <= now
+                 and (delivery_ids is None or pk in delivery_ids))
+    return due[:limit]
+
+
 def deliveries_send_due(*, delivery_ids: list[int] | None = None, now: dt.datetime | None = None,
                         limit: int = 200) -> dict[str, int]:
-    """Attempt every pending delivery whose time has come (only `delivery_ids` when given), oldest first;
-    what a later one of the same tenant and endpoint waits for is skipped. Counts per outcome."""
+    """Attempt every delivery whose time has come (only `delivery_ids` when given), oldest first, one queue
+    (endpoint and tenant) in order: a later delivery goes once the earlier one is delivered or given up.
+    Counts per outcome."""
     now = now or timezone.now()
-    found = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
-                                           endpoint__enabled=True)
-    if delivery_ids is not None:
-        found = found.filter(pk__in=delivery_ids)
     counts = {"delivered": 0, "retrying": 0, "failed": 0, "waiting": 0}
     started = time.monotonic()
-    for delivery_id in list(found.order_by("id").values_list("id", flat=True)[:limit]):
-        if time.monotonic() - started > SWEEP_SECONDS:
-            break               # slow endpoints: the next sweep carries on, well inside the task's time limit
-        counts[delivery_attempt(delivery_id=delivery_id, now=now)] += 1
+    with unscoped("the webhook sweep sends every partner's due deliveries"):
+        _sweep(counts, started=started, now=now, delivery_ids=delivery_ids, limit=limit)
     return counts
+
+
+def _sweep(counts: dict[str, int], *, started: float, now: dt.datetime, delivery_ids: list[int] | None,
+           limit: int) -> None:
+    while time.monotonic() - started < SWEEP_SECONDS:
+        heads = _due_heads(now=now, delivery_ids=delivery_ids, limit=limit)
+        moved = False
+        for delivery_id in heads:
+            if time.monotonic() - started > SWEEP_SECONDS:
+                break           # slow endpoints: the next sweep carries on, well inside the task's time limit
+            result = delivery_attempt(delivery_id=delivery_id, now=now)
+            counts[result] += 1
+            moved = moved or result in ("delivered", "failed")    # the next one of that queue may go now
+        if not moved:
+            break
 
 
 def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str:
     """One attempt of one delivery, with its row locked (a second worker skips it): `delivered`, `retrying`,
     `failed` (every retry spent) or `waiting` (not due, taken, or an earlier one goes first)."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with unscoped("a delivery is found by id, whichever tenant it is about"), transaction.atomic():
         delivery = (WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
                     .select_related("endpoint", "event")
                     .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
@@ -263,7 +288,8 @@ def endpoint_update(*, endpoint: WebhookEndpoint, data: dict, actor: Actor) -> W
         now = timezone.now()
         endpoint.failure_streak, endpoint.failing_since = 0, None
         endpoint.disabled_at, endpoint.disabled_reason = None, ""
-        endpoint.deliveries.filter(status=WebhookDelivery.Status.PENDING).update(next_attempt_at=now)
+        with unscoped("an endpoint's pending deliveries span the partner's tenants"):
+            endpoint.deliveries.filter(status=WebhookDelivery.Status.PENDING).update(next_attempt_at=now)
     endpoint.save()
     after = _view(endpoint)
     if after != before:

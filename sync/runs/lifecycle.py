@@ -151,21 +151,25 @@ def run_events_emit(*, run: SyncRun) -> None:
     run left records on hold (a cancelled run says nothing)."""
     if run.status not in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED):
         return
-    held = list(Hold.objects.filter(last_run=run).values("reason").annotate(n=Count("id")).order_by("-n", "reason"))
+    # Holds are written only for records counted held or failed (a retry): no such count, no query.
+    held_now = any(step.get("held") or step.get("failed") for step in (run.counts or {}).values()
+                   if isinstance(step, dict))
+    held = list(Hold.objects.filter(last_run=run).values("reason").annotate(n=Count("id")).order_by("-n", "reason")
+                ) if held_now else []
     total = sum(row["n"] for row in held)
     if run.status == SyncRun.Status.FAILED:
         event_type = "sync.failed"
     else:
         event_type = "sync.completed_with_holds" if total else "sync.succeeded"
     error = {"system": run.error_system, "code": run.error_code} if run.status == SyncRun.Status.FAILED else None
-    webhooks.emit(event_type=event_type, tenant=run.tenant_id, data={
+    webhooks.emit(event_type=event_type, tenant=run.tenant, data={
         "tenant_id": str(run.tenant_id), "run_id": str(run.pk), "trigger": run.trigger, "status": run.status,
         "started_at": webhooks.rfc3339(run.started_at), "finished_at": webhooks.rfc3339(run.finished_at),
         "counts": run.counts or {}, "held": total, "error": error})
     if total:
         examples = [{"entity": h.entity, "source_id": h.source_id, "reason": h.reason}
                     for h in Hold.objects.filter(last_run=run).order_by("entity", "source_id")[:_HELD_EXAMPLES]]
-        webhooks.emit(event_type="records.held", tenant=run.tenant_id, data={
+        webhooks.emit(event_type="records.held", tenant=run.tenant, data={
             "tenant_id": str(run.tenant_id), "run_id": str(run.pk), "total": total,
             "by_reason": {row["reason"]: row["n"] for row in held}, "examples": examples})
 

@@ -9,6 +9,7 @@ import socket
 from django.utils import timezone
 
 from connections.exceptions import NotConfigured
+from core.outcomes import Outcome
 from sync.models import Hold, SyncRun
 from sync.runs.lifecycle import run_steps, sync_run_create
 
@@ -19,6 +20,7 @@ def finish_run(tenant, *, holds: tuple[tuple[str, str, str], ...] = (), fail: bo
 
     def body(ctx) -> None:
         for entity, source_id, reason in holds:
+            ctx.count(entity, Outcome.HELD)
             Hold.objects.create(tenant=tenant, entity=entity, source_id=source_id, reason=reason, record={},
                                 source_digest="d", last_run=run)
         if fail:

@@ -320,7 +320,7 @@ def test_a_partner_sees_and_receives_only_its_own(alice, bob, tenant, outsider_t
         finish_run(outsider_tenant)                        # Bob's tenant: nothing for Alice
         finish_run(tenant)
     assert [r.json["data"]["tenant_id"] for r in receiver.received] == [str(tenant.pk)]
-    assert WebhookEvent.objects.filter(partner=bob.partner).count() == 1
+    assert not WebhookEvent.objects.filter(partner=bob.partner).exists()     # Bob has no endpoint: no outbox row
     assert WebhookDelivery.objects.count() == 1
 
 
@@ -344,3 +344,21 @@ def test_endpoints_are_created_changed_and_deleted_through_the_api(alice, receiv
     codes = list(Action.objects.order_by("id").values_list("action", flat=True))
     assert codes == ["webhook_endpoint.create", "webhook_endpoint.update", "webhook_endpoint.delete"]
     assert not [a for a in Action.objects.all() if created["secret"] in json.dumps([a.before, a.after])]
+
+
+# ----------------------------------------------------------------------------- the documentation
+
+def test_the_openapi_schema_documents_every_event_as_a_webhook(anon_client):
+    from webhooks.events import EVENTS
+
+    schema = json.loads(anon_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").content)
+    assert schema["openapi"].startswith("3.1")
+    assert set(schema["webhooks"]) == set(EVENTS)
+    held = schema["webhooks"]["records.held"]["post"]
+    assert "webhook-signature" in held["description"]
+    body = held["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    data = schema["components"]["schemas"][body]["properties"]["data"]
+    data = schema["components"]["schemas"][data["$ref"].rsplit("/", 1)[1]] if "$ref" in data else data
+    assert {"tenant_id", "run_id", "total", "by_reason", "examples"} <= set(data["properties"])
+    operations = [op for path, item in schema["paths"].items() if "webhook" in path for op in item.values()]
+    assert operations and all(op.get("summary") and "self." not in op.get("description", "") for op in operations)
