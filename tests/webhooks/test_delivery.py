@@ -362,3 +362,10 @@ def test_the_openapi_schema_documents_every_event_as_a_webhook(anon_client):
     assert {"tenant_id", "run_id", "total", "by_reason", "examples"} <= set(data["properties"])
     operations = [op for path, item in schema["paths"].items() if "webhook" in path for op in item.values()]
     assert operations and all(op.get("summary") and "self." not in op.get("description", "") for op in operations)
+
+
+def test_beat_runs_the_due_delivery_sweep_every_minute():
+    from config.celery import app
+
+    entry = app.conf.beat_schedule["deliver-due-webhooks"]
+    assert entry["schedule"] == 60.0 and entry["task"] in app.tasks
