@@ -71,6 +71,11 @@ ACTIONS: dict[str, ActionCode] = {
                                 "sync.runs.lifecycle.replay_request"),
     "run.replay_failed": ActionCode("the failed and held records of a run were replayed",
                                     "sync.runs.lifecycle.replay_request"),
+    # reports
+    "fit_report.request": ActionCode("a fit report (the next sync in dry-run mode) was asked for",
+                                     "reports.fit.fit_report_request"),
+    "reconciliation.request": ActionCode("a reconciliation of JAGGAER with QuickBooks for a period was asked for",
+                                         "reports.reconcile.reconciliation_request"),
 }
 
 

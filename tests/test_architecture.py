@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "config", "tenants", "connections", "audit", "sync", "console", "demo", "sandbox")
+PACKAGES = ("core", "config", "tenants", "connections", "audit", "sync", "reports", "console", "demo", "sandbox")
 
 
 def _module_name(path: Path) -> str:
@@ -133,8 +133,9 @@ APPS_BELOW: dict[str, set[str]] = {
     "audit": {"core", "tenants"},
     "connections": {"core", "tenants", "audit"},
     "sync": {"core", "tenants", "audit", "connections"},
-    "console": {"core", "tenants", "audit", "connections", "sync"},
-    "demo": {"core", "tenants", "audit", "connections", "sync", "sandbox"},
+    "reports": {"core", "tenants", "audit", "connections", "sync"},
+    "console": {"core", "tenants", "audit", "connections", "sync", "reports"},
+    "demo": {"core", "tenants", "audit", "connections", "sync", "reports", "sandbox"},
     "sandbox": set(),
 }
 AUDIT_PUBLIC = {"audit", "audit.models", "audit.selectors", "audit.serializers"}

@@ -1,0 +1,12 @@
+"""The sync tests' clients and sync runner, for the reports."""
+
+from tests.sync.conftest import (  # noqa: F401  (fixtures)
+    jaggaer_client,
+    jaggaer_sandbox,
+    make_jaggaer_client,
+    make_qbo_client,
+    qbo_client,
+    qbo_sandbox,
+    run_sync,
+    sandboxes,
+)
