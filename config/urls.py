@@ -15,6 +15,7 @@ api_v1 = [
     path("", include(router.urls)),
     path("tenants/<uuid:tenant_id>/", include("sync.urls")),
     path("tenants/<uuid:tenant_id>/", include("audit.urls")),
+    path("tenants/<uuid:tenant_id>/", include("reports.urls")),
 ]
 
 urlpatterns = [
