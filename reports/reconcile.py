@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from connections.exceptions import ConnectionFailure, RemoteError
+from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError
 from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
 from core.actor import Actor
 from core.exceptions import ApplicationError
@@ -105,7 +105,8 @@ def reconciliation_perform(*, reconciliation_id, qbo=None, jaggaer=None) -> Reco
             return _fail(found, e.reason or "connection", e.message)
         except RemoteError as e:
             return _fail(found, str(e.code or e.status or "remote_error"),
-                         f"{e.system} answered with an error the reconciliation cannot get past: {e}.")
+                         f"{SYSTEM_NAMES.get(e.system, e.system)} answered with an error the reconciliation "
+                         f"cannot get past: {e}.")
         except Exception as e:
             logger.exception("reconciliation %s failed", found.pk)
             return _fail(found, "internal_error", f"The reconciliation stopped on an unexpected error "
