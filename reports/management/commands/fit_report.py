@@ -35,9 +35,10 @@ class Command(BaseCommand):
 
 def fit_report_text(report) -> str:
     summary = report.summary
-    lines = [f"Fit report {report.pk}" + (" (a SAMPLE: JAGGAER pages capped at "
-                                          f"{summary['sample']['max_pages']} for "
-                                          f"{', '.join(summary['sample']['capped_entities'])})" if report.capped else "")]
+    sample = summary["sample"]
+    note = (f" (a SAMPLE: JAGGAER pages capped at {sample['max_pages']} for "
+            f"{', '.join(sample['capped_entities'])})") if report.capped else ""
+    lines = [f"Fit report {report.pk}{note}"]
     for entity, counts in summary["entities"].items():
         lines.append(f"  {entity}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for hold in summary["holds"]:
