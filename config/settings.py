@@ -234,6 +234,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "connections.models.ConnectionStatus",
         "SyncRunStatusEnum": "sync.models.SyncRun.Status",
+        "ReportStatusEnum": "reports.models.ReportStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

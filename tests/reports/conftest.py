@@ -10,3 +10,4 @@ from tests.sync.conftest import (  # noqa: F401  (fixtures)
     run_sync,
     sandboxes,
 )
+from tests.admin.conftest import read_only_client, roles, superuser_client  # noqa: E402,F401  (fixtures)
