@@ -1,5 +1,6 @@
 """The sync tests' clients and sync runner, for the reports."""
 
+from tests.admin.conftest import read_only_client, roles, superuser_client  # noqa: E402,F401  (fixtures)
 from tests.sync.conftest import (  # noqa: F401  (fixtures)
     jaggaer_client,
     jaggaer_sandbox,
@@ -10,4 +11,3 @@ from tests.sync.conftest import (  # noqa: F401  (fixtures)
     run_sync,
     sandboxes,
 )
-from tests.admin.conftest import read_only_client, roles, superuser_client  # noqa: E402,F401  (fixtures)

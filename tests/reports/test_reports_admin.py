@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from audit.models import Action
 from core.actor import SYSTEM
-from reports.fit import fit_report_perform, fit_report_request
+from reports.fit import fit_report_perform
 from reports.models import FitReport, Reconciliation
 from reports.reconcile import reconciliation_perform, reconciliation_request
 from sync.models import SyncRun
