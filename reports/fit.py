@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter, defaultdict
 
 from django.conf import settings
@@ -42,6 +43,7 @@ LINK_RULES = {
 MAPPING_REASONS = {reason: kind for kind, reason in MAPPING_HOLD_REASONS.items()}
 # Intuit's limits per realm (connections/clients/limiter.py keeps every worker inside them)
 INTUIT_REQUESTS_PER_MINUTE, INTUIT_BATCHES_PER_MINUTE, INTUIT_IN_FLIGHT = 500, 40, 10
+DRY_ID = re.compile(rf"\b{DRY_ID_PREFIX}\d+\b")
 EXAMPLES = 20            # record ids listed per hold reason in the summary
 
 
@@ -161,9 +163,7 @@ def prediction_of(entity: str, outcome: str, reason: str) -> str:
 def _record(report: FitReport, event: dict) -> FitRecord:
     prediction = prediction_of(event["entity"], event["outcome"], event["reason"])
     qbo_id = event["qbo_id"] if not event["qbo_id"].startswith(DRY_ID_PREFIX) else ""
-    message = event["message"]
-    if qbo_id == "" and event["qbo_id"]:
-        message = message.replace(f"({event['qbo_id']})", "(new)")
+    message = DRY_ID.sub("new", event["message"])     # an Id the dry run made up is no QuickBooks Id
     return FitRecord(tenant_id=report.tenant_id, report=report, entity=event["entity"], source_id=event["source_id"],
                      prediction=prediction, outcome=event["outcome"], reason=event["reason"], qbo_id=qbo_id,
                      rule=LINK_RULES.get(event["entity"], "") if prediction == Prediction.LINK else "",

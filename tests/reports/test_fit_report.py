@@ -62,6 +62,9 @@ def test_the_fit_report_writes_nothing_to_quickbooks_nor_to_our_tables(tenant, q
     linked = FitRecord.objects.filter(report=report, prediction="link")
     assert all(r.qbo_id and r.rule for r in linked)
     assert not FitRecord.objects.filter(report=report, qbo_id__startswith="dry-").exists()
+    assert not FitRecord.objects.filter(report=report, message__contains="dry-").exists()
+    created = FitRecord.objects.filter(report=report, prediction="create", entity="suppliers").first()
+    assert "(new)" in created.message
 
 
 def test_a_capped_fit_report_is_marked_as_a_sample(tenant, qbo_client, jaggaer_client, jaggaer_sandbox):

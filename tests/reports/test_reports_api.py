@@ -52,6 +52,14 @@ def test_a_fit_report_request_refuses_unknown_fields_and_bad_page_caps(alice, te
     assert not FitReport.objects.exists()
 
 
+def test_no_fit_report_while_a_sync_runs(alice, tenant, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        assert alice.client.post(f"/api/v1/tenants/{tenant.id}/syncs", {}, format="json").status_code == 202
+        answer = alice.client.post(f"/api/v1/tenants/{tenant.id}/fit-reports", {}, format="json")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "sync_already_running"
+    assert not FitReport.objects.exists()
+
+
 def test_a_reconciliation_is_asked_for_a_month_followed_and_exported(alice, bob, tenant, run_sync, qbo_client,
                                                                     jaggaer_client,
                                                                     django_capture_on_commit_callbacks):
