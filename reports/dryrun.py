@@ -153,7 +153,7 @@ class DetachedTokens:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.submit(db_connection.close).result()
+            self._pool.submit(lambda: db_connection.close()).result()   # the helper thread's own connection
             self._pool.shutdown()
             self._pool = None
 

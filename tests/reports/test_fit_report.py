@@ -92,3 +92,26 @@ def test_fit_report_quickbooks_requests_grow_with_pages_not_records(tenant, qbo_
     assert records > 250
     assert reads <= pages + 25
     assert reads < records / 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_refreshed_during_the_dry_run_outlives_its_rollback(tenant, qbo_app, jaggaer_sandbox):
+    from connections.models import QboConnection
+    from core.tenancy import tenant_scope
+    from tests.connections.support import configured_jaggaer, connected_qbo, token_calls
+
+    with tenant_scope(tenant):
+        connection = connected_qbo(tenant, qbo_app)
+        configured_jaggaer(tenant, jaggaer_sandbox)
+        old_refresh = connection.refresh_token
+        report = fit_report_request(tenant=tenant, actor=SYSTEM, enqueue=False)
+    # the tokens pass the check before the dry run, then QuickBooks refuses them inside it: the refresh commits
+    # on its own connection while the dry run's transaction is still open, and survives its rollback
+    qbo_app.app.expire_tokens()
+    report = fit_report_perform(report_id=report.pk)
+    assert report.status == ReportStatus.SUCCEEDED, report.error_message
+    assert token_calls(qbo_app) == 1
+    with tenant_scope(tenant):
+        stored = QboConnection.objects.get(pk=connection.pk)
+    assert stored.refresh_token != old_refresh and stored.access_token != connection.access_token
+    assert not VendorLink.objects.exists() and not Hold.objects.exists()
