@@ -12,3 +12,4 @@ from tests.sync.conftest import (  # noqa: F401  (fixtures)
     run_sync,
     sandboxes,
 )
+from tests.webhooks.conftest import receiver  # noqa: F401  (fixture)

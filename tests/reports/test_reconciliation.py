@@ -10,7 +10,7 @@ from reports.models import Finding, ReportStatus
 from reports.reconcile import month_period, reconciliation_perform, reconciliation_request
 from sync.models import BillLink, PurchaseOrderLink, SyncRun, VendorLink
 from tests.sync.helpers import DATASET
-from tests.webhooks.conftest import add_endpoint, receiver  # noqa: F401  (fixture)
+from tests.webhooks.conftest import add_endpoint
 
 pytestmark = pytest.mark.django_db
 
