@@ -17,10 +17,13 @@ from audit.models import RecordEvent
 from connections.health import connection_ping
 from connections.models import ConnectionStatus
 from connections.qbo_authorization import qbo_authorization_start
+from console.records import ENTITY_LABELS, RecordViews, record_url, waits_on_words
+from console.templatetags.console import when
 from core.actor import actor_from_request
 from core.exceptions import ApplicationError, Conflict
 from sync.dashboard import outcomes_chart_svg, record_outcomes_by_day
-from sync.holds.admin import can_replay, replay_selected
+from sync.holds.admin import HoldAdmin, WaitsOnFilter, can_replay, replay_selected
+from sync.holds.reasons import reason_label
 from sync.mappings.selectors import alignment_report
 from sync.models import Hold, SyncRun
 from sync.pipeline.steps import STEP_NAMES
@@ -91,7 +94,7 @@ class HeldFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TenantConsoleAdmin(TenantAdmin):
+class TenantConsoleAdmin(RecordViews, TenantAdmin):
     list_display = ["name", "partner", "jaggaer", "quickbooks", "last_run", "held", "schedule", "links"]
     list_filter = [ConnectionsFilter, HeldFilter, *TenantAdmin.list_filter]
     list_select_related = [*TenantAdmin.list_select_related, "jaggaer_connection", "qbo_connection"]
@@ -188,7 +191,7 @@ class TenantConsoleAdmin(TenantAdmin):
             path("<uuid:tenant_id>/qbo-authorize/", self.admin_site.admin_view(self.qbo_authorize_view),
                  name="tenants_tenant_qbo_authorize"),
         ]
-        return own + super().get_urls()
+        return self.record_urls() + own + super().get_urls()
 
     def dashboard_view(self, request, tenant_id):
         if not self.has_view_permission(request):
@@ -259,3 +262,74 @@ class RecordEventConsoleAdmin(RecordEventAdmin):
 
 admin.site.unregister(RecordEvent)
 admin.site.register(RecordEvent, RecordEventConsoleAdmin)
+
+
+# ---------------------------------------------------------------------- held records
+
+
+class HoldReasonFilter(admin.SimpleListFilter):
+    title = "reason"
+    parameter_name = "reason__exact"
+
+    def lookups(self, request, model_admin):
+        present = Hold.objects.order_by("reason").values_list("reason", flat=True).distinct()
+        return [(reason, reason_label(reason)) for reason in present]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(reason=self.value()) if self.value() else queryset
+
+
+class HoldConsoleAdmin(HoldAdmin):
+    list_display = ["held_record", "tenant", "reason_label", "waits", "short_detail", "held_since"]
+    list_display_links = None
+    list_filter = [HoldReasonFilter, WaitsOnFilter, "entity", "tenant"]
+    ordering = ["reason", "first_held_at", "pk"]        # grouped by reason, oldest first within a reason
+    change_list_template = "admin/console/hold_change_list.html"
+    change_form_template = "admin/console/hold_change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("record")
+
+    @admin.display(description="record", ordering="source_id")
+    def held_record(self, obj):
+        return format_html('<a href="{}">{} {}</a>', record_url(obj.tenant_id, obj.entity, obj.source_id),
+                           ENTITY_LABELS.get(obj.entity, obj.entity), obj.source_id)
+
+    @admin.display(description="reason", ordering="reason")
+    def reason_label(self, obj):
+        return reason_label(obj.reason)
+
+    @admin.display(description="waits on")
+    def waits(self, obj):
+        return waits_on_words(obj)
+
+    @admin.display(description="detail")
+    def short_detail(self, obj):
+        return obj.detail if len(obj.detail) <= 300 else obj.detail[:299] + "…"
+
+    @admin.display(description="held since", ordering="first_held_at")
+    def held_since(self, obj):
+        return when(obj.first_held_at, obj.tenant.time_zone)
+
+    def changelist_view(self, request, extra_context=None):
+        by_reason = (self.get_queryset(request).order_by().values("reason").annotate(n=Count("id"))
+                     .order_by("-n", "reason"))
+        extra = {"holds_by_reason": [{"reason": row["reason"], "label": reason_label(row["reason"]), "count": row["n"]}
+                                     for row in by_reason], **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Every field is read-only: no Save buttons; the record page has the story and Replay.
+        hold = self.get_object(request, object_id)
+        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False,
+                 "show_delete": False, **(extra_context or {})}
+        if hold is not None:
+            extra.update(record_page=record_url(hold.tenant_id, hold.entity, hold.source_id),
+                         waits_words=waits_on_words(hold), can_replay=can_replay(request),
+                         replay_url=reverse("admin:console_record_replay",
+                                            args=[hold.tenant_id, hold.entity, hold.source_id]))
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+admin.site.unregister(Hold)
+admin.site.register(Hold, HoldConsoleAdmin)

@@ -372,3 +372,27 @@ class PoLineBilling(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.jaggaer_invoice_id}/{self.invoice_line} bills {self.jaggaer_po_id}/{self.po_line}"
+
+
+class RecordIdentifier(TenantOwnedModel):
+    """One number or name a JAGGAER record is known by (its id, invoice, supplier's invoice or PO number,
+    supplier name or number, the QBO Id or DocNumber it was written as): what the support search looks up.
+
+    Written with the record's audit rows (sync/records/identifiers.py); `value` is case-folded, so an exact
+    match or a prefix is one index lookup, whatever the size of the audit."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    entity = models.CharField(max_length=40)
+    source_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30)
+    value = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "entity", "source_id", "kind", "value"],
+                                               name="sync_recordidentifier_unique")]
+        indexes = [models.Index(fields=["value"], name="sync_recordid_value",
+                                opclasses=["varchar_pattern_ops"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.source_id}: {self.kind} {self.value}"
