@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from core.actor import actor_from_request
 from core.exceptions import ApplicationError
@@ -17,7 +18,7 @@ from sync.holds.admin import can_replay, replay_selected
 from sync.holds.reasons import reason_label, reason_released_when
 from sync.links.services import link_forget
 from sync.models import Hold
-from sync.records.selectors import record_search, record_story
+from sync.records.selectors import record_replay_rows, record_search, record_story
 from sync.runs.replay import replayable_entities
 from tenants.models import Tenant
 
@@ -38,7 +39,8 @@ def hold_fix(hold: Hold) -> dict:
     if hold.reason in MAPPING_REASONS:
         kind, name = MAPPING_REASONS[hold.reason]
         editor = reverse("admin:sync_mapping_tenant", args=[hold.tenant_id])
-        links = [(f"map {name} {code}", f"{editor}#{mapping_anchor(kind, code)}") for code in codes]
+        back = urlencode({"back": record_url(hold.tenant_id, hold.entity, hold.source_id)})
+        links = [(f"map {name} {code}", f"{editor}?{back}#{mapping_anchor(kind, code)}") for code in codes]
         text = f"Waits on {name} {', '.join(codes)} being mapped in QuickBooks; released when {released}."
     elif hold.reason == "ap_account_missing":
         links = [("choose the AP account", reverse("admin:sync_syncsettings_changelist")
@@ -121,8 +123,8 @@ class RecordViews:
             return HttpResponseNotAllowed(["POST"])
         if not can_replay(request):
             raise PermissionDenied
-        get_object_or_404(Tenant, pk=tenant_id)
-        replay_selected(self, request, [(tenant_id, entity, source_id)])
+        tenant = get_object_or_404(Tenant, pk=tenant_id)
+        replay_selected(self, request, record_replay_rows(tenant=tenant, entity=entity, source_id=source_id))
         return HttpResponseRedirect(record_url(tenant_id, entity, source_id))
 
     def record_forget_view(self, request, tenant_id, entity, source_id):

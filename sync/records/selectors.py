@@ -106,6 +106,8 @@ def record_story(*, tenant, entity: str, source_id: str) -> Story:
         codes = {"mapping.gl_account": [v for k, v in idents if k == "gl_code"],
                  "mapping.department": [v for k, v in idents if k == "department_code"]}
         q = Q(target_type=entity, target_id=source_id)
+        # A replay of several records is audited once, its records listed in `data` (read by the tenant's index).
+        q |= Q(action="record.replay", **{f"data__records__{entity}__contains": [source_id]})
         if link_kind:
             q |= Q(target_type=f"{link_kind}_link", target_id=source_id)
         for target_type, values in codes.items():
@@ -117,3 +119,17 @@ def record_story(*, tenant, entity: str, source_id: str) -> Story:
     entries.sort(key=lambda x: x["at"], reverse=True)
     return Story(tenant=tenant, entity=entity, source_id=source_id, hold=hold, link=link, link_kind=link_kind,
                  identifiers=[(KINDS.get(k, k), v) for k, v in idents], entries=entries)
+
+
+def record_replay_rows(*, tenant, entity: str, source_id: str) -> list[tuple]:
+    """What replaying a record reads again: the record, and for an invoice the held purchase orders its lines
+    name (written first, in step order, so the invoice finds them)."""
+    rows = [(tenant.pk, entity, source_id)]
+    if entity != "invoices":
+        return rows
+    with tenant_scope(tenant):
+        numbers = RecordIdentifier.objects.filter(entity="invoices", source_id=source_id, kind="po_number")
+        po_ids = RecordIdentifier.objects.filter(entity="purchase_orders", kind="po_number",
+                                                 value__in=numbers.values("value")).values("source_id")
+        held = Hold.objects.filter(entity="purchase_orders", source_id__in=po_ids).values_list("source_id", flat=True)
+        return [(tenant.pk, "purchase_orders", po) for po in sorted(held)] + rows
