@@ -16,6 +16,9 @@ class Kind(models.TextChoices):
 
 # A bill or PO line never posts to the AP account it is owed on, nor to an A/R account.
 NOT_POSTABLE_SUBTYPES = ("AccountsPayable", "AccountsReceivable")
+# Accounts QuickBooks would take on a bill line but a purchase does not belong on: the editor does not offer them.
+NOT_OFFERED_CLASSIFICATIONS = ("Revenue", "Equity", "Liability")
+NOT_OFFERED_TYPES = ("Bank", "Income", "Other Income", "Equity", "Credit Card", "Accounts Receivable")
 
 
 class QboCatalogQuerySet(TenantOwnedQuerySet):
@@ -29,6 +32,15 @@ class QboCatalogQuerySet(TenantOwnedQuerySet):
         items = self.filter(kind=kind).usable()
         if kind == Kind.GL_ACCOUNT:
             items = items.exclude(account_sub_type__in=NOT_POSTABLE_SUBTYPES)
+        return items
+
+    def offered(self, kind: str):
+        """What the mapping editor offers a person: postable items, for accounts only those a purchase posts to
+        (expense, cost of goods sold, asset accounts), never Bank, Income, Equity or liability accounts."""
+        items = self.postable(kind)
+        if kind == Kind.GL_ACCOUNT:
+            items = items.exclude(classification__in=NOT_OFFERED_CLASSIFICATIONS).exclude(
+                account_type__in=NOT_OFFERED_TYPES)
         return items
 
     def ap_accounts(self):

@@ -38,7 +38,7 @@ def mapping_choices(*, tenant, kind: str) -> list[tuple[str, str]]:
 class MappingRowForm(forms.Form):
     kind = forms.CharField(widget=forms.HiddenInput)
     code = forms.CharField(widget=forms.HiddenInput)
-    qbo_id = forms.ChoiceField(required=False, label="QuickBooks")
+    qbo_id = forms.ChoiceField(required=False, label="QuickBooks", widget=forms.Select(attrs={"class": "mlc-choice"}))
 
     def __init__(self, *args, choices_by_kind: dict, **kwargs):
         super().__init__(*args, **kwargs)

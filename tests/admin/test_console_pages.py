@@ -75,3 +75,20 @@ def test_a_console_page_makes_as_many_queries_for_50_rows_as_for_5(url, tenant, 
     _grow_one_record(tenant, 45)
     with django_assert_max_num_queries(few):
         support_admin_client.get(url)
+
+
+def test_the_mapping_editor_offers_expense_accounts_in_a_searchable_choice(tenant, support_admin_client):
+    from sync.models import QboCatalogItem
+
+    populate(tenant)
+    for qbo_id, name, account_type, classification in (("901", "Checking", "Bank", "Asset"),
+                                                       ("902", "Sales", "Income", "Revenue"),
+                                                       ("903", "Equipment", "Fixed Asset", "Asset"),
+                                                       ("904", "Materials", "Cost of Goods Sold", "Expense")):
+        QboCatalogItem.objects.create(tenant=tenant, kind="gl_account", qbo_id=qbo_id, name=name,
+                                      account_type=account_type, classification=classification)
+    html = support_admin_client.get(f"/admin/sync/mapping/tenant/{tenant.pk}/").content.decode()
+    gl_select = html.split('data-kind="gl_account"')[1].split("</select>")[0]
+    offered = set(re.findall(r'<option value="(\d+)"', gl_select))
+    assert {"903", "904", "100"} <= offered and not offered & {"901", "902"}
+    assert 'class="mlc-choice"' in gl_select and "select2.full.min.js" in html
