@@ -27,6 +27,7 @@ from sync.holds.reasons import reason_label
 from sync.mappings.selectors import alignment_report
 from sync.models import Hold, SyncRun
 from sync.pipeline.steps import STEP_NAMES
+from sync.runs.admin import SyncRunAdmin, run_totals
 from sync.runs.lifecycle import sync_request
 from tenants.admin import RUN_COLOURS, TenantAdmin, badge
 from tenants.models import Tenant
@@ -333,3 +334,58 @@ class HoldConsoleAdmin(HoldAdmin):
 
 admin.site.unregister(Hold)
 admin.site.register(Hold, HoldConsoleAdmin)
+
+
+# ---------------------------------------------------------------------- a run
+
+REPLAY_SHOWN = 20
+RUN_OUTCOME_COLUMNS = ["created", "updated", "unchanged", "held", "failed", "skipped"]
+
+
+def run_counts_table(counts: dict) -> tuple[list[str], list[tuple[str, list | None, str]]]:
+    """A run's counts as (outcome columns, [(step, [value per column] or None, other counts in words)]) in step
+    order; a step counting other things (the catalogs) is told in words, so its keys add no columns."""
+    counts = {name: bucket for name, bucket in (counts or {}).items() if isinstance(bucket, dict)}
+    steps = [name for name in STEP_NAMES if name in counts] + [name for name in counts if name not in STEP_NAMES]
+    columns = [c for c in RUN_OUTCOME_COLUMNS if any(c in counts[name] for name in steps)]
+    rows = []
+    for name in steps:
+        other = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in counts[name].items()
+                          if key not in RUN_OUTCOME_COLUMNS)
+        outcomes = [counts[name].get(c, 0) for c in columns] if set(counts[name]) & set(columns) else None
+        rows.append((name, outcomes, other))
+    return columns, rows
+
+
+class SyncRunConsoleAdmin(SyncRunAdmin):
+    change_form_template = "admin/console/syncrun_change_form.html"
+    readonly_fields = [f for f in SyncRunAdmin.readonly_fields if f not in ("counts", "targets")]
+    fields = readonly_fields
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False,
+                 **(extra_context or {})}
+        if run is not None:
+            columns, rows = run_counts_table(run.counts)
+            audit_rows = reverse("admin:audit_recordevent_changelist") + f"?run={run.pk}"
+            groups = (RecordEvent.objects.for_tenant(run.tenant_id)
+                      .filter(run_id=run.pk, outcome__in=["held", "failed"]).order_by()
+                      .values("outcome", "reason").annotate(n=Count("id")).order_by("outcome", "-n", "reason"))
+            running = run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+            extra.update(
+                run_totals=run_totals(run.counts), count_columns=columns, count_rows=rows, running=running,
+                current_step=getattr(run, "current_step", "") or (rows[-1][0] if rows and running else ""),
+                run_groups=[{**g, "label": reason_label(g["reason"]) if g["reason"] else "(no reason)",
+                             "url": f"{audit_rows}&outcome__exact={g['outcome']}&reason={g['reason']}"}
+                            for g in groups],
+                run_events_url=audit_rows, tenant_zone=run.tenant.time_zone,
+                replayed=[(ENTITY_LABELS.get(entity, entity), [(i, record_url(run.tenant_id, entity, i))
+                                                                for i in ids[:REPLAY_SHOWN]], len(ids) - REPLAY_SHOWN)
+                          for entity, ids in (run.targets or {}).items() if isinstance(ids, list)],
+            )
+        return super(SyncRunAdmin, self).change_view(request, object_id, form_url, extra_context=extra)
+
+
+admin.site.unregister(SyncRun)
+admin.site.register(SyncRun, SyncRunConsoleAdmin)

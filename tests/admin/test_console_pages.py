@@ -51,9 +51,11 @@ def _count(client, url) -> int:
     return len(queries)
 
 
-def _grow_one_record(tenant, n: int) -> None:
+def _grow_one_record(tenant, n: int, run) -> None:
     audit.record_events([{"tenant_id": tenant.pk, "entity": "suppliers", "source_id": "S-0", "outcome": "held",
-                          "reason": "gl_unmapped", "message": f"try {i}"} for i in range(n)])
+                          "reason": "gl_unmapped", "message": f"try {i}", "run_id": run.pk} for i in range(n)])
+    audit.record_events([{"tenant_id": tenant.pk, "entity": "invoices", "source_id": f"I-{i}", "outcome": "failed",
+                          "reason": f"reason_{i}", "run_id": run.pk} for i in range(n)])
     identifiers_save(tenant_id=tenant.pk, entity="suppliers",
                      records=[(f"S-{i}", {("supplier_name", f"acme {i}")}) for i in range(n)])
 
@@ -64,15 +66,16 @@ def _grow_one_record(tenant, n: int) -> None:
     "/admin/tenants/tenant/search/?q=acme",
     "/admin/tenants/tenant/{tenant}/records/suppliers/S-0/",
     "/admin/",
+    "/admin/sync/syncrun/{run}/change/",
 ])
 def test_a_console_page_makes_as_many_queries_for_50_rows_as_for_5(url, tenant, support_admin_client,
                                                                    django_assert_max_num_queries):
-    populate(tenant, n=5)
-    _grow_one_record(tenant, 5)
-    url = url.format(tenant=tenant.pk)
+    run = populate(tenant, n=5)["run"]
+    _grow_one_record(tenant, 5, run)
+    url = url.format(tenant=tenant.pk, run=run.pk)
     few = _count(support_admin_client, url)
     populate(tenant, n=45)
-    _grow_one_record(tenant, 45)
+    _grow_one_record(tenant, 45, run)
     with django_assert_max_num_queries(few):
         support_admin_client.get(url)
 
@@ -92,3 +95,30 @@ def test_the_mapping_editor_offers_expense_accounts_in_a_searchable_choice(tenan
     offered = set(re.findall(r'<option value="(\d+)"', gl_select))
     assert {"903", "904", "100"} <= offered and not offered & {"901", "902"}
     assert 'class="mlc-choice"' in gl_select and "select2.full.min.js" in html
+
+
+def test_a_run_page_counts_per_step_groups_by_reason_and_refreshes_while_running(tenant, support_admin_client):
+    from sync.models import SyncRun
+
+    run = populate(tenant)["run"]
+    run.counts = {"catalogs": {"gl_account": 4}, "suppliers": {"created": 3, "held": 1, "failed": 1},
+                  "invoices": {"created": 7, "unchanged": 2}}
+    run.status = SyncRun.Status.RUNNING
+    run.save()
+    _grow_one_record(tenant, 3, run)
+    html = support_admin_client.get(f"/admin/sync/syncrun/{run.pk}/change/").content.decode()
+    counts = html.split('id="mlc-run-counts"')[1].split("</table>")[0]
+    assert re.findall(r'<tr data-step="(\w+)">', counts) == ["catalogs", "suppliers", "invoices"]
+    assert '<tr data-step="invoices"><td>invoices</td><td>7</td><td>2</td><td>0</td><td>0</td></tr>' in counts
+    assert "<th>step</th><th>created</th><th>unchanged</th><th>held</th><th>failed</th></tr>" in counts
+    assert '<tr data-step="catalogs"><td>catalogs</td><td colspan="4">gl account 4</td></tr>' in counts
+    groups = html.split('id="mlc-run-groups"')[1].split("</table>")[0]
+    assert 'data-outcome="held" data-reason="gl_unmapped"' in groups
+    assert "<td>GL code not mapped</td><td>4</td>" in groups
+    assert f"?run={run.pk}&amp;outcome__exact=held&amp;reason=gl_unmapped" in groups
+    assert '<meta http-equiv="refresh" content="5">' in html and "now at <strong>invoices</strong>" in html
+    assert '{&quot;suppliers&quot;' not in html and 'name="_save"' not in html
+    run.status = SyncRun.Status.SUCCEEDED
+    run.save()
+    done = support_admin_client.get(f"/admin/sync/syncrun/{run.pk}/change/").content.decode()
+    assert 'http-equiv="refresh"' not in done
