@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
@@ -12,16 +15,17 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from audit.admin import ReasonFilter, RecordEventAdmin, RunFilter
-from audit.models import RecordEvent
+from audit.admin import ApiCallAdmin, ReasonFilter, RecordEventAdmin, RunFilter
+from audit.models import ApiCall, RecordEvent
 from connections.health import connection_ping
 from connections.models import ConnectionStatus
 from connections.qbo_authorization import qbo_authorization_start
+from console.exports import ExportMixin, csv_export_action
 from console.records import ENTITY_LABELS, RecordViews, record_url, waits_on_words
 from console.templatetags.console import when
 from core.actor import actor_from_request
 from core.exceptions import ApplicationError, Conflict
-from sync.dashboard import outcomes_chart_svg, record_outcomes_by_day
+from sync.dashboard import outcomes_chart_svg, record_outcome_totals, record_outcomes_by_day
 from sync.holds.admin import HoldAdmin, WaitsOnFilter, can_replay, replay_selected
 from sync.holds.reasons import reason_label
 from sync.mappings.selectors import alignment_report
@@ -30,9 +34,11 @@ from sync.pipeline.steps import STEP_NAMES
 from sync.runs.admin import SyncRunAdmin, run_totals
 from sync.runs.lifecycle import sync_request
 from tenants.admin import RUN_COLOURS, TenantAdmin, badge
-from tenants.models import Tenant
+from tenants.models import NOT_ZONES, Tenant
 
 # ---------------------------------------------------------------------- the tenants list
+
+TIME_ZONES = sorted(zoneinfo.available_timezones() - NOT_ZONES)
 
 BADGE_COLOURS = {
     ConnectionStatus.CONNECTED: "#2e7d32",
@@ -183,6 +189,33 @@ class TenantConsoleAdmin(RecordViews, TenantAdmin):
                 continue
             self.message_user(request, f"{tenant}: sync queued (run {run.pk}).", messages.SUCCESS)
 
+    change_form_template = "admin/console/tenant_change_form.html"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":     # a choice of IANA zones, not free text
+            return forms.ChoiceField(choices=[(z, z) for z in TIME_ZONES], initial="UTC", label="Time zone",
+                                     help_text=db_field.help_text)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        tenant = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if tenant is not None:
+            days = record_outcomes_by_day(tenant=tenant, days=30)
+            qbo = _connection(tenant, "qbo_connection")
+            extra.update(
+                panel=True, tenant_zone=tenant.time_zone,
+                jaggaer=connection_badge(_connection(tenant, "jaggaer_connection")), quickbooks=connection_badge(qbo),
+                reauthorize=(qbo.status if qbo else None) in REAUTHORIZE,
+                last_runs=list(SyncRun.objects.for_tenant(tenant).order_by("-created_at")[:10]),
+                tenant_holds=[{"reason": r["reason"], "label": reason_label(r["reason"]), "n": r["n"]}
+                              for r in Hold.objects.for_tenant(tenant).order_by().values("reason")
+                              .annotate(n=Count("id")).order_by("-n", "reason")],
+                chart=outcomes_chart_svg(days),
+                totals=record_outcome_totals(tenant=tenant, days=30),
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
     # ------------------------------------------------------------------ views
 
     def get_urls(self):
@@ -204,7 +237,7 @@ class TenantConsoleAdmin(RecordViews, TenantAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "title": f"Dashboard: {tenant.name}", "tenant": tenant,
             "days": days, "chart": outcomes_chart_svg(days),
-            "totals": {name: sum(getattr(d, name) for d in days) for name in ("synced", "held", "failed")},
+            "totals": record_outcome_totals(tenant=tenant, days=30),
             "jaggaer": connection_badge(_connection(tenant, "jaggaer_connection")),
             "quickbooks": connection_badge(_connection(tenant, "qbo_connection")),
             "report": alignment_report(tenant=tenant),
@@ -249,9 +282,11 @@ class EntityFilter(admin.SimpleListFilter):
         return queryset.filter(entity=self.value()) if self.value() else queryset
 
 
-class RecordEventConsoleAdmin(RecordEventAdmin):
+class RecordEventConsoleAdmin(ExportMixin, RecordEventAdmin):
     list_filter = ["outcome", ReasonFilter, EntityFilter, "tenant", RunFilter]
-    actions = ["replay"]
+    actions = ["replay", csv_export_action(["created_at", "tenant_id", "run_id", "entity", "source_id", "outcome",
+                                            "reason", "qbo_id", "qbo_error_code", "intuit_tid", "message"],
+                                           "record events")]
 
     def has_replay_permission(self, request):
         return can_replay(request)
@@ -280,13 +315,15 @@ class HoldReasonFilter(admin.SimpleListFilter):
         return queryset.filter(reason=self.value()) if self.value() else queryset
 
 
-class HoldConsoleAdmin(HoldAdmin):
+class HoldConsoleAdmin(ExportMixin, HoldAdmin):
     list_display = ["held_record", "tenant", "reason_label", "waits", "short_detail", "held_since"]
     list_display_links = None
     list_filter = [HoldReasonFilter, WaitsOnFilter, "entity", "tenant"]
     ordering = ["reason", "first_held_at", "pk"]        # grouped by reason, oldest first within a reason
     change_list_template = "admin/console/hold_change_list.html"
     change_form_template = "admin/console/hold_change_form.html"
+    actions = [*HoldAdmin.actions, csv_export_action(["tenant_id", "entity", "source_id", "reason", "waits_on",
+                                                      "detail", "first_held_at", "last_held_at"], "holds")]
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("record")
@@ -389,3 +426,15 @@ class SyncRunConsoleAdmin(SyncRunAdmin):
 
 admin.site.unregister(SyncRun)
 admin.site.register(SyncRun, SyncRunConsoleAdmin)
+
+
+# ---------------------------------------------------------------------- the outbound call log
+
+
+class ApiCallConsoleAdmin(ExportMixin, ApiCallAdmin):
+    actions = [csv_export_action(["created_at", "tenant_id", "run_id", "system", "method", "path", "status", "code",
+                                  "attempt", "duration_ms", "intuit_tid", "error"], "api calls")]
+
+
+admin.site.unregister(ApiCall)
+admin.site.register(ApiCall, ApiCallConsoleAdmin)

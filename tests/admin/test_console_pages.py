@@ -6,6 +6,7 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils.html import escape
 
 import audit
 from sync.models import Hold
@@ -67,6 +68,9 @@ def _grow_one_record(tenant, n: int, run) -> None:
     "/admin/tenants/tenant/{tenant}/records/suppliers/S-0/",
     "/admin/",
     "/admin/sync/syncrun/{run}/change/",
+    "/admin/tenants/tenant/{tenant}/change/",
+    "/admin/audit/apicall/?failed=yes",
+    "/admin/audit/recordevent/",
 ])
 def test_a_console_page_makes_as_many_queries_for_50_rows_as_for_5(url, tenant, support_admin_client,
                                                                    django_assert_max_num_queries):
@@ -122,3 +126,71 @@ def test_a_run_page_counts_per_step_groups_by_reason_and_refreshes_while_running
     run.save()
     done = support_admin_client.get(f"/admin/sync/syncrun/{run.pk}/change/").content.decode()
     assert 'http-equiv="refresh"' not in done
+
+
+def test_the_home_puts_tenants_needing_attention_first_then_runs_and_holds(tenant, outsider_tenant,
+                                                                          support_admin_client):
+    from connections.models import ConnectionStatus, QboConnection
+
+    populate(tenant)
+    populate(outsider_tenant)
+    QboConnection.objects.filter(tenant=outsider_tenant).update(status=ConnectionStatus.NEEDS_REAUTHORIZATION)
+    Hold.objects.filter(tenant=tenant).update(first_held_at="2020-01-01T00:00:00Z")   # nothing new for tenant
+    html = support_admin_client.get("/admin/").content.decode()
+    attention = html.split('id="mlc-attention"')[1].split("</table>")[0]
+    assert escape(outsider_tenant.name) in attention and "QuickBooks needs re-authorization" in attention
+    assert f"/admin/tenants/tenant/{outsider_tenant.pk}/qbo-authorize/" in attention
+    assert f'data-tenant="{tenant.pk}"' not in attention
+    assert html.index('id="mlc-attention"') < html.index('id="mlc-today-runs"') < html.index('id="mlc-home-holds"')
+    assert html.index('id="mlc-home-holds"') < html.index('class="app-sync')
+    holds = html.split('id="mlc-home-holds"')[1].split("</table>")[0]
+    assert "GL code not mapped</a></td><td>2</td><td>2</td>" in holds
+    assert "View site" not in html
+
+
+def test_the_tenant_page_shows_connections_schedule_runs_holds_and_records_not_events(tenant, support_admin_client):
+    populate(tenant)
+    for _ in range(3):   # the same record held by three runs: one held record
+        audit.record_events([{"tenant_id": tenant.pk, "entity": "invoices", "source_id": "INV-7", "outcome": "held",
+                              "reason": "gl_unmapped"}])
+    html = support_admin_client.get(f"/admin/tenants/tenant/{tenant.pk}/change/").content.decode()
+    panel = html.split('id="mlc-tenant-panel"')[1]
+    assert "mlc-badge" in panel.split("</p>")[0] and 'value="sync_now"' in panel
+    assert f"/admin/sync/mapping/tenant/{tenant.pk}/" in panel
+    assert "GL code not mapped</a></td><td>1</td>" in panel.split('id="mlc-tenant-holds"')[1]
+    assert "1 written, 2 held, 1 failed (records, not audit rows)" in panel
+    assert 'class="outcomes-chart"' in panel
+    assert '<select name="time_zone"' in html and '<option value="America/Chicago"' in html
+    answer = support_admin_client.post(f"/admin/tenants/tenant/{tenant.pk}/change/", {
+        "name": tenant.name, "slug": tenant.slug, "time_zone": "Mars/Olympus", "sync_hour": 2, "is_active": "on"})
+    assert answer.status_code == 200 and "Select a valid choice" in answer.content.decode()
+
+
+def test_api_calls_filter_failed_ones_with_the_status_in_view(tenant, support_admin_client):
+    from audit.models import ApiCall
+
+    populate(tenant)
+    now = ApiCall.objects.first().created_at
+    ApiCall.objects.create(tenant=tenant, system="qbo", method="POST", path="/v3/company/1/batch", status=500,
+                           code="InternalServerError", created_at=now)
+    ApiCall.objects.create(tenant=tenant, system="jaggaer", method="GET", path="/j1p/x", status=None,
+                           code="timeout", created_at=now)
+    html = support_admin_client.get("/admin/audit/apicall/", {"failed": "yes"}).content.decode()
+    rows = re.findall(r'<td class="field-status">([^<]*)</td>', html)
+    assert sorted(rows) == ["-", "500"]
+    header = re.findall(r'class="sortable column-(\w+)', html)
+    assert header.index("status") < header.index("short_path")
+
+
+@pytest.mark.parametrize("url,fields", [("/admin/sync/hold/", "tenant_id,entity,source_id,reason"),
+                                        ("/admin/audit/recordevent/", "created_at,tenant_id,run_id,entity"),
+                                        ("/admin/audit/apicall/", "created_at,tenant_id,run_id,system")])
+def test_lists_export_the_selected_rows_as_csv(url, fields, tenant, support_admin_client):
+    populate(tenant, n=2)
+    page = support_admin_client.get(url)
+    ids = [str(obj.pk) for obj in page.context["cl"].result_list]
+    action = next(name for name, _ in page.context["action_form"].fields["action"].choices if "csv" in name)
+    answer = support_admin_client.post(url, {"action": action, "_selected_action": ids, "index": 0})
+    assert answer["Content-Type"].startswith("text/csv")
+    lines = b"".join(answer.streaming_content).decode().splitlines()
+    assert lines[0].startswith(fields) and len(lines) == len(ids) + 1
