@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from audit.admin import ApiCallAdmin, ReasonFilter, RecordEventAdmin, RunFilter
 from audit.models import ApiCall, RecordEvent
+from connections.connect_links import connect_link_create
 from connections.health import connection_ping
 from connections.models import ConnectionStatus
 from connections.qbo_authorization import qbo_authorization_start
@@ -224,6 +225,8 @@ class TenantConsoleAdmin(RecordViews, TenantAdmin):
                  name="tenants_tenant_dashboard"),
             path("<uuid:tenant_id>/qbo-authorize/", self.admin_site.admin_view(self.qbo_authorize_view),
                  name="tenants_tenant_qbo_authorize"),
+            path("<uuid:tenant_id>/connect-link/", self.admin_site.admin_view(self.connect_link_view),
+                 name="tenants_tenant_connect_link"),
         ]
         return self.record_urls() + own + super().get_urls()
 
@@ -244,6 +247,24 @@ class TenantConsoleAdmin(RecordViews, TenantAdmin):
             "runs": SyncRun.objects.for_tenant(tenant).order_by("-created_at")[:10],
         }
         return TemplateResponse(request, "admin/tenants/tenant/dashboard.html", context)
+
+    def connect_link_view(self, request, tenant_id):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        tenant = get_object_or_404(Tenant.objects.select_related("partner"), pk=tenant_id)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "tenant": tenant,
+                   "title": f"Connect link for {tenant.name}", "origins": tenant.partner.return_url_origins}
+        if request.method == "POST":   # a GET only shows the form: a link is made by a POST
+            try:
+                link, token = connect_link_create(
+                    tenant=tenant, actor=actor_from_request(request), return_url=request.POST.get("return_url", ""),
+                    collect_jaggaer=request.POST.get("collect_jaggaer") == "on",
+                    hours=int(request.POST.get("hours") or 72))
+            except (ApplicationError, ValueError) as e:
+                context["error"] = getattr(e, "message", "Give the hours as a whole number.")
+            else:
+                context.update(link=link, url=request.build_absolute_uri(reverse("connect-link", args=[token])))
+        return TemplateResponse(request, "admin/console/connect_link.html", context)
 
     def qbo_authorize_view(self, request, tenant_id):
         if not self.has_change_permission(request):
