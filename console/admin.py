@@ -20,7 +20,7 @@ from audit.models import ApiCall, RecordEvent
 from connections.connect_links import connect_link_create
 from connections.health import connection_ping
 from connections.models import ConnectionStatus
-from connections.qbo_authorization import qbo_authorization_start
+from connections.qbo_authorization import CALLBACK_MESSAGES, qbo_authorization_start
 from console.exports import ExportMixin, csv_export_action
 from console.records import ENTITY_LABELS, RecordViews, record_url, waits_on_words
 from console.templatetags.console import when
@@ -201,6 +201,12 @@ class TenantConsoleAdmin(RecordViews, TenantAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         tenant = self.get_object(request, object_id)
         extra = dict(extra_context or {})
+        if tenant is not None and request.method == "GET" and request.GET.get("status"):   # back from Intuit
+            if request.GET["status"] == "connected":
+                self.message_user(request, "QuickBooks is connected.", messages.SUCCESS)
+            else:
+                said = CALLBACK_MESSAGES.get(request.GET.get("reason", ""), CALLBACK_MESSAGES["authorization_failed"])
+                self.message_user(request, f"QuickBooks was not connected: {said}", messages.WARNING)
         if tenant is not None:
             days = record_outcomes_by_day(tenant=tenant, days=30)
             qbo = _connection(tenant, "qbo_connection")
@@ -275,7 +281,10 @@ class TenantConsoleAdmin(RecordViews, TenantAdmin):
                        "title": f"Re-authorize QuickBooks: {tenant.name}"}
             return TemplateResponse(request, "admin/tenants/tenant/qbo_authorize.html", context)
         try:
-            url = qbo_authorization_start(tenant=tenant, actor=actor_from_request(request))
+            # Intuit's redirect comes back to this tenant's page, which says how it went.
+            back = request.build_absolute_uri(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
+            url = qbo_authorization_start(tenant=tenant, actor=actor_from_request(request), return_url=back,
+                                          trusted_return_url=True)
         except ApplicationError as e:
             self.message_user(request, f"{tenant}: {e.message}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:tenants_tenant_changelist"))

@@ -194,3 +194,19 @@ def test_lists_export_the_selected_rows_as_csv(url, fields, tenant, support_admi
     assert answer["Content-Type"].startswith("text/csv")
     lines = b"".join(answer.streaming_content).decode().splitlines()
     assert lines[0].startswith(fields) and len(lines) == len(ids) + 1
+
+
+def test_reauthorizing_from_the_admin_comes_back_to_the_tenant_page_saying_how_it_went(tenant, support_admin_client,
+                                                                                        qbo_app):
+    from urllib.parse import urlsplit
+
+    from tests.connections.test_oauth_qbo_flow import consent
+
+    start = support_admin_client.post(f"/admin/tenants/tenant/{tenant.pk}/qbo-authorize/")
+    assert start.status_code == 302 and start["Location"].startswith(qbo_app.url)
+    back = support_admin_client.get(consent(start["Location"]))
+    assert back.status_code == 302
+    location = urlsplit(back["Location"])
+    assert location.path == f"/admin/tenants/tenant/{tenant.pk}/change/" and "status=connected" in location.query
+    page = support_admin_client.get(f"{location.path}?{location.query}").content.decode()
+    assert "QuickBooks is connected." in page
