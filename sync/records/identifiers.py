@@ -71,6 +71,11 @@ def identifiers_save(*, tenant_id, entity: str, records: Iterable[tuple[str, set
             for source_id, pairs in records for kind, value in pairs if str(value).strip()}
     if not rows:
         return 0
+    if connection.vendor != "postgresql":     # the demo's SQLite file
+        RecordIdentifier.objects.bulk_create([RecordIdentifier(tenant_id=tenant_id, entity=entity, source_id=source,
+                                                               kind=kind, value=value) for source, kind, value in rows],
+                                             ignore_conflicts=True, batch_size=500)
+        return len(rows)
     sources, kinds, values = (list(column) for column in zip(*rows, strict=True))
     table = connection.ops.quote_name(RecordIdentifier._meta.db_table)
     with connection.cursor() as cursor:

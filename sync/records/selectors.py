@@ -37,8 +37,7 @@ def record_search(*, query: str, limit: int = SEARCH_LIMIT) -> list[Found]:
     value = identifier_normalize(query)
     if not value:
         return []
-    prefix = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = (RecordIdentifier.objects.filter(Q(value=value) | Q(value__startswith=prefix))
+    rows = (RecordIdentifier.objects.filter(Q(value=value) | Q(value__startswith=value))   # LIKE escaped by Django
             .order_by().values_list("tenant_id", "entity", "source_id", "kind", "value")[:limit * 10])
     found: dict[tuple, Found] = {}
     for tenant_id, entity, source_id, kind, matched in rows:

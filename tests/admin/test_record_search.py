@@ -122,3 +122,12 @@ def test_the_record_page_replays_and_forgets_through_the_services(synced, suppor
     assert not BillLink.objects.filter(pk=link.pk).exists()
     html = support_admin_client.get(url).content.decode()
     assert 'data-action="link.forget"' in html and 'data-action="record.replay"' in html
+
+
+def test_a_number_with_like_wildcards_matches_itself_only(tenant):
+    from sync.records.identifiers import identifiers_save
+
+    identifiers_save(tenant_id=tenant.pk, entity="invoices", records=[
+        ("INV-1", {("document_number", "A_1%")}), ("INV-2", {("document_number", "AB1X")}),
+        ("INV-3", {("document_number", "A_1%-2")})])
+    assert [(f.source_id, f.exact) for f in record_search(query="a_1%")] == [("INV-1", True), ("INV-3", False)]
