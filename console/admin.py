@@ -350,6 +350,7 @@ class HoldConsoleAdmin(ExportMixin, HoldAdmin):
     list_display_links = None
     list_filter = [HoldReasonFilter, WaitsOnFilter, "entity", "tenant"]
     ordering = ["reason", "first_held_at", "pk"]        # grouped by reason, oldest first within a reason
+    list_per_page = 50
     change_list_template = "admin/console/hold_change_list.html"
     change_form_template = "admin/console/hold_change_form.html"
     actions = [*HoldAdmin.actions, csv_export_action(["tenant_id", "entity", "source_id", "reason", "waits_on",
@@ -382,8 +383,9 @@ class HoldConsoleAdmin(ExportMixin, HoldAdmin):
     def changelist_view(self, request, extra_context=None):
         by_reason = (self.get_queryset(request).order_by().values("reason").annotate(n=Count("id"))
                      .order_by("-n", "reason"))
+        # Without the model sidebar the detail and waits-on columns get the width they need at 1440 px.
         extra = {"holds_by_reason": [{"reason": row["reason"], "label": reason_label(row["reason"]), "count": row["n"]}
-                                     for row in by_reason], **(extra_context or {})}
+                                     for row in by_reason], "is_nav_sidebar_enabled": False, **(extra_context or {})}
         return super().changelist_view(request, extra_context=extra)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
