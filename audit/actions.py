@@ -45,6 +45,11 @@ ACTIONS: dict[str, ActionCode] = {
                                            "connections.jaggaer.jaggaer_connection_clear"),
     "connection.qbo.authorize": ActionCode("connecting QuickBooks was started (an Intuit consent URL was issued)",
                                            "connections.qbo_authorization.qbo_authorization_start"),
+    "connection.connect_link.create": ActionCode("a signed, single-use connect link for the customer was made",
+                                                 "connections.connect_links.connect_link_create"),
+    "connection.connect_link.use": ActionCode("the customer used a connect link (and whether it took JAGGAER "
+                                              "credentials); Intuit's consent follows",
+                                              "connections.connect_links.connect_link_use"),
     "connection.qbo.connect": ActionCode("Intuit's redirect came back for this tenant, connected or not "
                                          "(`after.ok`, `reason`; actor: system)",
                                          "connections.qbo_authorization.qbo_authorization_complete"),

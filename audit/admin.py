@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import admin
+from django.db.models import Q
 
 from audit.models import Action, ApiCall, RecordEvent
 
@@ -93,11 +94,32 @@ class RecordEventAdmin(AppendOnlyAdmin):
         return obj.message if len(obj.message) <= 120 else obj.message[:119] + "…"
 
 
+class FailedCallFilter(admin.SimpleListFilter):
+    title = "result"
+    parameter_name = "failed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "failed (4xx, 5xx or no answer)"), ("no", "answered 2xx/3xx")]
+
+    def queryset(self, request, queryset):
+        failed = Q(status__isnull=True) | Q(status__gte=400)
+        if self.value() == "yes":
+            return queryset.filter(failed)
+        if self.value() == "no":
+            return queryset.exclude(failed)
+        return queryset
+
+
 @admin.register(ApiCall)
 class ApiCallAdmin(AppendOnlyAdmin):
-    list_display = ["created_at", "tenant", "system", "method", "path", "status", "code", "attempt", "duration_ms",
-                    "intuit_tid"]
-    list_filter = ["system", "method", "tenant", RunFilter]
+    # The status and the failure code first: a long path must not push them off the screen.
+    list_display = ["created_at", "tenant", "system", "status", "code", "method", "short_path", "attempt",
+                    "duration_ms", "intuit_tid"]
+    list_filter = [FailedCallFilter, "system", "method", "tenant", RunFilter]
+
+    @admin.display(description="path", ordering="path")
+    def short_path(self, obj):
+        return obj.path if len(obj.path) <= 90 else obj.path[:89] + "…"
     list_select_related = ["tenant"]
     search_fields = ["=intuit_tid", "=realm_id"]
 

@@ -18,6 +18,14 @@ class StaffAdminSite(admin.AdminSite):
     def login_template(self):
         return OTPAdminSite.login_template if settings.STAFF_REQUIRE_2FA else None
 
+    site_url = None   # no public site: the admin header has no "View site" link that ends on a 404
+
+    def index(self, request, extra_context=None):
+        # The support home: tenants needing attention, today's runs and holds by reason above the model lists.
+        from console.home import support_home
+
+        return super().index(request, {**support_home(), **(extra_context or {})})
+
     def has_permission(self, request) -> bool:
         allowed = super().has_permission(request)
         if allowed and settings.STAFF_REQUIRE_2FA:

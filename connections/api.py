@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -12,9 +13,11 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from connections import health, jaggaer, qbo_authorization, selectors
+from connections import connect_links, health, jaggaer, qbo_authorization, selectors
 from connections.serializers import (
     ConnectionsOverviewSerializer,
+    ConnectLinkCreateSerializer,
+    ConnectLinkSerializer,
     JaggaerConnectionSerializer,
     JaggaerConnectionWriteSerializer,
     PingAnswerSerializer,
@@ -111,6 +114,29 @@ class QboAuthorizeApi(TenantScopedMixin, APIView):
         url = qbo_authorization.qbo_authorization_start(tenant=self.tenant, actor=actor_from_request(request),
                                                         return_url=serializer.validated_data.get("return_url"))
         return Response({"authorization_url": url, "expires_in": settings.QBO_STATE_MAX_AGE},
+                        status=status.HTTP_201_CREATED)
+
+
+class ConnectLinksApi(TenantScopedMixin, APIView):
+    # The token is shown once, in this answer; only its hash is stored.
+    @extend_schema(
+        summary="Make a connect link for the customer's QuickBooks admin",
+        description=("A signed link that works once and expires (72 hours unless `expires_in_hours` says "
+                     "otherwise). Its page shows which tenant is being connected, optionally asks for the "
+                     "JAGGAER credentials, starts Intuit's consent and ends on a page that says what happened, "
+                     "with a button back to `return_url` when you give one. Send it to the customer by e-mail "
+                     "or show it in your portal; the customer needs no account with us."),
+        tags=TAGS, request=ConnectLinkCreateSerializer, responses={201: ConnectLinkSerializer})
+    def post(self, request, tenant_id):
+        serializer = ConnectLinkCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        link, token = connect_links.connect_link_create(
+            tenant=self.tenant, actor=actor_from_request(request), return_url=data.get("return_url", ""),
+            collect_jaggaer=data["collect_jaggaer"], hours=data["expires_in_hours"])
+        url = request.build_absolute_uri(reverse("connect-link", args=[token]))
+        return Response(ConnectLinkSerializer({"id": link.pk, "url": url, "expires_at": link.expires_at,
+                                               "collect_jaggaer": link.collect_jaggaer}).data,
                         status=status.HTTP_201_CREATED)
 
 

@@ -7,6 +7,8 @@ never serialized, never shown in the admin. Rows are changed only through the se
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -134,3 +136,25 @@ class QboOAuthState(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"OAuth state for {self.tenant_id} ({'used' if self.used_at else 'open'})"
+
+
+class ConnectLink(TenantOwnedModel):
+    """A signed, expiring, single-use link for the customer's QuickBooks admin: a hosted page that starts Intuit's
+    consent for this tenant (and may take the JAGGAER credentials). Only a hash of its token is kept."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    return_url = models.URLField(max_length=2000, blank=True)
+    collect_jaggaer = models.BooleanField(default=False)
+    created_by = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=40, blank=True, default="", help_text="How Intuit's consent ended.")
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"connect link {self.pk} of {self.tenant_id} ({'used' if self.used_at else 'open'})"

@@ -114,7 +114,8 @@ def _audit(code: str, *, actor, tenant_id, before: dict | None = None, after: di
 
 
 @transaction.atomic
-def qbo_authorization_start(*, tenant: Tenant, actor, return_url: str | None = None) -> str:
+def qbo_authorization_start(*, tenant: Tenant, actor, return_url: str | None = None,
+                            trusted_return_url: bool = False) -> str:
     """The Intuit URL to send the customer to; its `state` is signed, tenant-bound, single-use, short-lived.
 
     Audited as `connection.qbo.authorize` (the partner's portal through the API, or support staff's
@@ -123,7 +124,8 @@ def qbo_authorization_start(*, tenant: Tenant, actor, return_url: str | None = N
         raise Conflict("The platform's QuickBooks app is not configured (QBO_CLIENT_ID and QBO_CLIENT_SECRET): "
                        "ask the ml-connector operator.", code="qbo_app_not_configured")
     return_url = (return_url or "").strip()
-    if return_url and not return_url_allowed(return_url, tenant.partner.return_url_origins):
+    # A return URL of our own (the connect link's finish page) is trusted; a partner's must be on its origins.
+    if return_url and not trusted_return_url and not return_url_allowed(return_url, tenant.partner.return_url_origins):
         message = (f"return_url must be on one of your registered origins "
                    f"({', '.join(tenant.partner.return_url_origins) or 'none registered'}).")
         raise ApplicationError(message, code="validation_error", fields={"return_url": [message]})

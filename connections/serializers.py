@@ -141,3 +141,25 @@ class PingAnswerSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField()
     steps = PingStepSerializer(many=True)
     problem = PingProblemSerializer(allow_null=True)
+
+
+class ConnectLinkCreateSerializer(serializers.Serializer):
+    return_url = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=(
+        "Where the finish page sends the customer next, with ?status=connected or ?status=error&reason=...; "
+        "must be on one of your registered origins."))
+    collect_jaggaer = serializers.BooleanField(required=False, default=False, help_text=(
+        "Also ask the customer for the JAGGAER API address, client id and secret on the page."))
+    expires_in_hours = serializers.IntegerField(required=False, default=72, min_value=1, max_value=14 * 24)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+        return attrs
+
+
+class ConnectLinkSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.URLField(help_text="The link for the customer's QuickBooks admin: works once.")
+    expires_at = serializers.DateTimeField()
+    collect_jaggaer = serializers.BooleanField()

@@ -9,14 +9,16 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q, Value
+from django.db.models.functions import Concat, TruncDate
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from audit.models import RecordEvent
 from core.outcomes import Outcome
+
+_RECORD = Concat("entity", Value(":"), "source_id")   # one record, whatever its number of audit rows
 
 # What each bar segment counts, bottom to top, with its colour.
 SERIES = (
@@ -39,7 +41,8 @@ class Day:
 
 
 def record_outcomes_by_day(*, tenant, days: int = 30, now: dt.datetime | None = None) -> list[Day]:
-    """One `Day` per calendar day (the tenant's time zone) of the last `days`, oldest first; one query."""
+    """One `Day` per calendar day (the tenant's time zone) of the last `days`, oldest first; one query. A day counts
+    records, not audit rows: a record held by three runs of a day is one held record that day."""
     zone = zoneinfo.ZoneInfo(tenant.time_zone)
     today = timezone.localtime(now or timezone.now(), zone).date()
     first = today - dt.timedelta(days=days - 1)
@@ -49,12 +52,23 @@ def record_outcomes_by_day(*, tenant, days: int = 30, now: dt.datetime | None = 
     rows = (RecordEvent.objects.for_tenant(tenant)
             .filter(created_at__gte=start, outcome__in=list(series_of))
             .annotate(day=TruncDate("created_at", tzinfo=zone))
-            .values("day", "outcome").annotate(n=Count("id")).order_by())
+            .values("day", "outcome").annotate(n=Count(_RECORD, distinct=True)).order_by())
     for row in rows:
         day = by_date.get(row["day"])
         if day is not None:
             setattr(day, series_of[row["outcome"]], getattr(day, series_of[row["outcome"]]) + row["n"])
     return list(by_date.values())
+
+
+def record_outcome_totals(*, tenant, days: int = 30, now: dt.datetime | None = None) -> dict[str, int]:
+    """How many distinct records were written, held and failed over the last `days` (one query): a record held
+    every day of the month is one held record, not thirty."""
+    zone = zoneinfo.ZoneInfo(tenant.time_zone)
+    first = timezone.localtime(now or timezone.now(), zone).date() - dt.timedelta(days=days - 1)
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=zone)
+    return (RecordEvent.objects.for_tenant(tenant).filter(created_at__gte=start).order_by()
+            .aggregate(**{name: Count(_RECORD, distinct=True, filter=Q(outcome__in=outcomes))
+                          for name, _, _, outcomes in SERIES}))
 
 
 def _nice_ceiling(value: int) -> int:

@@ -16,6 +16,9 @@ class Kind(models.TextChoices):
 
 # A bill or PO line never posts to the AP account it is owed on, nor to an A/R account.
 NOT_POSTABLE_SUBTYPES = ("AccountsPayable", "AccountsReceivable")
+# Accounts QuickBooks would take on a bill line but a purchase does not belong on: the editor does not offer them.
+NOT_OFFERED_CLASSIFICATIONS = ("Revenue", "Equity", "Liability")
+NOT_OFFERED_TYPES = ("Bank", "Income", "Other Income", "Equity", "Credit Card", "Accounts Receivable")
 
 
 class QboCatalogQuerySet(TenantOwnedQuerySet):
@@ -29,6 +32,15 @@ class QboCatalogQuerySet(TenantOwnedQuerySet):
         items = self.filter(kind=kind).usable()
         if kind == Kind.GL_ACCOUNT:
             items = items.exclude(account_sub_type__in=NOT_POSTABLE_SUBTYPES)
+        return items
+
+    def offered(self, kind: str):
+        """What the mapping editor offers a person: postable items, for accounts only those a purchase posts to
+        (expense, cost of goods sold, asset accounts), never Bank, Income, Equity or liability accounts."""
+        items = self.postable(kind)
+        if kind == Kind.GL_ACCOUNT:
+            items = items.exclude(classification__in=NOT_OFFERED_CLASSIFICATIONS).exclude(
+                account_type__in=NOT_OFFERED_TYPES)
         return items
 
     def ap_accounts(self):
@@ -372,3 +384,27 @@ class PoLineBilling(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.jaggaer_invoice_id}/{self.invoice_line} bills {self.jaggaer_po_id}/{self.po_line}"
+
+
+class RecordIdentifier(TenantOwnedModel):
+    """One number or name a JAGGAER record is known by (its id, invoice, supplier's invoice or PO number,
+    supplier name or number, the QBO Id or DocNumber it was written as): what the support search looks up.
+
+    Written with the record's audit rows (sync/records/identifiers.py); `value` is case-folded, so an exact
+    match or a prefix is one index lookup, whatever the size of the audit."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    entity = models.CharField(max_length=40)
+    source_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=30)
+    value = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "entity", "source_id", "kind", "value"],
+                                               name="sync_recordidentifier_unique")]
+        indexes = [models.Index(fields=["value"], name="sync_recordid_value",
+                                opclasses=["varchar_pattern_ops"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.source_id}: {self.kind} {self.value}"

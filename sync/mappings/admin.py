@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.actor import actor_from_request
 from core.exceptions import ApplicationError
@@ -37,7 +38,7 @@ def mapping_choices(*, tenant, kind: str) -> list[tuple[str, str]]:
 class MappingRowForm(forms.Form):
     kind = forms.CharField(widget=forms.HiddenInput)
     code = forms.CharField(widget=forms.HiddenInput)
-    qbo_id = forms.ChoiceField(required=False, label="QuickBooks")
+    qbo_id = forms.ChoiceField(required=False, label="QuickBooks", widget=forms.Select(attrs={"class": "mlc-choice"}))
 
     def __init__(self, *args, choices_by_kind: dict, **kwargs):
         super().__init__(*args, **kwargs)
@@ -55,6 +56,13 @@ def mapping_rows(*, tenant) -> list[dict]:
         row["state_badge"] = badge(row["state"], STATE_COLOURS[row["state"]],
                                    row["mapping"].state_detail if row["mapping"] else "not mapped yet")
     return rows
+
+
+def _back_url(request) -> str:
+    """The admin page that sent a person here to fix a mapping (a record's page), when it is one of ours."""
+    back = request.GET.get("back", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=False)
+    return back if safe and back.startswith(reverse("admin:index")) else ""
 
 
 @admin.register(Mapping)
@@ -105,7 +113,7 @@ class MappingAdmin(admin.ModelAdmin):
             if formset.is_valid():
                 changed = self._save_mappings(request, tenant, [f for f in formset.forms if f.has_changed()])
                 if changed is not None:
-                    return HttpResponseRedirect(request.path)
+                    return HttpResponseRedirect(request.get_full_path())
         else:
             formset = MappingRowFormSet(initial=initial, form_kwargs={"choices_by_kind": choices})
         for row, form in zip(rows, formset.forms, strict=True):
@@ -115,7 +123,7 @@ class MappingAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "title": f"Mappings of {tenant.name}", "tenant": tenant,
-            "formset": formset, "rows": rows, "can_change": can_change,
+            "formset": formset, "rows": rows, "can_change": can_change, "back": _back_url(request),
             "unmapped": sum(1 for r in rows if r["state"] != Mapping.State.MAPPED),
             "kinds": [(kind, label, [r for r in rows if r["kind"] == kind]) for kind, label in Kind.choices],
         }

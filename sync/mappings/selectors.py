@@ -67,8 +67,8 @@ def alignment_report(*, tenant) -> dict:
 
 
 def mapping_targets(*, tenant, kind: str) -> QuerySet[QboCatalogItem]:
-    """What a code of `kind` may be mapped to: the tenant's imported QBO items a bill line may post to."""
-    return QboCatalogItem.objects.for_tenant(tenant).postable(kind).order_by("number", "name")
+    """What a person is offered for a code of `kind`: the tenant's imported QBO items a purchase posts to."""
+    return QboCatalogItem.objects.for_tenant(tenant).offered(kind).order_by("number", "name")
 
 
 STATE_ORDER = {Mapping.State.UNMAPPED: 0, Mapping.State.STALE: 1, Mapping.State.MAPPED: 2}

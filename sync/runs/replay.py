@@ -100,6 +100,7 @@ def _replay_step(ctx: RunContext, step: RecordStep, source_ids: list[str]) -> No
             step.process(ctx, raws)
         if missing:
             _record_unreadable(ctx, step, missing)
+    step.save_identifiers(ctx)
 
 
 def _unreadable(ctx: RunContext, step: RecordStep, source_id: str, error: RemoteError) -> dict:

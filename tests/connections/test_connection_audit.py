@@ -28,10 +28,11 @@ def staff_client(client, django_user_model):
     return client
 
 
-def test_the_connection_codes_are_the_seven_of_the_vocabulary():
+def test_the_connection_codes_are_the_nine_of_the_vocabulary():
     """tests/audit/test_action_codes.py holds the vocabulary, docs/AUDIT.md and the code together; the
     connections app writes exactly these."""
     assert sorted(code for code in ACTIONS if code.startswith("connection.")) == [
+        "connection.connect_link.create", "connection.connect_link.use",
         "connection.jaggaer.clear", "connection.jaggaer.configure", "connection.ping", "connection.qbo.authorize",
         "connection.qbo.connect", "connection.qbo.disconnect", "connection.qbo.refresh"]
 
