@@ -421,9 +421,9 @@ for _pattern in JAGGAER_ALLOWED_HOSTS:
 # cursor is older than CDC's 30 days. CDC asks from the cursor less QBO_CDC_OVERLAP_SECONDS (clock skew).
 QBO_FULL_READ_DAYS = env.int("QBO_FULL_READ_DAYS", default=7)
 QBO_CDC_OVERLAP_SECONDS = env.int("QBO_CDC_OVERLAP_SECONDS", default=120)
-# The company's preferences (home currency, multicurrency) are read at most once a run and kept this long;
-# a record refused for its currency re-reads them once in its run before it is held.
-QBO_PREFERENCES_MAX_AGE_SECONDS = env.int("QBO_PREFERENCES_MAX_AGE_SECONDS", default=7 * 24 * 3600)
+# The company's preferences (home currency, multicurrency) are read at most once a run and kept this long; a
+# document refused for its currency re-reads them once in its run before it is held.
+QBO_PREFERENCES_MAX_AGE_SECONDS = env.int("QBO_PREFERENCES_MAX_AGE_SECONDS", default=20 * 3600)
 if QBO_FULL_READ_DAYS < 1 or QBO_CDC_OVERLAP_SECONDS < 0 or QBO_PREFERENCES_MAX_AGE_SECONDS < 0:
     raise ImproperlyConfigured("QBO_FULL_READ_DAYS must be at least 1; QBO_CDC_OVERLAP_SECONDS and "
                                "QBO_PREFERENCES_MAX_AGE_SECONDS must not be negative.")

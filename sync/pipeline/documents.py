@@ -150,6 +150,9 @@ class DocumentStep(RecordStep):
         return self.suppliers.get(company_id)
 
     def currency_hold(self, currency: str | None, what: str) -> HoldSpec | None:
+        """The hold of a document QBO would refuse for its currency. Before holding one on kept preferences, they
+        are read again once in the run: multicurrency may be on now (a held document is released by the run after
+        a person turns it on)."""
         if self.currency.refuses(currency) and self.view is not None and self.view.refresh_preferences():
             self.currency = self.view.currency()    # kept preferences: make sure multicurrency is still off
         if not self.currency.refuses(currency):

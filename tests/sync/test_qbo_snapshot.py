@@ -29,9 +29,9 @@ def test_first_run_reads_whole_then_a_no_change_run_costs_one_cdc_request(run_sy
     sent = qbo_requests(qbo_sandbox)
     assert len(sent) <= 2, sent
     assert sent.count("GET /cdc") == 1 and not any("/query" in s for s in sent), sent
-    # the preferences are kept from the first run; read again only to confirm a currency refusal (the small
-    # dataset's foreign-currency documents), once
-    assert sent.count("GET /preferences") <= 1, sent
+    # the preferences are kept from the first run; read again once only to confirm a currency refusal (the small
+    # dataset's foreign-currency documents, held)
+    assert sent in (["GET /cdc"], ["GET /cdc", "GET /preferences"]), sent
     assert run.counts["suppliers"].get("created", 0) == run.counts["suppliers"].get("updated", 0) == 0
 
 
@@ -133,3 +133,19 @@ def test_a_full_run_reads_the_lists_whole(run_sync, qbo_sandbox, tenant):
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     sent = qbo_requests(qbo_sandbox)
     assert "GET /cdc" not in sent and sum("/query" in s for s in sent) >= 6, sent
+
+
+def test_kept_preferences_are_read_again_once_they_expire(run_sync, qbo_sandbox, tenant, settings):
+    _runs(run_sync)
+    snapshot = QboSnapshot.objects.get(tenant=tenant)
+    assert snapshot.preferences["CurrencyPrefs"]["HomeCurrency"]["value"] == "USD"
+    snapshot.preferences_at -= dt.timedelta(seconds=settings.QBO_PREFERENCES_MAX_AGE_SECONDS + 60)
+    snapshot.save()
+    qbo_sandbox.log.clear()
+    run_sync(entities=["catalogs", "suppliers"])    # no document refused for its currency: only the expiry reads
+    assert qbo_requests(qbo_sandbox) == ["GET /cdc", "GET /preferences"]
+    qbo_sandbox.log.clear()
+    run_sync(entities=["catalogs", "suppliers"])
+    assert qbo_requests(qbo_sandbox) == ["GET /cdc"]
+    snapshot.refresh_from_db()
+    assert timezone.now() - snapshot.preferences_at < dt.timedelta(minutes=5)
