@@ -150,16 +150,23 @@ def _machine_busy() -> tuple[float, float]:
 class Workers:
     """`count` Celery worker processes (no -Q: every configured queue), with their pool processes if prefork."""
 
-    def __init__(self, count: int, pool: str, concurrency: int, env: dict, log_dir: Path, tag: str):
+    def __init__(self, count: int, pool: str, concurrency: int, env: dict, log_dir: Path, tag: str,
+                 bulk_worker: bool = False):
+        """With `bulk_worker`, the `count` processes consume `sync,default` and one more process, at a lower
+        CPU priority (nice 10), consumes `bulk` alone."""
         self.procs = []
         self.logs = []
-        for n in range(count):
+        specs = [([], []) for _ in range(count)]
+        if bulk_worker:
+            specs = [(["-Q", "sync,default"], []) for _ in range(count)] + [(["-Q", "bulk"], ["nice", "-n", "10"])]
+        for n, (queues, prefix) in enumerate(specs):
             log_path = log_dir / f"worker-{tag}-{n}.log"
             log = open(log_path, "w")  # noqa: SIM115
             pool_args = ["-P", pool] + ([] if pool == "solo" else ["-c", str(concurrency)])
             proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "config", "worker", *pool_args, "-n", f"fleet{tag}{n}@%h",
-                 "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO"],
+                [*prefix, sys.executable, "-m", "celery", "-A", "config", "worker", *queues, *pool_args,
+                 "-n", f"fleet{tag}{n}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat",
+                 "-l", "INFO"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             self.procs.append(proc)
             self.logs.append((log_path, log))
@@ -304,7 +311,8 @@ def run_round(name: str, *, args, sb: Sandboxes, env: dict, small: list, onboard
     mutation = sb.command(f"mutate {args.changes}") if name != "no-change" else {}
     low, _, high = args.latency.partition("-")
     sb.control("POST", "latency", {"ms": float(low), "max_ms": float(high) if high else None})
-    workers = Workers(args.workers, args.pool, args.concurrency, env, log_dir, name.replace("+", "-"))
+    workers = Workers(args.workers, args.pool, args.concurrency, env, log_dir, name.replace("+", "-"),
+                      bulk_worker=args.bulk_worker)
     try:
         sb.command("clear")
         due = small + onboarding
@@ -445,6 +453,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--pool", default="threads", choices=["threads", "prefork", "solo", "gevent"])
     parser.add_argument("--concurrency", type=int, default=64, help="slots per worker process")
+    parser.add_argument("--bulk-worker", action="store_true",
+                        help="one more worker process, at nice 10, for the bulk queue alone (the others: sync)")
     parser.add_argument("--db-pool", type=int, default=8, help="PostgreSQL connections per worker process (threads)")
     parser.add_argument("--latency", default="150", help="QBO latency in ms: 150, or a range 100-400")
     parser.add_argument("--scale", type=float, default=1.0, help="the small tenants' JAGGAER dataset scale")
