@@ -3,11 +3,16 @@
 import os
 
 from celery import Celery
+from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("ml_connector")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# The queues a worker started without -Q consumes: `sync` (daily runs), `bulk` (a tenant's first run and full
+# runs, chosen per run by sync.runs.queues), `default` (everything else). A worker consuming `bulk` holds at most
+# SYNC_BULK_SLOTS of them at once.
+app.conf.task_queues = [Queue(name, routing_key=name) for name in ("sync", "bulk", "default")]
 app.conf.task_routes = {"sync.tasks.sync_tenant": {"queue": "sync"}}
 app.autodiscover_tasks()
 

@@ -142,6 +142,15 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'ml_connector.sqlite3'}"),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+# A process's PostgreSQL connections through psycopg's pool (Django's OPTIONS["pool"]): DB_POOL_MAX_SIZE > 0 bounds
+# them however many threads a worker runs (a Celery threads-pool worker: see docs/SCALE.md); a thread waiting
+# longer than DB_POOL_TIMEOUT seconds for one fails. Pooled connections are not persistent (CONN_MAX_AGE 0).
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
+DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=60.0)
+if DB_POOL_MAX_SIZE > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT}
 if IS_PRODUCTION and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     raise ImproperlyConfigured("DATABASE_URL is SQLite; production needs PostgreSQL (postgres://...).")
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -448,6 +457,23 @@ for _name in ("WEBHOOK_DISABLE_AFTER_HOURS", "WEBHOOK_SECRET_OVERLAP_HOURS", "WE
         raise ImproperlyConfigured(f"{_name} must be a positive number.")
 
 # --- Scheduling and single flight --------------------------------------------------------------
+# What a run knows of QuickBooks between runs (sync/pipeline/qbo_snapshot.py): a daily run asks QBO's CDC what
+# changed since the last one; a full read of the lists comes back every QBO_FULL_READ_DAYS, and whenever the
+# cursor is older than CDC's 30 days. CDC asks from the cursor less QBO_CDC_OVERLAP_SECONDS (clock skew).
+QBO_FULL_READ_DAYS = env.int("QBO_FULL_READ_DAYS", default=7)
+QBO_CDC_OVERLAP_SECONDS = env.int("QBO_CDC_OVERLAP_SECONDS", default=120)
+# The company's preferences (home currency, multicurrency) are read at most once a run and kept this long; a
+# document refused for its currency re-reads them once in its run before it is held.
+QBO_PREFERENCES_MAX_AGE_SECONDS = env.int("QBO_PREFERENCES_MAX_AGE_SECONDS", default=20 * 3600)
+if QBO_FULL_READ_DAYS < 1 or QBO_CDC_OVERLAP_SECONDS < 0 or QBO_PREFERENCES_MAX_AGE_SECONDS < 0:
+    raise ImproperlyConfigured("QBO_FULL_READ_DAYS must be at least 1; QBO_CDC_OVERLAP_SECONDS and "
+                               "QBO_PREFERENCES_MAX_AGE_SECONDS must not be negative.")
+# Initial loads and full runs wait in the `bulk` queue (sync/runs/queues.py); a worker process runs at most
+# SYNC_BULK_SLOTS of them at once, the others wait SYNC_BULK_RETRY_SECONDS in the broker and try again.
+SYNC_BULK_SLOTS = env.int("SYNC_BULK_SLOTS", default=2)
+SYNC_BULK_RETRY_SECONDS = env.int("SYNC_BULK_RETRY_SECONDS", default=10)
+if SYNC_BULK_SLOTS < 1 or SYNC_BULK_RETRY_SECONDS < 1:
+    raise ImproperlyConfigured("SYNC_BULK_SLOTS and SYNC_BULK_RETRY_SECONDS must be at least 1.")
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch
 SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  # a queued run waits this long
 SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=900)

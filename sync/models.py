@@ -408,3 +408,26 @@ class RecordIdentifier(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.source_id}: {self.kind} {self.value}"
+
+
+class QboSnapshot(TenantOwnedModel):
+    """What a run knows of the tenant's QuickBooks company between runs, so a daily run asks QBO's CDC what
+    changed instead of reading every list again: the vendors (the few fields the vendor step uses), the
+    customer and employee names (they share the vendors' namespace), the active terms, the company's
+    preferences with the time they were read, and the CDC cursor. Accounts and departments live in
+    `QboCatalogItem`; this row's cursor covers them too. A realm change or an old cursor means a full read."""
+
+    tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, primary_key=True,
+                                  related_name="qbo_snapshot")
+    realm_id = models.CharField(max_length=40, blank=True, default="")
+    changed_since = models.DateTimeField(null=True, blank=True, help_text="The next CDC asks from here.")
+    full_read_at = models.DateTimeField(null=True, blank=True)
+    vendors = models.JSONField(default=dict, blank=True)        # vendor Id -> {Id, SyncToken, DisplayName, Active}
+    other_names = models.JSONField(default=dict, blank=True)    # "Customer:Id" / "Employee:Id" -> DisplayName
+    terms = models.JSONField(default=dict, blank=True)          # term Id -> Name (active terms)
+    preferences = models.JSONField(default=dict, blank=True)
+    preferences_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"QuickBooks snapshot of {self.tenant_id} since {self.changed_since}"

@@ -6,13 +6,21 @@ from celery import shared_task
 from django.conf import settings
 
 
-@shared_task(name="sync.tasks.sync_tenant", acks_late=True,
+@shared_task(name="sync.tasks.sync_tenant", bind=True, acks_late=True, max_retries=None,
              soft_time_limit=settings.SYNC_TASK_SOFT_TIME_LIMIT, time_limit=settings.SYNC_TASK_TIME_LIMIT)
-def sync_tenant(run_id: str) -> str | None:
+def sync_tenant(self, run_id: str) -> str | None:
     from sync.runs.lifecycle import sync_run_perform
+    from sync.runs.queues import BULK_QUEUE, bulk_slot
 
-    run = sync_run_perform(run_id=run_id)
-    return run.status if run else None
+    if (self.request.delivery_info or {}).get("routing_key") != BULK_QUEUE:
+        run = sync_run_perform(run_id=run_id)
+        return run.status if run else None
+    with bulk_slot() as free:
+        if free:
+            run = sync_run_perform(run_id=run_id)
+            return run.status if run else None
+    # every bulk slot of this worker is taken: wait in the broker, not in a slot the daily runs need
+    raise self.retry(countdown=settings.SYNC_BULK_RETRY_SECONDS)
 
 
 @shared_task(name="sync.tasks.dispatch_due_syncs", acks_late=True)

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
+from django import db
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
@@ -208,6 +209,17 @@ class ErrorReading:
 ErrorReader = Callable[[requests.Response], "ErrorReading | None"]
 
 
+def give_back_db_connection() -> None:
+    """Before waiting on the network: with a connection pool (DB_POOL_MAX_SIZE), hand this thread's PostgreSQL
+    connection back unless a transaction needs it, so a worker's threads waiting on HTTP hold none; the next query
+    takes one from the pool again (no new connection)."""
+    if not getattr(settings, "DB_POOL_MAX_SIZE", 0):
+        return
+    connection = db.connections["default"]
+    if connection.connection is not None and not connection.in_atomic_block:
+        connection.close()
+
+
 class HttpClient:
     """One `requests.Session` (keep-alive) for one system, with the retry policy of ml-connector."""
 
@@ -303,6 +315,7 @@ class HttpClient:
         e.g. for a token refresh that must not be repeated blindly. `limit_kind` is passed to the limiter's
         `slot()` (the QBO realm limiter counts "batch" requests separately).
         """
+        give_back_db_connection()
         method = method.upper()
         url = self.url_for(path_or_url)
         shown_path = sanitize_path(url, params)

@@ -6,6 +6,7 @@ fault injection, latency, a request log and the control routes under `/_sandbox/
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import sys
@@ -118,6 +119,7 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
         self.latency_ms = 0
+        self.latency_max_ms: float | None = None     # with it, each answer waits a uniform draw in [ms, max_ms]
 
     def inject(self, kind: str | int, count: int = 1, path: str = ".*", method: str | None = None,
                retry_after: int | None = None, seconds: float | None = None) -> FaultRule:
@@ -134,15 +136,23 @@ class FaultInjector:
             self._rules.append(rule)
         return rule
 
-    def set_latency(self, ms: float) -> None:
-        if ms < 0:
-            raise ValueError("latency must not be negative")
+    def set_latency(self, ms: float, max_ms: float | None = None) -> None:
+        """Every answer waits `ms`, or a uniform draw between `ms` and `max_ms` when that is given."""
+        if ms < 0 or (max_ms is not None and max_ms < ms):
+            raise ValueError("latency must not be negative, and max_ms not below ms")
         self.latency_ms = ms
+        self.latency_max_ms = max_ms
+
+    def latency_seconds(self) -> float:
+        if self.latency_max_ms is not None:
+            return random.uniform(self.latency_ms, self.latency_max_ms) / 1000.0
+        return self.latency_ms / 1000.0
 
     def clear(self) -> None:
         with self._lock:
             self._rules.clear()
         self.latency_ms = 0
+        self.latency_max_ms = None
 
     def rules(self) -> list[dict]:
         with self._lock:
@@ -304,8 +314,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(sb._control(req))
             return
         rule = sb.faults.take(req.method, path)
-        if sb.faults.latency_ms:
-            time.sleep(sb.faults.latency_ms / 1000.0)
+        if sb.faults.latency_ms or sb.faults.latency_max_ms:
+            time.sleep(sb.faults.latency_seconds())
         if rule is not None:
             resp = sb._fault_response(rule)
             if resp is None:                           # drop: close without answering
@@ -479,8 +489,11 @@ class SandboxServer:
                     return Response.json(200, {"cleared": True})
             elif sub == "latency":
                 if req.method == "POST":
-                    self.faults.set_latency(float(req.json().get("ms", 0)))
-                    return Response.json(200, {"latency_ms": self.faults.latency_ms})
+                    spec = req.json()
+                    high = spec.get("max_ms")
+                    self.faults.set_latency(float(spec.get("ms", 0)), None if high is None else float(high))
+                    return Response.json(200, {"latency_ms": self.faults.latency_ms,
+                                               "latency_max_ms": self.faults.latency_max_ms})
             elif sub == "reset":
                 if req.method == "POST":
                     spec = req.json() if req.body else {}

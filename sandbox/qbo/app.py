@@ -433,6 +433,24 @@ class QboApp:
             self.realms[realm_id] = realm
             return realm
 
+    def create_realm_from_dataset(self, realm_id: str | None, spec: Any, limits: dict | None = None) -> Realm:
+        """A new realm holding a generated dataset's company: `spec` is a dataset name or
+        {"name", "seed", "scale"} (sandbox.datagen)."""
+        from sandbox.datagen import load_dataset
+
+        spec = {"name": spec} if isinstance(spec, str) else dict(spec or {})
+        unknown = set(spec) - {"name", "seed", "scale"}
+        if unknown or not spec.get("name"):
+            raise ValueError("dataset needs a name (and may have seed and scale), not " + ", ".join(sorted(unknown)))
+        data = load_dataset(str(spec["name"]), int(spec.get("seed", 42)), float(spec.get("scale", 1)))
+        qbo = getattr(data, "qbo", None) or {}
+        company = qbo.get("CompanyInfo") or {}
+        realm = self.create_realm(realm_id, company_name=company.get("CompanyName"), limits=limits,
+                                  starter_accounts=not qbo)
+        if qbo:
+            self._load(realm, qbo)
+        return realm
+
     def _load(self, realm: Realm, qbo: dict) -> None:
         info = dict(qbo.get("CompanyInfo") or {})
         with realm.lock:
@@ -640,10 +658,13 @@ class QboApp:
                 return Response.json(200, {"realms": [self._realm_info(r) for r in self.realms.values()],
                                            "default": self.default_realm_id})
             if m == "POST":
-                realm = self.create_realm(rid, company_name=body.get("company_name"),
-                                          multicurrency=bool(body.get("multicurrency", False)),
-                                          limits=body.get("limits"),
-                                          starter_accounts=bool(body.get("starter_accounts", True)))
+                if body.get("dataset"):
+                    realm = self.create_realm_from_dataset(rid, body["dataset"], limits=body.get("limits"))
+                else:
+                    realm = self.create_realm(rid, company_name=body.get("company_name"),
+                                              multicurrency=bool(body.get("multicurrency", False)),
+                                              limits=body.get("limits"),
+                                              starter_accounts=bool(body.get("starter_accounts", True)))
                 return Response.json(201, self._realm_info(realm))
         elif parts == ["limits"] and m == "POST":
             return Response.json(200, {"limits": self.set_limits(rid, **body)})

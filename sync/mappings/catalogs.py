@@ -29,19 +29,43 @@ def _qbo_row(tenant, kind: str, entity: dict) -> QboCatalogItem:
 
 
 def qbo_catalog_import(*, tenant, qbo, kind: str) -> int:
-    rows = {}
-    for page in qbo.query_pages(QBO_ENTITY[kind], ALL_ROWS):
-        for entity in page:
+    """Read the whole QBO list of `kind` (inactive rows too) and store it; rows QBO no longer has go absent."""
+    entities = [entity for page in qbo.query_pages(QBO_ENTITY[kind], ALL_ROWS) for entity in page]
+    return qbo_catalog_store(tenant=tenant, kind=kind, entities=entities, complete=True)
+
+
+FIELDS = ["name", "fully_qualified_name", "number", "account_type", "account_sub_type", "classification", "active",
+          "present"]
+
+
+def qbo_catalog_store(*, tenant, kind: str, entities: list[dict], complete: bool) -> int:
+    """Store QBO Accounts or Departments: the whole list (`complete`: rows missing from it go absent) or the
+    ones CDC says changed (a row with `status: Deleted` goes absent; a row as we have it already is left alone).
+    Returns how many rows were stored (`complete`) or changed (CDC)."""
+    rows, deleted = {}, set()
+    for entity in entities:
+        if entity.get("status") == "Deleted":
+            deleted.add(str(entity.get("Id")))
+        else:
             rows[str(entity["Id"])] = _qbo_row(tenant, kind, entity)
+    stored = QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind)
+    if not complete:
+        # CDC repeats what its overlap window saw already: only rows that differ cost writes
+        known = {i.qbo_id: i for i in stored.filter(qbo_id__in=sorted(set(rows) | deleted))}
+        rows = {qbo_id: row for qbo_id, row in rows.items() if qbo_id not in known or any(
+            getattr(row, f) != getattr(known[qbo_id], f) for f in FIELDS)}
+        deleted = {qbo_id for qbo_id in deleted if qbo_id in known and known[qbo_id].present}
     with transaction.atomic():
         if rows:
             QboCatalogItem.objects.bulk_create(
                 list(rows.values()), update_conflicts=True, unique_fields=["tenant", "kind", "qbo_id"],
-                update_fields=["name", "fully_qualified_name", "number", "account_type", "account_sub_type",
-                               "classification", "active", "present", "updated_at"])
-        QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind, present=True).exclude(
-            qbo_id__in=list(rows)).update(present=False)
-    return len(rows)
+                update_fields=[*FIELDS, "updated_at"])
+        present = stored.filter(present=True)
+        if complete:
+            present.exclude(qbo_id__in=list(rows)).update(present=False)
+        elif deleted:
+            present.filter(qbo_id__in=sorted(deleted)).update(present=False)
+    return len(rows) + (0 if complete else len(deleted))
 
 
 def jaggaer_catalog_import(*, tenant, jaggaer, kind: str) -> tuple[int, list[str]]:
@@ -122,15 +146,18 @@ def mappings_refresh(*, tenant, kind: str, rematch: bool = False, include_person
 
 
 def catalogs_sync(*, tenant, qbo, jaggaer) -> tuple[dict, list[str]]:
-    """The catalogs step of a run: both catalogs of both kinds, then mapping states."""
+    """The catalogs step of a run: both catalogs of both kinds, then mapping states. With `qbo` None the QBO
+    side is taken as stored (a run's QBO snapshot brought it up to date already)."""
     counts: dict = {}
     problems: list[str] = []
     for kind in (Kind.GL_ACCOUNT, Kind.DEPARTMENT):
-        counts[f"qbo_{kind}"] = qbo_catalog_import(tenant=tenant, qbo=qbo, kind=kind)
+        if qbo is not None:
+            counts[f"qbo_{kind}"] = qbo_catalog_import(tenant=tenant, qbo=qbo, kind=kind)
+        else:
+            counts[f"qbo_{kind}"] = QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind, present=True).count()
         n, kind_problems = jaggaer_catalog_import(tenant=tenant, jaggaer=jaggaer, kind=kind)
         counts[f"jaggaer_{kind}"] = n
         problems += kind_problems
         for key, value in mappings_refresh(tenant=tenant, kind=kind).items():
             counts[f"mappings_{kind}_{key}"] = value
     return counts, problems
-

@@ -25,6 +25,10 @@ def company_preferences(qbo) -> dict:
 
 
 def company_currency(qbo) -> CompanyCurrency:
-    prefs = company_preferences(qbo).get("CurrencyPrefs") or {}
+    return currency_from_preferences(company_preferences(qbo))
+
+
+def currency_from_preferences(preferences: dict) -> CompanyCurrency:
+    prefs = (preferences or {}).get("CurrencyPrefs") or {}
     home = ((prefs.get("HomeCurrency") or {}).get("value") or "USD").upper()
     return CompanyCurrency(home=home, multicurrency=bool(prefs.get("MultiCurrencyEnabled")))

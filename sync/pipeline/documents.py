@@ -21,8 +21,9 @@ from core.outcomes import Outcome
 from sync.mappings.resolver import MappingResolver
 from sync.mappings.selectors import sync_settings_get
 from sync.models import JaggaerCatalogItem, Kind, QboCatalogItem, SyncSettings
-from sync.pipeline.company import CompanyCurrency, company_currency
+from sync.pipeline.company import CompanyCurrency
 from sync.pipeline.engine import HoldSpec, PageState, Record, RecordStep, Result, RunContext, Write
+from sync.pipeline.qbo_snapshot import QboView, qbo_view
 from sync.pipeline.vendors import VendorResolver
 from sync.transforms.common import InvalidRecord, normalize_name
 from sync.transforms.documents import Departments, LineDraft
@@ -93,6 +94,7 @@ class DocumentStep(RecordStep):
         self.ap_problem = ""
         self.resolver: MappingResolver | None = None
         self.currency: CompanyCurrency | None = None
+        self.view: QboView | None = None
         self.suppliers: VendorResolver | None = None
         self._classes: dict[str, dict] | None = None           # QBO classes by name, read on first need
         self._department_names: dict[str, str] | None = None
@@ -101,13 +103,14 @@ class DocumentStep(RecordStep):
 
     # ---- run and page set-up
     def prepare(self, ctx: RunContext) -> None:
+        self.view = qbo_view(ctx)       # first: brings the stored QBO accounts up to date for this run
         dialect = getattr(ctx.jaggaer, "dialect", None) or {}
         self.gl_segment = dialect.get("gl_segment") or "Account"
         self.department_segment = dialect.get("department_segment") or "DepartmentCode"
         self.settings = sync_settings_get(tenant=ctx.tenant)
         self.ap_ref, self.ap_problem = self._ap_account(ctx)
         self.resolver = MappingResolver(ctx.tenant)
-        self.currency = company_currency(ctx.qbo)
+        self.currency = self.view.currency()
         self.suppliers = VendorResolver(ctx)
 
     def _ap_account(self, ctx: RunContext) -> tuple[dict | None, str]:
@@ -147,6 +150,11 @@ class DocumentStep(RecordStep):
         return self.suppliers.get(company_id)
 
     def currency_hold(self, currency: str | None, what: str) -> HoldSpec | None:
+        """The hold of a document QBO would refuse for its currency. Before holding one on kept preferences, they
+        are read again once in the run: multicurrency may be on now (a held document is released by the run after
+        a person turns it on)."""
+        if self.currency.refuses(currency) and self.view is not None and self.view.refresh_preferences():
+            self.currency = self.view.currency()    # kept preferences: make sure multicurrency is still off
         if not self.currency.refuses(currency):
             return None
         return HoldSpec("currency_unsupported",

@@ -112,6 +112,7 @@ class RunContext:
     identifiers: dict = field(default_factory=dict)   # entity -> [(source id, {(kind, value)})] not yet saved
     cancel_checked_at: float = float("-inf")
     failures: dict[tuple[str, str], str] = field(default_factory=dict)   # (step, source id) -> why, this run
+    shared: dict = field(default_factory=dict)   # what the steps of one run read once (QBO snapshot, preferences)
 
     def failed(self, step: str, source_id: str, message: str) -> None:
         """Remember that a record failed in this run (a document waiting on it says why, without re-trying it)."""

@@ -14,17 +14,12 @@ from connections.clients.qbo import escape_query_value
 from connections.exceptions import ConnectionFailure, RemoteError
 from core.outcomes import Outcome
 from sync.models import Hold, VendorLink
-from sync.pipeline.company import company_currency
 from sync.pipeline.engine import HoldSpec, PageState, Record, RecordStep, Result, RunContext, Write
+from sync.pipeline.qbo_snapshot import QboView, qbo_view, slim_vendor
 from sync.transforms.common import normalize_name
 from sync.transforms.vendors import VERSION, content_digest, supplier_to_vendor, with_suffix
 
 ALL_ROWS = "Active IN (true,false)"
-KEEP = ("Id", "SyncToken", "DisplayName", "Active")
-
-
-def _slim(vendor: dict) -> dict:
-    return {k: vendor.get(k) for k in KEEP}
 
 
 class VendorStep(RecordStep):
@@ -48,21 +43,21 @@ class VendorStep(RecordStep):
         self.claimed: dict[str, str] = {}               # names this run is about to write -> companyId
         self.claimed_names: dict[str, str] = {}         # companyId -> the name it claimed
         self.refreshed: dict[str, VendorLink] = {}      # links whose digests move with no QBO write
+        self.view: QboView | None = None
 
     def prepare(self, ctx: RunContext) -> None:
         for link in VendorLink.objects.for_tenant(ctx.tenant):
             self.links[link.jaggaer_company_id] = link
             self.company_of_vendor[link.qbo_vendor_id] = link.jaggaer_company_id
-        for page in ctx.qbo.query_pages("Vendor", ALL_ROWS):
-            for vendor in page:
-                self._remember(vendor)
-        for entity in ("Customer", "Employee"):
-            for page in ctx.qbo.query_pages(entity, ALL_ROWS):
-                self.other_names.update(normalize_name(row.get("DisplayName") or "") for row in page)
-        for page in ctx.qbo.query_pages("Term"):
-            for term in page:
-                self.terms[normalize_name(term.get("Name") or "")] = {"value": str(term["Id"]), "name": term["Name"]}
-        currency = company_currency(ctx.qbo)
+        self.view = qbo_view(ctx)
+        self.vendors = self.view.vendors    # the run's vendors: every vendor step of the run keeps them current
+        for vendor_id, vendor in self.vendors.items():
+            self.vendor_names[normalize_name(vendor.get("DisplayName") or "")] = vendor_id
+        self.other_names = self.view.other_name_keys()
+        self.terms = self.view.term_refs()
+        self._currency(self.view.currency())
+
+    def _currency(self, currency) -> None:
         self.multicurrency = currency.multicurrency
         self.home_currency = currency.home
 
@@ -81,7 +76,7 @@ class VendorStep(RecordStep):
         old = self.vendors.get(vendor_id)
         if old and self.vendor_names.get(normalize_name(old["DisplayName"] or "")) == vendor_id:
             del self.vendor_names[normalize_name(old["DisplayName"] or "")]
-        self.vendors[vendor_id] = _slim(vendor)
+        self.vendors[vendor_id] = slim_vendor(vendor)
         self.vendor_names[normalize_name(vendor.get("DisplayName") or "")] = vendor_id
 
     def is_unchanged(self, page: PageState, record: Record) -> bool:
@@ -151,6 +146,9 @@ class VendorStep(RecordStep):
             return Result(record, Outcome.UNCHANGED, qbo_id=link.qbo_vendor_id,
                           message="Nothing QuickBooks holds changed; the vendor is left as it is.")
         if target is None:
+            if draft.currency and draft.currency != self.home_currency and not self.multicurrency and (
+                    self.view is not None and self.view.refresh_preferences()):
+                self._currency(self.view.currency())   # kept preferences: make sure multicurrency is still off
             if draft.currency and draft.currency != self.home_currency:
                 if self.multicurrency:
                     payload["CurrencyRef"] = {"value": draft.currency}

@@ -29,6 +29,7 @@ from sync.models import Hold, SyncRun
 from sync.pipeline.engine import RunCancelled, RunContext
 from sync.pipeline.steps import STEP_NAMES, STEPS
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew
+from sync.runs.queues import DAILY_QUEUE, run_queues
 from sync.runs.replay import replay_records, replay_targets_clean
 from tenants.models import Tenant
 from tenants.services import tenant_require_active
@@ -76,9 +77,10 @@ def runs_enqueue(*, run_ids: list) -> None:
         for run_id in run_ids:
             sync_tenant.delay(str(run_id))
         return
+    queues = run_queues(run_ids=run_ids)   # initial loads and full runs wait apart from the daily runs
     with app.producer_or_acquire() as producer:  # one broker connection for the whole dispatch
         for run_id in run_ids:
-            sync_tenant.apply_async((str(run_id),), producer=producer)
+            sync_tenant.apply_async((str(run_id),), producer=producer, queue=queues.get(str(run_id), DAILY_QUEUE))
 
 
 def sync_run_create(*, tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,

@@ -88,3 +88,34 @@ def test_objects_are_created_and_edited_as_a_person_would_in_quickbooks(qbo_api)
     assert int(edited.json()["SyncToken"]) == int(made["SyncToken"]) + 1
     assert qbo_api.read("Vendor", made["Id"])["Balance"] == 1.5
     assert _ctl(qbo_api, "POST", f"vendor/{made['Id']}/edit", json={"fields": {}}).status_code == 400
+
+
+def test_a_realm_is_created_holding_a_generated_datasets_company(qbo_api):
+    from sandbox.datagen import load_dataset
+
+    made = _ctl(qbo_api, "POST", "realms", json={"realm_id": "7700000000000001",
+                                                  "dataset": {"name": "small", "seed": 42, "scale": 1},
+                                                  "limits": {"requests_per_minute": 500}})
+    assert made.status_code == 201, made.text
+    info = made.json()
+    data = load_dataset("small", 42, 1).qbo
+    assert info["realm_id"] == "7700000000000001" and info["limits"]["requests_per_minute"] == 500
+    assert info["counts"]["Vendor"] == len(data["Vendor"]) and info["counts"]["Account"] == len(data["Account"])
+    tokens = _ctl(qbo_api, "POST", "tokens/issue", json={"realm_id": info["realm_id"]}).json()
+    names = {v["DisplayName"] for v in QboApi(qbo_api.server, tokens=tokens, realm_id=info["realm_id"]).rows(
+        "select * from Vendor")}
+    assert names == {v["DisplayName"] for v in data["Vendor"]}
+    refused = _ctl(qbo_api, "POST", "realms", json={"dataset": {"name": "small", "colour": "red"}})
+    assert refused.status_code == 400
+
+
+def test_latency_may_be_drawn_from_a_range(qbo_api):
+    set_ = _ctl(qbo_api, "POST", "latency", json={"ms": 20, "max_ms": 60}).json()
+    assert set_ == {"latency_ms": 20.0, "latency_max_ms": 60.0}
+    took = []
+    for _ in range(6):
+        response = qbo_api.get(f"companyinfo/{qbo_api.realm}")
+        took.append(response.elapsed.total_seconds())
+    assert all(0.019 <= t < 1.0 for t in took), took
+    assert _ctl(qbo_api, "POST", "latency", json={"ms": 50, "max_ms": 10}).status_code == 400
+    _ctl(qbo_api, "POST", "latency", json={"ms": 0})

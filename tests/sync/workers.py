@@ -48,12 +48,17 @@ def worker_env(qbo_url: str, **extra: str) -> dict[str, str]:
 
 
 class Worker:
-    def __init__(self, env: dict, name: str, log_dir: Path, *, concurrency: int = 1):
+    def __init__(self, env: dict, name: str, log_dir: Path, *, concurrency: int = 1, pool: str | None = None,
+                 queues: str | None = None):
+        """A worker of `concurrency` slots (solo for 1, else prefork, unless `pool` says which); without `queues`
+        it consumes every queue config/celery.py declares."""
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115
-        pool = ["-P", "solo"] if concurrency == 1 else ["-P", "prefork", "-c", str(concurrency)]
+        pool = pool or ("solo" if concurrency == 1 else "prefork")
+        pool_args = ["-P", pool] + ([] if pool == "solo" else ["-c", str(concurrency)])
+        queue_args = ["-Q", queues] if queues else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "sync,default", *pool,
+            [sys.executable, "-m", "celery", "-A", "config", "worker", *queue_args, *pool_args,
              "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "INFO"],
             cwd=ROOT, env={**env, "DJANGO_ALLOW_ASYNC_UNSAFE": "true"}, stdout=self._log,
             stderr=subprocess.STDOUT)

@@ -1,0 +1,215 @@
+"""What a run knows of the tenant's QuickBooks company, kept between runs so a daily run costs one CDC request.
+
+The first run of a tenant (and a full run, a realm change, a cursor older than CDC's 30 days, or every
+`QBO_FULL_READ_DAYS`) reads the lists whole: accounts, departments, vendors, customers, employees, terms. Every
+other run asks `/cdc` once what changed in all of them since the cursor (less `QBO_CDC_OVERLAP_SECONDS` for clock
+skew) and applies it to the stored snapshot: accounts and departments to `QboCatalogItem`, the rest to the
+tenant's `QboSnapshot` row. A CDC answer that may be cut short (1000 objects of one entity) or that QBO refuses
+means a full read instead, never a partial view.
+
+The company's preferences (home currency, multicurrency) are read at most once a run and kept on the snapshot for
+`QBO_PREFERENCES_MAX_AGE_SECONDS`; a step about to refuse a record for its currency on kept preferences reads them
+again once (`QboView.refresh_preferences`), so turning multicurrency on in QuickBooks is seen by the next record.
+
+A run's view lives in `RunContext.shared` (`qbo_view(ctx)`): every step of the run, and the vendor step a
+document step starts for a supplier it reached first, share it, and the vendor step's writes keep it current.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from connections.exceptions import ConnectionFailure, RemoteError
+from sync.mappings.catalogs import QBO_ENTITY, mappings_refresh, qbo_catalog_import, qbo_catalog_store
+from sync.models import Kind, QboSnapshot
+from sync.pipeline.company import CompanyCurrency, currency_from_preferences
+from sync.transforms.common import normalize_name
+
+logger = logging.getLogger(__name__)
+
+ALL_ROWS = "Active IN (true,false)"
+CDC_ENTITIES = ["Account", "Department", "Vendor", "Customer", "Employee", "Term"]
+CDC_MAX_DAYS = 29           # QBO answers CDC at most 30 days back; a day kept for clock skew
+CDC_MAX_ROWS = 1000         # QBO's cap per entity in one CDC answer: that many may mean more were left out
+VENDOR_FIELDS = ("Id", "SyncToken", "DisplayName", "Active")
+KIND_OF = {entity: kind for kind, entity in QBO_ENTITY.items()}
+SHARED_KEY = "qbo_view"
+
+
+def slim_vendor(vendor: dict) -> dict:
+    """The few fields of a QBO vendor a run uses (and the snapshot keeps)."""
+    return {k: vendor.get(k) for k in VENDOR_FIELDS}
+
+
+def _deleted(row: dict) -> bool:
+    return row.get("status") == "Deleted"
+
+
+@dataclass
+class QboView:
+    """The run's view of the QBO lists the vendor and document steps use (accounts and departments are rows)."""
+
+    qbo: object
+    snapshot: QboSnapshot
+    mode: str                                         # "full" | "cdc": how this run learned of QBO
+    vendors: dict[str, dict] = field(default_factory=dict)      # vendor Id -> slim vendor (shared, kept current)
+    other_names: dict[str, str] = field(default_factory=dict)   # "Customer:Id" / "Employee:Id" -> DisplayName
+    terms: dict[str, str] = field(default_factory=dict)         # Term Id -> Name (active terms)
+    changed: dict[str, int] = field(default_factory=dict)       # entity -> rows the CDC answer brought
+    preferences_read: bool = False                    # read from QBO in this run (not kept from an earlier one)
+    _currency: CompanyCurrency | None = None
+
+    def currency(self) -> CompanyCurrency:
+        """The company's currencies: kept preferences while fresh, else read once (then kept)."""
+        if self._currency is None:
+            snapshot = self.snapshot
+            max_age = dt.timedelta(seconds=settings.QBO_PREFERENCES_MAX_AGE_SECONDS)
+            if (not snapshot.preferences or snapshot.preferences_at is None
+                    or timezone.now() - snapshot.preferences_at > max_age):
+                self._read_preferences()
+            self._currency = currency_from_preferences(self.snapshot.preferences)
+        return self._currency
+
+    def refresh_preferences(self) -> bool:
+        """Read the preferences again unless this run already did: True when they were read now."""
+        if self.preferences_read:
+            return False
+        self._read_preferences()
+        self._currency = currency_from_preferences(self.snapshot.preferences)
+        return True
+
+    def _read_preferences(self) -> None:
+        prefs = self.qbo.preferences() or {}
+        kept = {"CurrencyPrefs": prefs.get("CurrencyPrefs") or {}}
+        self.snapshot.preferences, self.snapshot.preferences_at = kept, timezone.now()
+        QboSnapshot.objects.filter(pk=self.snapshot.pk).update(preferences=kept, preferences_at=timezone.now())
+        self.preferences_read = True
+
+    def other_name_keys(self) -> set[str]:
+        """Normalised names of customers and employees (they share the vendors' namespace: 6240)."""
+        return {normalize_name(name or "") for name in self.other_names.values()}
+
+    def term_refs(self) -> dict[str, dict]:
+        """Normalised term name -> TermRef, for active terms."""
+        return {normalize_name(name or ""): {"value": term_id, "name": name} for term_id, name in self.terms.items()}
+
+
+def qbo_view(ctx) -> QboView:
+    """The run's view of QuickBooks, brought up to date on first use (one CDC request, or a full read)."""
+    view = ctx.shared.get(SHARED_KEY)
+    if view is None:
+        view = ctx.shared[SHARED_KEY] = qbo_view_load(tenant=ctx.tenant, qbo=ctx.qbo, full=ctx.run.full,
+                                                      refresh_mappings=_catalogs_not_in_run(ctx.run))
+    return view
+
+
+def _catalogs_not_in_run(run) -> bool:
+    return bool(run.targets) or bool(run.entities and "catalogs" not in run.entities)
+
+
+def qbo_view_load(*, tenant, qbo, full: bool = False, refresh_mappings: bool = False) -> QboView:
+    """Bring the tenant's snapshot up to date (CDC, or a full read when due) and return the run's view of it."""
+    now = timezone.now()
+    snapshot, _ = QboSnapshot.objects.get_or_create(tenant=tenant)
+    realm_id = str(getattr(qbo, "realm_id", "") or "")
+    reason = _full_read_reason(snapshot, realm_id, full=full, now=now)
+    view = None
+    if reason is None:
+        view = _apply_cdc(tenant, qbo, snapshot, now=now, refresh_mappings=refresh_mappings)
+        if view is None:
+            reason = "the CDC answer could not be used"
+    if view is None:
+        logger.info("QBO snapshot of tenant %s: full read (%s)", tenant.pk, reason)
+        view = _full_read(tenant, qbo, snapshot, realm_id, now=now, refresh_mappings=refresh_mappings)
+    return view
+
+
+def _full_read_reason(snapshot: QboSnapshot, realm_id: str, *, full: bool, now: dt.datetime) -> str | None:
+    if full:
+        return "a full run"
+    if snapshot.changed_since is None or snapshot.full_read_at is None:
+        return "no snapshot yet"
+    if snapshot.realm_id != realm_id:
+        return "another QuickBooks company"
+    since = snapshot.changed_since - dt.timedelta(seconds=settings.QBO_CDC_OVERLAP_SECONDS)
+    if now - since > dt.timedelta(days=CDC_MAX_DAYS):
+        return "the cursor is older than CDC's 30 days"
+    if now - snapshot.full_read_at > dt.timedelta(days=settings.QBO_FULL_READ_DAYS):
+        return "the weekly full read is due"
+    return None
+
+
+def _full_read(tenant, qbo, snapshot: QboSnapshot, realm_id: str, *, now: dt.datetime,
+               refresh_mappings: bool) -> QboView:
+    for kind in (Kind.GL_ACCOUNT, Kind.DEPARTMENT):
+        qbo_catalog_import(tenant=tenant, qbo=qbo, kind=kind)
+        if refresh_mappings:
+            mappings_refresh(tenant=tenant, kind=kind)
+    vendors = {str(v["Id"]): slim_vendor(v) for page in qbo.query_pages("Vendor", ALL_ROWS) for v in page}
+    other_names = {f"{entity}:{row['Id']}": row.get("DisplayName") or ""
+                   for entity in ("Customer", "Employee")
+                   for page in qbo.query_pages(entity, ALL_ROWS) for row in page}
+    terms = {str(t["Id"]): t.get("Name") or "" for page in qbo.query_pages("Term") for t in page}
+    if snapshot.realm_id != realm_id:
+        snapshot.preferences, snapshot.preferences_at = {}, None   # another company: its preferences are unknown
+    snapshot.realm_id, snapshot.changed_since, snapshot.full_read_at = realm_id, now, now
+    snapshot.vendors, snapshot.other_names, snapshot.terms = vendors, other_names, terms
+    snapshot.save()
+    return QboView(qbo=qbo, snapshot=snapshot, mode="full", vendors=dict(vendors), other_names=dict(other_names),
+                   terms=dict(terms))
+
+
+def _apply_cdc(tenant, qbo, snapshot: QboSnapshot, *, now: dt.datetime, refresh_mappings: bool) -> QboView | None:
+    """One CDC request applied to the snapshot; None when the answer cannot be used (a full read follows)."""
+    since = snapshot.changed_since - dt.timedelta(seconds=settings.QBO_CDC_OVERLAP_SECONDS)
+    try:
+        found = qbo.cdc(CDC_ENTITIES, since)
+    except ConnectionFailure:
+        raise
+    except RemoteError as e:
+        if e.transient:
+            raise
+        logger.warning("QBO CDC of tenant %s refused (%s): reading the lists whole", tenant.pk, e.code or e.status)
+        return None
+    if any(len(rows) >= CDC_MAX_ROWS for rows in found.values()):
+        return None
+    vendors, other_names, terms = dict(snapshot.vendors), dict(snapshot.other_names), dict(snapshot.terms)
+    for row in found.get("Vendor", []):
+        if _deleted(row):
+            vendors.pop(str(row.get("Id")), None)
+        else:
+            vendors[str(row["Id"])] = slim_vendor(row)
+    for entity in ("Customer", "Employee"):
+        for row in found.get(entity, []):
+            key = f"{entity}:{row.get('Id')}"
+            if _deleted(row):
+                other_names.pop(key, None)
+            else:
+                other_names[key] = row.get("DisplayName") or ""
+    for row in found.get("Term", []):
+        if _deleted(row) or row.get("Active") is False:
+            terms.pop(str(row.get("Id")), None)
+        else:
+            terms[str(row["Id"])] = row.get("Name") or ""
+    for entity, kind in KIND_OF.items():
+        rows = found.get(entity) or []
+        if rows and qbo_catalog_store(tenant=tenant, kind=kind, entities=rows, complete=False):
+            if refresh_mappings:
+                mappings_refresh(tenant=tenant, kind=kind)
+    changes = {"changed_since": now}
+    if vendors != snapshot.vendors:
+        changes["vendors"] = vendors
+    if other_names != snapshot.other_names:
+        changes["other_names"] = other_names
+    if terms != snapshot.terms:
+        changes["terms"] = terms
+    for name, value in changes.items():
+        setattr(snapshot, name, value)
+    QboSnapshot.objects.filter(pk=snapshot.pk).update(**changes, updated_at=timezone.now())
+    return QboView(qbo=qbo, snapshot=snapshot, mode="cdc", vendors=dict(vendors), other_names=other_names, terms=terms,
+                   changed={entity: len(rows) for entity, rows in found.items() if rows})
