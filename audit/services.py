@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from audit.actions import action_code_check
 from audit.models import Action, ApiCall, Outcome, RecordEvent
+from core import metrics
 from core.actor import Actor, actor_from_request
 from core.redaction import redact_text
 from core.tenancy import unscoped
@@ -98,6 +99,7 @@ def record_events(events: Iterable[RecordEventData | dict], *, batch_size: int =
     rows = [_values(event) for event in events]
     if not rows:
         return 0
+    metrics.records_handled(rows)
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
         RecordEvent.objects.bulk_create([RecordEvent(**row) for row in rows], batch_size=batch_size)

@@ -2,7 +2,8 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -15,10 +16,65 @@ app.autodiscover_tasks()
 # support staff see and tune them in the admin. Per-tenant daily runs are not beat entries: the
 # dispatcher below reads each tenant's next run from the database (see README, "Scheduling").
 app.conf.beat_schedule = {
-    "dispatch-due-syncs": {"task": "sync.tasks.dispatch_due_syncs", "schedule": 60.0},
+    "dispatch-due-syncs": {"task": "sync.tasks.dispatch_due_syncs",
+                           "schedule": float(os.environ.get("SYNC_DISPATCH_INTERVAL_SECONDS", "60"))},
     "qbo-refresh-token-keep-alive": {"task": "sync.tasks.qbo_keep_alive", "schedule": 3600.0},
     "expire-stale-leases": {"task": "sync.tasks.expire_leases", "schedule": 300.0},
     "release-fixed-holds": {"task": "sync.tasks.release_fixed_holds", "schedule": 900.0},
     "reconcile-qbo-changes": {"task": "sync.tasks.reconcile_qbo_changes", "schedule": 24 * 3600.0},
     "prune-api-calls": {"task": "sync.tasks.prune_api_calls", "schedule": 24 * 3600.0},
+    "prune-audit": {"task": "audit.prune", "schedule": 24 * 3600.0},
+    "ops-heartbeat": {"task": "ops.heartbeat", "schedule": float(os.environ.get("OPS_HEARTBEAT_SECONDS", "60"))},
 }
+
+
+@app.task(name="ops.heartbeat", ignore_result=True)
+def heartbeat() -> None:
+    """Sent by beat alone, every minute: /healthz/ready's beat check (and its worker check, which the signals
+    below also feed)."""
+    from config.heartbeats import beat_heartbeat, worker_heartbeat
+
+    worker_heartbeat()
+    beat_heartbeat()
+
+
+@signals.worker_ready.connect
+@signals.task_postrun.connect
+def _worker_alive(**kwargs):
+    try:
+        from config.heartbeats import worker_heartbeat
+
+        worker_heartbeat()
+    except Exception:  # noqa: BLE001 - a heartbeat never fails a task
+        pass
+
+
+@app.on_after_configure.connect
+def _consume_every_routed_queue(sender, **kwargs):
+    """A worker started without -Q consumes every queue the settings name (CELERY_TASK_QUEUES), or, when they
+    name none, the default queue and every queue a task is routed to."""
+    if sender.conf.task_queues:
+        return
+    routes = sender.conf.task_routes or {}
+    routed = [r.get("queue") for r in (routes.values() if isinstance(routes, dict) else []) if isinstance(r, dict)]
+    names = dict.fromkeys([sender.conf.task_default_queue, *sorted(q for q in routed if q)])
+    sender.conf.task_queues = [Queue(name) for name in names]
+
+
+# ----------------------------------------------------------------------------- stopping at a batch boundary
+# SIGTERM starts Celery's warm shutdown: the worker takes no new task and waits for the running ones. A sync
+# checks core.shutdown between batches and stops there (sync.runs.lifecycle), so a deploy does not wait
+# hours. The flag is shared with prefork children (core/shutdown.py).
+
+@signals.worker_init.connect
+def _share_the_stop_flag(**kwargs):
+    from core import shutdown
+
+    shutdown.share_with_children()
+
+
+@signals.worker_shutting_down.connect
+def _stop_runs_between_batches(sig=None, how=None, **kwargs):
+    from core import shutdown
+
+    shutdown.request()
