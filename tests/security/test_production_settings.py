@@ -76,3 +76,20 @@ def test_production_sends_hsts_for_a_year_with_subdomains_and_no_preload():
 def test_an_unreadable_throttle_rate_is_refused_at_start_up():
     message = refusal(start(ENVIRONMENT="development", API_THROTTLE_PING="lots"))
     assert message.startswith("API_THROTTLE_PING must look like '30/minute'")
+
+
+def test_production_installs_neither_the_sandboxes_nor_the_demo_and_logs_json():
+    code = ("import django; django.setup(); from django.apps import apps; from django.conf import settings as s; "
+            "print(apps.is_installed('sandbox'), apps.is_installed('demo'), s.LOG_FORMAT, "
+            "s.STORAGES['staticfiles']['BACKEND'].rsplit('.', 1)[-1], "
+            "'whitenoise.middleware.WhiteNoiseMiddleware' in s.MIDDLEWARE)")
+    result = start(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "json", "CompressedManifestStaticFilesStorage", "True"]
+    development = start(code, ENVIRONMENT="development")
+    assert development.stdout.split()[:3] == ["True", "True", "plain"]
+
+
+def test_a_weak_metrics_token_is_refused_in_production():
+    message = refusal(start(METRICS_TOKEN="metrics"))
+    assert message.startswith("METRICS_TOKEN is 7 characters long")
