@@ -77,3 +77,19 @@ def _stop_runs_between_batches(sig=None, how=None, **kwargs):
     from core import shutdown
 
     shutdown.request()
+
+
+@signals.worker_ready.connect
+def _serve_worker_metrics(**kwargs):
+    """With WORKER_METRICS_PORT set, the worker serves its processes' Prometheus figures there (for workers
+    that do not share PROMETHEUS_MULTIPROC_DIR with the web, e.g. in their own containers)."""
+    port = os.environ.get("WORKER_METRICS_PORT")
+    if not port:
+        return
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(int(port), addr=os.environ.get("WORKER_METRICS_ADDRESS", "0.0.0.0"), registry=registry)
