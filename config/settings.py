@@ -147,6 +147,9 @@ DATABASES = {
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
 if IS_PRODUCTION and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     raise ImproperlyConfigured("DATABASE_URL is SQLite; production needs PostgreSQL (postgres://...).")
+if IS_PRODUCTION and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, counting queries, errors and connections for /metrics (django-prometheus).
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded database serves an API, a sync and a worker at once: wait for locks, take them early.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})

@@ -237,6 +237,7 @@ def test_the_production_stack_boots_syncs_on_schedule_and_stops_cleanly(stack, a
         re.search(r'mlc_sync_runs_total\{trigger="schedule",status="succeeded"\} 1\.0', scraped.text), scraped.text
     assert 'mlc_sync_records_total{entity="suppliers"' in scraped.text
     assert "django_http_requests_total_by_method_total" in scraped.text
+    assert re.search(r'django_db_execute_total\{alias="default",vendor="postgresql"\} [1-9]', scraped.text)
     answers = []
 
     def ready():
