@@ -93,3 +93,22 @@ def test_production_installs_neither_the_sandboxes_nor_the_demo_and_logs_json():
 def test_a_weak_metrics_token_is_refused_in_production():
     message = refusal(start(METRICS_TOKEN="metrics"))
     assert message.startswith("METRICS_TOKEN is 7 characters long")
+
+
+def test_no_variable_lets_production_call_the_loopback_sandboxes():
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "from connections.clients.outbound import JAGGAER_POLICY as p; "
+            "print(getattr(s, 'OUTBOUND_ALLOW_LOOPBACK_SANDBOXES', False), "
+            "p.url_problem('http://127.0.0.1:8102') is None, p.url_problem('https://127.0.0.1:8102') is None)")
+    result = start(code, OUTBOUND_ALLOW_LOOPBACK_SANDBOXES="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "False"]
+    boot = start(code, DJANGO_SETTINGS_MODULE="config.settings_production_boot_test",
+                 SANDBOX_QBO_URL="http://127.0.0.1:8101")
+    assert boot.returncode == 0, boot.stderr
+    assert boot.stdout.split() == ["True", "True", "True"]
+    private = start("import django; django.setup(); from connections.clients.outbound import JAGGAER_POLICY as p; "
+                    "print(p.url_problem('http://10.0.0.5'))",
+                    DJANGO_SETTINGS_MODULE="config.settings_production_boot_test",
+                    SANDBOX_QBO_URL="http://127.0.0.1:8101")
+    assert "never calls" in private.stdout, private.stdout + private.stderr
