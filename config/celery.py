@@ -22,6 +22,9 @@ app.conf.beat_schedule = {
     "expire-stale-leases": {"task": "sync.tasks.expire_leases", "schedule": 300.0},
     "release-fixed-holds": {"task": "sync.tasks.release_fixed_holds", "schedule": 900.0},
     "reconcile-qbo-changes": {"task": "sync.tasks.reconcile_qbo_changes", "schedule": 24 * 3600.0},
+    "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 60.0},
+    "dispatch-monthly-reconciliations": {"task": "reports.tasks.dispatch_monthly_reconciliations",
+                                         "schedule": 900.0},
     "prune-audit": {"task": "audit.prune", "schedule": 24 * 3600.0},   # record events, actions, outbound calls
     "ops-heartbeat": {"task": "ops.heartbeat", "schedule": float(os.environ.get("OPS_HEARTBEAT_SECONDS", "60"))},
 }

@@ -23,4 +23,4 @@ QBO_TOKEN_URL = f"{_sandbox_qbo}/oauth2/v1/tokens/bearer"
 QBO_REVOKE_URL = f"{_sandbox_qbo}/v2/oauth2/tokens/revoke"
 QBO_API_BASE = _sandbox_qbo
 QBO_REDIRECT_URI = f"{PUBLIC_BASE_URL.rstrip('/')}/oauth/qbo/callback"  # noqa: F405
-OUTBOUND_ALLOW_LOOPBACK_SANDBOXES = True   # connections/clients/outbound.py: loopback hosts only
+OUTBOUND_ALLOW_LOOPBACK_SANDBOXES = True   # core/outbound.py: loopback hosts only

@@ -16,6 +16,8 @@ api_v1 = [
     path("", include(router.urls)),
     path("tenants/<uuid:tenant_id>/", include("sync.urls")),
     path("tenants/<uuid:tenant_id>/", include("audit.urls")),
+    path("", include("webhooks.urls")),
+    path("tenants/<uuid:tenant_id>/", include("reports.urls")),
 ]
 
 urlpatterns = [

@@ -138,7 +138,7 @@ def stack(request, tmp_path, qbo_sandbox, jaggaer_sandbox):
 
 
 def _get(url: str, **kwargs) -> requests.Response:
-    return requests.get(url, timeout=10, **kwargs)
+    return requests.get(url, timeout=30, **kwargs)   # the machine may be busy with other work
 
 
 def _up(url: str) -> bool:
