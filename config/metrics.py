@@ -52,6 +52,13 @@ def refresh_queue_gauges() -> None:
     metrics.QUEUED_RUNS.set(count)
     oldest = queued["n"]
     metrics.QUEUED_RUN_AGE.set((timezone.now() - oldest).total_seconds() if oldest else 0)
+    from webhooks.models import WebhookDelivery
+
+    with unscoped("queue gauges count every tenant's pending webhook deliveries"):
+        pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
+        waiting = pending.aggregate(n=Min("created_at"))["n"]
+        metrics.WEBHOOKS_PENDING.set(pending.count())
+    metrics.WEBHOOKS_PENDING_AGE.set((timezone.now() - waiting).total_seconds() if waiting else 0)
     if settings.TASKS_IN_PROCESS:
         return
     from config.celery import app

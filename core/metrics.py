@@ -31,6 +31,9 @@ _gauge_kwargs = {"multiprocess_mode": "max"} if _MULTIPROCESS else {}
 QUEUED_RUNS = Gauge("mlc_sync_runs_queued", "Sync runs waiting for a worker.", **_gauge_kwargs)
 QUEUED_RUN_AGE = Gauge("mlc_sync_runs_queued_oldest_age_seconds", "Age of the oldest run waiting for a worker.",
                        **_gauge_kwargs)
+WEBHOOKS_PENDING = Gauge("mlc_webhook_deliveries_pending", "Webhook deliveries waiting to be sent.", **_gauge_kwargs)
+WEBHOOKS_PENDING_AGE = Gauge("mlc_webhook_deliveries_pending_oldest_age_seconds",
+                             "Age of the oldest webhook delivery waiting to be sent.", **_gauge_kwargs)
 QUEUE_DEPTH = Gauge("mlc_broker_queue_depth", "Messages waiting in a broker queue.", ["queue"], **_gauge_kwargs)
 
 _TOKEN_PATH = re.compile(r"/tokens/bearer")

@@ -65,6 +65,7 @@ def test_metrics_show_the_sync_after_a_run_and_only_to_the_token(connected, clie
         _sample(before, "mlc_qbo_requests_total", realm=realm, status="2xx")
     assert "mlc_sync_run_duration_seconds_count" in text and "mlc_qbo_limiter_wait_seconds_count" in text
     assert "mlc_sync_runs_queued 0.0" in text
+    assert "mlc_webhook_deliveries_pending 0.0" in text
     assert "django_http_requests_total_by_method_total" in text
 
     assert client.get("/metrics").status_code == 404
