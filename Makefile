@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/ml_connector
 
-.PHONY: venv test lint demo serve sandbox clean bench bench-throttled
+.PHONY: venv services test lint demo serve sandbox clean bench bench-throttled bench-retention
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ venv: $(BIN)/.installed
 lint: venv
 	$(BIN)/ruff check .
 
+# PostgreSQL, Redis and RabbitMQ on 127.0.0.1: started when installed but down, installed (root, Debian) when
+# missing, else one line saying what to install (.ci/services).
+services:
+	.ci/services
+
 # The whole suite on PostgreSQL (pytest-django creates the test database itself), then ruff.
-test: venv
+test: services venv
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
 	$(BIN)/ruff check .
 
@@ -44,11 +49,11 @@ serve: export QBO_REVOKE_URL := $(SANDBOX_QBO)/v2/oauth2/tokens/revoke
 serve: export QBO_API_BASE := $(SANDBOX_QBO)
 serve: venv
 	mkdir -p var
-	$(BIN)/python manage.py migrate --noinput
+	bin/ml-connector migrate
 	@pids=""; trap 'kill $$pids 2>/dev/null; wait' EXIT INT TERM; \
 	$(BIN)/python manage.py sandbox --dataset demo & pids="$$pids $$!"; \
-	$(BIN)/celery -A config worker -Q default,sync --concurrency 1 --loglevel INFO & pids="$$pids $$!"; \
-	$(BIN)/celery -A config beat --loglevel INFO & pids="$$pids $$!"; \
+	bin/ml-connector worker --concurrency 1 & pids="$$pids $$!"; \
+	bin/ml-connector beat & pids="$$pids $$!"; \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 sandbox: venv
@@ -59,6 +64,10 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mlc_bench_sync
 bench: venv
 	mkdir -p var
 	$(BIN)/python bench/sync_bench.py --scale 1 --database-url $(BENCH_DATABASE_URL) --json var/bench.json
+
+# Retention (docs/BENCHMARKS.md): 10 million audit rows, then the month-end CSV and a prune.
+bench-retention: venv
+	$(BIN)/python bench/retention_bench.py
 
 bench-throttled: venv
 	$(BIN)/python bench/sync_bench.py --throttled --database-url $(BENCH_DATABASE_URL) --json var/bench-throttled.json

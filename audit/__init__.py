@@ -4,6 +4,7 @@
 - `action(code, actor=..., tenant=..., before=..., after=...)`: what a person did (its `actor` from `core.actor`).
 - `api_call_record(info)`: the listener the HTTP layer reports each outbound attempt to (buffered);
   `api_call_scope(run_id=...)`, `api_calls_flush(force=...)`, `api_calls_prune(...)`: that buffered log.
+- `audit_prune(...)`: retention of all three (record events, actions, outbound calls).
 
 Other apps import this package to write, and read through `audit.models`, `audit.selectors` and
 `audit.serializers`; the rest of `audit` is its own (tests/test_architecture.py holds everyone to it).
@@ -51,6 +52,12 @@ def api_call_record(info) -> None:
     from audit.services import api_call_record as _record
 
     _record(info)
+
+
+def audit_prune(**kwargs) -> dict[str, int]:
+    from audit.services import audit_prune as _prune
+
+    return _prune(**kwargs)
 
 
 def api_calls_prune(**kwargs) -> int:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from audit.actions import action_code_check
 from audit.models import Action, ApiCall, Outcome, RecordEvent
+from core import metrics
 from core.actor import Actor, actor_from_request
 from core.redaction import redact_text
 from core.tenancy import unscoped
@@ -98,6 +99,7 @@ def record_events(events: Iterable[RecordEventData | dict], *, batch_size: int =
     rows = [_values(event) for event in events]
     if not rows:
         return 0
+    metrics.records_handled(rows)
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
         RecordEvent.objects.bulk_create([RecordEvent(**row) for row in rows], batch_size=batch_size)
@@ -233,6 +235,36 @@ def api_calls_prune(*, now: dt.datetime | None = None, days: int | None = None, 
         if not ids:
             return deleted
         deleted += ApiCall.objects.filter(pk__in=ids).delete()[0]
+
+
+def audit_retention_days() -> int:
+    return int(getattr(settings, "AUDIT_RETENTION_DAYS", 400))
+
+
+def _prune_older(model, cutoff: dt.datetime, batch: int) -> int:
+    """Delete `model` rows created before `cutoff`, oldest first, `batch` rows a statement (each a short
+    transaction walking the created_at index, so the table stays writable while it runs)."""
+    deleted = 0
+    while True:
+        oldest = model.objects.filter(created_at__lt=cutoff).order_by("created_at").values("pk")[:batch]
+        count, _ = model.objects.filter(pk__in=oldest).delete()
+        deleted += count
+        if count < batch:
+            return deleted
+
+
+@unscoped("retention applies to every tenant's audit rows")
+def audit_prune(*, now: dt.datetime | None = None, days: int | None = None, api_call_days: int | None = None,
+                batch: int | None = None) -> dict[str, int]:
+    """Delete record events and people's actions older than AUDIT_RETENTION_DAYS and outbound calls older than
+    API_CALL_RETENTION_DAYS; returns how many of each."""
+    now = now or timezone.now()
+    batch = batch or int(getattr(settings, "PRUNE_BATCH_SIZE", 10_000))
+    cutoff = now - dt.timedelta(days=audit_retention_days() if days is None else days)
+    calls_cutoff = now - dt.timedelta(days=api_call_retention_days() if api_call_days is None else api_call_days)
+    return {"record_events": _prune_older(RecordEvent, cutoff, batch),
+            "actions": _prune_older(Action, cutoff, batch),
+            "api_calls": _prune_older(ApiCall, calls_cutoff, batch)}
 
 
 # ============================================================================ people's actions

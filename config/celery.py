@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -20,13 +20,71 @@ app.autodiscover_tasks()
 # support staff see and tune them in the admin. Per-tenant daily runs are not beat entries: the
 # dispatcher below reads each tenant's next run from the database (see README, "Scheduling").
 app.conf.beat_schedule = {
-    "dispatch-due-syncs": {"task": "sync.tasks.dispatch_due_syncs", "schedule": 60.0},
+    "dispatch-due-syncs": {"task": "sync.tasks.dispatch_due_syncs",
+                           "schedule": float(os.environ.get("SYNC_DISPATCH_INTERVAL_SECONDS", "60"))},
     "qbo-refresh-token-keep-alive": {"task": "sync.tasks.qbo_keep_alive", "schedule": 3600.0},
     "expire-stale-leases": {"task": "sync.tasks.expire_leases", "schedule": 300.0},
     "release-fixed-holds": {"task": "sync.tasks.release_fixed_holds", "schedule": 900.0},
     "reconcile-qbo-changes": {"task": "sync.tasks.reconcile_qbo_changes", "schedule": 24 * 3600.0},
-    "prune-api-calls": {"task": "sync.tasks.prune_api_calls", "schedule": 24 * 3600.0},
     "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 60.0},
     "dispatch-monthly-reconciliations": {"task": "reports.tasks.dispatch_monthly_reconciliations",
                                          "schedule": 900.0},
+    "prune-audit": {"task": "audit.prune", "schedule": 24 * 3600.0},   # record events, actions, outbound calls
+    "ops-heartbeat": {"task": "ops.heartbeat", "schedule": float(os.environ.get("OPS_HEARTBEAT_SECONDS", "60"))},
 }
+
+
+@app.task(name="ops.heartbeat", ignore_result=True)
+def heartbeat() -> None:
+    """Sent by beat alone, every minute: /healthz/ready's beat check (and its worker check, which the signals
+    below also feed)."""
+    from config.heartbeats import beat_heartbeat, worker_heartbeat
+
+    worker_heartbeat()
+    beat_heartbeat()
+
+
+@signals.worker_ready.connect
+@signals.task_postrun.connect
+def _worker_alive(**kwargs):
+    try:
+        from config.heartbeats import worker_heartbeat
+
+        worker_heartbeat()
+    except Exception:  # noqa: BLE001 - a heartbeat never fails a task
+        pass
+
+
+# ----------------------------------------------------------------------------- stopping at a batch boundary
+# SIGTERM starts Celery's warm shutdown: the worker takes no new task and waits for the running ones. A sync
+# checks core.shutdown between batches and stops there (sync.runs.lifecycle), so a deploy does not wait
+# hours. The flag is shared with prefork children (core/shutdown.py).
+
+@signals.worker_init.connect
+def _share_the_stop_flag(**kwargs):
+    from core import shutdown
+
+    shutdown.share_with_children()
+
+
+@signals.worker_shutting_down.connect
+def _stop_runs_between_batches(sig=None, how=None, **kwargs):
+    from core import shutdown
+
+    shutdown.request()
+
+
+@signals.worker_ready.connect
+def _serve_worker_metrics(**kwargs):
+    """With WORKER_METRICS_PORT set, the worker serves its processes' Prometheus figures there (for workers
+    that do not share PROMETHEUS_MULTIPROC_DIR with the web, e.g. in their own containers)."""
+    port = os.environ.get("WORKER_METRICS_PORT")
+    if not port:
+        return
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    start_http_server(int(port), addr=os.environ.get("WORKER_METRICS_ADDRESS", "0.0.0.0"), registry=registry)

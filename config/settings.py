@@ -99,13 +99,17 @@ INSTALLED_APPS = [
     "webhooks",
     "reports",
     "console",  # the support console's admin over tenants and audit: after the apps whose admin it extends
-    "sandbox",
-    "demo",
+    "django_prometheus",  # HTTP and database metrics on /metrics (core/metrics.py adds ours)
 ]
+# The sandboxes and the demo are development tools: production does not install them.
+if not IS_PRODUCTION:
+    INSTALLED_APPS += ["sandbox", "demo"]
 
 MIDDLEWARE = [
     "core.context.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (the admin's CSS) served by the app itself
     "core.api.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "core.tenancy.RequestScopeMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 # Where config/urls.py mounts the admin: staff there work across tenants (core.tenancy).
 ADMIN_URL_PREFIX = "/admin/"
@@ -153,6 +158,9 @@ if DB_POOL_MAX_SIZE > 0 and DATABASES["default"]["ENGINE"].endswith("postgresql"
         "min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT}
 if IS_PRODUCTION and DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     raise ImproperlyConfigured("DATABASE_URL is SQLite; production needs PostgreSQL (postgres://...).")
+if IS_PRODUCTION and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, counting queries, errors and connections for /metrics (django-prometheus).
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded database serves an API, a sync and a worker at once: wait for locks, take them early.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
@@ -192,7 +200,16 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# `bin/ml-connector web` runs collectstatic into STATIC_ROOT before gunicorn starts; WhiteNoise serves it.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+if not IS_PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)   # WhiteNoise looks there at start-up
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Production serves compressed files with hashed names (cached forever); development serves the app folders.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if IS_PRODUCTION
+                    else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.PartnerAPIKeyAuthentication"],
@@ -265,16 +282,22 @@ SPECTACULAR_SETTINGS = {
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# "json": one JSON object per line with the context ids (config/logging.py); "plain": one readable line.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if IS_PRODUCTION else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'json' or 'plain'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Access logs (runserver's django.server, request logs) never keep an OAuth code, state or token.
     "filters": {"redact_query": {"()": "config.logging.RedactQueryValues"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "config.logging.JsonFormatter"},
                    "django.server": {"()": "django.utils.log.ServerFormatter",
                                      "format": "[{server_time}] {message}", "style": "{"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_query"]},
-                 "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_query"]},
+                 "django.server": {"class": "logging.StreamHandler",
+                                   "formatter": "json" if LOG_FORMAT == "json" else "django.server",
                                    "filters": ["redact_query"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"},
@@ -290,6 +313,7 @@ if IS_PRODUCTION:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = False  # preloading is a one-way decision for the whole domain; not ours to take
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]  # ... so `check --deploy` need not ask for it
 
 # --- Celery, Redis and the per-realm QuickBooks budget --------------------------------------
 # CELERY_BROKER_URL defaults to Redis on 127.0.0.1. Set it empty (the demo does) and every task
@@ -332,6 +356,8 @@ SYNC_TASK_SOFT_TIME_LIMIT = env.int("SYNC_TASK_SOFT_TIME_LIMIT", default=3 * 360
 SYNC_TASK_TIME_LIMIT = env.int("SYNC_TASK_TIME_LIMIT", default=3 * 3600 + 300)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Workers log through LOGGING above (JSON lines in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Intuit's limits per realm are 10 in flight, 10/s, 500/min and 40 batches/min. Our budget keeps a
@@ -483,3 +509,38 @@ QBO_WEBHOOK_VERIFIER_TOKEN = env.str("QBO_WEBHOOK_VERIFIER_TOKEN", default="")
 API_CALL_RETENTION_DAYS = env.int("API_CALL_RETENTION_DAYS", default=30)   # outbound call log kept this long
 if API_CALL_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("API_CALL_RETENTION_DAYS must be at least 1.")
+
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=400)     # record events and people's actions
+if AUDIT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("AUDIT_RETENTION_DAYS must be at least 1.")
+PRUNE_BATCH_SIZE = env.int("PRUNE_BATCH_SIZE", default=10000)           # rows deleted per statement
+if PRUNE_BATCH_SIZE < 1:
+    raise ImproperlyConfigured("PRUNE_BATCH_SIZE must be at least 1.")
+
+# --- Operations: health, metrics, error reports ---------------------------------------------------
+# /healthz/ready fails when no worker answered (or beat sent no periodic task) for this long.
+HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=300)
+HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HEALTH_BEAT_MAX_AGE_SECONDS", default=300)
+# /metrics answers a request carrying `Authorization: Bearer <METRICS_TOKEN>`, or one from an address in
+# METRICS_ALLOWED_NETWORKS (CIDR list); with neither set it answers nobody (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+try:
+    import ipaddress as _ipaddress
+
+    METRICS_ALLOWED_NETWORKS = [str(_ipaddress.ip_network(n.strip(), strict=False)) for n in METRICS_ALLOWED_NETWORKS
+                                if n.strip()]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_exc}") from None
+if IS_PRODUCTION and METRICS_TOKEN:
+    _problem = production_key_problem("METRICS_TOKEN", METRICS_TOKEN)
+    if _problem:
+        raise ImproperlyConfigured(_problem)
+# Sentry (optional): errors and their context go to SENTRY_DSN, scrubbed of secrets (core/errors.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default=ENVIRONMENT)
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from config.sentry import init_sentry
+
+    init_sentry(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)

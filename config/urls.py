@@ -4,7 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 import config.schema  # noqa: F401  (registers the API key auth scheme in the OpenAPI schema)
-from config.health import healthz
+from config.health import healthz, healthz_live, healthz_ready
+from config.metrics import metrics_view
 from sync.qbo_changes.api import qbo_webhook
 from tenants.api import TenantViewSet
 
@@ -25,6 +26,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
+    path("healthz/live", healthz_live, name="healthz-live"),
+    path("healthz/ready", healthz_ready, name="healthz-ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("webhooks/qbo", qbo_webhook, name="qbo-webhook"),
     path("", include("connections.urls")),
 ]

@@ -11,3 +11,8 @@ class ConnectionsConfig(AppConfig):
 
         if audit.api_call_record not in call_listeners:
             call_listeners.append(audit.api_call_record)
+        # ... and to the Prometheus counters (QBO requests and 429s per realm, token calls, JAGGAER errors).
+        from core.metrics import call_observed
+
+        if call_observed not in call_listeners:
+            call_listeners.append(call_observed)

@@ -202,6 +202,12 @@ def private_hosts_allowed() -> bool:
     return bool(getattr(settings, "OUTBOUND_ALLOW_PRIVATE_HOSTS", False)) and not _production()
 
 
+def loopback_sandboxes_allowed(host: str) -> bool:
+    """Only config/settings_production_boot_test.py sets OUTBOUND_ALLOW_LOOPBACK_SANDBOXES (no variable does): the
+    production boot test calls the sandboxes on 127.0.0.1 over http; any other private host stays refused."""
+    return bool(getattr(settings, "OUTBOUND_ALLOW_LOOPBACK_SANDBOXES", False)) and is_this_machine(host)
+
+
 def is_this_machine(host: str) -> bool:
     """localhost or a loopback literal (in any spelling)."""
     host = normalize_host(host)
@@ -252,7 +258,8 @@ class OutboundPolicy:
         if patterns and not any(fnmatch.fnmatchcase(host, p) for p in patterns):
             return (f"{host} is not among the hosts this installation may call ({self.allowed_hosts_setting}: "
                     f"{', '.join(patterns)})")
-        allow_private = private_hosts_allowed()
+        loopback = loopback_sandboxes_allowed(host)
+        allow_private = private_hosts_allowed() or loopback
         if not allow_private:
             if literal is not None:
                 problem = address_problem(literal)
@@ -265,7 +272,7 @@ class OutboundPolicy:
                     return f"{host} {local}, which ml-connector never calls"
                 if not _NAME.match(host):
                     return f"{host!r} is not a valid host name"
-        if scheme != "https" and (scheme != "http" or _production() or not allow_private):
+        if scheme != "https" and (scheme != "http" or (_production() and not loopback) or not allow_private):
             return "only https:// addresses are called"
         return None
 
@@ -301,7 +308,7 @@ class OutboundPolicy:
                          if family in (socket.AF_INET, socket.AF_INET6)]
             if not addresses:
                 raise socket.gaierror(socket.EAI_NONAME, "no IPv4 or IPv6 address")
-        if not private_hosts_allowed():
+        if not private_hosts_allowed() and not loopback_sandboxes_allowed(host):
             for _family, sockaddr in addresses:
                 problem = address_problem(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]))
                 if problem:
@@ -316,9 +323,9 @@ class OutboundPolicy:
         problem = self.url_problem(url)
         if problem:
             return problem
-        if private_hosts_allowed():
-            return None
         split = urlsplit(url)
+        if private_hosts_allowed() or loopback_sandboxes_allowed(split.hostname or ""):
+            return None
         try:
             self.resolve(split.hostname or "", split.port or 443)
         except OutboundBlocked as exc:

@@ -21,6 +21,7 @@ from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from connections.exceptions import RemoteError
+from core import metrics
 
 _ACQUIRE = """
 local now = redis.call('TIME')
@@ -139,6 +140,7 @@ class RealmLimiter:
         token = self._wait(self._semaphore.try_acquire, started)
         try:
             self._wait(self._window_taker(kind), started)
+            metrics.limiter_waited(time.monotonic() - started)
             yield
         finally:
             self._semaphore.release(token)

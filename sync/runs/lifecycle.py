@@ -22,6 +22,7 @@ from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError,
 from connections.health import connection_record_failure
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
+from core import context, metrics, shutdown
 from core.actor import Actor
 from core.exceptions import ApplicationError, Conflict
 from core.tenancy import tenant_scope, unscoped
@@ -42,6 +43,13 @@ _HELD_EXAMPLES = 5   # held records named in a run's `records.held` digest
 
 class LeaseLost(RunCancelled):
     """Another run took the tenant's lease (ours expired): stop between batches."""
+
+
+class WorkerStopping(RunCancelled):
+    """The worker is shutting down (SIGTERM: a deploy, a scale-down): stop between batches; a new run of the
+    same kind is queued at once and continues where this one stopped (what was written is linked, not redone)."""
+
+    code = "worker_stopped"
 
 
 def _run_summary(run: SyncRun) -> dict:
@@ -146,6 +154,8 @@ def run_finish(run: SyncRun, status: str, *, system: str = "", code: str = "", m
     with transaction.atomic(), tenant_scope(run.tenant_id):
         run.save(update_fields=["status", "finished_at", "counts", "error_system", "error_code", "error_message"])
         run_events_emit(run=run)
+    metrics.run_finished(trigger=run.trigger, status=status,
+                         seconds=(run.finished_at - run.started_at).total_seconds() if run.started_at else None)
 
 
 def run_events_emit(*, run: SyncRun) -> None:
@@ -180,6 +190,8 @@ def _heartbeat(run: SyncRun, progress: Callable | None) -> Callable[[str, dict],
     last = [time.monotonic()]
 
     def beat(step: str, counts: dict) -> None:
+        if shutdown.requested():
+            raise WorkerStopping("The worker was stopped; the run stopped between batches and a new run continues it.")
         if time.monotonic() - last[0] >= settings.SYNC_LEASE_SECONDS / 10:
             if not lease_renew(run=run):
                 raise LeaseLost("The run lost its lease to another run and stopped between batches.")
@@ -199,11 +211,15 @@ def sync_run_perform(*, run_id, progress: Callable | None = None,
         run = SyncRun.objects.select_related("tenant").filter(pk=run_id).first()
     if run is None:
         return None
-    with tenant_scope(run.tenant_id):
+    with tenant_scope(run.tenant_id), context.bound(tenant=run.tenant_id, run_id=run.pk):
         if targets and not run.targets and run.trigger == SyncRun.Trigger.REPLAY:
             run.targets = targets
             run.save(update_fields=["targets"])
-        return _perform(run=run, progress=progress)
+        logger.info("%s run taken by a worker", run.trigger, extra={"trigger": run.trigger})
+        run = _perform(run=run, progress=progress)
+        logger.info("%s run %s", run.trigger, run.status, extra={"trigger": run.trigger, "status": run.status,
+                                                                 "error_code": run.error_code})
+        return run
 
 
 def _perform(*, run: SyncRun, progress: Callable | None) -> SyncRun:
@@ -230,9 +246,23 @@ def _perform(*, run: SyncRun, progress: Callable | None) -> SyncRun:
             run.started_at = timezone.now()
             run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
             return run
-        return sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, progress=_heartbeat(run, progress))
+        run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, progress=_heartbeat(run, progress))
     finally:
         lease_release(run=run)
+    if run.error_code == WorkerStopping.code:
+        _continue_stopped_run(run)
+    return run
+
+
+def _continue_stopped_run(run: SyncRun) -> None:
+    """A run stopped by its worker's shutdown: queue its continuation (the next worker to start takes it)."""
+    try:
+        follow = sync_request(tenant=run.tenant, trigger=run.trigger, full=run.full, entities=run.entities,
+                              targets=run.targets or None)
+    except (ApplicationError, Conflict) as e:   # another run already holds the tenant, or it was deactivated
+        logger.info("run %s stopped with its worker; not continued: %s", run.pk, e)
+        return
+    logger.info("run %s stopped with its worker; run %s continues it", run.pk, follow.pk)
 
 
 def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dict], None] | None = None) -> SyncRun:
@@ -245,9 +275,10 @@ def sync_run_execute(*, run: SyncRun, qbo, jaggaer, progress: Callable[[str, dic
         for name in STEP_NAMES:
             if run.entities and name not in run.entities:
                 continue
-            if progress:
-                progress(name, {})
-            STEPS[name]().run(ctx)
+            with context.bound(step=name):
+                if progress:
+                    progress(name, {})
+                STEPS[name]().run(ctx)
 
     return run_steps(run=run, qbo=qbo, jaggaer=jaggaer, body=body, progress=progress)
 
@@ -283,7 +314,8 @@ def run_steps(*, run: SyncRun, qbo, jaggaer, body: Callable[[RunContext], None],
         run_finish(run, SyncRun.Status.FAILED, system=e.system, code=str(e.code or e.status or "remote_error"),
                    message=message)
     except RunCancelled as e:
-        run_finish(run, SyncRun.Status.CANCELLED, message=str(e) or "Cancelled on request.")
+        run_finish(run, SyncRun.Status.CANCELLED, code=getattr(e, "code", ""),
+                   message=str(e) or "Cancelled on request.")
     except Exception as e:
         logger.exception("%s run %s failed", run.trigger, run.pk)
         run_finish(run, SyncRun.Status.FAILED, code="internal_error",

@@ -76,3 +76,39 @@ def test_production_sends_hsts_for_a_year_with_subdomains_and_no_preload():
 def test_an_unreadable_throttle_rate_is_refused_at_start_up():
     message = refusal(start(ENVIRONMENT="development", API_THROTTLE_PING="lots"))
     assert message.startswith("API_THROTTLE_PING must look like '30/minute'")
+
+
+def test_production_installs_neither_the_sandboxes_nor_the_demo_and_logs_json():
+    code = ("import django; django.setup(); from django.apps import apps; from django.conf import settings as s; "
+            "print(apps.is_installed('sandbox'), apps.is_installed('demo'), s.LOG_FORMAT, "
+            "s.STORAGES['staticfiles']['BACKEND'].rsplit('.', 1)[-1], "
+            "'whitenoise.middleware.WhiteNoiseMiddleware' in s.MIDDLEWARE)")
+    result = start(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "json", "CompressedManifestStaticFilesStorage", "True"]
+    development = start(code, ENVIRONMENT="development")
+    assert development.stdout.split()[:3] == ["True", "True", "plain"]
+
+
+def test_a_weak_metrics_token_is_refused_in_production():
+    message = refusal(start(METRICS_TOKEN="metrics"))
+    assert message.startswith("METRICS_TOKEN is 7 characters long")
+
+
+def test_no_variable_lets_production_call_the_loopback_sandboxes():
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            "from connections.clients.outbound import JAGGAER_POLICY as p; "
+            "print(getattr(s, 'OUTBOUND_ALLOW_LOOPBACK_SANDBOXES', False), "
+            "p.url_problem('http://127.0.0.1:8102') is None, p.url_problem('https://127.0.0.1:8102') is None)")
+    result = start(code, OUTBOUND_ALLOW_LOOPBACK_SANDBOXES="true")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "False"]
+    boot = start(code, DJANGO_SETTINGS_MODULE="config.settings_production_boot_test",
+                 SANDBOX_QBO_URL="http://127.0.0.1:8101")
+    assert boot.returncode == 0, boot.stderr
+    assert boot.stdout.split() == ["True", "True", "True"]
+    private = start("import django; django.setup(); from connections.clients.outbound import JAGGAER_POLICY as p; "
+                    "print(p.url_problem('http://10.0.0.5'))",
+                    DJANGO_SETTINGS_MODULE="config.settings_production_boot_test",
+                    SANDBOX_QBO_URL="http://127.0.0.1:8101")
+    assert "never calls" in private.stdout, private.stdout + private.stderr

@@ -1,4 +1,5 @@
-"""Integration: real Celery worker processes, the real Redis broker, PostgreSQL, both sandboxes."""
+"""Integration: real Celery worker processes on each supported broker (Redis, RabbitMQ), PostgreSQL, both
+sandboxes."""
 
 import datetime as dt
 import time
@@ -13,20 +14,21 @@ from sync.runs.schedule import dispatch_due_syncs
 from sync.tasks import process_qbo_webhook
 from tests.connections.support import configured_jaggaer, connected_qbo
 from tests.factories import TenantFactory
-from tests.sync.workers import BROKER_URL, Worker, flush_broker, max_overlap, use_broker, wait_for, worker_env
+from tests.sync.workers import BROKERS, Broker, Worker, max_overlap, use_broker, wait_for, worker_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.workers]
 
 NOW = dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def broker():
-    flush_broker()
-    use_broker(BROKER_URL)
-    yield
+@pytest.fixture(params=BROKERS)
+def broker(request):
+    chosen = Broker(request.param)
+    use_broker(chosen.url, chosen.options)
+    chosen.flush()
+    yield chosen
+    chosen.flush()
     use_broker(None)
-    flush_broker()
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def workers(tmp_path, qbo_sandbox, broker):
     started = []
 
     def start(name: str, concurrency: int = 1, **env) -> Worker:
-        worker = Worker(worker_env(qbo_sandbox.url, **env), name, tmp_path, concurrency=concurrency)
+        worker = Worker(worker_env(qbo_sandbox.url, broker=broker, **env), name, tmp_path, concurrency=concurrency)
         started.append(worker)
         return worker.wait_ready()
 

@@ -1,9 +1,12 @@
-"""Real Celery worker processes for integration tests, on the real Redis broker and the test database."""
+"""Real Celery worker processes for integration tests, on a real broker (Redis or RabbitMQ) and the test database."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,20 +21,89 @@ from tests.connections.support import qbo_settings_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_URL = "redis://127.0.0.1:6379/13"
+REDIS_URL = "redis://127.0.0.1:6379/0"   # shared state (realm budget, cache) when the broker is RabbitMQ
+RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
 # Other test sessions may share this Redis database: this session's queues live under its own prefix.
 KEY_PREFIX = f"mlc-test-{uuid.uuid4().hex[:12]}:"
+# ... and on RabbitMQ, under a virtual host of their own (made with rabbitmqctl, removed afterwards).
+VHOST = f"mlc-test-{uuid.uuid4().hex[:12]}"
+BROKERS = ("redis", "rabbitmq")
 
 
-def use_broker(url: str | None) -> None:
+def rabbitmq_running() -> bool:
+    try:
+        socket.create_connection((RABBITMQ_HOST, RABBITMQ_PORT), timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
+class Broker:
+    """One broker for a test: its URL, what workers need in their environment, and how to empty it."""
+
+    def __init__(self, kind: str):
+        if kind not in BROKERS:
+            raise ValueError(kind)
+        if kind == "rabbitmq" and not rabbitmq_running():
+            raise AssertionError(f"RabbitMQ is not running on {RABBITMQ_HOST}:{RABBITMQ_PORT}; `make test` and "
+                                 f".ci/run start it (Debian: apt-get install rabbitmq-server)")
+        self.kind = kind
+        if kind == "redis":
+            self.url = BROKER_URL
+            self.options = {"global_keyprefix": KEY_PREFIX}
+            self.env = {"CELERY_BROKER_URL": self.url, "CELERY_BROKER_KEY_PREFIX": KEY_PREFIX}
+        else:
+            self.vhost = _rabbitmq_vhost()
+            self.url = f"amqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}/{self.vhost}"
+            self.options = {}
+            self.env = {"CELERY_BROKER_URL": self.url, "CELERY_BROKER_KEY_PREFIX": "", "REDIS_URL": REDIS_URL}
+
+    def flush(self) -> None:
+        if self.kind == "redis":
+            flush_broker()
+            return
+        app.control.purge()   # declares this app's queues in the session's virtual host and empties them
+
+
+_vhost_made: list[str] = []
+
+
+def _rabbitmq_vhost() -> str:
+    """This session's virtual host (the default one, "/", shared, when rabbitmqctl is not at hand)."""
+    if _vhost_made:
+        return _vhost_made[0]
+    ctl = shutil.which("rabbitmqctl")
+    vhost = "%2F"
+    if ctl:
+        made = subprocess.run([ctl, "add_vhost", VHOST], capture_output=True, text=True, timeout=60)
+        if made.returncode == 0:
+            subprocess.run([ctl, "set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"], capture_output=True,
+                           timeout=60, check=True)
+            vhost = VHOST
+            atexit.register(remove_rabbitmq_vhost)
+    _vhost_made.append(vhost)
+    return vhost
+
+
+def remove_rabbitmq_vhost() -> None:
+    """At the end of the session: drop the virtual host and every queue in it."""
+    ctl = shutil.which("rabbitmqctl")
+    if _vhost_made and _vhost_made[0] == VHOST and ctl:
+        subprocess.run([ctl, "delete_vhost", VHOST], capture_output=True, timeout=60)
+    _vhost_made.clear()
+
+
+def use_broker(url: str | None, options: dict | None = None) -> None:
     """Point this process's Celery app at a broker (None: back to in-process eager tasks)."""
     app.conf.broker_url = url or "memory://"
-    app.conf.broker_transport_options = {"global_keyprefix": KEY_PREFIX} if url else {}
+    app.conf.broker_transport_options = (options if options is not None else {"global_keyprefix": KEY_PREFIX}) \
+        if url else {}
     app.conf.task_always_eager = url is None
     app._pool = None
     app.amqp._producer_pool = None
 
 
-def worker_env(qbo_url: str, **extra: str) -> dict[str, str]:
+def worker_env(qbo_url: str, *, broker: Broker | None = None, **extra: str) -> dict[str, str]:
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -39,6 +111,7 @@ def worker_env(qbo_url: str, **extra: str) -> dict[str, str]:
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": BROKER_URL,
         "CELERY_BROKER_KEY_PREFIX": KEY_PREFIX,
+        **(broker.env if broker else {}),
         "HTTP_BACKOFF_BASE": "0.01", "HTTP_BACKOFF_CAP": "0.05", "HTTP_THROTTLE_DEFAULT_WAIT": "0.05",
         "HTTP_READ_TIMEOUT": "10",
         **qbo_settings_for(qbo_url),
