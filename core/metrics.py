@@ -34,6 +34,9 @@ QUEUED_RUN_AGE = Gauge("mlc_sync_runs_queued_oldest_age_seconds", "Age of the ol
 WEBHOOKS_PENDING = Gauge("mlc_webhook_deliveries_pending", "Webhook deliveries waiting to be sent.", **_gauge_kwargs)
 WEBHOOKS_PENDING_AGE = Gauge("mlc_webhook_deliveries_pending_oldest_age_seconds",
                              "Age of the oldest webhook delivery waiting to be sent.", **_gauge_kwargs)
+WEBHOOK_ATTEMPTS = Counter("mlc_webhook_delivery_attempts_total",
+                           "Webhook delivery attempts, by event type and result (delivered, retrying, failed).",
+                           ["event_type", "result"])
 QUEUE_DEPTH = Gauge("mlc_broker_queue_depth", "Messages waiting in a broker queue.", ["queue"], **_gauge_kwargs)
 
 _TOKEN_PATH = re.compile(r"/tokens/bearer")
@@ -52,6 +55,10 @@ def records_handled(rows) -> None:
         RECORDS.labels(entity=entity, outcome=outcome).inc()
         if outcome == "held":
             HOLDS.labels(entity=entity, reason=str(row.get("reason") or "unknown")[:60]).inc()
+
+
+def webhook_attempted(*, event_type: str, result: str) -> None:
+    WEBHOOK_ATTEMPTS.labels(event_type=event_type, result=result).inc()
 
 
 def limiter_waited(seconds: float) -> None:

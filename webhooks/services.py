@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
+from core import metrics
 from core.actor import SYSTEM, Actor
 from core.exceptions import ApplicationError, Conflict
 from core.tenancy import unscoped
@@ -188,6 +189,7 @@ def delivery_attempt(*, delivery_id: int, now: dt.datetime | None = None) -> str
         delivery.save(update_fields=["attempts", "last_attempt_at", "last_status_code", "last_error", "status",
                                      "delivered_at", "next_attempt_at"])
         _endpoint_health(endpoint_id=endpoint.pk, ok=outcome.ok, now=now)
+    metrics.webhook_attempted(event_type=event.type, result=result)
     return result
 
 

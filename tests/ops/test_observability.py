@@ -18,6 +18,9 @@ from core import context, shutdown
 from sync.models import SyncRun
 from sync.runs.lifecycle import sync_request, sync_run_perform
 from tests.connections.support import configured_jaggaer, connected_qbo, fast_http, qbo_app  # noqa: F401 (fixtures)
+from tests.webhooks.conftest import add_endpoint, receiver  # noqa: F401 (fixture)
+from tests.webhooks.support import finish_run, later
+from webhooks.services import deliveries_send_due
 
 TOKEN = "Mt5Rb8Qw2Ez7Xc1Vn4Lp9Ks3Hd6Gf0Ja-metrics-token-for-tests"
 
@@ -204,3 +207,21 @@ def test_sentry_events_carry_no_secret():
     body = "\n".join(sent)
     assert "RuntimeError" in body and "4620816365" in body
     assert secret not in body and refresh not in body
+
+
+@pytest.mark.django_db
+def test_metrics_count_webhook_deliveries_by_event_and_result(alice, tenant, receiver, client, settings,  # noqa: F811
+                                                              django_capture_on_commit_callbacks):
+    settings.METRICS_TOKEN = TOKEN
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+    labels = {"event_type": "sync.succeeded"}
+    before = client.get("/metrics", **auth).content.decode()
+    add_endpoint(alice, receiver.url, event_types=["sync.succeeded"])
+    receiver.fail_next(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        finish_run(tenant)
+    deliveries_send_due(now=later(minutes=1))
+    text = client.get("/metrics", **auth).content.decode()
+    for result, added in (("retrying", 1), ("delivered", 1), ("failed", 0)):
+        assert _sample(text, "mlc_webhook_delivery_attempts_total", **labels, result=result) == \
+            _sample(before, "mlc_webhook_delivery_attempts_total", **labels, result=result) + added, result
