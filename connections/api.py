@@ -24,6 +24,7 @@ from connections.serializers import (
     QboDisconnectAnswerSerializer,
 )
 from core.actor import Actor, actor_from_request
+from core.api import no_body
 from core.tenancy import unscoped
 from core.throttles import PartnerKeyThrottle, PingThrottle
 from tenants.permissions import TenantScopedMixin
@@ -60,6 +61,7 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
 
     @extend_schema(summary="Forget the JAGGAER credentials", tags=TAGS, request=None,
                    responses=JaggaerConnectionSerializer)
+    @no_body
     def delete(self, request, tenant_id):
         connection = jaggaer.jaggaer_connection_clear(tenant=self.tenant, actor=actor_from_request(request))
         return Response(JaggaerConnectionSerializer(connection).data)
@@ -85,6 +87,7 @@ class QboConnectionApi(TenantScopedMixin, APIView):
 
     @extend_schema(summary="Disconnect QuickBooks: revoke the tokens at Intuit and forget them", tags=TAGS,
                    request=None, responses=QboDisconnectAnswerSerializer)
+    @no_body
     def delete(self, request, tenant_id):
         return _disconnect(self.tenant, request)
 
@@ -92,6 +95,7 @@ class QboConnectionApi(TenantScopedMixin, APIView):
 class QboDisconnectApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Disconnect QuickBooks (same as DELETE .../connections/qbo)", tags=TAGS, request=None,
                    responses=QboDisconnectAnswerSerializer)
+    @no_body
     def post(self, request, tenant_id):
         return _disconnect(self.tenant, request)
 
@@ -120,6 +124,7 @@ class ConnectionPingApi(TenantScopedMixin, APIView):
 
     @extend_schema(summary="Test a connection with the lightest real call; says what to fix", tags=TAGS,
                    request=None, responses=PingAnswerSerializer)
+    @no_body
     def post(self, request, tenant_id):
         return Response(health.connection_ping(tenant=self.tenant, system=self.system,
                                                actor=actor_from_request(request)))

@@ -7,7 +7,9 @@ its problems (empty when the error is not about fields).
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +19,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import context
 from core.exceptions import ApplicationError
 from core.parsers import NUL_MESSAGE, has_nul
 
@@ -26,7 +29,78 @@ logger = logging.getLogger(__name__)
 def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
     body = {"code": code, "message": message, "fields": fields or {}}
     body.update(extra)
+    body.setdefault("request_id", context.request_id())   # the X-Request-Id of this request, to quote to support
     return {"error": body}
+
+
+# ---------------------------------------------------------------------------- strict bodies
+
+UNKNOWN_FIELD = "unknown_field"
+
+
+def _unknown_fields_error(unknown: list[str], accepted) -> exceptions.ValidationError:
+    accepted = sorted(accepted)
+    said = ", ".join(accepted) if accepted else "none: send no body"
+    return exceptions.ValidationError(
+        {name: [exceptions.ErrorDetail(f"Unknown field; accepted fields: {said}.", code=UNKNOWN_FIELD)]
+         for name in unknown})
+
+
+class StrictFieldsMixin:
+    """Serializer mixin: a body field the serializer does not declare is refused (400 naming it), never ignored.
+    Put it first in the bases of every serializer that reads a request body (nested ones too)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                raise _unknown_fields_error(unknown, [n for n, f in self.fields.items() if not f.read_only])
+        return super().to_internal_value(data)
+
+
+def refuse_body(request) -> None:
+    """An operation that takes no body refuses one with fields (an empty body or `{}` is fine)."""
+    data = request.data
+    if isinstance(data, Mapping):
+        if data:
+            raise _unknown_fields_error(sorted(str(name) for name in data), [])
+    elif data not in (None, "", [], b""):
+        raise ApplicationError("This operation takes no request body; send none (or {}).", code="unexpected_body")
+
+
+def no_body(handler):
+    """Decorates a view method (POST, PUT, PATCH, DELETE) that takes no body: fields sent anyway are a 400."""
+
+    @functools.wraps(handler)
+    def checked(self, request, *args, **kwargs):
+        refuse_body(request)
+        return handler(self, request, *args, **kwargs)
+
+    return checked
+
+
+def _leaf_codes(codes) -> list:
+    if isinstance(codes, dict):
+        return [c for value in codes.values() for c in _leaf_codes(value)]
+    if isinstance(codes, list):
+        return [c for value in codes for c in _leaf_codes(value)]
+    return [codes]
+
+
+def _unknown_paths(detail, prefix: str = "") -> list[str]:
+    found = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            place = f"{prefix}[{key}]" if isinstance(key, int) else f"{prefix}.{key}" if prefix else str(key)
+            found += _unknown_paths(value, place)
+    elif isinstance(detail, list):
+        if all(isinstance(item, exceptions.ErrorDetail) for item in detail):
+            if any(item.code == UNKNOWN_FIELD for item in detail):
+                found.append(prefix)
+        else:
+            for index, item in enumerate(detail):
+                found += _unknown_paths(item, f"{prefix}[{index}]")
+    return found
 
 
 _DEFAULT_CODES = {
@@ -102,6 +176,13 @@ def exception_handler(exc, context):
             fields = _flatten(detail)
         else:
             fields = {"non_field_errors": _flatten(detail if isinstance(detail, list) else [detail])}
+        codes = _leaf_codes(exc.get_codes())
+        if codes and all(code == UNKNOWN_FIELD for code in codes):
+            names = _unknown_paths(detail)
+            response.data = error_body("unknown_fields", f"Unknown field{'s' if len(names) > 1 else ''} in the "
+                                       f"request body: {', '.join(names)}. Remove {'them' if len(names) > 1 else 'it'}"
+                                       f" (see error.fields for the accepted ones).", fields)
+            return response
         response.data = error_body("validation_error", _first_message(fields), fields)
         return response
 

@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.actor import actor_from_request
+from core.api import no_body
 from tenants import services
 from tenants.filters import TenantFilter
 from tenants.models import Tenant
@@ -43,12 +44,14 @@ class TenantViewSet(
 
     @extend_schema(summary="Deactivate a tenant (its syncs stop; nothing is deleted)", request=None)
     @action(detail=True, methods=["post"])
+    @no_body
     def deactivate(self, request, tenant_id=None):
         tenant = services.tenant_deactivate(tenant=self.get_object(), actor=actor_from_request(request))
         return Response(self.get_serializer(tenant).data, status=status.HTTP_200_OK)
 
     @extend_schema(summary="Reactivate a tenant", request=None)
     @action(detail=True, methods=["post"])
+    @no_body
     def activate(self, request, tenant_id=None):
         tenant = services.tenant_activate(tenant=self.get_object(), actor=actor_from_request(request))
         return Response(self.get_serializer(tenant).data, status=status.HTTP_200_OK)

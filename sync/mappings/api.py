@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actor import actor_from_request
+from core.api import no_body
 from sync.mappings import selectors, services
 from sync.mappings.filters import JaggaerCatalogFilter, MappingFilter, QboCatalogFilter
 from sync.mappings.serializers import (
@@ -62,6 +63,7 @@ class MappingDetailApi(TenantScopedMixin, APIView):
         return Response(MappingSerializer(mapping).data)
 
     @extend_schema(summary="Clear a mapping (unmapped; auto-matching leaves it alone)", responses=MappingSerializer)
+    @no_body
     def delete(self, request, tenant_id, kind, code):
         self._get(kind, code)
         mapping = services.mapping_set(tenant=self.tenant, kind=kind, code=code, qbo_id=None,

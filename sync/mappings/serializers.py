@@ -1,6 +1,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from core.api import StrictFieldsMixin
 from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem, SyncSettings
 
 
@@ -26,7 +27,7 @@ class MappingSerializer(serializers.ModelSerializer):
         fields = ["kind", "code", "qbo_id", "qbo_name", "source", "state", "state_detail", "updated_at"]
 
 
-class MappingSetSerializer(serializers.Serializer):
+class MappingSetSerializer(StrictFieldsMixin, serializers.Serializer):
     qbo_id = serializers.CharField(allow_null=True, allow_blank=True,
                                    help_text="QBO Account or Department id; null clears the mapping.")
 
@@ -36,7 +37,7 @@ class MappingBulkItemSerializer(MappingSetSerializer):
     code = serializers.CharField(max_length=100)
 
 
-class MappingBulkSerializer(serializers.Serializer):
+class MappingBulkSerializer(StrictFieldsMixin, serializers.Serializer):
     mappings = MappingBulkItemSerializer(many=True, allow_empty=False, help_text=(
         "At most MAPPINGS_BULK_MAX_ITEMS (500 by default) in one request."))
 
@@ -48,13 +49,13 @@ class MappingBulkSerializer(serializers.Serializer):
             f"At most {cap} mappings in one request; send the rest in further requests.")
 
 
-class AutoMatchSerializer(serializers.Serializer):
+class AutoMatchSerializer(StrictFieldsMixin, serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
     include_person = serializers.BooleanField(default=False,
                                               help_text="Also re-match mappings a person made (overwrites them).")
 
 
-class SyncSettingsSerializer(serializers.ModelSerializer):
+class SyncSettingsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     ap_account_id = serializers.CharField(source="ap_account.qbo_id", default=None, allow_null=True,
                                           allow_blank=True, required=False,
                                           help_text="QBO id of an Accounts Payable (Liability) account.")

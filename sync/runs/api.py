@@ -10,10 +10,12 @@ from rest_framework.views import APIView
 from audit.selectors import record_event_list
 from audit.serializers import RecordEventSerializer
 from core.actor import actor_from_request
+from core.api import StrictFieldsMixin, no_body
 from core.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs.lifecycle import (
+    record_replay_request,
     replay_request,
     runs_perform_in_request,
     sync_request,
@@ -49,7 +51,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
         return None
 
 
-class SyncRequestSerializer(serializers.Serializer):
+class SyncRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     full = serializers.BooleanField(default=False, help_text="Read everything, not only what changed.")
     entities = serializers.ListField(child=serializers.ChoiceField(choices=STEP_NAMES), required=False,
                                      max_length=len(STEP_NAMES),
@@ -76,7 +78,8 @@ class SyncRunListApi(TenantScopedMixin, generics.ListAPIView):
         body = SyncRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         run = sync_request(tenant=self.tenant, trigger=SyncRun.Trigger.API, full=body.validated_data["full"],
-                           entities=body.validated_data.get("entities"), actor=actor_from_request(request))
+                           entities=body.validated_data.get("entities"), actor=actor_from_request(request),
+                           check_connections=True)
         run.refresh_from_db()
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -96,6 +99,7 @@ class SyncRunDetailApi(TenantScopedMixin, generics.RetrieveAPIView):
 class SyncRunCancelApi(TenantScopedMixin, APIView):
     @extend_schema(summary="Ask a run to stop (it stops between batches)", request=None,
                    responses={202: SyncRunSerializer})
+    @no_body
     def post(self, request, *args, tenant_id=None, run_id=None):
         run = generics.get_object_or_404(run_list(tenant=self.tenant), pk=run_id)
         run = sync_run_cancel(run=run, actor=actor_from_request(request))
@@ -125,11 +129,12 @@ class RecordReplayApi(TenantScopedMixin, APIView):
                                "nothing when QuickBooks already has this version. Runs in the request when tasks "
                                "run in process (200), else queued (202).",
                    tags=REPLAY_TAGS, request=None, responses={200: ReplayAnswerSerializer, 202: ReplayAnswerSerializer})
+    @no_body
     def post(self, request, tenant_id, entity, source_id):
         targets = {entity: [source_id]}
         inline = runs_perform_in_request()
-        run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
-                             enqueue=not inline)
+        run = record_replay_request(tenant=self.tenant, entity=entity, source_id=source_id,
+                                    actor=actor_from_request(request), enqueue=not inline)
         if inline:
             run = sync_run_perform(run_id=run.pk)
         run.refresh_from_db()
@@ -142,11 +147,12 @@ class RunReplayFailedApi(TenantScopedMixin, APIView):
 
     @extend_schema(summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
                    tags=REPLAY_TAGS, request=None, responses={202: ReplayAnswerSerializer})
+    @no_body
     def post(self, request, tenant_id, run_id):
         origin = generics.get_object_or_404(run_list(tenant=self.tenant), pk=run_id)
         targets = replay_targets_of_run(run=origin)
         run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
-                             origin_run=origin)
+                             origin_run=origin, check_connections=True)
         run.refresh_from_db()
         answer = _replay_answer(run, targets)
         answer["targets"] = {entity: len(ids) for entity, ids in targets.items()}

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 import audit
 from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError, TransportError
-from connections.health import connection_record_failure
+from connections.health import connection_record_failure, connections_usable_check
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
 from core.actor import Actor
@@ -27,7 +27,7 @@ from sync.models import SyncRun
 from sync.pipeline.engine import RunCancelled, RunContext
 from sync.pipeline.steps import STEP_NAMES, STEPS
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew
-from sync.runs.replay import replay_records, replay_targets_clean
+from sync.runs.replay import replay_jaggaer_entity, replay_records, replay_targets_clean
 from tenants.models import Tenant
 from tenants.services import tenant_require_active
 
@@ -89,11 +89,14 @@ def sync_run_create(*, tenant, trigger: str = SyncRun.Trigger.API, full: bool = 
 
 def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,
                  entities: list[str] | None = None, targets: dict[str, list[str]] | None = None,
-                 enqueue: bool = True, actor: Actor | None = None) -> SyncRun:
+                 enqueue: bool = True, actor: Actor | None = None, check_connections: bool = False) -> SyncRun:
     """A queued run holding the tenant's lease, handed to a worker after commit; 409 while one runs.
     With `targets`, a replay of those records only. With `actor` (a person asked for a sync), audited as
-    sync.request in the same transaction (a replay's row is written by `replay_request`)."""
+    sync.request in the same transaction (a replay's row is written by `replay_request`). With
+    `check_connections`, a connection that cannot be used now is a 409 saying which and what to do."""
     tenant_require_active(tenant=tenant)
+    if check_connections:
+        connections_usable_check(tenant=tenant)
     with transaction.atomic():
         run = sync_run_create(tenant=tenant, trigger=trigger, full=full, entities=entities, targets=targets)
         if not lease_acquire(tenant=tenant, run=run, seconds=settings.SYNC_QUEUED_LEASE_SECONDS):
@@ -110,10 +113,12 @@ def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bo
 
 
 def replay_request(*, tenant: Tenant, targets: dict[str, list[str]], actor: Actor,
-                   origin_run: SyncRun | None = None, enqueue: bool = True) -> SyncRun:
+                   origin_run: SyncRun | None = None, enqueue: bool = True, check_connections: bool = False) -> SyncRun:
     """A queued replay of `targets` ({entity: [source id, ...]}): the run lifecycle with a target list,
     audited as record.replay (or run.replay_failed with `origin_run`) in the same transaction."""
     tenant_require_active(tenant=tenant)
+    if check_connections:
+        connections_usable_check(tenant=tenant)
     ordered = replay_targets_clean(targets=targets)
     total = sum(len(ids) for ids in ordered.values())
     with transaction.atomic():
@@ -127,6 +132,29 @@ def replay_request(*, tenant: Tenant, targets: dict[str, list[str]], actor: Acto
                      data={"replay_run_id": str(run.pk), "records": ordered if total <= 100 else None,
                            "count": total, "single": single})
     return run
+
+
+def record_replay_request(*, tenant: Tenant, entity: str, source_id: str, actor: Actor,
+                          enqueue: bool = True) -> SyncRun:
+    """A replay of one record, asked for by a caller: both connections must be usable (409), and JAGGAER
+    must have the record (404, and no run is created); then as `replay_request`."""
+    tenant_require_active(tenant=tenant)
+    jaggaer_entity = replay_jaggaer_entity(entity=entity)
+    connections_usable_check(tenant=tenant)
+    try:
+        jaggaer_client_for_tenant(tenant).get(jaggaer_entity, source_id)
+    except ConnectionFailure as e:
+        raise ApplicationError(e.message, code="connection_not_usable", status_code=409,
+                               extra={"connection": {"system": e.system, "status": e.reason}}) from e
+    except RemoteError as e:
+        if e.status == 404 or e.code == "not_found":
+            raise ApplicationError(f"JAGGAER has no {entity} record {source_id!r}; nothing was replayed. Check the "
+                                   f"id (the JAGGAER id, not the document number).", code="not_in_jaggaer",
+                                   status_code=404) from e
+        # Any other answer (JAGGAER down, slow...): the replay is asked for and its run says what happened.
+    except TransportError:
+        pass
+    return replay_request(tenant=tenant, targets={entity: [source_id]}, actor=actor, enqueue=enqueue)
 
 
 # ----------------------------------------------------------------------------- perform
