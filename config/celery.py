@@ -21,4 +21,5 @@ app.conf.beat_schedule = {
     "release-fixed-holds": {"task": "sync.tasks.release_fixed_holds", "schedule": 900.0},
     "reconcile-qbo-changes": {"task": "sync.tasks.reconcile_qbo_changes", "schedule": 24 * 3600.0},
     "prune-api-calls": {"task": "sync.tasks.prune_api_calls", "schedule": 24 * 3600.0},
+    "prune-idempotency-keys": {"task": "tenants.tasks.prune_idempotency_keys", "schedule": 3600.0},
 }

@@ -114,6 +114,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "core.tenancy.RequestScopeMiddleware",
+    "tenants.idempotency.IdempotencyMiddleware",
 ]
 # Where config/urls.py mounts the admin: staff there work across tenants (core.tenancy).
 ADMIN_URL_PREFIX = "/admin/"
@@ -210,6 +211,11 @@ API_THROTTLE_AUTH_FAILURES = env.str("API_THROTTLE_AUTH_FAILURES", default="20/m
 for _name in ("API_THROTTLE_PARTNER", "API_THROTTLE_PING", "API_THROTTLE_SYNC", "API_THROTTLE_AUTH_FAILURES"):
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_name]):
         raise ImproperlyConfigured(f"{_name} must look like '30/minute' (a count, then second, minute, hour or day).")
+
+# --- Idempotency-Key (tenants/idempotency.py) -----------------------------------------------------
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)          # how long an answer is kept
+# A claim whose request has not answered after this long (its process died) may be taken by a retry.
+IDEMPOTENCY_IN_PROGRESS_SECONDS = env.int("IDEMPOTENCY_IN_PROGRESS_SECONDS", default=600)
 
 # --- Input limits --------------------------------------------------------------------------------
 API_MAX_JSON_DEPTH = 32          # arrays and objects nested deeper are refused (API bodies and webhooks)
