@@ -6,6 +6,7 @@ import csv
 import json
 
 from django.http import StreamingHttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, renderers
 
@@ -17,6 +18,7 @@ from audit.serializers import (
     ApiCallSerializer,
     RecordEventSerializer,
 )
+from core.api import CursorPage
 from core.exceptions import ApplicationError
 from tenants.permissions import TenantScopedMixin
 
@@ -27,7 +29,8 @@ class RecordEventListApi(TenantScopedMixin, generics.ListAPIView):
     queryset = RecordEvent.objects.none()     # for the schema; requests use get_queryset
     serializer_class = RecordEventSerializer
     filterset_class = RecordEventFilter
-    ordering_fields = ["created_at"]
+    pagination_class = CursorPage
+    filter_backends = [DjangoFilterBackend]
 
     @extend_schema(summary="What happened to each record: filter by run, entity, outcome, reason, source id, time",
                    tags=TAGS)
@@ -110,7 +113,8 @@ class ActionListApi(TenantScopedMixin, generics.ListAPIView):
     queryset = Action.objects.none()
     serializer_class = ActionSerializer
     filterset_class = ActionFilter
-    ordering_fields = ["created_at"]
+    pagination_class = CursorPage
+    filter_backends = [DjangoFilterBackend]
 
     @extend_schema(summary="Who did what to this tenant (API keys and staff), with before and after", tags=TAGS)
     def get(self, request, *args, **kwargs):
@@ -124,7 +128,8 @@ class ApiCallListApi(TenantScopedMixin, generics.ListAPIView):
     queryset = ApiCall.objects.none()
     serializer_class = ApiCallSerializer
     filterset_class = ApiCallFilter
-    ordering_fields = ["created_at", "duration_ms"]
+    pagination_class = CursorPage
+    filter_backends = [DjangoFilterBackend]
 
     @extend_schema(summary="Outbound calls to JAGGAER and QuickBooks (each attempt; no secrets), kept for the "
                            "retention period", tags=TAGS)

@@ -7,16 +7,23 @@ its problems (empty when the error is not about fields).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
 import functools
+import json
 import logging
 from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core import context
@@ -204,6 +211,98 @@ def exception_handler(exc, context):
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class CursorPage(BasePagination):
+    """Pages of a growing list (audit rows, calls, actions, runs, holds), newest first, by keyset: a page
+    starts after the (time, id) of the last row seen, so rows added meanwhile never shift or repeat one.
+    Follow `next` (an opaque cursor); the id breaks ties of equal times."""
+
+    ordering: tuple[str, str] = ("-created_at", "-id")   # both descending; the second is unique
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    cursor_query_param = "cursor"
+
+    def _page_size(self, request) -> int:
+        size = api_settings.PAGE_SIZE or 50
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw:
+            try:
+                size = max(1, min(int(raw), self.max_page_size))
+            except ValueError:
+                raise ApplicationError("page_size must be a whole number.", code="invalid_page_size",
+                                       fields={"page_size": ["A whole number from 1 to 500."]}) from None
+        return size
+
+    def _decode(self, raw: str) -> tuple[list, bool]:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)))
+            position, backwards = data["p"], bool(data.get("b"))
+            if not (isinstance(position, list) and len(position) == 2):
+                raise ValueError
+            return [dt.datetime.fromisoformat(position[0]), position[1]], backwards
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, binascii.Error):
+            raise ApplicationError("This cursor is not valid: follow the 'next' or 'previous' links as given.",
+                                   code="invalid_cursor", fields={"cursor": ["Not a cursor of this list."]}) from None
+
+    def _encode(self, row, backwards: bool) -> str:
+        first, second = (name.lstrip("-") for name in self.ordering)
+        value = getattr(row, first)
+        ident = getattr(row, second)
+        payload = {"p": [value.isoformat(), ident if isinstance(ident, int) else str(ident)]}
+        if backwards:
+            payload["b"] = 1
+        raw = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+        return replace_query_param(self.request.build_absolute_uri(), self.cursor_query_param, raw)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        size = self._page_size(request)
+        first, second = (name.lstrip("-") for name in self.ordering)
+        raw = request.query_params.get(self.cursor_query_param)
+        position, backwards = self._decode(raw) if raw else (None, False)
+        if position is None:
+            rows = queryset.order_by(f"-{first}", f"-{second}")
+        elif backwards:
+            rows = queryset.filter(Q(**{f"{first}__gt": position[0]}) | Q(
+                **{first: position[0], f"{second}__gt": position[1]})).order_by(first, second)
+        else:
+            rows = queryset.filter(Q(**{f"{first}__lt": position[0]}) | Q(
+                **{first: position[0], f"{second}__lt": position[1]})).order_by(f"-{first}", f"-{second}")
+        page = list(rows[:size + 1])
+        more = len(page) > size
+        page = page[:size]
+        if backwards:
+            page.reverse()
+        has_next = more if not backwards else True
+        has_previous = position is not None if not backwards else more
+        self.next_link = self._encode(page[-1], False) if page and has_next else None
+        self.previous_link = self._encode(page[0], True) if page and has_previous else None
+        return page
+
+    def get_paginated_response(self, data):
+        return Response({"next": self.next_link, "previous": self.previous_link, "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        link = {"type": "string", "format": "uri", "nullable": True}
+        return {"type": "object", "required": ["next", "previous", "results"], "properties": {
+            "next": {**link, "description": "The next (older) page; null on the last one."},
+            "previous": {**link, "description": "The previous (newer) page; null on the first one."},
+            "results": schema}}
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": self.cursor_query_param, "required": False, "in": "query", "schema": {"type": "string"},
+             "description": "Where the page starts: the cursor of a `next` or `previous` link."},
+            {"name": self.page_size_query_param, "required": False, "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+             "description": f"Rows per page (default {api_settings.PAGE_SIZE}, at most {self.max_page_size})."},
+        ]
+
+
+def cursor_page(*ordering: str) -> type[CursorPage]:
+    """A cursor pagination over (time field, unique field), newest first."""
+    return type("CursorPage", (CursorPage,), {"ordering": tuple(ordering)})
 
 
 def json_error_view(status_code: int, code: str, message: str):

@@ -2,6 +2,7 @@
 
 import logging
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -10,7 +11,7 @@ from rest_framework.views import APIView
 from audit.selectors import record_event_list
 from audit.serializers import RecordEventSerializer
 from core.actor import actor_from_request
-from core.api import StrictFieldsMixin, no_body
+from core.api import CursorPage, StrictFieldsMixin, no_body
 from core.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
@@ -62,7 +63,8 @@ class SyncRunListApi(TenantScopedMixin, generics.ListAPIView):
     serializer_class = SyncRunSerializer
     throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
     filterset_fields = ["status", "trigger"]
-    ordering_fields = ["created_at"]
+    pagination_class = CursorPage
+    filter_backends = [DjangoFilterBackend]
 
     def get_queryset(self):
         return run_list(tenant=self.tenant)
