@@ -99,7 +99,7 @@ class ApiCallAdmin(AppendOnlyAdmin):
                     "intuit_tid"]
     list_filter = ["system", "method", "tenant", RunFilter]
     list_select_related = ["tenant"]
-    search_fields = ["=intuit_tid", "=realm_id"]
+    search_fields = ["=intuit_tid", "=realm_id", "=request_id"]
 
 
 
@@ -108,6 +108,6 @@ class ActionAdmin(AppendOnlyAdmin):
     list_display = ["created_at", "actor_label", "actor_kind", "action", "tenant", "target_type", "target_id"]
     list_filter = ["actor_kind", "tenant"]
     list_select_related = ["tenant"]
-    search_fields = ["action", "=actor_label", "=target_id"]
+    search_fields = ["action", "=actor_label", "=target_id", "=request_id"]
 
 

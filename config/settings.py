@@ -414,6 +414,8 @@ for _pattern in JAGGAER_ALLOWED_HOSTS:
 
 # --- Scheduling and single flight --------------------------------------------------------------
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch
+# A running run writes its progress (step, records seen of JAGGAER's total) at most this often.
+SYNC_PROGRESS_SECONDS = env.float("SYNC_PROGRESS_SECONDS", default=2.0)
 SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  # a queued run waits this long
 SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=900)
 QBO_WEBHOOK_VERIFIER_TOKEN = env.str("QBO_WEBHOOK_VERIFIER_TOKEN", default="")

@@ -2,8 +2,9 @@
 
 import logging
 
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,15 +33,57 @@ logger = logging.getLogger(__name__)
 REPLAY_TAGS = ["audit"]   # where partners find replays in the API docs, next to the records they replay
 
 
+class RunErrorSerializer(serializers.Serializer):
+    system = serializers.CharField(help_text="'jaggaer', 'qbo', or empty when the error is ours.")
+    code = serializers.CharField()
+    message = serializers.CharField(help_text="What happened and what to do, for a person.")
+
+
+class RunProgressSerializer(serializers.Serializer):
+    step = serializers.CharField(allow_null=True, help_text="The step running now (or the last one run).")
+    seen = serializers.IntegerField(help_text="Records of the step handled so far.")
+    total = serializers.IntegerField(allow_null=True, help_text="JAGGAER's count of the step's records, when it "
+                                                                "gives one (an estimate: records change meanwhile).")
+    percent = serializers.FloatField(allow_null=True, help_text="seen / total, 0-100; null without a total.")
+    step_started_at = serializers.DateTimeField(allow_null=True)
+    elapsed_seconds = serializers.FloatField(allow_null=True, help_text="Since the run started (to its end once "
+                                                                        "finished).")
+    updated_at = serializers.DateTimeField(allow_null=True, help_text="When the progress was last written.")
+
+
+def run_progress(run: SyncRun) -> dict:
+    # Pure reading of the run's progress columns (written by sync.runs.lifecycle.run_progress_write).
+    total = run.step_total
+    percent = round(min(100.0, 100.0 * run.step_seen / total), 1) if total else None
+    if run.status == SyncRun.Status.SUCCEEDED and total:
+        percent = 100.0
+    end = run.finished_at or timezone.now()
+    elapsed = round((end - run.started_at).total_seconds(), 3) if run.started_at else None
+    return {"step": run.current_step or None, "seen": run.step_seen, "total": total, "percent": percent,
+            "step_started_at": run.step_started_at, "elapsed_seconds": elapsed, "updated_at": run.progress_at}
+
+
 class SyncRunSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
     duration_seconds = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    entities = serializers.ListField(child=serializers.ChoiceField(choices=STEP_NAMES), read_only=True,
+                                     help_text="Steps asked for; empty means all.")
+    counts = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()), read_only=True,
+        help_text="Per step, records per outcome (created, updated, unchanged, held, failed, skipped), e.g. "
+                  "{\"suppliers\": {\"created\": 3, \"held\": 1}}.")
 
     class Meta:
         model = SyncRun
-        fields = ["id", "trigger", "status", "full", "entities", "counts", "error", "cancel_requested",
-                  "created_at", "started_at", "finished_at", "duration_seconds"]
+        fields = ["id", "trigger", "status", "full", "entities", "counts", "progress", "error", "cancel_requested",
+                  "request_id", "created_at", "started_at", "finished_at", "duration_seconds"]
 
+    @extend_schema_field(RunProgressSerializer)
+    def get_progress(self, run) -> dict:
+        return RunProgressSerializer(run_progress(run)).data
+
+    @extend_schema_field(RunErrorSerializer(allow_null=True))
     def get_error(self, run) -> dict | None:
         if not (run.error_code or run.error_message):
             return None

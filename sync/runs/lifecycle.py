@@ -20,6 +20,7 @@ from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError,
 from connections.health import connection_record_failure, connections_usable_check
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
+from core import context
 from core.actor import Actor
 from core.exceptions import ApplicationError, Conflict
 from core.tenancy import tenant_scope, unscoped
@@ -84,7 +85,7 @@ def sync_run_create(*, tenant, trigger: str = SyncRun.Trigger.API, full: bool = 
         raise ApplicationError(f"Unknown entities {', '.join(unknown)}; choose from {', '.join(STEP_NAMES)}.",
                                code="invalid_entities", fields={"entities": [f"Unknown: {', '.join(unknown)}"]})
     return SyncRun.objects.create(tenant=tenant, trigger=trigger, full=full, entities=entities,
-                                  targets=targets or {})
+                                  targets=targets or {}, request_id=context.request_id() or "")
 
 
 def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,
@@ -166,7 +167,25 @@ def run_finish(run: SyncRun, status: str, *, system: str = "", code: str = "", m
     run.save(update_fields=["status", "finished_at", "counts", "error_system", "error_code", "error_message"])
 
 
-def _heartbeat(run: SyncRun, progress: Callable | None) -> Callable[[str, dict], None]:
+def run_progress_write(run: SyncRun, step: str, counts: dict, *, total: int | None = None) -> None:
+    """Writes where a run is: its step, the step's records handled so far and JAGGAER's count of them (when
+    known). Written when the step changes, else at most every SYNC_PROGRESS_SECONDS."""
+    now = timezone.now()
+    new_step = step != run.current_step
+    if (not new_step and run.progress_at is not None
+            and (now - run.progress_at).total_seconds() < settings.SYNC_PROGRESS_SECONDS):
+        return
+    changes = {"current_step": step, "step_seen": sum(v for v in counts.values() if isinstance(v, int)),
+               "step_total": total, "progress_at": now}
+    if new_step:
+        changes["step_started_at"] = now
+    SyncRun.objects.filter(pk=run.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(run, name, value)
+
+
+def _heartbeat(run: SyncRun, progress: Callable | None,
+               total_of: Callable[[str], int | None] | None = None) -> Callable[[str, dict], None]:
     last = [time.monotonic()]
 
     def beat(step: str, counts: dict) -> None:
@@ -174,10 +193,19 @@ def _heartbeat(run: SyncRun, progress: Callable | None) -> Callable[[str, dict],
             if not lease_renew(run=run):
                 raise LeaseLost("The run lost its lease to another run and stopped between batches.")
             last[0] = time.monotonic()
+        run_progress_write(run, step, counts, total=total_of(step) if total_of else None)
         if progress:
             progress(step, counts)
 
     return beat
+
+
+def _step_total(jaggaer) -> Callable[[str], int | None]:
+    def total_of(step: str) -> int | None:
+        entity = getattr(STEPS.get(step), "jaggaer_entity", None)
+        return getattr(jaggaer, "page_totals", {}).get(entity) if entity else None
+
+    return total_of
 
 
 def sync_run_perform(*, run_id, progress: Callable | None = None,
@@ -220,7 +248,8 @@ def _perform(*, run: SyncRun, progress: Callable | None) -> SyncRun:
             run.started_at = timezone.now()
             run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
             return run
-        return sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, progress=_heartbeat(run, progress))
+        return sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer,
+                                progress=_heartbeat(run, progress, _step_total(jaggaer)))
     finally:
         lease_release(run=run)
 
