@@ -212,6 +212,11 @@ for _name in ("API_THROTTLE_PARTNER", "API_THROTTLE_PING", "API_THROTTLE_SYNC", 
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_name]):
         raise ImproperlyConfigured(f"{_name} must look like '30/minute' (a count, then second, minute, hour or day).")
 
+# A partner may hold at most this many usable API keys at once (rotation: add one, then revoke the old).
+PARTNER_MAX_ACTIVE_KEYS = env.int("PARTNER_MAX_ACTIVE_KEYS", default=3)
+if PARTNER_MAX_ACTIVE_KEYS < 1:
+    raise ImproperlyConfigured("PARTNER_MAX_ACTIVE_KEYS must be at least 1.")
+
 # --- Idempotency-Key (tenants/idempotency.py) -----------------------------------------------------
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)          # how long an answer is kept
 # A claim whose request has not answered after this long (its process died) may be taken by a retry.

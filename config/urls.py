@@ -7,12 +7,15 @@ import config.schema  # noqa: F401  (registers the API key auth scheme in the Op
 from config.health import healthz
 from sync.qbo_changes.api import qbo_webhook
 from tenants.api import TenantViewSet
+from tenants.keys_api import ApiKeyListApi, ApiKeyRevokeApi
 
 router = SimpleRouter(trailing_slash=False)
 router.register("tenants", TenantViewSet, basename="tenant")
 
 api_v1 = [
     path("", include(router.urls)),
+    path("api-keys", ApiKeyListApi.as_view(), name="api-keys"),
+    path("api-keys/<str:key_id>/revoke", ApiKeyRevokeApi.as_view(), name="api-key-revoke"),
     path("tenants/<uuid:tenant_id>/", include("sync.urls")),
     path("tenants/<uuid:tenant_id>/", include("audit.urls")),
 ]
