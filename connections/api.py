@@ -146,11 +146,20 @@ def qbo_oauth_callback(request: HttpRequest) -> HttpResponse:
     params = {key: request.GET.get(key, "") for key in ("state", "code", "realmId", "error")}
     with unscoped("the callback learns its tenant from the signed state"):
         outcome = qbo_authorization.qbo_authorization_complete(params=params, actor=INTUIT_REDIRECT)
+    # The result in one word (connected, denied: the customer declined, error: see code) and the tenant it is for.
+    result = "connected" if outcome.ok else "denied" if outcome.reason == "access_denied" else "error"
+    tenant_id = str(outcome.tenant_id) if outcome.tenant_id else None
     if outcome.return_url:
-        query = {"status": "connected"} if outcome.ok else {"status": "error", "reason": outcome.reason}
+        query = {"status": result}
+        if tenant_id:
+            query["tenant_id"] = tenant_id
+        if not outcome.ok:
+            query["code"] = outcome.reason
         return HttpResponseRedirect(qbo_authorization.url_with_query(outcome.return_url, **query))
     code = 200 if outcome.ok else 400
-    body = {"status": "connected" if outcome.ok else "error", "reason": outcome.reason, "message": outcome.message}
+    body = {"status": result, "reason": outcome.reason, "message": outcome.message}
+    if tenant_id:
+        body["tenant_id"] = tenant_id
     if outcome.ok:
         body["realm_id"] = outcome.realm_id
     if "text/html" in request.headers.get("Accept", ""):

@@ -33,6 +33,7 @@ from connections.exceptions import (
 )
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from connections.tokens import JaggaerTokenProvider, QboTokenProvider
+from core.api import rfc3339
 from core.exceptions import ApplicationError
 from tenants.models import Tenant
 
@@ -146,7 +147,7 @@ class PingResult:
         self.step(name, False, code=problem["code"], message=problem["message"])
 
     def as_dict(self, checked_at: dt.datetime) -> dict:
-        return {"system": self.system, "ok": self.ok, "checked_at": checked_at.isoformat(), "steps": self.steps,
+        return {"system": self.system, "ok": self.ok, "checked_at": rfc3339(checked_at), "steps": self.steps,
                 "problem": self.problem}
 
 

@@ -110,8 +110,9 @@ class ConnectionsOverviewSerializer(serializers.Serializer):
 
 class QboAuthorizeSerializer(StrictFieldsMixin, serializers.Serializer):
     return_url = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=(
-        "Where to send the customer's browser afterwards, with ?status=connected or ?status=error&reason=...; "
-        "must be on one of your registered origins."))
+        "Where to send the customer's browser afterwards, with `status` (connected, denied or error), `tenant_id` "
+        "and, unless connected, `code` (e.g. access_denied, state_expired) added to its query; must be on one of "
+        "your registered origins."))
 
 
 class QboAuthorizeAnswerSerializer(serializers.Serializer):

@@ -40,6 +40,13 @@ def error_body(code: str, message: str, fields: dict | None = None, **extra) -> 
     return {"error": body}
 
 
+def rfc3339(value: dt.datetime | None) -> str | None:
+    """A time as the API writes every time: RFC 3339 in UTC, ending in `Z` (as DRF's DateTimeField does)."""
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 # ---------------------------------------------------------------------------- strict bodies
 
 UNKNOWN_FIELD = "unknown_field"

@@ -8,14 +8,14 @@ from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem, SyncS
 class QboCatalogItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = QboCatalogItem
-        fields = ["kind", "qbo_id", "name", "fully_qualified_name", "number", "account_type", "account_sub_type",
+        fields = ["id", "kind", "qbo_id", "name", "fully_qualified_name", "number", "account_type", "account_sub_type",
                   "classification", "active", "present", "updated_at"]
 
 
 class JaggaerCatalogItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = JaggaerCatalogItem
-        fields = ["kind", "code", "name", "active", "present", "updated_at"]
+        fields = ["id", "kind", "code", "name", "active", "present", "updated_at"]
 
 
 class MappingSerializer(serializers.ModelSerializer):
@@ -24,7 +24,7 @@ class MappingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Mapping
-        fields = ["kind", "code", "qbo_id", "qbo_name", "source", "state", "state_detail", "updated_at"]
+        fields = ["id", "kind", "code", "qbo_id", "qbo_name", "source", "state", "state_detail", "updated_at"]
 
 
 class MappingSetSerializer(StrictFieldsMixin, serializers.Serializer):

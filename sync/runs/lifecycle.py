@@ -22,6 +22,7 @@ from connections.models import ConnectionStatus, JaggaerConnection, QboConnectio
 from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
 from core import context
 from core.actor import Actor
+from core.api import rfc3339
 from core.exceptions import ApplicationError, Conflict
 from core.tenancy import tenant_scope, unscoped
 from sync.models import SyncRun
@@ -41,7 +42,7 @@ class LeaseLost(RunCancelled):
 
 def _run_summary(run: SyncRun) -> dict:
     return {"id": str(run.pk), "status": run.status, "trigger": run.trigger,
-            "created_at": run.created_at.isoformat() if run.created_at else None}
+            "created_at": rfc3339(run.created_at)}
 
 
 def _noun(run: SyncRun) -> str:
