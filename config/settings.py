@@ -114,6 +114,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "core.tenancy.RequestScopeMiddleware",
+    "core.throttles.RateLimitHeadersMiddleware",
     "tenants.idempotency.IdempotencyMiddleware",
 ]
 # Where config/urls.py mounts the admin: staff there work across tenants (core.tenancy).
@@ -241,6 +242,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Descriptions are written for partners with extend_schema; code docstrings never reach the schema.
+    "DISABLE_DOCSTRING_DESCRIPTIONS": True,
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "connections.models.ConnectionStatus",
         "SyncRunStatusEnum": "sync.models.SyncRun.Status",
