@@ -35,7 +35,10 @@ INTUIT_REDIRECT = Actor("system", "QuickBooks consent (Intuit redirect)")
 
 
 class ConnectionsApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Show both connections of a tenant", tags=TAGS, responses=ConnectionsOverviewSerializer)
+    @extend_schema(description="The JAGGAER and QuickBooks connections: status (not_configured, connected, "
+                               "needs_reauthorization, error), why, the last success, error and ping. Never a secret "
+                               "or token.",
+                   summary="Show both connections of a tenant", tags=TAGS, responses=ConnectionsOverviewSerializer)
     def get(self, request, tenant_id):
         return Response({
             "jaggaer": JaggaerConnectionSerializer(selectors.jaggaer_connection_get(tenant=self.tenant)).data,
@@ -44,22 +47,31 @@ class ConnectionsApi(TenantScopedMixin, APIView):
 
 
 class JaggaerConnectionApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Show the JAGGAER connection (never its secret)", tags=TAGS,
+    @extend_schema(description="Its API base URL, the last four characters of the client id, whether a secret is "
+                               "stored, its dialect overrides and health. Never the secret.",
+                   summary="Show the JAGGAER connection (never its secret)", tags=TAGS,
                    responses=JaggaerConnectionSerializer)
     def get(self, request, tenant_id):
         return Response(JaggaerConnectionSerializer(selectors.jaggaer_connection_get(tenant=self.tenant)).data)
 
-    @extend_schema(summary="Set the JAGGAER connection (API base URL, client credentials, dialect)", tags=TAGS,
+    @extend_schema(description="Stores the tenant's JAGGAER API base URL, client id and secret (write-only) and "
+                               "dialect overrides; the host must be public and HTTPS. Check it with POST "
+                               "…/connections/jaggaer/ping.",
+                   summary="Set the JAGGAER connection (API base URL, client credentials, dialect)", tags=TAGS,
                    request=JaggaerConnectionWriteSerializer, responses=JaggaerConnectionSerializer)
     def put(self, request, tenant_id):
         return self._write(request, partial=False)
 
-    @extend_schema(summary="Change some JAGGAER connection settings", tags=TAGS,
+    @extend_schema(description="Changes only the fields you send; omit `client_secret` to keep the stored one (a new "
+                               "host requires the secret again).",
+                   summary="Change some JAGGAER connection settings", tags=TAGS,
                    request=JaggaerConnectionWriteSerializer, responses=JaggaerConnectionSerializer)
     def patch(self, request, tenant_id):
         return self._write(request, partial=True)
 
-    @extend_schema(summary="Forget the JAGGAER credentials", tags=TAGS, request=None,
+    @extend_schema(description="Clears the stored client id, secret and token; syncs stop needing JAGGAER until it is"
+                               " set again. Takes no body. Audited.",
+                   summary="Forget the JAGGAER credentials", tags=TAGS, request=None,
                    responses=JaggaerConnectionSerializer)
     @no_body
     def delete(self, request, tenant_id):
@@ -80,12 +92,16 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
 
 
 class QboConnectionApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Show the QuickBooks connection (never its tokens)", tags=TAGS,
+    @extend_schema(description="The connected company (realm id), when it was connected and its token lifetimes and "
+                               "health. Never a token.",
+                   summary="Show the QuickBooks connection (never its tokens)", tags=TAGS,
                    responses=QboConnectionSerializer)
     def get(self, request, tenant_id):
         return Response(QboConnectionSerializer(selectors.qbo_connection_get(tenant=self.tenant)).data)
 
-    @extend_schema(summary="Disconnect QuickBooks: revoke the tokens at Intuit and forget them", tags=TAGS,
+    @extend_schema(description="Revokes the tokens at Intuit and forgets them; the tenant must go through consent "
+                               "again to sync. Takes no body. Audited.",
+                   summary="Disconnect QuickBooks: revoke the tokens at Intuit and forget them", tags=TAGS,
                    request=None, responses=QboDisconnectAnswerSerializer)
     @no_body
     def delete(self, request, tenant_id):
@@ -93,7 +109,8 @@ class QboConnectionApi(TenantScopedMixin, APIView):
 
 
 class QboDisconnectApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Disconnect QuickBooks (same as DELETE .../connections/qbo)", tags=TAGS, request=None,
+    @extend_schema(description="Same as DELETE …/connections/qbo, for clients that cannot send DELETE. Takes no body.",
+                   summary="Disconnect QuickBooks (same as DELETE .../connections/qbo)", tags=TAGS, request=None,
                    responses=QboDisconnectAnswerSerializer)
     @no_body
     def post(self, request, tenant_id):
@@ -107,7 +124,10 @@ def _disconnect(tenant, request) -> Response:
 
 
 class QboAuthorizeApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Start connecting QuickBooks: the Intuit URL to send the customer to", tags=TAGS,
+    @extend_schema(description="Answers the Intuit consent URL to send your customer's browser to. After consent "
+                               "Intuit returns to our callback, which redirects to your `return_url` with `status` "
+                               "(connected, denied, error), `tenant_id` and, unless connected, `code`.",
+                   summary="Start connecting QuickBooks: the Intuit URL to send the customer to", tags=TAGS,
                    request=QboAuthorizeSerializer, responses={201: QboAuthorizeAnswerSerializer})
     def post(self, request, tenant_id):
         serializer = QboAuthorizeSerializer(data=request.data)
@@ -122,7 +142,10 @@ class ConnectionPingApi(TenantScopedMixin, APIView):
     system = ""
     throttle_classes = [PartnerKeyThrottle, PingThrottle]
 
-    @extend_schema(summary="Test a connection with the lightest real call; says what to fix", tags=TAGS,
+    @extend_schema(description="JAGGAER: gets a token and reads one row. QuickBooks: reads CompanyInfo (refreshing "
+                               "the token when due). Answers each step, and when one fails the problem and what the "
+                               "customer should fix; the connection's status follows. Takes no body.",
+                   summary="Test a connection with the lightest real call; says what to fix", tags=TAGS,
                    request=None, responses=PingAnswerSerializer)
     @no_body
     def post(self, request, tenant_id):

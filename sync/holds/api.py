@@ -47,7 +47,11 @@ class HoldListApi(TenantScopedMixin, generics.ListAPIView):
     pagination_class = cursor_page("-first_held_at", "-id")
     filter_backends = [DjangoFilterBackend]
 
-    @extend_schema(summary="Records held back, with the reason, what they wait on and since when", tags=TAGS)
+    @extend_schema(description="Records that cannot be written yet, with the reason, a message saying what would "
+                               "release them, the codes or ids they wait on, and since when (`created_at`). A held "
+                               "record is retried on every run and released once its cause is fixed. Newest first, in"
+                               " cursor pages: follow `next`.",
+                   summary="Records held back, with the reason, what they wait on and since when", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -112,11 +112,19 @@ class SyncRunListApi(TenantScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         return run_list(tenant=self.tenant)
 
-    @extend_schema(summary="List the tenant's sync runs (newest first)")
+    @extend_schema(description="Scheduled, requested and replay runs, newest first, with their status, counts per "
+                               "step and outcome, progress and error. Cursor pages: follow `next`.",
+                   summary="List the tenant's sync runs (newest first)")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(summary="Start a sync now", request=SyncRequestSerializer,
+    @extend_schema(description="Queues a run of all steps (or of `entities`), reading only what changed since the "
+                               "last run unless `full`. Answers 202 with the run; follow it with GET "
+                               "…/syncs/{run_id}. 409 `sync_already_running` while another run of the tenant is "
+                               "queued or running; 409 `connection_not_usable` when a connection is missing, needs "
+                               "re-authorization or is in error (the error says which and what to do). Send an "
+                               "`Idempotency-Key` to retry safely.",
+                   summary="Start a sync now", request=SyncRequestSerializer,
                    responses={202: SyncRunSerializer, 409: OpenApiResponse(description="A run is already going; "
                               "error.run names it.")})
     def post(self, request, *args, **kwargs):
@@ -136,13 +144,17 @@ class SyncRunDetailApi(TenantScopedMixin, generics.RetrieveAPIView):
     def get_queryset(self):
         return run_list(tenant=self.tenant)
 
-    @extend_schema(summary="Show a sync run: status, counts per entity and outcome, the error that stopped it")
+    @extend_schema(description="Status, counts per step and outcome, progress (the step running, records seen of "
+                               "JAGGAER's total, percent, elapsed time) and the error that stopped it.",
+                   summary="Show a sync run: status, counts per entity and outcome, the error that stopped it")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
 
 class SyncRunCancelApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Ask a run to stop (it stops between batches)", request=None,
+    @extend_schema(description="A queued run does not start; a running one stops after its current batch. Answers "
+                               "202; the run's status becomes cancelled. Takes no body.",
+                   summary="Ask a run to stop (it stops between batches)", request=None,
                    responses={202: SyncRunSerializer})
     @no_body
     def post(self, request, *args, tenant_id=None, run_id=None):
@@ -190,7 +202,9 @@ class RecordReplayApi(TenantScopedMixin, APIView):
 class RunReplayFailedApi(TenantScopedMixin, APIView):
     throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
 
-    @extend_schema(summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
+    @extend_schema(description="Queues a replay run of the run's failed and held records. 400 `nothing_to_replay` "
+                               "when there are none; 409 while another run goes or a connection cannot be used.",
+                   summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
                    tags=REPLAY_TAGS, request=None, responses={202: ReplayAnswerSerializer})
     @no_body
     def post(self, request, tenant_id, run_id):
