@@ -1,7 +1,6 @@
 """Mappings, catalogs, the alignment report and sync settings under /api/v1/tenants/<tenant_id>/."""
 
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
@@ -12,6 +11,8 @@ from core.api import no_body
 from sync.mappings import selectors, services
 from sync.mappings.filters import JaggaerCatalogFilter, MappingFilter, QboCatalogFilter
 from sync.mappings.serializers import (
+    AlignmentSerializer,
+    AutoMatchAnswerSerializer,
     AutoMatchSerializer,
     JaggaerCatalogItemSerializer,
     MappingBulkSerializer,
@@ -95,7 +96,7 @@ class MappingAutoMatchApi(TenantScopedMixin, APIView):
                                "whose name matches. With `include_person` it also replaces mappings a person made. "
                                "Answers how many were matched per kind.",
                    summary="Re-run auto-matching (account number = code, else same name)",
-                   request=AutoMatchSerializer, responses=OpenApiTypes.OBJECT)
+                   request=AutoMatchSerializer, responses=AutoMatchAnswerSerializer)
     def post(self, request, tenant_id):
         serializer = AutoMatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -112,9 +113,9 @@ class AlignmentApi(TenantScopedMixin, APIView):
                                "…/syncs with entities [\"catalogs\"]).",
                    summary="Alignment report: JAGGAER codes without a valid QBO counterpart (with held records "
                            "waiting on each) and QBO accounts and departments no code uses",
-                   responses=OpenApiTypes.OBJECT)
+                   responses=AlignmentSerializer)
     def get(self, request, tenant_id):
-        return Response(selectors.alignment_report(tenant=self.tenant))
+        return Response(AlignmentSerializer(selectors.alignment_report(tenant=self.tenant)).data)
 
 
 class QboCatalogApi(TenantScopedMixin, generics.ListAPIView):

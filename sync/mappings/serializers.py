@@ -65,3 +65,52 @@ class SyncSettingsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         model = SyncSettings
         fields = ["ap_account_id", "ap_account_name", "department_policy", "updated_at"]
         read_only_fields = ["updated_at"]
+
+
+class AutoMatchCountsSerializer(serializers.Serializer):
+    new = serializers.IntegerField(help_text="Codes seen for the first time.")
+    matched = serializers.IntegerField(help_text="Codes mapped by this matching.")
+    changed = serializers.IntegerField(help_text="Mappings whose state or target changed.")
+
+
+class AutoMatchAnswerSerializer(serializers.Serializer):
+    counts = serializers.DictField(child=AutoMatchCountsSerializer(), help_text="Per kind (gl_account, department).")
+
+
+class UnalignedCodeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    jaggaer_active = serializers.BooleanField()
+    in_jaggaer_catalog = serializers.BooleanField()
+    state = serializers.CharField(help_text="unmapped, stale, invalid, ... (never mapped here).")
+    detail = serializers.CharField()
+    qbo_id = serializers.CharField(allow_null=True)
+    held_records = serializers.IntegerField(help_text="Held records waiting on this code.")
+
+
+class UnusedQboItemSerializer(serializers.Serializer):
+    qbo_id = serializers.CharField()
+    name = serializers.CharField()
+    number = serializers.CharField()
+    account_type = serializers.CharField()
+
+
+class KindAlignmentSerializer(serializers.Serializer):
+    jaggaer_without_qbo = UnalignedCodeSerializer(many=True)
+    qbo_unused = UnusedQboItemSerializer(many=True)
+
+
+class VendorAttentionSerializer(serializers.Serializer):
+    jaggaer_company_id = serializers.CharField()
+    qbo_vendor_id = serializers.CharField()
+    display_name = serializers.CharField()
+    attention = serializers.CharField()
+    detail = serializers.CharField()
+    since = serializers.DateTimeField(allow_null=True)
+
+
+class AlignmentSerializer(serializers.Serializer):
+    gl_account = KindAlignmentSerializer()
+    department = KindAlignmentSerializer()
+    held_total = serializers.IntegerField()
+    vendor_links_needing_attention = VendorAttentionSerializer(many=True)

@@ -166,8 +166,12 @@ class SyncRunCancelApi(TenantScopedMixin, APIView):
 # ---------------------------------------------------------------------------- replays
 
 class ReplayAnswerSerializer(serializers.Serializer):
-    run = serializers.DictField(help_text="The replay run (trigger 'replay').")
+    run = SyncRunSerializer(help_text="The replay run (trigger 'replay').")
     records = RecordEventSerializer(many=True, help_text="What happened to the replayed records (once finished).")
+
+
+class ReplayFailedAnswerSerializer(ReplayAnswerSerializer):
+    targets = serializers.DictField(child=serializers.IntegerField(), help_text="Records replayed per entity.")
 
 
 def _replay_answer(run: SyncRun, targets: dict[str, list[str]]) -> dict:
@@ -205,7 +209,7 @@ class RunReplayFailedApi(TenantScopedMixin, APIView):
     @extend_schema(description="Queues a replay run of the run's failed and held records. 400 `nothing_to_replay` "
                                "when there are none; 409 while another run goes or a connection cannot be used.",
                    summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
-                   tags=REPLAY_TAGS, request=None, responses={202: ReplayAnswerSerializer})
+                   tags=REPLAY_TAGS, request=None, responses={202: ReplayFailedAnswerSerializer})
     @no_body
     def post(self, request, tenant_id, run_id):
         origin = generics.get_object_or_404(run_list(tenant=self.tenant), pk=run_id)
