@@ -165,15 +165,22 @@ def run_finish(run: SyncRun, status: str, *, system: str = "", code: str = "", m
     run.status = status
     run.finished_at = timezone.now()
     run.error_system, run.error_code, run.error_message = system, code, message
-    run.save(update_fields=["status", "finished_at", "counts", "error_system", "error_code", "error_message"])
+    fields = ["status", "finished_at", "counts", "error_system", "error_code", "error_message"]
+    if run.current_step:       # the last step's final count (progress is written at most every few seconds)
+        step_counts = (run.counts or {}).get(run.current_step, {})
+        run.step_seen = sum(v for v in step_counts.values() if isinstance(v, int))
+        run.progress_at = run.finished_at
+        fields += ["step_seen", "progress_at"]
+    run.save(update_fields=fields)
 
 
 def run_progress_write(run: SyncRun, step: str, counts: dict, *, total: int | None = None) -> None:
     """Writes where a run is: its step, the step's records handled so far and JAGGAER's count of them (when
-    known). Written when the step changes, else at most every SYNC_PROGRESS_SECONDS."""
+    known). Written when the step or the total changes, else at most every SYNC_PROGRESS_SECONDS; the run's
+    finish writes the last step's final count."""
     now = timezone.now()
     new_step = step != run.current_step
-    if (not new_step and run.progress_at is not None
+    if (not new_step and total == run.step_total and run.progress_at is not None
             and (now - run.progress_at).total_seconds() < settings.SYNC_PROGRESS_SECONDS):
         return
     changes = {"current_step": step, "step_seen": sum(v for v in counts.values() if isinstance(v, int)),

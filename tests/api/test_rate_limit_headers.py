@@ -1,16 +1,9 @@
 """Answers say how much of the caller's budget is left: RateLimit-Limit, -Remaining and -Reset."""
 
 import pytest
-from django.core.cache import cache
 
+# Each test's partner key is new: its budgets start full (the counters are kept per key).
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_budgets():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_each_answer_carries_the_budget_left(alice, settings):
