@@ -71,6 +71,23 @@ ACTIONS: dict[str, ActionCode] = {
                                 "sync.runs.lifecycle.replay_request"),
     "run.replay_failed": ActionCode("the failed and held records of a run were replayed",
                                     "sync.runs.lifecycle.replay_request"),
+    # webhooks
+    "webhook_endpoint.create": ActionCode(
+        "a partner added a webhook endpoint (URL, event types; never the secret)",
+        "webhooks.services.endpoint_create"),
+    "webhook_endpoint.update": ActionCode(
+        "a webhook endpoint's URL, description, event types or enabled flag changed",
+        "webhooks.services.endpoint_update"),
+    "webhook_endpoint.delete": ActionCode(
+        "a webhook endpoint was deleted with its delivery log", "webhooks.services.endpoint_delete"),
+    "webhook_endpoint.rotate_secret": ActionCode(
+        "a webhook endpoint got a new signing secret; the previous one signs until the overlap ends (never a secret)",
+        "webhooks.services.endpoint_rotate_secret"),
+    "webhook_endpoint.disable": ActionCode(
+        "a webhook endpoint was disabled after failing for too long (actor: system)",
+        "webhooks.services.delivery_attempt"),
+    "webhook_delivery.redeliver": ActionCode(
+        "an event was queued again for a webhook endpoint", "webhooks.services.delivery_redeliver"),
 }
 
 

@@ -22,4 +22,5 @@ app.conf.beat_schedule = {
     "reconcile-qbo-changes": {"task": "sync.tasks.reconcile_qbo_changes", "schedule": 24 * 3600.0},
     "prune-api-calls": {"task": "sync.tasks.prune_api_calls", "schedule": 24 * 3600.0},
     "prune-idempotency-keys": {"task": "tenants.tasks.prune_idempotency_keys", "schedule": 3600.0},
+    "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 60.0},
 }

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "connections",
     "sync",
     "audit",
+    "webhooks",
     "console",  # the support console's admin over tenants and audit: after the apps whose admin it extends
     "sandbox",
     "demo",
@@ -256,6 +257,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The events sent to partner endpoints, documented as OpenAPI 3.1 `webhooks` (webhooks/schema.py).
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": [f"webhooks.schema.{name}" for name in (
+        "sync_succeeded", "sync_completed_with_holds", "sync_failed", "records_held", "connection_connected",
+        "connection_needs_reauthorization", "connection_error", "reconciliation_completed",
+        "webhook_endpoint_disabled")],
 }
 
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
@@ -400,7 +407,7 @@ for _name in ("HTTP_BACKOFF_CAP", "HTTP_RETRY_AFTER_CAP", "HTTP_THROTTLE_DEFAULT
 if not 1 <= HTTP_MAX_ATTEMPTS <= 20:
     raise ImproperlyConfigured("HTTP_MAX_ATTEMPTS must be between 1 and 20.")
 
-# --- Outbound address policy (connections/clients/outbound.py) for customer-given hosts ------
+# --- Outbound address policy (core/outbound.py) for customer-given hosts ------------------------
 # Calls to a host the customer gives (the JAGGAER base URL) go only to public addresses, over https in
 # production, never through a redirect. OUTBOUND_ALLOW_PRIVATE_HOSTS lets development and the tests call
 # the sandboxes on 127.0.0.1; it is off by default and never honoured when ENVIRONMENT=production.
@@ -419,6 +426,33 @@ for _pattern in JAGGAER_ALLOWED_HOSTS:
     if not re.fullmatch(r"[a-z0-9*?.\-\[\]]+", _pattern) or _pattern.strip("*?.") == "":
         raise ImproperlyConfigured(f"JAGGAER_ALLOWED_HOSTS: {_pattern!r} is not a host pattern such as "
                                    f"*.jaggaer.com.")
+
+# --- Webhooks to partners (webhooks/) -----------------------------------------------------------
+# Partner endpoint URLs are customer-given hosts: the outbound policy above applies to every delivery.
+# Optional allow-list of endpoint hosts, glob patterns as for JAGGAER (empty: any public host).
+WEBHOOK_ALLOWED_HOSTS = [p.strip().lower() for p in env.list("WEBHOOK_ALLOWED_HOSTS", default=[]) if p.strip()]
+# Waits (seconds) after each failed attempt; once all are spent the delivery is `failed`. The default
+# spreads 8 attempts over about 28 hours (Standard Webhooks' usual schedule).
+WEBHOOK_RETRY_SCHEDULE = [int(v) for v in env.list("WEBHOOK_RETRY_SCHEDULE",
+                                                   default=["5", "300", "1800", "7200", "18000", "36000", "36000"])]
+if not WEBHOOK_RETRY_SCHEDULE or any(v < 0 for v in WEBHOOK_RETRY_SCHEDULE):
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SCHEDULE must list waits in seconds, none negative.")
+# An endpoint is disabled (and the partner's other endpoints told) after this many failed attempts in a
+# row spanning at least this many hours.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=30)
+WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=72.0)
+# After a secret rotation the previous secret keeps signing (two signatures) for this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+WEBHOOK_MAX_ENDPOINTS = env.int("WEBHOOK_MAX_ENDPOINTS", default=10)
+for _name in ("WEBHOOK_DISABLE_AFTER_FAILURES", "WEBHOOK_MAX_ENDPOINTS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1.")
+for _name in ("WEBHOOK_DISABLE_AFTER_HOURS", "WEBHOOK_SECRET_OVERLAP_HOURS", "WEBHOOK_CONNECT_TIMEOUT",
+              "WEBHOOK_READ_TIMEOUT"):
+    if globals()[_name] < 0 or (_name.endswith("TIMEOUT") and globals()[_name] == 0):
+        raise ImproperlyConfigured(f"{_name} must be a positive number.")
 
 # --- Scheduling and single flight --------------------------------------------------------------
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch

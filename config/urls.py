@@ -18,6 +18,7 @@ api_v1 = [
     path("api-keys/<str:key_id>/revoke", ApiKeyRevokeApi.as_view(), name="api-key-revoke"),
     path("tenants/<uuid:tenant_id>/", include("sync.urls")),
     path("tenants/<uuid:tenant_id>/", include("audit.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -22,6 +22,7 @@ from connections import selectors
 from connections.clients.jaggaer import JaggaerClient
 from connections.clients.outbound import BLOCKED_CODE, REDIRECT_CODE
 from connections.clients.qbo import QboClient
+from connections.events import connection_status_changed
 from connections.exceptions import (
     SYSTEM_NAMES,
     ConnectionFailure,
@@ -80,7 +81,12 @@ def connection_record_failure(*, connection: JaggaerConnection | QboConnection, 
     model = type(connection)
     if count:
         changes["consecutive_failures"] = F("consecutive_failures") + 1
-    model.objects.filter(pk=connection.pk).update(**changes)
+    with transaction.atomic():
+        before = model.objects.select_for_update().values_list("status", flat=True).get(pk=connection.pk)
+        model.objects.filter(pk=connection.pk).update(**changes)
+        if status and status != before:
+            connection_status_changed(tenant_id=connection.tenant_id, system=connection.system, status=status,
+                                      code=code)
     for name, value in changes.items():
         setattr(connection, name, value)
     connection.consecutive_failures = model.objects.values_list("consecutive_failures", flat=True).get(

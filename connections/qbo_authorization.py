@@ -24,6 +24,7 @@ from django.utils import timezone
 
 import audit
 from connections.clients.http import json_body
+from connections.events import connection_status_changed
 from connections.exceptions import ConnectionFailure, CredentialsRejected, NeedsReauthorization, RemoteError
 from connections.models import ConnectionStatus, QboConnection, QboOAuthState
 from connections.tokens import QboTokenSet, basic_auth, qbo_exchange_code, qbo_oauth_http
@@ -328,6 +329,7 @@ def _qbo_store_new_tokens(*, tenant_id, realm_id: str, tokens: QboTokenSet, acto
             connection.consecutive_failures = 0
             connection.last_success_at = now
             connection.save()
+            connection_status_changed(tenant_id=tenant_id, system="qbo", status=ConnectionStatus.CONNECTED)
             _audit("connection.qbo.connect", actor=actor, tenant_id=tenant_id,
                    after=_connect_audit_view(ok=True, realm_id=realm_id, reason="connected"))
     except IntegrityError:   # another tenant stored this realm between our check and our write

@@ -33,6 +33,7 @@ from connections.clients.jaggaer import JaggaerClient, oauth_error_code
 from connections.clients.limiter import realm_limiter
 from connections.clients.outbound import JAGGAER_POLICY
 from connections.clients.qbo import QboClient
+from connections.events import connection_status_changed
 from connections.exceptions import (
     SYSTEM_NAMES,
     ConnectionFailure,
@@ -211,6 +212,8 @@ def _mark_failure(row, now, *, code: str, message: str, status: str | None = Non
     row.consecutive_failures += 1
     fields = ["last_error_code", "last_error_message", "last_error_at", "consecutive_failures"]
     if status:
+        if row.status != status:
+            connection_status_changed(tenant_id=row.tenant_id, system=row.system, status=status, code=code)
         row.status = status
         row.status_reason = message
         fields += ["status", "status_reason"]

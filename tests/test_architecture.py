@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "config", "tenants", "connections", "audit", "sync", "console", "demo", "sandbox")
+PACKAGES = ("core", "config", "tenants", "connections", "audit", "webhooks", "sync", "console", "demo", "sandbox")
 
 
 def _module_name(path: Path) -> str:
@@ -131,10 +131,11 @@ APPS_BELOW: dict[str, set[str]] = {
     "core": set(),
     "tenants": {"core", "audit"},
     "audit": {"core", "tenants"},
-    "connections": {"core", "tenants", "audit"},
-    "sync": {"core", "tenants", "audit", "connections"},
-    "console": {"core", "tenants", "audit", "connections", "sync"},
-    "demo": {"core", "tenants", "audit", "connections", "sync", "sandbox"},
+    "webhooks": {"core", "tenants", "audit"},
+    "connections": {"core", "tenants", "audit", "webhooks"},
+    "sync": {"core", "tenants", "audit", "connections", "webhooks"},
+    "console": {"core", "tenants", "audit", "connections", "sync", "webhooks"},
+    "demo": {"core", "tenants", "audit", "connections", "sync", "sandbox", "webhooks"},
     "sandbox": set(),
 }
 AUDIT_PUBLIC = {"audit", "audit.models", "audit.selectors", "audit.serializers"}

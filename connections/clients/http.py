@@ -36,13 +36,11 @@ import requests
 import urllib3.exceptions
 from django.conf import settings
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from connections.clients.calls import ApiCallInfo, notify
-from connections.clients.outbound import REDIRECT_CODE, OutboundBlocked, OutboundPolicy, policy_for
+from connections.clients.outbound import policy_for
 from connections.exceptions import SYSTEM_NAMES, CredentialsRejected, TransportError
+from core.outbound import REDIRECT_CODE, GuardedAdapter, OutboundBlocked, OutboundPolicy
 from core.redaction import sanitize_path
 
 logger = logging.getLogger(__name__)
@@ -192,74 +190,6 @@ def _bare_host(host: str) -> str:
 
 
 # ============================================================================ dialing a checked address
-
-class _GuardedConnectionMixin:
-    """A urllib3 connection that resolves its host once through the outbound policy and dials the checked address.
-
-    `self.host` stays the host name, so TLS sends it as SNI and verifies the certificate against it."""
-
-    outbound_policy: OutboundPolicy
-
-    def _new_conn(self) -> socket.socket:
-        try:
-            targets = self.outbound_policy.resolve(self._dns_host, self.port)
-        except socket.gaierror as exc:
-            raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc
-        error: OSError | None = None
-        for family, sockaddr in targets:
-            sock = None
-            try:
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                for option in self.socket_options or ():
-                    sock.setsockopt(*option)
-                if self.timeout is not _DEFAULT_TIMEOUT:
-                    sock.settimeout(self.timeout)
-                if self.source_address:
-                    sock.bind(self.source_address)
-                sock.connect(sockaddr)
-                return sock
-            except OSError as exc:
-                error = exc
-                if sock is not None:
-                    sock.close()
-        if isinstance(error, TimeoutError):
-            raise urllib3.exceptions.ConnectTimeoutError(
-                self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})") from error
-        raise urllib3.exceptions.NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
-
-
-_POOL_CLASSES: dict[OutboundPolicy, dict[str, type]] = {}
-_POOL_CLASSES_LOCK = threading.Lock()
-
-
-def _guarded_pool_classes(policy: OutboundPolicy) -> dict[str, type]:
-    with _POOL_CLASSES_LOCK:
-        if policy not in _POOL_CLASSES:
-            http_conn = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection),
-                             {"outbound_policy": policy})
-            https_conn = type("GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection),
-                              {"outbound_policy": policy})
-            _POOL_CLASSES[policy] = {
-                "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-                "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
-            }
-        return _POOL_CLASSES[policy]
-
-
-class GuardedAdapter(HTTPAdapter):
-    """A requests adapter whose connections follow an outbound policy; it never goes through a proxy."""
-
-    def __init__(self, policy: OutboundPolicy, **kwargs: Any):
-        self.outbound_policy = policy
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _guarded_pool_classes(self.outbound_policy)
-
-    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=None)
-
 
 # ============================================================================ the client
 

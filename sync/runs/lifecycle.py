@@ -13,9 +13,11 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 import audit
+import webhooks
 from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError, TransportError
 from connections.health import connection_record_failure, connections_usable_check
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
@@ -25,7 +27,7 @@ from core.actor import Actor
 from core.api import rfc3339
 from core.exceptions import ApplicationError, Conflict
 from core.tenancy import tenant_scope, unscoped
-from sync.models import SyncRun
+from sync.models import Hold, SyncRun
 from sync.pipeline.engine import RunCancelled, RunContext
 from sync.pipeline.steps import STEP_NAMES, STEPS
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew
@@ -34,6 +36,9 @@ from tenants.models import Tenant
 from tenants.services import tenant_require_active
 
 logger = logging.getLogger(__name__)
+
+
+_HELD_EXAMPLES = 5   # held records named in a run's `records.held` digest
 
 
 class LeaseLost(RunCancelled):
@@ -162,6 +167,7 @@ def record_replay_request(*, tenant: Tenant, entity: str, source_id: str, actor:
 # ----------------------------------------------------------------------------- perform
 
 def run_finish(run: SyncRun, status: str, *, system: str = "", code: str = "", message: str = "") -> None:
+    """The run's outcome and, in the same transaction, the partner's webhook events about it."""
     run.status = status
     run.finished_at = timezone.now()
     run.error_system, run.error_code, run.error_message = system, code, message
@@ -171,7 +177,37 @@ def run_finish(run: SyncRun, status: str, *, system: str = "", code: str = "", m
         run.step_seen = sum(v for v in step_counts.values() if isinstance(v, int))
         run.progress_at = run.finished_at
         fields += ["step_seen", "progress_at"]
-    run.save(update_fields=fields)
+    with transaction.atomic(), tenant_scope(run.tenant_id):
+        run.save(update_fields=fields)
+        run_events_emit(run=run)
+
+
+def run_events_emit(*, run: SyncRun) -> None:
+    """`sync.succeeded`, `sync.completed_with_holds` or `sync.failed`, and one `records.held` digest when the
+    run left records on hold (a cancelled run says nothing)."""
+    if run.status not in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED):
+        return
+    # Holds are written only for records counted held or failed (a retry): no such count, no query.
+    held_now = any(step.get("held") or step.get("failed") for step in (run.counts or {}).values()
+                   if isinstance(step, dict))
+    held = list(Hold.objects.filter(last_run=run).values("reason").annotate(n=Count("id")).order_by("-n", "reason")
+                ) if held_now else []
+    total = sum(row["n"] for row in held)
+    if run.status == SyncRun.Status.FAILED:
+        event_type = "sync.failed"
+    else:
+        event_type = "sync.completed_with_holds" if total else "sync.succeeded"
+    error = {"system": run.error_system, "code": run.error_code} if run.status == SyncRun.Status.FAILED else None
+    webhooks.emit(event_type=event_type, tenant=run.tenant, data={
+        "tenant_id": str(run.tenant_id), "run_id": str(run.pk), "trigger": run.trigger, "status": run.status,
+        "started_at": webhooks.rfc3339(run.started_at), "finished_at": webhooks.rfc3339(run.finished_at),
+        "counts": run.counts or {}, "held": total, "error": error})
+    if total:
+        examples = [{"entity": h.entity, "source_id": h.source_id, "reason": h.reason}
+                    for h in Hold.objects.filter(last_run=run).order_by("entity", "source_id")[:_HELD_EXAMPLES]]
+        webhooks.emit(event_type="records.held", tenant=run.tenant, data={
+            "tenant_id": str(run.tenant_id), "run_id": str(run.pk), "total": total,
+            "by_reason": {row["reason"]: row["n"] for row in held}, "examples": examples})
 
 
 def run_progress_write(run: SyncRun, step: str, counts: dict, *, total: int | None = None) -> None:

@@ -8,6 +8,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from audit.models import Action
 from sync.models import SyncRun
+from webhooks.models import WebhookEndpoint
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 
@@ -33,8 +34,11 @@ def test_the_walk_sees_the_write_operations():
 @pytest.mark.parametrize(("path", "method"), OPERATIONS)
 def test_an_unknown_body_field_is_refused_by_name(alice, tenant, path, method):
     run = SyncRun.objects.create(tenant=tenant, status=SyncRun.Status.SUCCEEDED)
-    values = {"tenant_id": tenant.pk, "run_id": run.pk, "kind": "gl_account", "code": "6100",
-              "entity": "invoices", "source_id": "INV-1", "key_id": alice.key.partition(".")[0]}
+    endpoint = WebhookEndpoint.objects.create(partner=alice.partner, url="https://hooks.portal.example/in",
+                                              secret="whsec_" + "A" * 32)
+    values = {"endpoint_id": endpoint.pk, "delivery_id": 1, "tenant_id": tenant.pk, "run_id": run.pk,
+              "kind": "gl_account", "code": "6100", "entity": "invoices", "source_id": "INV-1",
+              "key_id": alice.key.partition(".")[0]}
     url = path.format(**values)
     actions_before = Action.objects.count()
     runs_before = SyncRun.objects.count()

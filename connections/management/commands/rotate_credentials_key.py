@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from connections.crypto import CredentialDecryptionError, CredentialField, credentials_fernet, current_fernet
+from core.crypto import CredentialDecryptionError, CredentialField, credentials_fernet, current_fernet
 
 
 def credential_columns() -> list[tuple[type, list[CredentialField]]]:
