@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 REPLAY_TAGS = ["audit"]   # where partners find replays in the API docs, next to the records they replay
 
 
-class RunErrorSerializer(serializers.Serializer):
+class SyncRunErrorSerializer(serializers.Serializer):
     system = serializers.CharField(help_text="'jaggaer', 'qbo', or empty when the error is ours.")
     code = serializers.CharField()
     message = serializers.CharField(help_text="What happened and what to do, for a person.")
@@ -83,7 +83,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
     def get_progress(self, run) -> dict:
         return RunProgressSerializer(run_progress(run)).data
 
-    @extend_schema_field(RunErrorSerializer(allow_null=True))
+    @extend_schema_field(SyncRunErrorSerializer(allow_null=True))
     def get_error(self, run) -> dict | None:
         if not (run.error_code or run.error_message):
             return None
