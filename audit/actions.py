@@ -88,6 +88,11 @@ ACTIONS: dict[str, ActionCode] = {
         "webhooks.services.delivery_attempt"),
     "webhook_delivery.redeliver": ActionCode(
         "an event was queued again for a webhook endpoint", "webhooks.services.delivery_redeliver"),
+    # reports
+    "fit_report.request": ActionCode("a fit report (the next sync in dry-run mode) was asked for",
+                                     "reports.fit.fit_report_request"),
+    "reconciliation.request": ActionCode("a reconciliation of JAGGAER with QuickBooks for a period was asked for",
+                                         "reports.reconcile.reconciliation_request"),
 }
 
 

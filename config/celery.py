@@ -23,4 +23,6 @@ app.conf.beat_schedule = {
     "prune-api-calls": {"task": "sync.tasks.prune_api_calls", "schedule": 24 * 3600.0},
     "prune-idempotency-keys": {"task": "tenants.tasks.prune_idempotency_keys", "schedule": 3600.0},
     "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 60.0},
+    "dispatch-monthly-reconciliations": {"task": "reports.tasks.dispatch_monthly_reconciliations",
+                                         "schedule": 900.0},
 }

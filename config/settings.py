@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "sync",
     "audit",
     "webhooks",
+    "reports",
     "console",  # the support console's admin over tenants and audit: after the apps whose admin it extends
     "sandbox",
     "demo",
@@ -248,6 +249,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "connections.models.ConnectionStatus",
         "SyncRunStatusEnum": "sync.models.SyncRun.Status",
+        "ReportStatusEnum": "reports.models.ReportStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -384,6 +386,11 @@ if not 1 <= QBO_BATCH_SIZE <= 30:
     raise ImproperlyConfigured("QBO_BATCH_SIZE must be between 1 and 30.")
 # Incremental reads start this many seconds before the last high-water mark (rows change while paged).
 SYNC_CURSOR_OVERLAP_SECONDS = env.int("SYNC_CURSOR_OVERLAP_SECONDS", default=300)
+# --- Reports: the fit report reads at most this many JAGGAER pages per entity (a sample beyond it) --
+FIT_REPORT_MAX_PAGES = env.int("FIT_REPORT_MAX_PAGES", default=20)
+FIT_REPORT_MAX_PAGES_LIMIT = env.int("FIT_REPORT_MAX_PAGES_LIMIT", default=1000)
+if not 1 <= FIT_REPORT_MAX_PAGES <= FIT_REPORT_MAX_PAGES_LIMIT:
+    raise ImproperlyConfigured("FIT_REPORT_MAX_PAGES must be from 1 to FIT_REPORT_MAX_PAGES_LIMIT.")
 if SYNC_CURSOR_OVERLAP_SECONDS < 0:
     raise ImproperlyConfigured("SYNC_CURSOR_OVERLAP_SECONDS must not be negative.")
 

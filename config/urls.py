@@ -19,6 +19,7 @@ api_v1 = [
     path("tenants/<uuid:tenant_id>/", include("sync.urls")),
     path("tenants/<uuid:tenant_id>/", include("audit.urls")),
     path("", include("webhooks.urls")),
+    path("tenants/<uuid:tenant_id>/", include("reports.urls")),
 ]
 
 urlpatterns = [

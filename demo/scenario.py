@@ -32,6 +32,7 @@ from sandbox.jaggaer.app import DEFAULT_CLIENT_SECRET as JAGGAER_CLIENT_SECRET
 OUTCOMES = ("created", "updated", "unchanged", "held", "failed", "skipped")
 ENTITIES = ("suppliers", "purchase_orders", "invoices")
 WRITTEN = ("created", "updated")
+PREDICTIONS = ("create", "link", "update", "unchanged", "skip", "hold", "fail")
 TENANT = {"name": "Midwest Precision Components", "slug": "midwest-precision", "time_zone": "America/Chicago",
           "sync_hour": 2}
 NEW_POS, APPROVED_INVOICES = 3, 3
@@ -277,6 +278,53 @@ class Demo:
                           dup.line + (f" ({dup.vendor_names[:3]} {dup.bill_keys[:3]})"
                                       if dup.vendors or dup.bills else ""))
 
+    # ------------------------------------------------------------------ 3b. see if we fit
+    def fit_report(self) -> dict:
+        """The fit report before the first write: what the first sync will do, with nothing written."""
+        self.chapter("3b · See if we fit: the fit report, before anything is written to QuickBooks")
+        qbo_before = len(self.sb.qbo_server.log.entries())
+        report = self.api("ask for a fit report (the next sync in dry-run mode)", "POST", "/fit-reports",
+                          {"max_pages": 1000})
+        if report["status"] in ("queued", "running"):
+            report = self.api("read the fit report", "GET", f"/fit-reports/{report['id']}")
+        self.checks.require("the fit report succeeded", report["status"] == "succeeded",
+                            (report.get("error") or {}).get("message", report["status"]))
+        summary = report["summary"]
+        table = Table(title="what the first sync would do" + (" (a SAMPLE)" if report["capped"] else ""),
+                      title_justify="left")
+        table.add_column("entity")
+        for prediction in PREDICTIONS:
+            table.add_column(prediction, justify="right")
+        for entity in ENTITIES:
+            counts = summary["entities"].get(entity) or {}
+            table.add_row(entity, *(str(counts.get(p, 0)) for p in PREDICTIONS))
+        self.console.print(table)
+        for hold in summary["holds"][:6]:
+            self.say(f"    would hold {hold['count']:>3}: {hold['reason']}  [dim]{hold['release'][:90]}…[/]")
+        for gap in summary["mapping_gaps"][:3]:
+            self.say(f"    mapping gap: {gap['kind']} {gap['code']} blocks {gap['records_blocked']} record(s)")
+        budget = summary["budget"]
+        self.say(f"    QuickBooks budget of the first sync: {budget['requests']} requests ({budget['reads']} reads, "
+                 f"{budget['batches']} batches of {budget['writes']} writes), about {budget['seconds']} s at "
+                 "Intuit's limits")
+        writes = [e for e in self.sb.qbo_server.log.entries()[qbo_before:]
+                  if e["method"] == "POST" and "/query" not in e["endpoint"]]
+        self.checks.check("the fit report wrote nothing to QuickBooks", not writes, f"{len(writes)} writes")
+        records = self.portal.all_pages(f"{self.t}/fit-reports/{report['id']}/records", page_size=500)
+        return {"report": report, "records": {(r["entity"], r["source_id"]): (r["outcome"], r["reason"])
+                                              for r in records}}
+
+    def fit_was_exact(self, fit: dict, r1: RunReport) -> None:
+        actual: dict[tuple[str, str], tuple[str, str]] = {}
+        for row in sorted(r1.records, key=lambda r: r["id"]):
+            actual[(row["entity"], row["source_id"])] = (row["outcome"], row["reason"] or "")
+        predicted = fit["records"]
+        wrong = sorted(k for k in set(actual) | set(predicted) if actual.get(k) != predicted.get(k))
+        self.checks.check("the fit report predicted every record of the first sync (outcome and reason)",
+                          not wrong and not fit["report"]["capped"],
+                          f"{len(actual)} records, {len(wrong)} predicted otherwise"
+                          + (f": {[(k, predicted.get(k), actual.get(k)) for k in wrong[:3]]}" if wrong else ""))
+
     # ------------------------------------------------------------------ 4. first sync
     def first_sync(self) -> RunReport:
         self.chapter("4 · The first full sync")
@@ -497,6 +545,55 @@ class Demo:
             f"{sum(1 for p in new_pos if p)} of {len(new_pos)} new POs, "
             f"{sum(1 for b in bills if b)} of {len(bills)} bills")
 
+    # ------------------------------------------------------------------ 6b. month-end reconciliation
+    def reconcile(self) -> None:
+        """The month's reconciliation after both syncs, with one bill marked paid in QuickBooks meanwhile."""
+        self.chapter("6b · Month-end reconciliation: JAGGAER against QuickBooks")
+        month = _busiest_month(load_dataset(self.options.dataset, 42).jaggaer["invoices"])
+        paid = self._mark_a_bill_paid(month)
+        found = self.api(f"ask for the reconciliation of {month}", "POST", "/reconciliations", {"month": month})
+        if found["status"] in ("queued", "running"):
+            found = self.api("read the reconciliation", "GET", f"/reconciliations/{found['id']}")
+        self.checks.require("the reconciliation succeeded", found["status"] == "succeeded",
+                            (found.get("error") or {}).get("message", found["status"]))
+        summary = found["summary"]
+        table = Table(title=f"reconciliation of {month}: {summary['findings']} finding(s)", title_justify="left")
+        table.add_column("kind")
+        table.add_column("findings", justify="right")
+        for kind, n in summary["kinds"].items():
+            table.add_row(kind, str(n))
+        self.console.print(table)
+        findings = self.portal.all_pages(f"{self.t}/reconciliations/{found['id']}/findings", page_size=500)
+        found_paid = [f for f in findings if f["kind"] == "bill_paid" and f["jaggaer_id"] == paid]
+        self.checks.check("the bill marked paid in QuickBooks is a finding, with the step that resolves it",
+                          bool(paid) and len(found_paid) == 1 and bool(found_paid[0]["action_detail"]),
+                          f"invoice {paid}: {found_paid[0]['action_detail'][:80] if found_paid else 'not found'}")
+        broken = [f for f in findings if f["kind"] in ("bill_differs", "bill_missing", "duplicate_bill",
+                                                       "duplicate_vendor", "vendor_missing", "po_missing")]
+        self.checks.check("what the syncs wrote agrees with QuickBooks (no bill, vendor or PO differs)", not broken,
+                          f"{len(broken)} disagreements" + (f": {[(f['kind'], f['jaggaer_id']) for f in broken[:3]]}"
+                                                           if broken else ""))
+        self.say(f"    requests: QuickBooks {summary['requests']['qbo']}, JAGGAER pages "
+                 f"{summary['requests']['jaggaer_pages']} (read in bulk, not per record)")
+
+    def _mark_a_bill_paid(self, month: str) -> str:
+        """One approved (not yet paid) invoice of the month: its bill is paid in QuickBooks, as a clerk would."""
+        from core.tenancy import tenant_scope
+        from sync.models import BillLink
+        from tenants.models import Tenant
+
+        invoices = {i["invoiceId"]: i for i in load_dataset(self.options.dataset, 42).jaggaer["invoices"]}
+        tenant = Tenant.objects.get(pk=self.tenant["id"])
+        with tenant_scope(tenant):
+            links = list(BillLink.objects.for_tenant(tenant).filter(qbo_entity="Bill").order_by("jaggaer_invoice_id"))
+        for link in links:
+            source = invoices.get(link.jaggaer_invoice_id) or {}
+            if source.get("workflowStatus") == "Approved" and str(source.get("invoiceDate", "")).startswith(month):
+                self.sb.qbo.mark_bill_paid(link.qbo_id)
+                self.say(f"    in QuickBooks, bill {link.qbo_id} (invoice {link.jaggaer_invoice_id}) is marked paid")
+                return link.jaggaer_invoice_id
+        return ""
+
     # ------------------------------------------------------------------ 7. what next
     def what_next(self) -> None:
         self.chapter("7 · Where to look next")
@@ -527,9 +624,12 @@ def run_demo(options: Options, console: Console) -> Checks:
             demo.setup(stack)
             demo.onboard()
             held_code = demo.align()
+            fit = demo.fit_report()
             r1 = demo.first_sync()
+            demo.fit_was_exact(fit, r1)
             plan = demo.change_things(r1, held_code)
             demo.second_sync(plan)
+            demo.reconcile()
             demo.what_next()
     except DemoFailed as e:
         if not any(r.name == e.check and not r.ok for r in demo.checks.results):
@@ -550,6 +650,13 @@ def run_demo(options: Options, console: Console) -> Checks:
 
 
 # ---------------------------------------------------------------------- small helpers
+def _busiest_month(invoices: list[dict]) -> str:
+    """The month (YYYY-MM) with the most approved or paid invoices."""
+    months = Counter(str(i.get("invoiceDate", ""))[:7] for i in invoices
+                     if i.get("workflowStatus") in ("Approved", "Paid") and str(i.get("invoiceDate", ""))[4:5] == "-")
+    return months.most_common(1)[0][0]
+
+
 
 def _moved_table(r2: RunReport, changed: set, released: set, held_again: dict) -> Table:
     table = Table(title="What the second sync wrote, against what changed", title_justify="left")

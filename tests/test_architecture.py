@@ -7,7 +7,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "config", "tenants", "connections", "audit", "webhooks", "sync", "console", "demo", "sandbox")
+PACKAGES = ("core", "config", "tenants", "connections", "audit", "webhooks", "sync", "reports", "console", "demo",
+            "sandbox")
 
 
 def _module_name(path: Path) -> str:
@@ -134,8 +135,9 @@ APPS_BELOW: dict[str, set[str]] = {
     "webhooks": {"core", "tenants", "audit"},
     "connections": {"core", "tenants", "audit", "webhooks"},
     "sync": {"core", "tenants", "audit", "connections", "webhooks"},
-    "console": {"core", "tenants", "audit", "connections", "sync", "webhooks"},
-    "demo": {"core", "tenants", "audit", "connections", "sync", "sandbox", "webhooks"},
+    "reports": {"core", "tenants", "audit", "connections", "sync", "webhooks"},
+    "console": {"core", "tenants", "audit", "connections", "sync", "reports", "webhooks"},
+    "demo": {"core", "tenants", "audit", "connections", "sync", "reports", "sandbox", "webhooks"},
     "sandbox": set(),
 }
 AUDIT_PUBLIC = {"audit", "audit.models", "audit.selectors", "audit.serializers"}

@@ -560,6 +560,16 @@ class QboApp:
         with realm.lock:
             return realm.mark_paid(str(bill_id), amount).data
 
+    def edit(self, entity: str, obj_id: str, fields: dict, realm_id: str | None = None) -> dict:
+        """Change an object's fields as a person would in QuickBooks (a bill's amount or date, a PO's status, a
+        vendor's name), without the API's validation."""
+        if not isinstance(fields, dict) or not fields:
+            raise ValueError("fields must be a non-empty object")
+        realm = self.realm(realm_id)
+        entity = _entity(entity)
+        with realm.lock:
+            return json.loads(realm.edit(entity, str(obj_id), fields).json())
+
     def deactivate(self, entity: str, obj_id: str, realm_id: str | None = None, active: bool = False) -> dict:
         realm = self.realm(realm_id)
         entity = _entity(entity)
@@ -648,6 +658,10 @@ class QboApp:
             return Response.json(200, self.issue_tokens(rid, access_lifetime=body.get("access_lifetime")))
         elif len(parts) == 3 and parts[0].lower() == "bill" and parts[2] == "paid" and m == "POST":
             return Response.json(200, self.mark_bill_paid(parts[1], rid, body.get("amount")))
+        elif len(parts) == 3 and parts[2] == "edit" and m == "POST":
+            return Response.json(200, self.edit(parts[0], parts[1], body.get("fields"), rid))
+        elif len(parts) == 1 and parts[0].lower() in BY_LOWER and m == "POST":
+            return Response.json(201, self.create(parts[0], body, rid))
         elif len(parts) == 3 and parts[2] in ("deactivate", "activate") and m == "POST":
             return Response.json(200, self.deactivate(parts[0], parts[1], rid, active=parts[2] == "activate"))
         elif len(parts) == 2 and parts[0].lower() in BY_LOWER and m == "DELETE":

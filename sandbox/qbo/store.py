@@ -353,6 +353,17 @@ class Realm:
         self._changed(entity, obj_id, "Update", rec.updated)
         return rec
 
+    def edit(self, entity: str, obj_id: str, fields: dict) -> Rec:
+        """Fields changed as a person changes them in QuickBooks' screens: no validation, the SyncToken moves."""
+        rec = self.read(entity, obj_id)
+        data = {k: v for k, v in rec.data.items() if k not in ("Id", "SyncToken", "MetaData", "domain", "sparse")}
+        data.update({k: v for k, v in fields.items() if k not in ("Id", "SyncToken", "MetaData", "domain")})
+        self._unindex(entity, rec)
+        self._bump(rec, data)
+        self._index(entity, rec)
+        self._changed(entity, obj_id, "Update", rec.updated)
+        return rec
+
     def mark_paid(self, bill_id: str, amount: Any = None) -> Rec:
         rec = self.read("Bill", bill_id)
         total = money(rec.data.get("TotalAmt", 0), "TotalAmt")

@@ -76,3 +76,15 @@ def test_the_server_clock_can_be_moved(qbo_api):
 def test_unknown_control_routes_answer_404(qbo_api):
     assert _ctl(qbo_api, "GET", "nothing/here").status_code == 404
     assert _ctl(qbo_api, "POST", "realms", data=b"not json").status_code == 400
+
+
+def test_objects_are_created_and_edited_as_a_person_would_in_quickbooks(qbo_api):
+    vendor = _ctl(qbo_api, "POST", "vendor", json={"DisplayName": "Made In QuickBooks"})
+    assert vendor.status_code == 201
+    made = vendor.json()
+    edited = _ctl(qbo_api, "POST", f"vendor/{made['Id']}/edit", json={"fields": {"DisplayName": "Renamed",
+                                                                                  "Balance": 1.5}})
+    assert edited.status_code == 200 and edited.json()["DisplayName"] == "Renamed"
+    assert int(edited.json()["SyncToken"]) == int(made["SyncToken"]) + 1
+    assert qbo_api.read("Vendor", made["Id"])["Balance"] == 1.5
+    assert _ctl(qbo_api, "POST", f"vendor/{made['Id']}/edit", json={"fields": {}}).status_code == 400

@@ -8,7 +8,6 @@ QuickBooks is not connected, so sync and replay requests end quickly.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import hypothesis
@@ -72,7 +71,6 @@ def test_no_generated_request_gets_a_5xx(world, wsgi_in_test_transaction):
     sent: list[str] = []
     statuses: Counter[int] = Counter()
     problems: list[str] = []
-    started = time.monotonic()
 
     for operation in operations:
         @hypothesis.seed(SEED)
@@ -110,4 +108,3 @@ def test_no_generated_request_gets_a_5xx(world, wsgi_in_test_transaction):
     assert len(sent) >= MINIMUM_REQUESTS, f"{len(sent)} requests"
     assert len(set(sent)) == len(operations)
     assert statuses[200] >= 500, statuses      # the real tenant and key let many requests through to the work
-    assert time.monotonic() - started < 90

@@ -16,7 +16,7 @@ from django.db import transaction
 
 READ_ONLY = "Support (read-only)"
 ADMIN = "Support admin"
-APPS = ["tenants", "connections", "sync", "audit"]
+APPS = ["tenants", "connections", "sync", "audit", "reports"]
 # Who may call the API and where a partner's customers are sent back: superusers only.
 SUPERUSER_ONLY_MODELS = {"tenants.partner", "tenants.partnerapikey"}
 

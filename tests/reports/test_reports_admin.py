@@ -1,0 +1,48 @@
+"""The reports' admin: ask for one (the service, audited), read a fit report's summary and a reconciliation's
+chart of findings; read-only staff cannot ask."""
+
+import pytest
+from django.urls import reverse
+
+from audit.models import Action
+from core.actor import SYSTEM
+from reports.fit import fit_report_perform
+from reports.models import FitReport, Reconciliation
+from reports.reconcile import reconciliation_perform, reconciliation_request
+from sync.models import SyncRun
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_ask_for_a_fit_report_and_read_its_summary(superuser_client, tenant, qbo_client, jaggaer_client,
+                                                        django_capture_on_commit_callbacks):
+    ask = reverse("admin:reports_fitreport_ask")
+    assert "Ask for one" in superuser_client.get(reverse("admin:reports_fitreport_changelist")).content.decode()
+    with django_capture_on_commit_callbacks(execute=False):
+        answer = superuser_client.post(ask, {"tenant": tenant.pk, "max_pages": 3})
+    report = FitReport.objects.get()
+    assert answer.status_code == 302 and report.parameters == {"max_pages": 3}
+    assert Action.objects.get(action="fit_report.request").actor_kind == "staff_user"
+    fit_report_perform(report_id=report.pk, qbo=qbo_client, jaggaer=jaggaer_client)
+    page = superuser_client.get(reverse("admin:reports_fitreport_change", args=[report.pk])).content.decode()
+    assert "What the next sync would do" in page and "Mapping gaps" in page and "mlc-fit-record" in page
+
+
+def test_a_reconciliation_page_shows_a_chart_of_its_findings(superuser_client, tenant, run_sync, qbo_client,
+                                                             jaggaer_client):
+    assert run_sync().status == SyncRun.Status.SUCCEEDED
+    found = reconciliation_request(tenant=tenant, actor=SYSTEM, month="2026-10", enqueue=False)
+    found = reconciliation_perform(reconciliation_id=found.pk, qbo=qbo_client, jaggaer=jaggaer_client)
+    response = superuser_client.get(reverse("admin:reports_reconciliation_change", args=[found.pk]))
+    page = response.content.decode()
+    bars = response.context["chart"]
+    assert bars and bars[0]["width"] == 300 and all(b["kind"] in page for b in bars)
+    assert page.count('class="mlc-finding"') == min(found.summary["findings"], 200)
+    listed = superuser_client.get(reverse("admin:reports_reconciliation_changelist")).content.decode()
+    assert "2026-10" in listed or "Oct. 1, 2026" in listed
+
+
+def test_read_only_staff_cannot_ask(read_only_client, tenant):
+    assert read_only_client.get(reverse("admin:reports_reconciliation_changelist")).status_code == 200
+    answer = read_only_client.post(reverse("admin:reports_reconciliation_ask"), {"tenant": tenant.pk})
+    assert answer.status_code == 403 and not Reconciliation.objects.exists()
