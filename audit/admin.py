@@ -121,7 +121,7 @@ class ApiCallAdmin(AppendOnlyAdmin):
     def short_path(self, obj):
         return obj.path if len(obj.path) <= 90 else obj.path[:89] + "…"
     list_select_related = ["tenant"]
-    search_fields = ["=intuit_tid", "=realm_id"]
+    search_fields = ["=intuit_tid", "=realm_id", "=request_id"]
 
 
 
@@ -130,6 +130,6 @@ class ActionAdmin(AppendOnlyAdmin):
     list_display = ["created_at", "actor_label", "actor_kind", "action", "tenant", "target_type", "target_id"]
     list_filter = ["actor_kind", "tenant"]
     list_select_related = ["tenant"]
-    search_fields = ["action", "=actor_label", "=target_id"]
+    search_fields = ["action", "=actor_label", "=target_id", "=request_id"]
 
 

@@ -6,6 +6,7 @@ import csv
 import json
 
 from django.http import StreamingHttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, renderers
 
@@ -17,6 +18,7 @@ from audit.serializers import (
     ApiCallSerializer,
     RecordEventSerializer,
 )
+from core.api import CursorPage
 from core.exceptions import ApplicationError
 from tenants.permissions import TenantScopedMixin
 
@@ -27,9 +29,13 @@ class RecordEventListApi(TenantScopedMixin, generics.ListAPIView):
     queryset = RecordEvent.objects.none()     # for the schema; requests use get_queryset
     serializer_class = RecordEventSerializer
     filterset_class = RecordEventFilter
-    ordering_fields = ["created_at"]
+    pagination_class = CursorPage
+    filter_backends = [DjangoFilterBackend]
 
-    @extend_schema(summary="What happened to each record: filter by run, entity, outcome, reason, source id, time",
+    @extend_schema(description="One row per record per run: outcome (created, updated, unchanged, held, failed, "
+                               "skipped), reason, message and the QuickBooks id written. Newest first, in cursor "
+                               "pages: follow `next`.",
+                   summary="What happened to each record: filter by run, entity, outcome, reason, source id, time",
                    tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -82,7 +88,10 @@ class RecordEventCsvApi(TenantScopedMixin, generics.GenericAPIView):
     filterset_class = RecordEventFilter
     renderer_classes = [renderers.JSONRenderer, CsvRenderer]
 
-    @extend_schema(summary="Export record rows as CSV for a run and/or a period (give run, or since/until)",
+    @extend_schema(description="The same rows as /audit/records as a spreadsheet-safe CSV (UTF-8 with BOM), oldest "
+                               "first. Give a run (`run`) or a period (`since`, `until`); 400 `period_required` "
+                               "otherwise.",
+                   summary="Export record rows as CSV for a run and/or a period (give run, or since/until)",
                    tags=TAGS, filters=True, responses={
                        (200, "text/csv"): OpenApiResponse(description="One line per record row, oldest first.")})
     def get(self, request, tenant_id):
@@ -110,9 +119,13 @@ class ActionListApi(TenantScopedMixin, generics.ListAPIView):
     queryset = Action.objects.none()
     serializer_class = ActionSerializer
     filterset_class = ActionFilter
-    ordering_fields = ["created_at"]
+    pagination_class = CursorPage
+    filter_backends = [DjangoFilterBackend]
 
-    @extend_schema(summary="Who did what to this tenant (API keys and staff), with before and after", tags=TAGS)
+    @extend_schema(description="People's and systems' actions on this tenant (API keys and support staff): the action"
+                               " code, who, what it changed (before and after) and the `request_id` of the API "
+                               "request that did it. Newest first, in cursor pages: follow `next`.",
+                   summary="Who did what to this tenant (API keys and staff), with before and after", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -124,9 +137,13 @@ class ApiCallListApi(TenantScopedMixin, generics.ListAPIView):
     queryset = ApiCall.objects.none()
     serializer_class = ApiCallSerializer
     filterset_class = ApiCallFilter
-    ordering_fields = ["created_at", "duration_ms"]
+    pagination_class = CursorPage
+    filter_backends = [DjangoFilterBackend]
 
-    @extend_schema(summary="Outbound calls to JAGGAER and QuickBooks (each attempt; no secrets), kept for the "
+    @extend_schema(description="Every attempt of every call made for this tenant: system, method, path (secrets "
+                               "masked), status, error code, Intuit transaction id, duration, the run or the "
+                               "`request_id` it was made for. Newest first, in cursor pages: follow `next`.",
+                   summary="Outbound calls to JAGGAER and QuickBooks (each attempt; no secrets), kept for the "
                            "retention period", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

@@ -59,6 +59,8 @@ class ApiCall(TenantOwnedModel):
     attempt = models.PositiveSmallIntegerField(default=1)
     duration_ms = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=1000, blank=True, default="")
+    request_id = models.CharField(max_length=128, blank=True, default="", db_index=True,
+                                  help_text="X-Request-Id of the API request that made the call (empty in a run).")
     created_at = models.DateTimeField(db_index=True, help_text="When the attempt finished.")
 
 
@@ -94,6 +96,8 @@ class Action(TenantOwnedModel):
     before = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    request_id = models.CharField(max_length=128, blank=True, default="", db_index=True,
+                                  help_text="X-Request-Id of the API request that did it (empty outside one).")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
 

@@ -17,7 +17,8 @@ class ActionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Action
-        fields = ["id", "created_at", "action", "actor", "target_type", "target_id", "before", "after", "data"]
+        fields = ["id", "created_at", "action", "actor", "target_type", "target_id", "before", "after", "data",
+                  "request_id"]
 
     def get_actor(self, row) -> dict:
         return {"kind": row.actor_kind, "label": row.actor_label}
@@ -29,4 +30,4 @@ class ApiCallSerializer(serializers.ModelSerializer):
     class Meta:
         model = ApiCall
         fields = ["id", "created_at", "run_id", "system", "method", "path", "status", "code", "intuit_tid", "realm_id",
-                  "attempt", "duration_ms", "error"]
+                  "attempt", "duration_ms", "error", "request_id"]

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from audit.actions import action_code_check
 from audit.models import Action, ApiCall, Outcome, RecordEvent
-from core import metrics
+from core import context, metrics
 from core.actor import Actor, actor_from_request
 from core.redaction import redact_text
 from core.tenancy import unscoped
@@ -158,7 +158,7 @@ def api_call_record(info) -> None:
         method=_clip(info.method, 10), path=_clip(info.path, 1000), status=info.status,
         code=_clip(info.code, 60), intuit_tid=_clip(info.intuit_tid, 100), realm_id=_clip(info.realm_id, 40),
         attempt=max(1, int(info.attempt or 1)), duration_ms=max(0, round(info.duration_ms or 0)),
-        error=error, created_at=timezone.now()))
+        error=error, request_id=context.request_id() or "", created_at=timezone.now()))
     if state["since"] is None:
         state["since"] = time.monotonic()
     if len(state["buffer"]) >= API_CALL_BUFFER_MAX:
@@ -301,4 +301,4 @@ def action(code: str, *, actor, tenant=None, tenant_id=None, target_type: str = 
         actor_label=actor.label[:300], actor_id=actor.id[:100],
         action=code, target_type=target_type[:60], target_id=str(target_id)[:300],
         before=_scrub(before) if before is not None else None, after=_scrub(after) if after is not None else None,
-        data=_scrub(data or {}))
+        data=_scrub(data or {}), request_id=context.request_id() or "")

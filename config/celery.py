@@ -26,6 +26,7 @@ app.conf.beat_schedule = {
     "expire-stale-leases": {"task": "sync.tasks.expire_leases", "schedule": 300.0},
     "release-fixed-holds": {"task": "sync.tasks.release_fixed_holds", "schedule": 900.0},
     "reconcile-qbo-changes": {"task": "sync.tasks.reconcile_qbo_changes", "schedule": 24 * 3600.0},
+    "prune-idempotency-keys": {"task": "tenants.tasks.prune_idempotency_keys", "schedule": 3600.0},
     "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": 60.0},
     "dispatch-monthly-reconciliations": {"task": "reports.tasks.dispatch_monthly_reconciliations",
                                          "schedule": 900.0},

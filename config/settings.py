@@ -120,6 +120,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
     "core.tenancy.RequestScopeMiddleware",
+    "core.throttles.RateLimitHeadersMiddleware",
+    "tenants.idempotency.IdempotencyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 # Where config/urls.py mounts the admin: staff there work across tenants (core.tenancy).
@@ -239,6 +241,16 @@ for _name in ("API_THROTTLE_PARTNER", "API_THROTTLE_PING", "API_THROTTLE_SYNC", 
     if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", globals()[_name]):
         raise ImproperlyConfigured(f"{_name} must look like '30/minute' (a count, then second, minute, hour or day).")
 
+# A partner may hold at most this many usable API keys at once (rotation: add one, then revoke the old).
+PARTNER_MAX_ACTIVE_KEYS = env.int("PARTNER_MAX_ACTIVE_KEYS", default=3)
+if PARTNER_MAX_ACTIVE_KEYS < 1:
+    raise ImproperlyConfigured("PARTNER_MAX_ACTIVE_KEYS must be at least 1.")
+
+# --- Idempotency-Key (tenants/idempotency.py) -----------------------------------------------------
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)          # how long an answer is kept
+# A claim whose request has not answered after this long (its process died) may be taken by a retry.
+IDEMPOTENCY_IN_PROGRESS_SECONDS = env.int("IDEMPOTENCY_IN_PROGRESS_SECONDS", default=600)
+
 # --- Input limits --------------------------------------------------------------------------------
 API_MAX_JSON_DEPTH = 32          # arrays and objects nested deeper are refused (API bodies and webhooks)
 MAPPINGS_BULK_MAX_ITEMS = env.int("MAPPINGS_BULK_MAX_ITEMS", default=500)
@@ -258,6 +270,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Descriptions are written for partners with extend_schema; code docstrings never reach the schema.
+    "DISABLE_DOCSTRING_DESCRIPTIONS": True,
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "connections.models.ConnectionStatus",
         "SyncRunStatusEnum": "sync.models.SyncRun.Status",
@@ -501,6 +515,8 @@ SYNC_BULK_RETRY_SECONDS = env.int("SYNC_BULK_RETRY_SECONDS", default=10)
 if SYNC_BULK_SLOTS < 1 or SYNC_BULK_RETRY_SECONDS < 1:
     raise ImproperlyConfigured("SYNC_BULK_SLOTS and SYNC_BULK_RETRY_SECONDS must be at least 1.")
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch
+# A running run writes its progress (step, records seen of JAGGAER's total) at most this often.
+SYNC_PROGRESS_SECONDS = env.float("SYNC_PROGRESS_SECONDS", default=2.0)
 SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  # a queued run waits this long
 SYNC_SCHEDULE_JITTER_SECONDS = env.int("SYNC_SCHEDULE_JITTER_SECONDS", default=900)
 QBO_WEBHOOK_VERIFIER_TOKEN = env.str("QBO_WEBHOOK_VERIFIER_TOKEN", default="")

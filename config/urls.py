@@ -8,12 +8,15 @@ from config.health import healthz, healthz_live, healthz_ready
 from config.metrics import metrics_view
 from sync.qbo_changes.api import qbo_webhook
 from tenants.api import TenantViewSet
+from tenants.keys_api import ApiKeyListApi, ApiKeyRevokeApi
 
 router = SimpleRouter(trailing_slash=False)
 router.register("tenants", TenantViewSet, basename="tenant")
 
 api_v1 = [
     path("", include(router.urls)),
+    path("api-keys", ApiKeyListApi.as_view(), name="api-keys"),
+    path("api-keys/<str:key_id>/revoke", ApiKeyRevokeApi.as_view(), name="api-key-revoke"),
     path("tenants/<uuid:tenant_id>/", include("sync.urls")),
     path("tenants/<uuid:tenant_id>/", include("audit.urls")),
     path("", include("webhooks.urls")),

@@ -27,6 +27,7 @@ from connections.serializers import (
     QboDisconnectAnswerSerializer,
 )
 from core.actor import Actor, actor_from_request
+from core.api import no_body
 from core.tenancy import unscoped
 from core.throttles import PartnerKeyThrottle, PingThrottle
 from tenants.permissions import TenantScopedMixin
@@ -37,7 +38,10 @@ INTUIT_REDIRECT = Actor("system", "QuickBooks consent (Intuit redirect)")
 
 
 class ConnectionsApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Show both connections of a tenant", tags=TAGS, responses=ConnectionsOverviewSerializer)
+    @extend_schema(description="The JAGGAER and QuickBooks connections: status (not_configured, connected, "
+                               "needs_reauthorization, error), why, the last success, error and ping. Never a secret "
+                               "or token.",
+                   summary="Show both connections of a tenant", tags=TAGS, responses=ConnectionsOverviewSerializer)
     def get(self, request, tenant_id):
         return Response({
             "jaggaer": JaggaerConnectionSerializer(selectors.jaggaer_connection_get(tenant=self.tenant)).data,
@@ -46,23 +50,33 @@ class ConnectionsApi(TenantScopedMixin, APIView):
 
 
 class JaggaerConnectionApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Show the JAGGAER connection (never its secret)", tags=TAGS,
+    @extend_schema(description="Its API base URL, the last four characters of the client id, whether a secret is "
+                               "stored, its dialect overrides and health. Never the secret.",
+                   summary="Show the JAGGAER connection (never its secret)", tags=TAGS,
                    responses=JaggaerConnectionSerializer)
     def get(self, request, tenant_id):
         return Response(JaggaerConnectionSerializer(selectors.jaggaer_connection_get(tenant=self.tenant)).data)
 
-    @extend_schema(summary="Set the JAGGAER connection (API base URL, client credentials, dialect)", tags=TAGS,
+    @extend_schema(description="Stores the tenant's JAGGAER API base URL, client id and secret (write-only) and "
+                               "dialect overrides; the host must be public and HTTPS. Check it with POST "
+                               "…/connections/jaggaer/ping.",
+                   summary="Set the JAGGAER connection (API base URL, client credentials, dialect)", tags=TAGS,
                    request=JaggaerConnectionWriteSerializer, responses=JaggaerConnectionSerializer)
     def put(self, request, tenant_id):
         return self._write(request, partial=False)
 
-    @extend_schema(summary="Change some JAGGAER connection settings", tags=TAGS,
+    @extend_schema(description="Changes only the fields you send; omit `client_secret` to keep the stored one (a new "
+                               "host requires the secret again).",
+                   summary="Change some JAGGAER connection settings", tags=TAGS,
                    request=JaggaerConnectionWriteSerializer, responses=JaggaerConnectionSerializer)
     def patch(self, request, tenant_id):
         return self._write(request, partial=True)
 
-    @extend_schema(summary="Forget the JAGGAER credentials", tags=TAGS, request=None,
+    @extend_schema(description="Clears the stored client id, secret and token; syncs stop needing JAGGAER until it is"
+                               " set again. Takes no body. Audited.",
+                   summary="Forget the JAGGAER credentials", tags=TAGS, request=None,
                    responses=JaggaerConnectionSerializer)
+    @no_body
     def delete(self, request, tenant_id):
         connection = jaggaer.jaggaer_connection_clear(tenant=self.tenant, actor=actor_from_request(request))
         return Response(JaggaerConnectionSerializer(connection).data)
@@ -81,20 +95,27 @@ class JaggaerConnectionApi(TenantScopedMixin, APIView):
 
 
 class QboConnectionApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Show the QuickBooks connection (never its tokens)", tags=TAGS,
+    @extend_schema(description="The connected company (realm id), when it was connected and its token lifetimes and "
+                               "health. Never a token.",
+                   summary="Show the QuickBooks connection (never its tokens)", tags=TAGS,
                    responses=QboConnectionSerializer)
     def get(self, request, tenant_id):
         return Response(QboConnectionSerializer(selectors.qbo_connection_get(tenant=self.tenant)).data)
 
-    @extend_schema(summary="Disconnect QuickBooks: revoke the tokens at Intuit and forget them", tags=TAGS,
+    @extend_schema(description="Revokes the tokens at Intuit and forgets them; the tenant must go through consent "
+                               "again to sync. Takes no body. Audited.",
+                   summary="Disconnect QuickBooks: revoke the tokens at Intuit and forget them", tags=TAGS,
                    request=None, responses=QboDisconnectAnswerSerializer)
+    @no_body
     def delete(self, request, tenant_id):
         return _disconnect(self.tenant, request)
 
 
 class QboDisconnectApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Disconnect QuickBooks (same as DELETE .../connections/qbo)", tags=TAGS, request=None,
+    @extend_schema(description="Same as DELETE …/connections/qbo, for clients that cannot send DELETE. Takes no body.",
+                   summary="Disconnect QuickBooks (same as DELETE .../connections/qbo)", tags=TAGS, request=None,
                    responses=QboDisconnectAnswerSerializer)
+    @no_body
     def post(self, request, tenant_id):
         return _disconnect(self.tenant, request)
 
@@ -106,7 +127,10 @@ def _disconnect(tenant, request) -> Response:
 
 
 class QboAuthorizeApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Start connecting QuickBooks: the Intuit URL to send the customer to", tags=TAGS,
+    @extend_schema(description="Answers the Intuit consent URL to send your customer's browser to. After consent "
+                               "Intuit returns to our callback, which redirects to your `return_url` with `status` "
+                               "(connected, denied, error), `tenant_id` and, unless connected, `code`.",
+                   summary="Start connecting QuickBooks: the Intuit URL to send the customer to", tags=TAGS,
                    request=QboAuthorizeSerializer, responses={201: QboAuthorizeAnswerSerializer})
     def post(self, request, tenant_id):
         serializer = QboAuthorizeSerializer(data=request.data)
@@ -144,8 +168,12 @@ class ConnectionPingApi(TenantScopedMixin, APIView):
     system = ""
     throttle_classes = [PartnerKeyThrottle, PingThrottle]
 
-    @extend_schema(summary="Test a connection with the lightest real call; says what to fix", tags=TAGS,
+    @extend_schema(description="JAGGAER: gets a token and reads one row. QuickBooks: reads CompanyInfo (refreshing "
+                               "the token when due). Answers each step, and when one fails the problem and what the "
+                               "customer should fix; the connection's status follows. Takes no body.",
+                   summary="Test a connection with the lightest real call; says what to fix", tags=TAGS,
                    request=None, responses=PingAnswerSerializer)
+    @no_body
     def post(self, request, tenant_id):
         return Response(health.connection_ping(tenant=self.tenant, system=self.system,
                                                actor=actor_from_request(request)))
@@ -167,11 +195,20 @@ def qbo_oauth_callback(request: HttpRequest) -> HttpResponse:
     params = {key: request.GET.get(key, "") for key in ("state", "code", "realmId", "error")}
     with unscoped("the callback learns its tenant from the signed state"):
         outcome = qbo_authorization.qbo_authorization_complete(params=params, actor=INTUIT_REDIRECT)
+    # The result in one word (connected, denied: the customer declined, error: see code) and the tenant it is for.
+    result = "connected" if outcome.ok else "denied" if outcome.reason == "access_denied" else "error"
+    tenant_id = str(outcome.tenant_id) if outcome.tenant_id else None
     if outcome.return_url:
-        query = {"status": "connected"} if outcome.ok else {"status": "error", "reason": outcome.reason}
+        query = {"status": result}
+        if tenant_id:
+            query["tenant_id"] = tenant_id
+        if not outcome.ok:
+            query["code"] = outcome.reason
         return HttpResponseRedirect(qbo_authorization.url_with_query(outcome.return_url, **query))
     code = 200 if outcome.ok else 400
-    body = {"status": "connected" if outcome.ok else "error", "reason": outcome.reason, "message": outcome.message}
+    body = {"status": result, "reason": outcome.reason, "message": outcome.message}
+    if tenant_id:
+        body["tenant_id"] = tenant_id
     if outcome.ok:
         body["realm_id"] = outcome.realm_id
     if "text/html" in request.headers.get("Accept", ""):

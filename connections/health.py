@@ -34,6 +34,7 @@ from connections.exceptions import (
 )
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from connections.tokens import JaggaerTokenProvider, QboTokenProvider
+from core.api import rfc3339
 from core.exceptions import ApplicationError
 from tenants.models import Tenant
 
@@ -152,7 +153,7 @@ class PingResult:
         self.step(name, False, code=problem["code"], message=problem["message"])
 
     def as_dict(self, checked_at: dt.datetime) -> dict:
-        return {"system": self.system, "ok": self.ok, "checked_at": checked_at.isoformat(), "steps": self.steps,
+        return {"system": self.system, "ok": self.ok, "checked_at": rfc3339(checked_at), "steps": self.steps,
                 "problem": self.problem}
 
 
@@ -246,3 +247,37 @@ def connection_ping(*, tenant: Tenant, system: str, actor) -> dict:
     if system == "qbo":
         return qbo_connection_ping(tenant=tenant, actor=actor)
     raise ApplicationError(f"Unknown system {system!r}: use 'jaggaer' or 'qbo'.", code="not_found", status_code=404)
+
+
+# ============================================================================ usable before a run is asked for
+
+def connections_usable_check(*, tenant: Tenant) -> None:
+    """Both connections can be used by a run now; else a 409 naming the connection and what to do."""
+    prefix = f"/api/v1/tenants/{tenant.pk}/connections"
+    jaggaer_connection = selectors.jaggaer_connection_get(tenant=tenant)
+    qbo_connection = selectors.qbo_connection_get(tenant=tenant)
+    problems = []
+    if not jaggaer_connection.is_configured:
+        problems.append(("jaggaer", ConnectionStatus.NOT_CONFIGURED,
+                         f"JAGGAER is not connected: set its API URL and client credentials (PUT {prefix}/jaggaer)."))
+    elif jaggaer_connection.status == ConnectionStatus.ERROR:
+        problems.append(("jaggaer", jaggaer_connection.status,
+                         f"The JAGGAER connection is in error ({jaggaer_connection.status_reason or 'see its status'}):"
+                         f" fix its settings (PUT {prefix}/jaggaer), then check it (POST {prefix}/jaggaer/ping)."))
+    status = qbo_connection.status
+    if status == ConnectionStatus.NOT_CONFIGURED or not qbo_connection.realm_id:
+        problems.append(("qbo", ConnectionStatus.NOT_CONFIGURED,
+                         f"QuickBooks Online is not connected: send the customer through consent (POST "
+                         f"{prefix}/qbo/authorize)."))
+    elif status == ConnectionStatus.NEEDS_REAUTHORIZATION:
+        problems.append(("qbo", status, f"QuickBooks Online needs to be re-authorized by the customer: send them "
+                                        f"through consent again (POST {prefix}/qbo/authorize)."))
+    elif status == ConnectionStatus.ERROR:
+        problems.append(("qbo", status, f"The QuickBooks Online connection is in error "
+                                        f"({qbo_connection.status_reason or 'see its status'}): check it "
+                                        f"(POST {prefix}/qbo/ping) and reconnect it if the ping says so."))
+    if problems:
+        system, state, message = problems[0]
+        raise ApplicationError(" ".join(p[2] for p in problems), code="connection_not_usable", status_code=409,
+                               extra={"connection": {"system": system, "status": state},
+                                      "connections": [{"system": s, "status": st} for s, st, _ in problems]})

@@ -195,6 +195,7 @@ def _consume_state(state: str) -> CallbackOutcome:
         if exc.reason == "state_expired":
             row = QboOAuthState.objects.filter(nonce=exc.payload.get("n"), tenant_id=exc.payload.get("t")).first()
             outcome.return_url = row.return_url if row else ""
+            outcome.tenant_id = row.tenant_id if row else None
         return outcome
     now = timezone.now()
     used = (QboOAuthState.objects.filter(nonce=payload["n"], tenant_id=payload["t"], used_at__isnull=True,

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from connections import jaggaer
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
+from core.api import StrictFieldsMixin
 
 
 class LastErrorSerializer(serializers.Serializer):
@@ -48,7 +49,7 @@ class JaggaerConnectionSerializer(_HealthFields):
         return bool(obj.access_token)
 
 
-class JaggaerConnectionWriteSerializer(serializers.Serializer):
+class JaggaerConnectionWriteSerializer(StrictFieldsMixin, serializers.Serializer):
     api_base_url = serializers.CharField(max_length=500, help_text="https://..., e.g. https://acme.api.jaggaer.com")
     client_id = serializers.CharField(max_length=255, trim_whitespace=True)
     client_secret = serializers.CharField(max_length=2000, write_only=True, trim_whitespace=False,
@@ -107,10 +108,11 @@ class ConnectionsOverviewSerializer(serializers.Serializer):
     qbo = QboConnectionSerializer()
 
 
-class QboAuthorizeSerializer(serializers.Serializer):
+class QboAuthorizeSerializer(StrictFieldsMixin, serializers.Serializer):
     return_url = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=(
-        "Where to send the customer's browser afterwards, with ?status=connected or ?status=error&reason=...; "
-        "must be on one of your registered origins."))
+        "Where to send the customer's browser afterwards, with `status` (connected, denied or error), `tenant_id` "
+        "and, unless connected, `code` (e.g. access_denied, state_expired) added to its query; must be on one of "
+        "your registered origins."))
 
 
 class QboAuthorizeAnswerSerializer(serializers.Serializer):

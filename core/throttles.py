@@ -54,7 +54,9 @@ class PartnerKeyThrottle(_SettingRateThrottle):
 
     def allow_request(self, request, view):
         if super().allow_request(request, view):
+            _note_budget(request, self)
             return True
+        _note_budget(request, self)
         raise Throttled(self.wait(), self.what)
 
 
@@ -104,6 +106,40 @@ class FailedAuthenticationThrottle(_SettingRateThrottle):
         self._load(request)
         self.history.insert(0, self.now)
         self.cache.set(self.key, self.history, self.duration)
+
+
+RATE_LIMIT_ATTRIBUTE = "_mlc_rate_limit"
+
+
+def _note_budget(request, throttle: _SettingRateThrottle) -> None:
+    """Keeps the tightest budget of the request's throttles for the RateLimit-* headers of its answer."""
+    if getattr(throttle, "key", None) is None:
+        return
+    remaining = max(0, throttle.num_requests - len(throttle.history))
+    oldest = throttle.history[-1] if throttle.history else throttle.now
+    reset = max(0, math.ceil(throttle.duration - (throttle.now - oldest)))
+    django_request = getattr(request, "_request", request)
+    noted = getattr(django_request, RATE_LIMIT_ATTRIBUTE, None)
+    if noted is None or remaining < noted[1]:
+        setattr(django_request, RATE_LIMIT_ATTRIBUTE, (throttle.num_requests, remaining, reset))
+
+
+class RateLimitHeadersMiddleware:
+    """Adds RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds) to answers of throttled calls:
+    the tightest of the call's budgets (per API key; syncs and pings have their own)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        noted = getattr(request, RATE_LIMIT_ATTRIBUTE, None)
+        if noted is not None:
+            limit, remaining, reset = noted
+            response["RateLimit-Limit"] = str(limit)
+            response["RateLimit-Remaining"] = str(remaining)
+            response["RateLimit-Reset"] = str(reset)
+        return response
 
 
 def client_address(request) -> str:

@@ -494,7 +494,7 @@ class Demo:
                 ", ".join(f"{sid} {o}" for (_, sid), o in touched.items()))
         for (entity, source_id), hold in sorted(held_again.items()):
             self.say(f"    {entity[:-1].replace('_', ' ')} {source_id}: no longer waits on GL {plan['held_code']}, "
-                     f"now held for {hold['reason']} [dim]({hold['detail'][:80]}…)[/]")
+                     f"now held for {hold['reason']} [dim]({hold['message'][:80]}…)[/]")
         failed = sum(r2.count(e, "failed") for e in ENTITIES)
         throttled = self.portal.all_pages(f"{self.t}/audit/api-calls", run=r2.run["id"], failed="true",
                                           page_size=500)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actor import actor_from_request
+from core.api import StrictFieldsMixin
 from core.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from reports import selectors
 from reports.fit import fit_report_request
@@ -23,12 +24,8 @@ TAGS = ["reports"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-class StrictSerializer(serializers.Serializer):
-    def validate(self, attrs):
-        unknown = sorted(set(self.initial_data or {}) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return attrs
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    pass
 
 
 def _error(obj) -> dict | None:
@@ -135,7 +132,8 @@ class FitReportListApi(TenantScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         return selectors.fit_report_list(tenant=self.tenant)
 
-    @extend_schema(summary="List the tenant's fit reports (newest first)", tags=TAGS)
+    @extend_schema(summary="List the tenant's fit reports (newest first)",
+                   description="Every fit report asked for this tenant, with its status and summary.", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -167,7 +165,9 @@ class FitReportDetailApi(TenantScopedMixin, generics.RetrieveAPIView):
     def get_queryset(self):
         return selectors.fit_report_list(tenant=self.tenant)
 
-    @extend_schema(summary="Show a fit report: status and summary", tags=TAGS)
+    @extend_schema(summary="Show a fit report: status and summary",
+                   description="Its status and, once finished, the summary per entity: what the next sync would "
+                               "create, link, update, leave unchanged, skip or hold, and why.", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -183,7 +183,9 @@ class FitRecordListApi(TenantScopedMixin, generics.ListAPIView):
         report = generics.get_object_or_404(selectors.fit_report_list(tenant=self.tenant), pk=self.kwargs["report_id"])
         return selectors.fit_record_list(report=report)
 
-    @extend_schema(summary="List a fit report's records: each one's predicted outcome and reason", tags=TAGS)
+    @extend_schema(summary="List a fit report's records: each one's predicted outcome and reason",
+                   description="Each record the report read, with the outcome the next sync would give it and the "
+                               "reason; filter by entity and outcome.", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -195,7 +197,9 @@ FIT_COLUMNS = ["Record type", "JAGGAER id", "Prediction", "Outcome", "Reason", "
 class FitReportCsvApi(TenantScopedMixin, APIView):
     renderer_classes = [renderers.JSONRenderer, CsvRenderer]
 
-    @extend_schema(summary="Export a fit report's records as CSV", tags=TAGS, responses={
+    @extend_schema(summary="Export a fit report's records as CSV",
+                   description="One line per record of the report with its predicted outcome and reason, "
+                               "spreadsheet-safe.", tags=TAGS, responses={
         (200, "text/csv"): OpenApiResponse(description="One line per record.")})
     def get(self, request, tenant_id, report_id):
         report = generics.get_object_or_404(selectors.fit_report_list(tenant=self.tenant), pk=report_id)
@@ -216,7 +220,9 @@ class ReconciliationListApi(TenantScopedMixin, generics.ListAPIView):
     def get_queryset(self):
         return selectors.reconciliation_list(tenant=self.tenant)
 
-    @extend_schema(summary="List the tenant's reconciliations (newest first)", tags=TAGS)
+    @extend_schema(summary="List the tenant's reconciliations (newest first)",
+                   description="Every month-end reconciliation asked for this tenant, with its status and counts of "
+                               "findings.", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -246,7 +252,9 @@ class ReconciliationDetailApi(TenantScopedMixin, generics.RetrieveAPIView):
     def get_queryset(self):
         return selectors.reconciliation_list(tenant=self.tenant)
 
-    @extend_schema(summary="Show a reconciliation: status and findings per kind and severity", tags=TAGS)
+    @extend_schema(summary="Show a reconciliation: status and findings per kind and severity",
+                   description="Its status and, once finished, how many findings of each kind and severity it found.",
+                   tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -263,7 +271,9 @@ class FindingListApi(TenantScopedMixin, generics.ListAPIView):
                                            pk=self.kwargs["reconciliation_id"])
         return selectors.finding_list(reconciliation=found)
 
-    @extend_schema(summary="List a reconciliation's findings", tags=TAGS)
+    @extend_schema(summary="List a reconciliation's findings",
+                   description="Each difference found between JAGGAER and QuickBooks for the month, with its "
+                               "severity, both sides' values and the action that resolves it.", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -275,7 +285,9 @@ FINDING_COLUMNS = ["Kind", "Severity", "Record type", "JAGGAER id", "QuickBooks 
 class ReconciliationCsvApi(TenantScopedMixin, APIView):
     renderer_classes = [renderers.JSONRenderer, CsvRenderer]
 
-    @extend_schema(summary="Export a reconciliation's findings as CSV", tags=TAGS, responses={
+    @extend_schema(summary="Export a reconciliation's findings as CSV",
+                   description="One line per finding: kind, severity, both sides' ids and values and what to do, "
+                               "spreadsheet-safe.", tags=TAGS, responses={
         (200, "text/csv"): OpenApiResponse(description="One line per finding.")})
     def get(self, request, tenant_id, reconciliation_id):
         found = generics.get_object_or_404(selectors.reconciliation_list(tenant=self.tenant), pk=reconciliation_id)

@@ -77,6 +77,15 @@ class SyncRun(TenantOwnedModel):
     error_code = models.CharField(max_length=60, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     cancel_requested = models.BooleanField(default=False)
+    request_id = models.CharField(max_length=128, blank=True, default="", db_index=True,
+                                  help_text="X-Request-Id of the API request that asked for the run (empty if none).")
+    # Progress of a running run, written as its batches commit.
+    current_step = models.CharField(max_length=40, blank=True, default="")
+    step_seen = models.PositiveIntegerField(default=0, help_text="Records of the current step handled so far.")
+    step_total = models.PositiveIntegerField(null=True, blank=True,
+                                             help_text="JAGGAER's count of the step's records, when it gives one.")
+    step_started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True, help_text="When the progress was last written.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -35,6 +35,8 @@ class Partner(models.Model):
 
 class PartnerAPIKey(AbstractAPIKey):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                        help_text="When a request last authenticated with this key (to the minute).")
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "partner API key"
@@ -84,3 +86,27 @@ class Tenant(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
 
+
+
+class IdempotencyKey(models.Model):
+    """A partner's `Idempotency-Key`: claimed when its first request starts, then the answer it got (kept 24 h)."""
+
+    id = models.BigAutoField(primary_key=True)
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    # sha256 of the method, path and body: the same key with another request is refused.
+    fingerprint = models.CharField(max_length=64)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=2000)
+    request_id = models.CharField(max_length=128, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty while the request runs.")
+    content_type = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["partner", "key"], name="idempotency_key_unique_per_partner")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} ({self.key})"

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from core.api import StrictFieldsMixin
 from tenants.models import Tenant
 
 
-class TenantSerializer(serializers.ModelSerializer):
+class TenantSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Tenant
         fields = ["id", "name", "slug", "time_zone", "sync_hour", "schedule_paused", "next_sync_at", "is_active",

@@ -3,7 +3,10 @@
 Each write takes `actor` (core.actor) and writes its people-audit row in the transaction of the change.
 """
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 import audit
 from core.actor import Actor
@@ -130,6 +133,38 @@ def api_key_update(*, api_key: PartnerAPIKey, data: dict, actor: Actor) -> Partn
         audit.action(code, actor=actor, target_type="partner_api_key", target_id=api_key.pk, before=old, after=new,
                      data={"partner": str(api_key.partner_id), "prefix": api_key.prefix})
     return api_key
+
+
+def partner_api_key_add(*, partner: Partner, name: str, actor: Actor) -> tuple[PartnerAPIKey, str]:
+    """A partner's own new key (to rotate): refused (409) when it already has PARTNER_MAX_ACTIVE_KEYS usable
+    keys. The key is returned once."""
+    with transaction.atomic():
+        Partner.objects.select_for_update().filter(pk=partner.pk).first()   # one key count at a time per partner
+        active = partner_active_keys(partner=partner).count()
+        limit = settings.PARTNER_MAX_ACTIVE_KEYS
+        if active >= limit:
+            raise Conflict(f"This partner already has {active} active API keys (at most {limit}): revoke one you no "
+                           f"longer use first (POST /api/v1/api-keys/<id>/revoke).", code="too_many_api_keys")
+        return api_key_create(partner=partner, name=name, actor=actor)
+
+
+def partner_active_keys(*, partner: Partner):
+    return PartnerAPIKey.objects.filter(partner=partner, revoked=False).filter(
+        Q(expiry_date__isnull=True) | Q(expiry_date__gt=timezone.now()))
+
+
+def partner_api_key_revoke(*, api_key: PartnerAPIKey, calling_key: PartnerAPIKey, actor: Actor) -> PartnerAPIKey:
+    """Revokes one of a partner's keys; the calling key cannot revoke itself while it is the partner's last
+    active key (the partner would lock itself out)."""
+    with transaction.atomic():
+        Partner.objects.select_for_update().filter(pk=api_key.partner_id).first()
+        if api_key.revoked:
+            return api_key
+        others = partner_active_keys(partner=api_key.partner).exclude(pk=api_key.pk)
+        if api_key.pk == calling_key.pk and not others.exists():
+            raise Conflict("This is your only active API key: create a new one first (POST /api/v1/api-keys), then "
+                           "revoke this one with the new key.", code="last_api_key")
+        return api_key_update(api_key=api_key, data={"revoked": True}, actor=actor)
 
 
 def _tenant_set_active(*, tenant: Tenant, active: bool, actor: Actor) -> Tenant:

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actor import actor_from_request
+from core.api import no_body
 from core.tenancy import unscoped
 from webhooks import selectors, services
 from webhooks.filters import WebhookDeliveryFilter
@@ -42,7 +43,9 @@ class _PartnerLog:
                          description="Registers a public https:// URL for the event types given (all when none "
                                      "are given). The answer carries the signing secret once: store it to verify "
                                      "signatures. " + _SIGNING),
-    retrieve=extend_schema(summary="Show a webhook endpoint"),
+    retrieve=extend_schema(summary="Show a webhook endpoint",
+                           description="Its URL, event types, whether it is enabled (and why not, after a long "
+                                       "failure streak) and its secret's rotation state; never the secret."),
     partial_update=extend_schema(summary="Change a webhook endpoint",
                                  description="Change the URL, description, event types, or enable it again after "
                                              "it was disabled: its pending deliveries are then sent."),
@@ -72,6 +75,10 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mix
         serializer.instance = services.endpoint_update(endpoint=serializer.instance, data=serializer.validated_data,
                                                        actor=actor_from_request(self.request))
 
+    @no_body
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, instance):
         services.endpoint_delete(endpoint=instance, actor=actor_from_request(self.request))
 
@@ -82,6 +89,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mix
                                "you can switch your verifier without missing an event; then only the new one "
                                "signs.")
     @action(detail=True, methods=["post"], url_path="rotate-secret")
+    @no_body
     def rotate_secret(self, request, endpoint_id=None):
         endpoint = self.get_object()
         secret = services.endpoint_rotate_secret(endpoint=endpoint, actor=actor_from_request(request))
@@ -112,6 +120,7 @@ class WebhookRedeliverView(_PartnerLog, APIView):
                    responses={202: WebhookDeliverySerializer},
                    description="Queues the delivery's event again, as a new delivery with the same `webhook-id` "
                                "(verify and de-duplicate on it). The endpoint must be enabled.")
+    @no_body
     def post(self, request, endpoint_id, delivery_id):
         if delivery_id > _BIGINT_MAX:      # no such row, and beyond what the database can compare
             raise Http404

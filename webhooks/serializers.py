@@ -1,19 +1,11 @@
 from rest_framework import serializers
 
+from core.api import StrictFieldsMixin
 from webhooks.events import EVENT_TYPES
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
-class _RefuseUnknownFields:
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - {name for name, f in self.fields.items() if not f.read_only})
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
-
-
-class WebhookEndpointSerializer(_RefuseUnknownFields, serializers.ModelSerializer):
+class WebhookEndpointSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     url = serializers.URLField(max_length=2000, help_text="Where events are POSTed: a public https:// URL.")
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_TYPES), required=False, allow_empty=True, max_length=50,

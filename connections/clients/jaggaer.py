@@ -184,6 +184,8 @@ class JaggaerClient:
             http.use_policy(JAGGAER_POLICY)
         self.http = http
         self.request_counts: Counter = Counter()
+        # `totRecords` of the last list page read per entity: the size of what a run is reading (its progress).
+        self.page_totals: dict[str, int] = {}
 
     def close(self) -> None:
         self.http.close()
@@ -238,9 +240,11 @@ class JaggaerClient:
                 raise JaggaerError(f"JAGGAER's {list_key!r} for {entity} is not a list", status=200, code="no_list")
             if not rows:
                 return
+            total = body.get("totRecords")
+            if isinstance(total, int) or (isinstance(total, str) and total.isdigit()):
+                self.page_totals[entity] = int(total)
             yield rows
             start += len(rows)
-            total = body.get("totRecords")
             if total is not None and start > int(total):
                 return
 

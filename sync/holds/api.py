@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import django_filters
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
+from core.api import cursor_page
 from sync.holds.selectors import hold_list, holds_waiting_on
 from sync.models import Hold
 from tenants.permissions import TenantScopedMixin
@@ -14,16 +16,16 @@ TAGS = ["holds"]
 
 
 class HoldSerializer(serializers.Serializer):
-    """A record the pipeline holds back, and what would release it."""
-
+    # A record the pipeline holds back, and what would release it: named like the audit's record rows.
+    id = serializers.IntegerField()
     entity = serializers.CharField()
     source_id = serializers.CharField()
     reason = serializers.CharField()
-    detail = serializers.CharField()
+    message = serializers.CharField(source="detail", help_text="Why it is held and what would release it.")
     waits_on = serializers.ListField(child=serializers.CharField(),
                                      help_text="Codes or ids whose fix would release it (GL code, company id...).")
-    since = serializers.DateTimeField(source="first_held_at")
-    last_held_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(source="first_held_at", help_text="When it was first held.")
+    last_held_at = serializers.DateTimeField(help_text="When a run last held it again.")
     last_run_id = serializers.UUIDField(allow_null=True)
 
 
@@ -42,9 +44,14 @@ class HoldListApi(TenantScopedMixin, generics.ListAPIView):
     queryset = Hold.objects.none()
     serializer_class = HoldSerializer
     filterset_class = HoldFilter
-    ordering_fields = ["first_held_at", "last_held_at", "entity"]
+    pagination_class = cursor_page("-first_held_at", "-id")
+    filter_backends = [DjangoFilterBackend]
 
-    @extend_schema(summary="Records held back, with the reason, what they wait on and since when", tags=TAGS)
+    @extend_schema(description="Records that cannot be written yet, with the reason, a message saying what would "
+                               "release them, the codes or ids they wait on, and since when (`created_at`). A held "
+                               "record is retried on every run and released once its cause is fixed. Newest first, in"
+                               " cursor pages: follow `next`.",
+                   summary="Records held back, with the reason, what they wait on and since when", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

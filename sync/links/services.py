@@ -22,8 +22,9 @@ def link_forget(*, tenant, kind: str, source_id: str, actor: Actor) -> dict:
     """Forget what a JAGGAER record was written as in QBO (e.g. the QBO object was deleted there): the
     next run matches or writes it again (vendors by name, documents by DocNumber and vendor)."""
     if kind not in LINKS:
-        raise ApplicationError(f"Unknown link kind {kind!r}; use one of {', '.join(LINKS)}.", code="invalid_kind",
-                               fields={"kind": ["Unknown kind."]})
+        entities = ", ".join(entity for _, _, entity in LINKS.values())
+        raise ApplicationError(f"Unknown entity {kind!r}; use one of {entities}.", code="invalid_entity",
+                               fields={"entity": ["Unknown entity."]})
     model, key, _ = LINKS[kind]
     link = model.objects.for_tenant(tenant).filter(**{key: source_id}).first()
     if link is None:

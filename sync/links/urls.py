@@ -5,5 +5,5 @@ from django.urls import path
 from sync.links import api
 
 urlpatterns = [
-    path("links/<str:kind>/<str:source_id>", api.LinkForgetApi.as_view(), name="sync-link-forget"),
+    path("links/<str:entity>/<str:source_id>", api.LinkForgetApi.as_view(), name="sync-link-forget"),
 ]

@@ -134,7 +134,7 @@ class InvoiceStep(DocumentStep):
             return self.held(record, HoldSpec(
                 "document_type_changed", f"The document became a {what} after QuickBooks {LABEL[link.qbo_entity]} "
                 f"{link.qbo_id} was written for it. Change it back in JAGGAER, or delete that {LABEL[link.qbo_entity]} "
-                f"in QuickBooks and forget its link (admin 'Bill links', or DELETE .../links/invoice/"
+                f"in QuickBooks and forget its link (admin 'Bill links', or DELETE .../links/invoices/"
                 f"{record.source_id}) to write it as a {what}.", [link.qbo_id]))
         return self._write(ctx, page, record, draft, link, content)
 
@@ -172,7 +172,7 @@ class InvoiceStep(DocumentStep):
                 return self.held(record, HoldSpec(
                     "bill_missing_in_qbo", f"QuickBooks {LABEL[link.qbo_entity]} {link.qbo_id}, written for this "
                     f"{what}, no longer exists (deleted in QuickBooks). To write it again, forget its link: admin "
-                    f"'Bill links', or DELETE .../links/invoice/{record.source_id}.",
+                    f"'Bill links', or DELETE .../links/invoices/{record.source_id}.",
                     [link.qbo_id]))
             line_ids = dict(link.lines)
         else:
@@ -220,7 +220,7 @@ class InvoiceStep(DocumentStep):
             if po.qbo_status == "Deleted":
                 return HoldSpec("po_missing_in_qbo", f"PO {number}, named on line {line.number}, was deleted in "
                                 f"QuickBooks (purchase order {po.qbo_po_id}). Forget the PO's link (admin 'Purchase "
-                                f"order links', or DELETE .../links/purchase_order/{po.jaggaer_po_id}) and replay the "
+                                f"order links', or DELETE .../links/purchase_orders/{po.jaggaer_po_id}) and replay the "
                                 "PO: this invoice is posted once the PO is written again.", [number])
             if po.qbo_vendor_id and po.qbo_vendor_id != vendor_id:
                 return HoldSpec("po_vendor_mismatch", f"PO {number} belongs to another QuickBooks vendor "

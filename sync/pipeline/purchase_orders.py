@@ -178,7 +178,7 @@ class PurchaseOrderStep(DocumentStep):
                 return self.held(record, HoldSpec(
                     "po_missing_in_qbo", f"QuickBooks purchase order {link.qbo_po_id}, written for this PO, no "
                     "longer exists (deleted in QuickBooks). To write it again, forget its link: admin 'Purchase "
-                    f"order links', or DELETE .../links/purchase_order/{record.source_id}.", [link.qbo_po_id]))
+                    f"order links', or DELETE .../links/purchase_orders/{record.source_id}.", [link.qbo_po_id]))
             line_ids = dict(link.lines)
         else:
             target = self._existing(ctx, page, draft, doc, vendor_id)

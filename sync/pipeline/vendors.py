@@ -104,7 +104,7 @@ class VendorStep(RecordStep):
                 return Result(record, Outcome.HELD, hold=HoldSpec(
                     "vendor_missing", f"QuickBooks vendor {link.qbo_vendor_id}, linked to this supplier, no longer "
                     f"exists (deleted or merged in QuickBooks). To match or create it again, forget its link: admin "
-                    f"'Vendor links', or DELETE .../links/supplier/{record.source_id}.", [link.qbo_vendor_id]))
+                    f"'Vendor links', or DELETE .../links/suppliers/{record.source_id}.", [link.qbo_vendor_id]))
         name = draft.display_name
         if normalize_name(name) in self.other_names:
             name = with_suffix(name)

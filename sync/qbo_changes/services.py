@@ -104,7 +104,7 @@ def _documents_deleted(tenant, changes: list[dict], objects: dict) -> list[dict]
                        "qbo_id": link.qbo_po_id, "outcome": "held", "reason": "po_missing_in_qbo",
                        "message": f"QuickBooks purchase order {link.qbo_po_id} (PO {link.po_number}) was deleted in "
                                   f"QuickBooks. Invoices billing it wait. To write it again, forget its link "
-                                  f"(admin 'Purchase order links', or DELETE .../links/purchase_order/"
+                                  f"(admin 'Purchase order links', or DELETE .../links/purchase_orders/"
                                   f"{link.jaggaer_po_id}) and replay the PO."})
     bill_ids = [obj_id for entity, obj_id in deleted if entity in ("Bill", "VendorCredit")]
     for link in BillLink.objects.for_tenant(tenant).filter(qbo_id__in=bill_ids):
@@ -112,7 +112,7 @@ def _documents_deleted(tenant, changes: list[dict], objects: dict) -> list[dict]
                        "qbo_id": link.qbo_id, "outcome": "held", "reason": "bill_missing_in_qbo",
                        "message": f"QuickBooks {link.qbo_entity} {link.qbo_id} (invoice {link.invoice_number}) was "
                                   f"deleted in QuickBooks. If that was a mistake, forget its link (admin 'Bill "
-                                  f"links', or DELETE .../links/invoice/{link.jaggaer_invoice_id}) and replay it."})
+                                  f"links', or DELETE .../links/invoices/{link.jaggaer_invoice_id}) and replay it."})
     return events
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
 
 from core.actor import actor_from_request
 from sync.models import Cursor, SyncRun
@@ -37,14 +38,14 @@ class DurationMixin:
 
 @admin.register(SyncRun)
 class SyncRunAdmin(DurationMixin, admin.ModelAdmin):
-    list_display = ["created_at", "tenant", "trigger", "status_badge", "duration", "written", "held", "failed",
-                    "error_code"]
+    list_display = ["created_at", "tenant", "trigger", "status_badge", "progress", "duration", "written", "held",
+                    "failed", "error_code"]
     list_filter = ["status", "trigger", "tenant"]
     list_select_related = ["tenant"]
-    search_fields = ["=id", "tenant__slug", "tenant__name"]
-    readonly_fields = ["id", "tenant", "trigger", "status", "full", "entities", "targets", "counts", "duration",
-                       "error_system", "error_code", "error_message", "cancel_requested", "created_at", "started_at",
-                       "finished_at"]
+    search_fields = ["=id", "tenant__slug", "tenant__name", "=request_id"]
+    readonly_fields = ["id", "tenant", "trigger", "status", "progress", "full", "entities", "targets", "counts",
+                       "duration", "error_system", "error_code", "error_message", "cancel_requested", "request_id",
+                       "created_at", "started_at", "finished_at"]
     fields = readonly_fields
     actions = ["cancel"]
     show_full_result_count = False
@@ -58,6 +59,18 @@ class SyncRunAdmin(DurationMixin, admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         return badge(obj.status, RUN_COLOURS.get(obj.status, "#757575"), obj.error_message)
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        if not obj.current_step:
+            return "-"
+        of = f" of {obj.step_total}" if obj.step_total else ""
+        percent = f" ({min(100, round(100 * obj.step_seen / obj.step_total))} %)" if obj.step_total else ""
+        elapsed = ""
+        if obj.started_at:
+            seconds = int(((obj.finished_at or timezone.now()) - obj.started_at).total_seconds())
+            elapsed = f", {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d} elapsed"
+        return f"{obj.current_step}: {obj.step_seen}{of} records{percent}{elapsed}"
 
     @admin.display(description="written")
     def written(self, obj):

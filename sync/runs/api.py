@@ -2,7 +2,9 @@
 
 import logging
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,10 +12,12 @@ from rest_framework.views import APIView
 from audit.selectors import record_event_list
 from audit.serializers import RecordEventSerializer
 from core.actor import actor_from_request
+from core.api import CursorPage, StrictFieldsMixin, no_body
 from core.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs.lifecycle import (
+    record_replay_request,
     replay_request,
     runs_perform_in_request,
     sync_request,
@@ -29,15 +33,57 @@ logger = logging.getLogger(__name__)
 REPLAY_TAGS = ["audit"]   # where partners find replays in the API docs, next to the records they replay
 
 
+class SyncRunErrorSerializer(serializers.Serializer):
+    system = serializers.CharField(help_text="'jaggaer', 'qbo', or empty when the error is ours.")
+    code = serializers.CharField()
+    message = serializers.CharField(help_text="What happened and what to do, for a person.")
+
+
+class RunProgressSerializer(serializers.Serializer):
+    step = serializers.CharField(allow_null=True, help_text="The step running now (or the last one run).")
+    seen = serializers.IntegerField(help_text="Records of the step handled so far.")
+    total = serializers.IntegerField(allow_null=True, help_text="JAGGAER's count of the step's records, when it "
+                                                                "gives one (an estimate: records change meanwhile).")
+    percent = serializers.FloatField(allow_null=True, help_text="seen / total, 0-100; null without a total.")
+    step_started_at = serializers.DateTimeField(allow_null=True)
+    elapsed_seconds = serializers.FloatField(allow_null=True, help_text="Since the run started (to its end once "
+                                                                        "finished).")
+    updated_at = serializers.DateTimeField(allow_null=True, help_text="When the progress was last written.")
+
+
+def run_progress(run: SyncRun) -> dict:
+    # Pure reading of the run's progress columns (written by sync.runs.lifecycle.run_progress_write).
+    total = run.step_total
+    percent = round(min(100.0, 100.0 * run.step_seen / total), 1) if total else None
+    if run.status == SyncRun.Status.SUCCEEDED and total:
+        percent = 100.0
+    end = run.finished_at or timezone.now()
+    elapsed = round((end - run.started_at).total_seconds(), 3) if run.started_at else None
+    return {"step": run.current_step or None, "seen": run.step_seen, "total": total, "percent": percent,
+            "step_started_at": run.step_started_at, "elapsed_seconds": elapsed, "updated_at": run.progress_at}
+
+
 class SyncRunSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
     duration_seconds = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    entities = serializers.ListField(child=serializers.ChoiceField(choices=STEP_NAMES), read_only=True,
+                                     help_text="Steps asked for; empty means all.")
+    counts = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()), read_only=True,
+        help_text="Per step, records per outcome (created, updated, unchanged, held, failed, skipped), e.g. "
+                  "{\"suppliers\": {\"created\": 3, \"held\": 1}}.")
 
     class Meta:
         model = SyncRun
-        fields = ["id", "trigger", "status", "full", "entities", "counts", "error", "cancel_requested",
-                  "created_at", "started_at", "finished_at", "duration_seconds"]
+        fields = ["id", "trigger", "status", "full", "entities", "counts", "progress", "error", "cancel_requested",
+                  "request_id", "created_at", "started_at", "finished_at", "duration_seconds"]
 
+    @extend_schema_field(RunProgressSerializer)
+    def get_progress(self, run) -> dict:
+        return RunProgressSerializer(run_progress(run)).data
+
+    @extend_schema_field(SyncRunErrorSerializer(allow_null=True))
     def get_error(self, run) -> dict | None:
         if not (run.error_code or run.error_message):
             return None
@@ -49,7 +95,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
         return None
 
 
-class SyncRequestSerializer(serializers.Serializer):
+class SyncRequestSerializer(StrictFieldsMixin, serializers.Serializer):
     full = serializers.BooleanField(default=False, help_text="Read everything, not only what changed.")
     entities = serializers.ListField(child=serializers.ChoiceField(choices=STEP_NAMES), required=False,
                                      max_length=len(STEP_NAMES),
@@ -60,23 +106,33 @@ class SyncRunListApi(TenantScopedMixin, generics.ListAPIView):
     serializer_class = SyncRunSerializer
     throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
     filterset_fields = ["status", "trigger"]
-    ordering_fields = ["created_at"]
+    pagination_class = CursorPage
+    filter_backends = [DjangoFilterBackend]
 
     def get_queryset(self):
         return run_list(tenant=self.tenant)
 
-    @extend_schema(summary="List the tenant's sync runs (newest first)")
+    @extend_schema(description="Scheduled, requested and replay runs, newest first, with their status, counts per "
+                               "step and outcome, progress and error. Cursor pages: follow `next`.",
+                   summary="List the tenant's sync runs (newest first)")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(summary="Start a sync now", request=SyncRequestSerializer,
+    @extend_schema(description="Queues a run of all steps (or of `entities`), reading only what changed since the "
+                               "last run unless `full`. Answers 202 with the run; follow it with GET "
+                               "…/syncs/{run_id}. 409 `sync_already_running` while another run of the tenant is "
+                               "queued or running; 409 `connection_not_usable` when a connection is missing, needs "
+                               "re-authorization or is in error (the error says which and what to do). Send an "
+                               "`Idempotency-Key` to retry safely.",
+                   summary="Start a sync now", request=SyncRequestSerializer,
                    responses={202: SyncRunSerializer, 409: OpenApiResponse(description="A run is already going; "
                               "error.run names it.")})
     def post(self, request, *args, **kwargs):
         body = SyncRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         run = sync_request(tenant=self.tenant, trigger=SyncRun.Trigger.API, full=body.validated_data["full"],
-                           entities=body.validated_data.get("entities"), actor=actor_from_request(request))
+                           entities=body.validated_data.get("entities"), actor=actor_from_request(request),
+                           check_connections=True)
         run.refresh_from_db()
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -88,14 +144,19 @@ class SyncRunDetailApi(TenantScopedMixin, generics.RetrieveAPIView):
     def get_queryset(self):
         return run_list(tenant=self.tenant)
 
-    @extend_schema(summary="Show a sync run: status, counts per entity and outcome, the error that stopped it")
+    @extend_schema(description="Status, counts per step and outcome, progress (the step running, records seen of "
+                               "JAGGAER's total, percent, elapsed time) and the error that stopped it.",
+                   summary="Show a sync run: status, counts per entity and outcome, the error that stopped it")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
 
 class SyncRunCancelApi(TenantScopedMixin, APIView):
-    @extend_schema(summary="Ask a run to stop (it stops between batches)", request=None,
+    @extend_schema(description="A queued run does not start; a running one stops after its current batch. Answers "
+                               "202; the run's status becomes cancelled. Takes no body.",
+                   summary="Ask a run to stop (it stops between batches)", request=None,
                    responses={202: SyncRunSerializer})
+    @no_body
     def post(self, request, *args, tenant_id=None, run_id=None):
         run = generics.get_object_or_404(run_list(tenant=self.tenant), pk=run_id)
         run = sync_run_cancel(run=run, actor=actor_from_request(request))
@@ -105,8 +166,12 @@ class SyncRunCancelApi(TenantScopedMixin, APIView):
 # ---------------------------------------------------------------------------- replays
 
 class ReplayAnswerSerializer(serializers.Serializer):
-    run = serializers.DictField(help_text="The replay run (trigger 'replay').")
+    run = SyncRunSerializer(help_text="The replay run (trigger 'replay').")
     records = RecordEventSerializer(many=True, help_text="What happened to the replayed records (once finished).")
+
+
+class ReplayFailedAnswerSerializer(ReplayAnswerSerializer):
+    targets = serializers.DictField(child=serializers.IntegerField(), help_text="Records replayed per entity.")
 
 
 def _replay_answer(run: SyncRun, targets: dict[str, list[str]]) -> dict:
@@ -125,11 +190,12 @@ class RecordReplayApi(TenantScopedMixin, APIView):
                                "nothing when QuickBooks already has this version. Runs in the request when tasks "
                                "run in process (200), else queued (202).",
                    tags=REPLAY_TAGS, request=None, responses={200: ReplayAnswerSerializer, 202: ReplayAnswerSerializer})
+    @no_body
     def post(self, request, tenant_id, entity, source_id):
         targets = {entity: [source_id]}
         inline = runs_perform_in_request()
-        run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
-                             enqueue=not inline)
+        run = record_replay_request(tenant=self.tenant, entity=entity, source_id=source_id,
+                                    actor=actor_from_request(request), enqueue=not inline)
         if inline:
             run = sync_run_perform(run_id=run.pk)
         run.refresh_from_db()
@@ -140,13 +206,16 @@ class RecordReplayApi(TenantScopedMixin, APIView):
 class RunReplayFailedApi(TenantScopedMixin, APIView):
     throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
 
-    @extend_schema(summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
-                   tags=REPLAY_TAGS, request=None, responses={202: ReplayAnswerSerializer})
+    @extend_schema(description="Queues a replay run of the run's failed and held records. 400 `nothing_to_replay` "
+                               "when there are none; 409 while another run goes or a connection cannot be used.",
+                   summary="Replay every failed and held record of a run (as a new run with trigger 'replay')",
+                   tags=REPLAY_TAGS, request=None, responses={202: ReplayFailedAnswerSerializer})
+    @no_body
     def post(self, request, tenant_id, run_id):
         origin = generics.get_object_or_404(run_list(tenant=self.tenant), pk=run_id)
         targets = replay_targets_of_run(run=origin)
         run = replay_request(tenant=self.tenant, targets=targets, actor=actor_from_request(request),
-                             origin_run=origin)
+                             origin_run=origin, check_connections=True)
         run.refresh_from_db()
         answer = _replay_answer(run, targets)
         answer["targets"] = {entity: len(ids) for entity, ids in targets.items()}

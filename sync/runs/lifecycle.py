@@ -19,11 +19,12 @@ from django.utils import timezone
 import audit
 import webhooks
 from connections.exceptions import SYSTEM_NAMES, ConnectionFailure, RemoteError, TransportError
-from connections.health import connection_record_failure
+from connections.health import connection_record_failure, connections_usable_check
 from connections.models import ConnectionStatus, JaggaerConnection, QboConnection
 from connections.tokens import jaggaer_client_for_tenant, qbo_client_for_tenant
 from core import context, metrics, shutdown
 from core.actor import Actor
+from core.api import rfc3339
 from core.exceptions import ApplicationError, Conflict
 from core.tenancy import tenant_scope, unscoped
 from sync.models import Hold, SyncRun
@@ -31,7 +32,7 @@ from sync.pipeline.engine import RunCancelled, RunContext
 from sync.pipeline.steps import STEP_NAMES, STEPS
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew
 from sync.runs.queues import DAILY_QUEUE, run_queues
-from sync.runs.replay import replay_records, replay_targets_clean
+from sync.runs.replay import replay_jaggaer_entity, replay_records, replay_targets_clean
 from tenants.models import Tenant
 from tenants.services import tenant_require_active
 
@@ -54,7 +55,7 @@ class WorkerStopping(RunCancelled):
 
 def _run_summary(run: SyncRun) -> dict:
     return {"id": str(run.pk), "status": run.status, "trigger": run.trigger,
-            "created_at": run.created_at.isoformat() if run.created_at else None}
+            "created_at": rfc3339(run.created_at)}
 
 
 def _noun(run: SyncRun) -> str:
@@ -99,16 +100,19 @@ def sync_run_create(*, tenant, trigger: str = SyncRun.Trigger.API, full: bool = 
         raise ApplicationError(f"Unknown entities {', '.join(unknown)}; choose from {', '.join(STEP_NAMES)}.",
                                code="invalid_entities", fields={"entities": [f"Unknown: {', '.join(unknown)}"]})
     return SyncRun.objects.create(tenant=tenant, trigger=trigger, full=full, entities=entities,
-                                  targets=targets or {})
+                                  targets=targets or {}, request_id=context.request_id() or "")
 
 
 def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bool = False,
                  entities: list[str] | None = None, targets: dict[str, list[str]] | None = None,
-                 enqueue: bool = True, actor: Actor | None = None) -> SyncRun:
+                 enqueue: bool = True, actor: Actor | None = None, check_connections: bool = False) -> SyncRun:
     """A queued run holding the tenant's lease, handed to a worker after commit; 409 while one runs.
     With `targets`, a replay of those records only. With `actor` (a person asked for a sync), audited as
-    sync.request in the same transaction (a replay's row is written by `replay_request`)."""
+    sync.request in the same transaction (a replay's row is written by `replay_request`). With
+    `check_connections`, a connection that cannot be used now is a 409 saying which and what to do."""
     tenant_require_active(tenant=tenant)
+    if check_connections:
+        connections_usable_check(tenant=tenant)
     with transaction.atomic():
         run = sync_run_create(tenant=tenant, trigger=trigger, full=full, entities=entities, targets=targets)
         if not lease_acquire(tenant=tenant, run=run, seconds=settings.SYNC_QUEUED_LEASE_SECONDS):
@@ -125,10 +129,12 @@ def sync_request(*, tenant: Tenant, trigger: str = SyncRun.Trigger.API, full: bo
 
 
 def replay_request(*, tenant: Tenant, targets: dict[str, list[str]], actor: Actor,
-                   origin_run: SyncRun | None = None, enqueue: bool = True) -> SyncRun:
+                   origin_run: SyncRun | None = None, enqueue: bool = True, check_connections: bool = False) -> SyncRun:
     """A queued replay of `targets` ({entity: [source id, ...]}): the run lifecycle with a target list,
     audited as record.replay (or run.replay_failed with `origin_run`) in the same transaction."""
     tenant_require_active(tenant=tenant)
+    if check_connections:
+        connections_usable_check(tenant=tenant)
     ordered = replay_targets_clean(targets=targets)
     total = sum(len(ids) for ids in ordered.values())
     with transaction.atomic():
@@ -144,6 +150,29 @@ def replay_request(*, tenant: Tenant, targets: dict[str, list[str]], actor: Acto
     return run
 
 
+def record_replay_request(*, tenant: Tenant, entity: str, source_id: str, actor: Actor,
+                          enqueue: bool = True) -> SyncRun:
+    """A replay of one record, asked for by a caller: both connections must be usable (409), and JAGGAER
+    must have the record (404, and no run is created); then as `replay_request`."""
+    tenant_require_active(tenant=tenant)
+    jaggaer_entity = replay_jaggaer_entity(entity=entity)
+    connections_usable_check(tenant=tenant)
+    try:
+        jaggaer_client_for_tenant(tenant).get(jaggaer_entity, source_id)
+    except ConnectionFailure as e:
+        raise ApplicationError(e.message, code="connection_not_usable", status_code=409,
+                               extra={"connection": {"system": e.system, "status": e.reason}}) from e
+    except RemoteError as e:
+        if e.status == 404 or e.code == "not_found":
+            raise ApplicationError(f"JAGGAER has no {entity} record {source_id!r}; nothing was replayed. Check the "
+                                   f"id (the JAGGAER id, not the document number).", code="not_in_jaggaer",
+                                   status_code=404) from e
+        # Any other answer (JAGGAER down, slow...): the replay is asked for and its run says what happened.
+    except TransportError:
+        pass
+    return replay_request(tenant=tenant, targets={entity: [source_id]}, actor=actor, enqueue=enqueue)
+
+
 # ----------------------------------------------------------------------------- perform
 
 def run_finish(run: SyncRun, status: str, *, system: str = "", code: str = "", message: str = "") -> None:
@@ -151,8 +180,14 @@ def run_finish(run: SyncRun, status: str, *, system: str = "", code: str = "", m
     run.status = status
     run.finished_at = timezone.now()
     run.error_system, run.error_code, run.error_message = system, code, message
+    fields = ["status", "finished_at", "counts", "error_system", "error_code", "error_message"]
+    if run.current_step:       # the last step's final count (progress is written at most every few seconds)
+        step_counts = (run.counts or {}).get(run.current_step, {})
+        run.step_seen = sum(v for v in step_counts.values() if isinstance(v, int))
+        run.progress_at = run.finished_at
+        fields += ["step_seen", "progress_at"]
     with transaction.atomic(), tenant_scope(run.tenant_id):
-        run.save(update_fields=["status", "finished_at", "counts", "error_system", "error_code", "error_message"])
+        run.save(update_fields=fields)
         run_events_emit(run=run)
     metrics.run_finished(trigger=run.trigger, status=status,
                          seconds=(run.finished_at - run.started_at).total_seconds() if run.started_at else None)
@@ -186,7 +221,26 @@ def run_events_emit(*, run: SyncRun) -> None:
             "by_reason": {row["reason"]: row["n"] for row in held}, "examples": examples})
 
 
-def _heartbeat(run: SyncRun, progress: Callable | None) -> Callable[[str, dict], None]:
+def run_progress_write(run: SyncRun, step: str, counts: dict, *, total: int | None = None) -> None:
+    """Writes where a run is: its step, the step's records handled so far and JAGGAER's count of them (when
+    known). Written when the step or the total changes, else at most every SYNC_PROGRESS_SECONDS; the run's
+    finish writes the last step's final count."""
+    now = timezone.now()
+    new_step = step != run.current_step
+    if (not new_step and total == run.step_total and run.progress_at is not None
+            and (now - run.progress_at).total_seconds() < settings.SYNC_PROGRESS_SECONDS):
+        return
+    changes = {"current_step": step, "step_seen": sum(v for v in counts.values() if isinstance(v, int)),
+               "step_total": total, "progress_at": now}
+    if new_step:
+        changes["step_started_at"] = now
+    SyncRun.objects.filter(pk=run.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(run, name, value)
+
+
+def _heartbeat(run: SyncRun, progress: Callable | None,
+               total_of: Callable[[str], int | None] | None = None) -> Callable[[str, dict], None]:
     last = [time.monotonic()]
 
     def beat(step: str, counts: dict) -> None:
@@ -196,10 +250,19 @@ def _heartbeat(run: SyncRun, progress: Callable | None) -> Callable[[str, dict],
             if not lease_renew(run=run):
                 raise LeaseLost("The run lost its lease to another run and stopped between batches.")
             last[0] = time.monotonic()
+        run_progress_write(run, step, counts, total=total_of(step) if total_of else None)
         if progress:
             progress(step, counts)
 
     return beat
+
+
+def _step_total(jaggaer) -> Callable[[str], int | None]:
+    def total_of(step: str) -> int | None:
+        entity = getattr(STEPS.get(step), "jaggaer_entity", None)
+        return getattr(jaggaer, "page_totals", {}).get(entity) if entity else None
+
+    return total_of
 
 
 def sync_run_perform(*, run_id, progress: Callable | None = None,
@@ -246,7 +309,8 @@ def _perform(*, run: SyncRun, progress: Callable | None) -> SyncRun:
             run.started_at = timezone.now()
             run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
             return run
-        run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer, progress=_heartbeat(run, progress))
+        run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer,
+                               progress=_heartbeat(run, progress, _step_total(jaggaer)))
     finally:
         lease_release(run=run)
     if run.error_code == WorkerStopping.code:

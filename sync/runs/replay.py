@@ -35,6 +35,12 @@ def replay_entity_check(*, entity: str) -> None:
                                fields={"entity": ["Not a replayable entity."]})
 
 
+def replay_jaggaer_entity(*, entity: str) -> str:
+    """The JAGGAER entity a replayable step reads its records from."""
+    replay_entity_check(entity=entity)
+    return STEPS[entity].jaggaer_entity
+
+
 def replay_targets_clean(*, targets: dict[str, list[str]]) -> dict[str, list[str]]:
     """The targets without duplicates, in step order; refused when unknown, empty or too many."""
     targets = {entity: list(dict.fromkeys(str(s) for s in ids)) for entity, ids in targets.items() if ids}

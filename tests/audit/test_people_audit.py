@@ -9,6 +9,7 @@ from audit.models import Action
 from core.actor import SYSTEM
 from sync.models import QboCatalogItem, SyncRun
 from tests.connections.support import JAGGAER_CLIENT_SECRET
+from tests.factories import connections_stored
 
 pytestmark = pytest.mark.django_db
 
@@ -132,6 +133,7 @@ def test_tenant_create_update_schedule_and_deactivate_are_audited(alice):
 
 
 def test_sync_request_and_cancel_are_audited(alice, tenant, django_capture_on_commit_callbacks):
+    connections_stored(tenant)
     with django_capture_on_commit_callbacks(execute=False):
         run_id = alice.client.post(f"{_base(tenant)}/syncs", {"entities": ["suppliers"]}, format="json").json()["id"]
     requested = _only(tenant, "sync.request")

@@ -119,11 +119,13 @@ def test_only_record_steps_can_be_replayed(alice, connected):
     assert not SyncRun.objects.exists()
 
 
-def test_a_record_jaggaer_no_longer_has_is_reported_as_failed(alice, connected, qbo_sandbox):
-    answer = _replay(alice, connected, "C-99999").json()
-    assert answer["run"]["status"] == "succeeded"
-    [record] = answer["records"]
-    assert (record["outcome"], record["reason"]) == ("failed", "not_in_jaggaer")
+def test_a_record_jaggaer_does_not_have_is_a_404_and_creates_no_run(alice, connected, qbo_sandbox):
+    answer = _replay(alice, connected, "C-99999")
+    assert answer.status_code == 404
+    error = answer.json()["error"]
+    assert error["code"] == "not_in_jaggaer" and "C-99999" in error["message"]
+    assert not SyncRun.objects.exists()
+    assert not Action.objects.filter(action="record.replay").exists()
     assert qbo_writes(qbo_sandbox) == 0
 
 

@@ -76,7 +76,7 @@ def test_the_full_connect_flow_through_the_api_and_the_callback(alice, tenant, a
     assert query["client_id"] == ["ml-sandbox-client"] and "client_secret" not in query
 
     response = anon_client.get(consent(url))
-    assert redirect_query(response) == {"tab": "connections", "status": "connected"}
+    assert redirect_query(response) == {"tab": "connections", "status": "connected", "tenant_id": str(tenant.pk)}
 
     connection = QboConnection.objects.get(tenant=tenant)
     assert connection.status == ConnectionStatus.CONNECTED and connection.realm_id == DEFAULT_REALM
@@ -100,7 +100,7 @@ def test_without_a_return_url_the_callback_answers_json_or_html(alice, tenant, a
     response = anon_client.get(path)
     assert response.status_code == 200
     assert response.json() == {"status": "connected", "reason": "connected", "realm_id": DEFAULT_REALM,
-                               "message": "QuickBooks Online is connected."}
+                               "tenant_id": str(tenant.pk), "message": "QuickBooks Online is connected."}
     again = anon_client.get(path, HTTP_ACCEPT="text/html")
     assert again.status_code == 400 and again["Content-Type"].startswith("text/html")
     assert b"already used" in again.content
@@ -111,7 +111,7 @@ def test_a_replayed_state_is_refused_and_the_connection_untouched(alice, tenant,
     anon_client.get(path)
     before = stored(tenant)
     replay = anon_client.get(path)
-    assert redirect_query(replay)["reason"] == "state_already_used"
+    assert redirect_query(replay)["code"] == "state_already_used"
     assert stored(tenant) == before
     assert token_calls(qbo_app) == 1
 
@@ -147,7 +147,7 @@ def test_an_expired_state_is_refused(alice, tenant, anon_client, qbo_app, settin
     path = consent(authorize(alice, tenant, return_url=RETURN_URL).json()["authorization_url"])
     settings.QBO_STATE_MAX_AGE = -1
     assert redirect_query(anon_client.get(path)) == {"tab": "connections", "status": "error",
-                                                     "reason": "state_expired"}
+                                                     "code": "state_expired", "tenant_id": str(tenant.pk)}
     assert not QboConnection.objects.filter(tenant=tenant).exists()
     assert token_calls(qbo_app) == 0
 
@@ -156,7 +156,7 @@ def test_a_state_past_its_row_expiry_is_refused(alice, tenant, anon_client, qbo_
     from django.utils import timezone
     path = consent(authorize(alice, tenant, return_url=RETURN_URL).json()["authorization_url"])
     QboOAuthState.objects.update(expires_at=timezone.now())
-    assert redirect_query(anon_client.get(path))["reason"] == "state_expired"
+    assert redirect_query(anon_client.get(path))["code"] == "state_expired"
 
 
 def test_a_callback_without_realm_id_leaves_the_connection_untouched(alice, tenant, anon_client, qbo_app):
@@ -164,7 +164,8 @@ def test_a_callback_without_realm_id_leaves_the_connection_untouched(alice, tena
     before = stored(tenant)
     path = consent(authorize(alice, tenant, return_url=RETURN_URL).json()["authorization_url"])
     response = anon_client.get(with_params(path, drop=("realmId",)))
-    assert redirect_query(response) == {"tab": "connections", "status": "error", "reason": "missing_realm_id"}
+    assert redirect_query(response) == {"tab": "connections", "status": "error", "code": "missing_realm_id",
+                                        "tenant_id": str(tenant.pk)}
     assert stored(tenant) == before
     assert token_calls(qbo_app) == 0
 
@@ -177,9 +178,16 @@ def test_declined_consent_is_a_clear_error(alice, tenant, anon_client, qbo_app):
     assert callback_params(path)["error"] == "access_denied"
     response = anon_client.get(path)
     assert response.status_code == 400
-    assert response.json()["reason"] == "access_denied"
+    assert response.json()["reason"] == "access_denied" and response.json()["status"] == "denied"
     assert "declined" in response.json()["message"]
     assert stored(tenant) == before
+
+
+def test_declined_consent_returns_to_the_portal_as_denied_with_the_tenant(alice, tenant, anon_client, qbo_app):
+    url = authorize(alice, tenant, return_url=RETURN_URL).json()["authorization_url"]
+    response = anon_client.get(consent(url, realmId="999999999"))
+    assert redirect_query(response) == {"tab": "connections", "status": "denied", "code": "access_denied",
+                                        "tenant_id": str(tenant.pk)}
 
 
 def test_a_company_connected_to_another_tenant_is_refused_before_the_code_is_used(alice, tenant, anon_client,
@@ -187,7 +195,7 @@ def test_a_company_connected_to_another_tenant_is_refused_before_the_code_is_use
     other = TenantFactory(partner=alice.partner)
     connected_qbo(other, qbo_app)
     path = consent(authorize(alice, tenant, return_url=RETURN_URL).json()["authorization_url"])
-    assert redirect_query(anon_client.get(path))["reason"] == "realm_in_use"
+    assert redirect_query(anon_client.get(path))["code"] == "realm_in_use"
     assert not QboConnection.objects.filter(tenant=tenant).exists()
     assert token_calls(qbo_app) == 0
 
@@ -197,7 +205,7 @@ def test_switching_company_needs_a_disconnect_first(alice, tenant, anon_client, 
     connected_qbo(tenant, qbo_app)
     before = stored(tenant)
     url = authorize(alice, tenant, return_url=RETURN_URL).json()["authorization_url"]
-    assert redirect_query(anon_client.get(consent(url, realmId="9130355000000002")))["reason"] == "realm_mismatch"
+    assert redirect_query(anon_client.get(consent(url, realmId="9130355000000002")))["code"] == "realm_mismatch"
     assert stored(tenant) == before
     alice.client.delete(f"/api/v1/tenants/{tenant.id}/connections/qbo")
     url = authorize(alice, tenant, return_url=RETURN_URL).json()["authorization_url"]
@@ -213,7 +221,7 @@ def test_a_used_code_is_refused_by_intuit(alice, tenant, anon_client, qbo_app):
     QboConnection.objects.all().delete()
     path2 = consent(authorize(alice, tenant, return_url=RETURN_URL).json()["authorization_url"])
     response = anon_client.get(with_params(path2, code=code))
-    assert redirect_query(response)["reason"] == "code_rejected"
+    assert redirect_query(response)["code"] == "code_rejected"
     assert not QboConnection.objects.filter(tenant=tenant).exists()
 
 

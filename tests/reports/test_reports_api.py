@@ -10,6 +10,7 @@ from reports.fit import fit_report_perform
 from reports.models import FitReport, Reconciliation
 from reports.reconcile import reconciliation_perform
 from sync.models import SyncRun
+from tests.factories import connections_stored
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,7 @@ def test_a_fit_report_request_refuses_unknown_fields_and_bad_page_caps(alice, te
 
 
 def test_no_fit_report_while_a_sync_runs(alice, tenant, django_capture_on_commit_callbacks):
+    connections_stored(tenant)
     with django_capture_on_commit_callbacks(execute=False):
         assert alice.client.post(f"/api/v1/tenants/{tenant.id}/syncs", {}, format="json").status_code == 202
         answer = alice.client.post(f"/api/v1/tenants/{tenant.id}/fit-reports", {}, format="json")

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from core.throttles import FailedAuthenticationThrottle
 from tenants.models import PartnerAPIKey
+from tests.factories import connections_stored
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/tenants"
@@ -97,6 +98,7 @@ def test_pings_have_their_own_tighter_rate(alice, tenant, address):
 
 @override_settings(API_THROTTLE_SYNC="1/minute")
 def test_sync_requests_have_their_own_tighter_rate(alice, tenant, address):
+    connections_stored(tenant)
     client = client_from(address, alice.key)
     url = f"{URL}/{tenant.pk}/syncs"
     assert client.post(url, {}, format="json").status_code == 202

@@ -272,14 +272,14 @@ def test_a_po_deleted_in_quickbooks_is_held_on_its_next_change_and_written_again
     run = run_sync()
     assert_held(run, tenant, "PO-99110", "purchase_orders", "po_missing_in_qbo", waits_on=[gone],
                 says=(f"purchase order {gone}", "no longer exists", "forget its link",
-                      "links/purchase_order/PO-99110"))
+                      "links/purchase_orders/PO-99110"))
     assert not pos_numbered(qbo_sandbox, "4599110001")
     run = run_sync()                     # held again, nothing written behind the person's back
     assert hold_of(tenant, "PO-99110").reason == "po_missing_in_qbo"
     assert not pos_numbered(qbo_sandbox, "4599110001")
 
     # the person does what the hold says: forgets the link, through the API
-    answer = _api(tenant).delete(f"/api/v1/tenants/{tenant.id}/links/purchase_order/PO-99110")
+    answer = _api(tenant).delete(f"/api/v1/tenants/{tenant.id}/links/purchase_orders/PO-99110")
     assert answer.status_code == 204
     assert not PurchaseOrderLink.objects.filter(tenant=tenant, jaggaer_po_id="PO-99110").exists()
     assert Action.objects.get(tenant=tenant, action="link.forget").target_id == "PO-99110"
@@ -308,10 +308,10 @@ def test_a_bill_deleted_in_quickbooks_is_held_on_its_next_change_and_written_aga
                                             "total": {"currency": "USD", "value": "120.00"}})
     run = run_sync()
     assert_held(run, tenant, "INV-99111", "invoices", "bill_missing_in_qbo", waits_on=[gone],
-                says=(f"bill {gone}", "no longer exists", "forget its link", "links/invoice/INV-99111"))
+                says=(f"bill {gone}", "no longer exists", "forget its link", "links/invoices/INV-99111"))
     assert not bills_numbered(qbo_sandbox, "INV-2026-099111")
 
-    assert _api(tenant).delete(f"/api/v1/tenants/{tenant.id}/links/invoice/INV-99111").status_code == 204
+    assert _api(tenant).delete(f"/api/v1/tenants/{tenant.id}/links/invoices/INV-99111").status_code == 204
     run = run_sync()
     assert event(run, "INV-99111", "invoices").outcome == "created"
     assert hold_of(tenant, "INV-99111", "invoices") is None
@@ -333,10 +333,12 @@ def _api(tenant):
 
 def test_forgetting_an_unknown_link_or_kind_is_a_clear_4xx(tenant):
     client = _api(tenant)
-    missing = client.delete(f"/api/v1/tenants/{tenant.id}/links/invoice/NOPE")
+    missing = client.delete(f"/api/v1/tenants/{tenant.id}/links/invoices/NOPE")
     assert missing.status_code == 404 and "No invoice link" in missing.json()["error"]["message"]
+    earlier = client.delete(f"/api/v1/tenants/{tenant.id}/links/invoice/NOPE")     # the singular path still works
+    assert earlier.status_code == 404 and "No invoice link" in earlier.json()["error"]["message"]
     wrong = client.delete(f"/api/v1/tenants/{tenant.id}/links/widget/X")
-    assert wrong.status_code == 400 and "kind" in wrong.json()["error"]["fields"]
+    assert wrong.status_code == 400 and "entity" in wrong.json()["error"]["fields"]
 
 
 def test_a_po_deleted_in_quickbooks_is_found_by_the_daily_cdc_and_holds_the_invoices_that_bill_it(
@@ -361,14 +363,14 @@ def test_a_po_deleted_in_quickbooks_is_found_by_the_daily_cdc_and_holds_the_invo
     qbo_app.log.clear()
     run = run_sync()
     assert_held(run, tenant, "INV-99121", "invoices", "po_missing_in_qbo", waits_on=["4599120001"],
-                says=("was deleted in QuickBooks", "links/purchase_order/PO-99120"))
+                says=("was deleted in QuickBooks", "links/purchase_orders/PO-99120"))
     assert qbo_writes(qbo_app) == 0            # nothing sent for QBO to refuse
     assert qbo_changes_reconcile()["documents_deleted"] == 0   # told once
 
     # what the messages tell support to do: forget the PO's link, replay the PO; the next run bills it
     configured_jaggaer(tenant, jaggaer_sandbox)
     client = _api(tenant)
-    assert client.delete(f"/api/v1/tenants/{tenant.id}/links/purchase_order/PO-99120").status_code == 204
+    assert client.delete(f"/api/v1/tenants/{tenant.id}/links/purchase_orders/PO-99120").status_code == 204
     with django_capture_on_commit_callbacks(execute=True):
         replayed = client.post(f"/api/v1/tenants/{tenant.id}/records/purchase_orders/PO-99120/replay")
     assert replayed.status_code in (200, 202), replayed.json()

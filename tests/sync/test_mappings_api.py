@@ -31,7 +31,8 @@ def test_it_sets_and_clears_one_mapping(alice, tenant, catalogs):
     response = alice.client.put(url, {"qbo_id": account.qbo_id}, format="json")
     assert response.status_code == 200, response.content
     assert response.json() | {"updated_at": None} == {
-        "kind": "gl_account", "code": "6850", "qbo_id": account.qbo_id, "qbo_name": "Professional services",
+        "id": Mapping.objects.get(tenant=tenant, kind="gl_account", code="6850").pk, "kind": "gl_account",
+        "code": "6850", "qbo_id": account.qbo_id, "qbo_name": "Professional services",
         "source": "person", "state": "mapped", "state_detail": "", "updated_at": None}
     response = alice.client.delete(url)
     assert response.json()["state"] == "unmapped" and response.json()["qbo_id"] is None

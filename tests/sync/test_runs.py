@@ -13,7 +13,7 @@ from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_r
 from sync.runs.lifecycle import sync_request
 from sync.runs.schedule import dispatch_due_syncs
 from tests.connections.support import configured_jaggaer, connected_qbo
-from tests.factories import TenantFactory
+from tests.factories import TenantFactory, connections_stored
 
 
 def _connect(tenant, qbo_sandbox, jaggaer_sandbox, realm_id=None):
@@ -24,6 +24,7 @@ def _connect(tenant, qbo_sandbox, jaggaer_sandbox, realm_id=None):
 
 @pytest.mark.django_db
 def test_a_second_request_while_one_is_queued_answers_409_naming_it(alice, tenant, django_capture_on_commit_callbacks):
+    connections_stored(tenant)
     with django_capture_on_commit_callbacks(execute=False):
         first = alice.client.post(f"/api/v1/tenants/{tenant.id}/syncs", {"full": True}, format="json")
         second = alice.client.post(f"/api/v1/tenants/{tenant.id}/syncs", {}, format="json")
@@ -45,6 +46,7 @@ def test_a_sync_request_names_unknown_entities(alice, tenant):
 
 @pytest.mark.django_db
 def test_runs_are_listed_shown_and_cancelled(alice, tenant, django_capture_on_commit_callbacks):
+    connections_stored(tenant)
     with django_capture_on_commit_callbacks(execute=False):
         run_id = alice.client.post(f"/api/v1/tenants/{tenant.id}/syncs", {}, format="json").json()["id"]
     listed = alice.client.get(f"/api/v1/tenants/{tenant.id}/syncs").json()
@@ -58,6 +60,7 @@ def test_runs_are_listed_shown_and_cancelled(alice, tenant, django_capture_on_co
 
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_requests_give_one_run_and_one_409(alice, tenant):
+    connections_stored(tenant)
     barrier = threading.Barrier(2)
     answers = []
 
