@@ -69,10 +69,17 @@ def connect_finished(request, link_id):
     if link is None:
         return render(request, "connections/connect_refused.html",
                       {"message": "This page belongs to no connect link.", "code": "invalid"}, status=404)
+    # Our callback's redirect: status (connected, denied, error) and, when it failed, the code saying why.
     ok = request.GET.get("status") == "connected"
-    reason = "connected" if ok else request.GET.get("reason", "authorization_failed")
-    message = CALLBACK_MESSAGES.get(reason, CALLBACK_MESSAGES["authorization_failed"])
-    query = {"status": "connected"} if ok else {"status": "error", "reason": reason}
+    reason = "connected" if ok else request.GET.get("code") or "authorization_failed"
+    if reason not in CALLBACK_MESSAGES:
+        reason = "authorization_failed"
+    message = CALLBACK_MESSAGES[reason]
+    # The partner's return URL gets the same words as from the API's consent flow.
+    query = {"status": "connected" if ok else "denied" if reason == "access_denied" else "error",
+             "tenant_id": str(link.tenant_id)}
+    if not ok:
+        query["code"] = reason
     next_url = url_with_query(link.return_url, **query) if link.return_url else ""
     return render(request, "connections/connect_finished.html", {
         "ok": ok, "message": message, "reason": reason, "tenant": link.tenant, "partner": link.tenant.partner,

@@ -145,7 +145,7 @@ class PingAnswerSerializer(serializers.Serializer):
     problem = PingProblemSerializer(allow_null=True)
 
 
-class ConnectLinkCreateSerializer(serializers.Serializer):
+class ConnectLinkCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     return_url = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=(
         "Where the finish page sends the customer next, with ?status=connected or ?status=error&reason=...; "
         "must be on one of your registered origins."))

@@ -34,6 +34,7 @@ from sync.models import Hold, SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs.admin import SyncRunAdmin, run_totals
 from sync.runs.lifecycle import sync_request
+from sync.runs.selectors import progress_text, run_progress
 from tenants.admin import RUN_COLOURS, TenantAdmin, badge
 from tenants.models import NOT_ZONES, Tenant
 
@@ -444,7 +445,8 @@ class SyncRunConsoleAdmin(SyncRunAdmin):
             running = run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
             extra.update(
                 run_totals=run_totals(run.counts), count_columns=columns, count_rows=rows, running=running,
-                current_step=getattr(run, "current_step", "") or (rows[-1][0] if rows and running else ""),
+                current_step=run.current_step or (rows[-1][0] if rows and running else ""),
+                progress_line=progress_text(run_progress(run)) if run.current_step else "",
                 run_groups=[{**g, "label": reason_label(g["reason"]) if g["reason"] else "(no reason)",
                              "url": f"{audit_rows}&outcome__exact={g['outcome']}&reason={g['reason']}"}
                             for g in groups],

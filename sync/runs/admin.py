@@ -6,12 +6,11 @@ from collections import Counter
 
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils import timezone
 
 from core.actor import actor_from_request
 from sync.models import Cursor, SyncRun
 from sync.runs.lifecycle import sync_run_cancel
-from sync.runs.selectors import run_problem_events
+from sync.runs.selectors import progress_text, run_problem_events, run_progress
 from tenants.admin import RUN_COLOURS, badge
 
 RUN_RECORDS_SHOWN = 200
@@ -62,15 +61,7 @@ class SyncRunAdmin(DurationMixin, admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress(self, obj):
-        if not obj.current_step:
-            return "-"
-        of = f" of {obj.step_total}" if obj.step_total else ""
-        percent = f" ({min(100, round(100 * obj.step_seen / obj.step_total))} %)" if obj.step_total else ""
-        elapsed = ""
-        if obj.started_at:
-            seconds = int(((obj.finished_at or timezone.now()) - obj.started_at).total_seconds())
-            elapsed = f", {seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d} elapsed"
-        return f"{obj.current_step}: {obj.step_seen}{of} records{percent}{elapsed}"
+        return progress_text(run_progress(obj))
 
     @admin.display(description="written")
     def written(self, obj):

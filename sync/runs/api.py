@@ -2,7 +2,6 @@
 
 import logging
 
-from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
@@ -25,7 +24,7 @@ from sync.runs.lifecycle import (
     sync_run_perform,
 )
 from sync.runs.replay import replay_targets_of_run
-from sync.runs.selectors import run_list
+from sync.runs.selectors import run_list, run_progress
 from tenants.permissions import TenantScopedMixin
 
 logger = logging.getLogger(__name__)
@@ -49,18 +48,6 @@ class RunProgressSerializer(serializers.Serializer):
     elapsed_seconds = serializers.FloatField(allow_null=True, help_text="Since the run started (to its end once "
                                                                         "finished).")
     updated_at = serializers.DateTimeField(allow_null=True, help_text="When the progress was last written.")
-
-
-def run_progress(run: SyncRun) -> dict:
-    # Pure reading of the run's progress columns (written by sync.runs.lifecycle.run_progress_write).
-    total = run.step_total
-    percent = round(min(100.0, 100.0 * run.step_seen / total), 1) if total else None
-    if run.status == SyncRun.Status.SUCCEEDED and total:
-        percent = 100.0
-    end = run.finished_at or timezone.now()
-    elapsed = round((end - run.started_at).total_seconds(), 3) if run.started_at else None
-    return {"step": run.current_step or None, "seen": run.step_seen, "total": total, "percent": percent,
-            "step_started_at": run.step_started_at, "elapsed_seconds": elapsed, "updated_at": run.progress_at}
 
 
 class SyncRunSerializer(serializers.ModelSerializer):

@@ -123,3 +123,19 @@ def test_the_people_audit_call_log_and_record_rows_are_read_only(superuser_clien
         assert superuser_client.post(f"/admin/audit/{model}/{row.pk}/change/", {}).status_code == 403
         assert superuser_client.post(f"/admin/audit/{model}/{row.pk}/delete/", {"post": "yes"}).status_code == 403
         assert rows.objects.filter(pk=row.pk).exists()
+
+
+def test_a_running_runs_page_shows_its_progress_and_refreshes(superuser_client, tenant):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    started = timezone.now() - dt.timedelta(seconds=70)
+    run = SyncRun.objects.create(tenant=tenant, status=SyncRun.Status.RUNNING, started_at=started,
+                                 current_step="invoices", step_seen=120, step_total=480, step_started_at=started,
+                                 counts={"invoices": {"created": 100, "held": 20}})
+    html = superuser_client.get(reverse("admin:sync_syncrun_change", args=[run.pk])).content.decode()
+    assert '<meta http-equiv="refresh" content="5">' in html
+    assert "invoices: 120 of 480 records (25 %), 0:01:1" in html      # 0:01:10, or a second later
+    listed = superuser_client.get(f"/admin/sync/syncrun/?tenant__id__exact={tenant.pk}").content.decode()
+    assert "invoices: 120 of 480 records (25 %)" in listed

@@ -40,7 +40,7 @@ def test_the_customer_connects_quickbooks_through_a_link_once(alice, tenant, ano
     done = anon_client.get(path_of(finish["Location"]) + "?" + urlsplit(finish["Location"]).query)
     html = done.content.decode()
     assert done.status_code == 200 and "QuickBooks Online is connected." in html
-    assert f'href="{RETURN_URL}?status=connected"' in html
+    assert f'href="{RETURN_URL}?status=connected&amp;tenant_id={tenant.pk}"' in html
     assert QboConnection.objects.get(tenant=tenant).status == ConnectionStatus.CONNECTED
     # Single use: the same link is refused afterwards, by GET and by POST.
     again = anon_client.get(path_of(made["url"]))
@@ -70,7 +70,7 @@ def test_a_declined_consent_ends_on_a_page_that_says_so_and_where_to_go(alice, t
     done = anon_client.get(path_of(finish["Location"]) + "?" + urlsplit(finish["Location"]).query)
     html = done.content.decode()
     assert done.status_code == 400 and "Access was declined in QuickBooks" in html
-    assert f'href="{RETURN_URL}?status=error&amp;reason=access_denied"' in html
+    assert f'href="{RETURN_URL}?status=denied&amp;tenant_id={tenant.pk}&amp;code=access_denied"' in html
 
 
 def test_the_link_can_take_jaggaer_credentials_with_the_host_rule_and_never_echoes_the_secret(

@@ -22,7 +22,8 @@ def workers(tmp_path, qbo_sandbox, broker):  # noqa: F811 (the broker fixture)
     started = []
 
     def start(name: str, concurrency: int = 1, pool: str | None = None, **env) -> Worker:
-        worker = Worker(worker_env(qbo_sandbox.url, **env), name, tmp_path, concurrency=concurrency, pool=pool)
+        worker = Worker(worker_env(qbo_sandbox.url, broker=broker, **env), name, tmp_path, concurrency=concurrency,
+                        pool=pool)
         started.append(worker)
         return worker.wait_ready()
 
