@@ -75,10 +75,3 @@ def replay_run(run_id: str, targets: dict[str, list[str]]) -> str | None:
 
     run = sync_run_perform(run_id=run_id, targets=targets)
     return run.status if run else None
-
-
-@shared_task(name="sync.tasks.prune_api_calls", acks_late=True)
-def prune_api_calls() -> int:
-    from audit import api_calls_prune
-
-    return api_calls_prune()

@@ -10,11 +10,11 @@ from django.utils import timezone
 import audit
 from audit.models import ApiCall
 from audit.services import API_CALL_FLUSH_SIZE, api_call_record, api_calls_pending, api_calls_prune
+from audit.tasks import prune
 from connections.clients.calls import ApiCallInfo
 from connections.exceptions import QboFault
 from sync.models import SyncRun
 from sync.runs.lifecycle import sync_run_create, sync_run_execute
-from sync.tasks import prune_api_calls
 from tests.connections.support import issued_secrets
 from tests.factories import TenantFactory
 
@@ -113,7 +113,7 @@ def test_calls_older_than_the_retention_period_are_pruned(tenant, settings):
     assert api_calls_prune(now=now, chunk=3) == 4
     assert sorted(set(ApiCall.objects.values_list("path", flat=True))) == ["/edge", "/fresh"]
     settings.API_CALL_RETENTION_DAYS = 5
-    assert prune_api_calls.apply().get() == 2
+    assert prune.apply().get()["api_calls"] == 2         # the daily audit.prune task
     assert list(ApiCall.objects.values_list("path", flat=True)) == ["/fresh", "/fresh"]
 
 
