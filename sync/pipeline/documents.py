@@ -9,14 +9,15 @@ QBO objects are read with one `Id IN (...)` / `DocNumber IN (...)` query per pag
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
-from connections.clients.qbo import escape_query_value
+from connections.clients.qbo import MAX_PAGE_SIZE, BatchItem, escape_query_value
 from core.outcomes import Outcome
 from sync.mappings.resolver import MappingResolver
 from sync.mappings.selectors import sync_settings_get
@@ -46,6 +47,36 @@ def qbo_objects(qbo, entity: str, field: str, values: Iterable[str]) -> list[dic
         for page in qbo.query_pages(entity, f"{field} IN ({quoted(chunk)})"):
             out.extend(page)
     return out
+
+
+def qbo_objects_together(qbo, wanted: dict[str, Iterable[str]], field: str = "DocNumber", *,
+                         batched: bool = True) -> dict[str, list[dict]]:
+    """`qbo_objects` of several entities (entity -> values): with `batched`, the queries of two or more go as
+    query items of one `/batch` (one request, not one per entity); an answer that may be cut short (a full
+    page) or a query item QBO refuses is read again on its own, paged."""
+    chunks = [(entity, chunk) for entity, values in wanted.items() for chunk in _chunks(sorted(set(values)))]
+    out: dict[str, list[dict]] = {entity: [] for entity in wanted}
+    if not batched or len(chunks) < 2:
+        for entity, chunk in chunks:
+            out[entity].extend(qbo_objects(qbo, entity, field, chunk))
+        return out
+    limit = int(getattr(settings, "QBO_BATCH_SIZE", 30))
+    for start in range(0, len(chunks), limit):
+        part = chunks[start:start + limit]
+        items = [BatchItem(bid=f"q{n}", operation="query", query=f"select * from {entity} where {field} IN "
+                           f"({quoted(chunk)}) maxresults {MAX_PAGE_SIZE}") for n, (entity, chunk) in enumerate(part)]
+        for (entity, chunk), answer in zip(part, qbo.batch(items), strict=True):
+            found = {key.lower(): value for key, value in (answer.query_response or {}).items()}
+            rows = found.get(entity.lower()) or []          # no row matched: QBO leaves the entity key out
+            if answer.fault is not None or not isinstance(rows, list) or len(rows) >= MAX_PAGE_SIZE:
+                rows = qbo_objects(qbo, entity, field, chunk)
+            out[entity].extend(rows)
+    return out
+
+
+def _chunks(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start:start + IN_CHUNK]
 
 
 def line_ids_by_position(entity: dict, lines: list[LineDraft]) -> dict[str, str]:
