@@ -2,7 +2,9 @@
 
 import copy
 import datetime as dt
+import importlib.util
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -302,3 +304,28 @@ def test_a_scheduled_run_reads_kept_preferences_again_for_a_currency_refusal_onc
     run = _scheduled_run(tenant, qbo_client, jaggaer_client)
     assert qbo_requests(qbo_sandbox).count("GET /preferences") == 1
     assert run.counts["invoices"].get("created") or run.counts["purchase_orders"].get("created"), run.counts
+
+
+def _bench_mutate():
+    """The fleet bench's daily mutation (bench/sandbox_proc.py), loaded from its file."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "sandbox_proc.py"
+    spec = importlib.util.spec_from_file_location("bench_sandbox_proc", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.mutate
+
+
+def test_the_fleet_bench_daily_changes_cost_at_most_six_qbo_requests(run_sync, qbo_sandbox, jaggaer_sandbox,
+                                                                     qbo_client, jaggaer_client, tenant):
+    mutate = _bench_mutate()
+    _runs(run_sync, 2)
+    for _ in range(2):      # two working days: the second updates POs the first wrote
+        done = mutate(jaggaer_sandbox.app, 0.05)
+        qbo_sandbox.log.clear()
+        run = _scheduled_run(tenant, qbo_client, jaggaer_client)
+        sent = qbo_requests(qbo_sandbox)
+        assert len(sent) <= 6, (sent, done)
+        written = sum(run.counts[step].get(outcome, 0) for step in ("suppliers", "purchase_orders", "invoices")
+                      for outcome in ("created", "updated"))
+        assert written >= done["suppliers_renamed"] + done["invoices_approved"] // 2, (run.counts, done)
+        _assert_written_once(qbo_sandbox, tenant)
