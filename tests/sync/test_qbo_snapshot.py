@@ -235,6 +235,10 @@ def test_a_daily_run_with_a_few_changes_costs_at_most_six_qbo_requests(run_sync,
     if release:
         assert not Hold.objects.for_tenant(tenant).filter(entity="invoices", source_id="INV-1021").exists()
         assert BillLink.objects.for_tenant(tenant).get(jaggaer_invoice_id="INV-1021").qbo_id
+    # one audit row a record, the released one included
+    rows = Counter(RecordEvent.objects.filter(run_id=run.pk).values_list("entity", "source_id"))
+    assert all(n == 1 for n in rows.values()), [k for k, n in rows.items() if n > 1]
+    assert rows[("invoices", "INV-1021")] == 1     # released (created) or held again: audited once
     after = {e: len(app.state(e)) for e in before}
     assert after == {**before, "PurchaseOrder": before["PurchaseOrder"] + 1,
                      "Bill": before["Bill"] + (2 if release else 1)}, (before, after)
