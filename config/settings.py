@@ -507,9 +507,13 @@ QBO_CDC_OVERLAP_SECONDS = env.int("QBO_CDC_OVERLAP_SECONDS", default=120)
 # The company's preferences (home currency, multicurrency) are read at most once a run and kept this long; a
 # document refused for its currency re-reads them once in its run before it is held.
 QBO_PREFERENCES_MAX_AGE_SECONDS = env.int("QBO_PREFERENCES_MAX_AGE_SECONDS", default=20 * 3600)
-if QBO_FULL_READ_DAYS < 1 or QBO_CDC_OVERLAP_SECONDS < 0 or QBO_PREFERENCES_MAX_AGE_SECONDS < 0:
-    raise ImproperlyConfigured("QBO_FULL_READ_DAYS must be at least 1; QBO_CDC_OVERLAP_SECONDS and "
-                               "QBO_PREFERENCES_MAX_AGE_SECONDS must not be negative.")
+# A scheduled run reads kept preferences again for a document refused for its currency only past this age.
+QBO_PREFERENCES_RECHECK_SECONDS = env.int("QBO_PREFERENCES_RECHECK_SECONDS", default=20 * 3600)
+if (QBO_FULL_READ_DAYS < 1 or QBO_CDC_OVERLAP_SECONDS < 0 or QBO_PREFERENCES_MAX_AGE_SECONDS < 0
+        or QBO_PREFERENCES_RECHECK_SECONDS < 0):
+    raise ImproperlyConfigured("QBO_FULL_READ_DAYS must be at least 1; QBO_CDC_OVERLAP_SECONDS, "
+                               "QBO_PREFERENCES_MAX_AGE_SECONDS and QBO_PREFERENCES_RECHECK_SECONDS must not be "
+                               "negative.")
 # Initial loads and full runs wait in the `bulk` queue (sync/runs/queues.py); a worker process runs at most
 # SYNC_BULK_SLOTS of them at once, the others wait SYNC_BULK_RETRY_SECONDS in the broker and try again.
 SYNC_BULK_SLOTS = env.int("SYNC_BULK_SLOTS", default=2)

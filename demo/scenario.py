@@ -38,7 +38,7 @@ TENANT = {"name": "Midwest Precision Components", "slug": "midwest-precision", "
 NEW_POS, APPROVED_INVOICES = 3, 3
 STORM = [  # (path pattern, how many 429s in a row, Retry-After): what Intuit sends when a realm is hammered
     (r"/batch", 3, 1),
-    (r"/query", 2, None),   # Intuit's 429 has no Retry-After: the client waits HTTP_THROTTLE_DEFAULT_WAIT
+    (r"/cdc", 2, None),     # Intuit's 429 has no Retry-After: the client waits HTTP_THROTTLE_DEFAULT_WAIT
 ]
 
 

@@ -44,8 +44,14 @@ class DryRunQbo:
     def batch(self, items: list[BatchItem], *, requestid: str | None = None) -> list[BatchResult]:
         if not items:
             return []
-        self.batches += 1
-        return [BatchResult(item.bid, entity=self._answer(item.entity, item.operation, item.payload))
+        # query items are reads (a page's look-ups sent together): real, each its own query, so the dry run
+        # sends QuickBooks no batch at all (nothing it could take for a write)
+        read = {item.bid: BatchResult(item.bid, query_response=self._qbo.query(item.query))
+                for item in items if item.operation == "query"}
+        if len(read) < len(items):
+            self.batches += 1
+        return [read[item.bid] if item.bid in read
+                else BatchResult(item.bid, entity=self._answer(item.entity, item.operation, item.payload))
                 for item in items]
 
     def create(self, entity: str, payload: dict, *, requestid: str | None = None) -> dict:

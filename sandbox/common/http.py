@@ -66,6 +66,8 @@ class Response:
     # called once the answer has been written (or the write failed): an app that counts requests
     # in flight holds the slot until the client has the whole answer, as QBO does
     on_sent: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    # what the request log notes beside the request (e.g. "reads": a QBO batch of queries only, no write)
+    log_note: str = field(default="", repr=False, compare=False)
 
     @classmethod
     def json(cls, status: int, obj: Any, headers: dict[str, str] | None = None) -> Response:
@@ -210,12 +212,15 @@ class RequestLog:
         self._counts: Counter[str] = Counter()
         self._normalise = normaliser
 
-    def add(self, method: str, path: str, status: int, duration_ms: float, fault: str | None = None) -> None:
+    def add(self, method: str, path: str, status: int, duration_ms: float, fault: str | None = None,
+            note: str = "") -> None:
         endpoint = self._normalise(path)
         entry = {"method": method, "path": path, "endpoint": endpoint, "status": status,
                  "duration_ms": round(duration_ms, 3), "at": time.time()}
         if fault:
             entry["fault"] = fault
+        if note:
+            entry["note"] = note
         key = f"{method} {endpoint} {status}"
         with self._lock:
             self._entries.append(entry)
@@ -334,7 +339,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:                              # noqa: BLE001 - a bug in an app must not kill the server
             traceback.print_exc(file=sys.stderr)
             resp = Response.json(500, {"error": "internal sandbox error"})
-        sb.log.add(req.method, path, resp.status, (time.perf_counter() - started) * 1000)
+        sb.log.add(req.method, path, resp.status, (time.perf_counter() - started) * 1000, note=resp.log_note)
         try:
             self._send(resp)
         finally:

@@ -332,8 +332,10 @@ class QboApp:
             for item in items:
                 out.append(self._batch_item(realm, item, options))
         tail = b'],"time":"' + realm.fmt_ms(self.now()).encode() + b'"}'
+        # a batch of queries only writes nothing: the request log says so (tests count writes from it)
         return Response(200, b'{"BatchItemResponse":[' + b",".join(out) + tail,
-                        {"Content-Type": "application/json;charset=UTF-8"})
+                        {"Content-Type": "application/json;charset=UTF-8"},
+                        log_note="reads" if all("Query" in item for item in items) else "")
 
     def _batch_item(self, realm: Realm, item: dict, options: set[str]) -> bytes:
         bid = _b(str(item["bId"]))

@@ -188,14 +188,27 @@ class RecordStep(abc.ABC):
 
     def run(self, ctx: RunContext) -> None:
         self.begin(ctx)
-        for holds in self._held_pages(ctx):
-            self.process(ctx, [h.record for h in holds], from_holds=True)
         cursor, _ = Cursor.objects.get_or_create(tenant=ctx.tenant, entity=self.name)
         since = None
         if cursor.high_water_mark and not ctx.run.full:
             since = cursor.high_water_mark - dt.timedelta(seconds=settings.SYNC_CURSOR_OVERLAP_SECONDS)
         high = cursor.high_water_mark
-        for page in ctx.jaggaer.iter_pages(self.jaggaer_entity, since=since):
+        # Held records first. The last page of them goes with the stream's first page as one page (one plan, one
+        # set of look-ups, its batches): a run that releases a few holds and brings a few changes pays QBO once
+        # for both, not a look-up and a batch for each. Within that page the held records come first.
+        held_pages = self._held_pages(ctx)
+        last_held: list[Hold] = []
+        for holds in held_pages:
+            if last_held:
+                self.process(ctx, [h.record for h in last_held], from_holds=True)
+            last_held = holds
+        pages = iter(ctx.jaggaer.iter_pages(self.jaggaer_entity, since=since))
+        first = next(pages, None) if last_held else None
+        if last_held:
+            newest, _ = self.process_page(ctx, first or [], held=[h.record for h in last_held])
+            if newest and (high is None or newest > high):
+                high = newest
+        for page in pages:
             newest = self.process(ctx, page)
             if newest and (high is None or newest > high):
                 high = newest
@@ -251,32 +264,42 @@ class RecordStep(abc.ABC):
         """One page through transform, validate and write; returns the newest modification time seen."""
         return self.process_page(ctx, raws, from_holds=from_holds)[0]
 
-    def process_page(self, ctx: RunContext, raws: Iterable[dict], *, from_holds: bool = False
-                     ) -> tuple[dt.datetime | None, PageState]:
-        """`process`, also returning the page's state (its results, in order)."""
+    def process_page(self, ctx: RunContext, raws: Iterable[dict], *, from_holds: bool = False,
+                     held: Iterable[dict] = ()) -> tuple[dt.datetime | None, PageState]:
+        """`process`, also returning the page's state (its results, in order). `held`: records retried from
+        their holds, taken into the same page before `raws` (as `from_holds`); a record the page also brings
+        from JAGGAER is taken as JAGGAER has it now. The newest modification time is of `raws` alone."""
         records: list[Record] = []
         pending: list[Result] = []
         newest = None
-        for raw in raws:
-            item = self._record(raw)
+        items = [(self._record(raw), from_holds) for raw in raws]
+        if held:
+            fresh = {item.source_id for item, _ in items if isinstance(item, Record)}
+            retried = [(item, True) for item in map(self._record, held)
+                       if not (isinstance(item, Record) and item.source_id in fresh)]
+            items = retried + items
+        from_holds_ids: set[str] = set()
+        for item, item_from_holds in items:
             if isinstance(item, Result):
                 pending.append(item)
                 continue
-            if item.modified_at and (newest is None or item.modified_at > newest):
+            if item_from_holds:
+                from_holds_ids.add(item.source_id)
+            elif item.modified_at and (newest is None or item.modified_at > newest):
                 newest = item.modified_at
             if self._seen_this_run.get(item.source_id) == item.digest:
                 continue  # already handled in this run with this very content (e.g. released from its hold)
-            if not from_holds and item.source_id in self._deferred:
+            if not item_from_holds and item.source_id in self._deferred:
                 if self._deferred[item.source_id].record.digest == item.digest:
                     continue
                 del self._deferred[item.source_id]
-            held = self.check(ctx, item)
-            if held is None:
+            invalid = self.check(ctx, item)
+            if invalid is None:
                 records.append(item)
-            elif from_holds:
-                self._deferred[item.source_id] = held
+            elif item_from_holds:
+                self._deferred[item.source_id] = invalid
             else:
-                pending.append(held)
+                pending.append(invalid)
         if not records:
             page = PageState()
             if pending:
@@ -299,7 +322,7 @@ class RecordStep(abc.ABC):
                 logger.exception("sync %s: planning %s failed", self.name, record.source_id)
                 planned = Result(record, Outcome.FAILED, reason="internal_error",
                                  message=f"Unexpected error while preparing the record: {type(e).__name__}")
-            if from_holds and isinstance(planned, Result) and planned.outcome == Outcome.HELD:
+            if record.source_id in from_holds_ids and isinstance(planned, Result) and planned.outcome == Outcome.HELD:
                 self._deferred[record.source_id] = planned
                 continue
             (writes if isinstance(planned, Write) else pending).append(planned)

@@ -16,7 +16,13 @@ from django.db.models import Q
 
 from core.outcomes import Outcome
 from sync.models import BillLink, PoLineBilling, PurchaseOrderLink
-from sync.pipeline.documents import DocumentPage, DocumentStep, is_paid, line_ids_by_position, qbo_objects
+from sync.pipeline.documents import (
+    DocumentPage,
+    DocumentStep,
+    is_paid,
+    line_ids_by_position,
+    qbo_reads,
+)
 from sync.pipeline.engine import HoldSpec, PageState, Record, Result, RunContext, Write
 from sync.transforms.common import InvalidRecord
 from sync.transforms.documents import money_text, short_doc_number, total_mismatch
@@ -69,22 +75,38 @@ class InvoiceStep(DocumentStep):
         posted = [d for d in page.drafts.values() if isinstance(d, InvoiceDraft) and d.status in POSTED]
         self.suppliers.resolve([d.company_id for d in posted])
         self._load_po_links(ctx, page, {n for d in posted if not d.is_credit for n in d.po_numbers})
-        for entity in ("Bill", "VendorCredit"):
-            self.read_current(ctx, page, entity, [
-                link.qbo_id for r in records if (link := links.get(r.source_id)) is not None
-                and link.qbo_entity == entity and link.source_digest != r.digest])
         # DocNumber look-ups are made for the whole page, but only once a record of it gets that far: a page
-        # of records held on something else (currency, mappings, POs) costs QBO nothing, run after run.
+        # of records held on something else (currency, mappings, POs) costs QBO nothing, run after run. The
+        # linked bills and vendor credits being updated are read now, as QBO has them; in a daily run that one
+        # request (a /batch of queries) carries the page's look-ups too.
         page.unlinked = {entity: {short_doc_number(d.invoice_number) for d in posted
                                   if d.entity == entity and d.invoice_id not in links}
                          for entity in ("Bill", "VendorCredit")}
+        reads = [(entity, "Id", ids) for entity in ("Bill", "VendorCredit")
+                 if (ids := {link.qbo_id for r in records if (link := links.get(r.source_id)) is not None
+                             and link.qbo_entity == entity and link.qbo_id and link.source_digest != r.digest})]
+        look_ups = [(entity, "DocNumber", docs) for entity, docs in page.unlinked.items() if docs]
+        if reads and look_ups and self.batched():
+            found = qbo_reads(ctx.qbo, reads + look_ups)
+            self._existing_found(ctx, page, list(zip(look_ups, found[len(reads):], strict=True)))
+        else:
+            found = qbo_reads(ctx.qbo, reads, batched=self.batched())
+        for (entity, _, _), objs in zip(reads, found, strict=False):
+            for obj in objs:
+                page.current[(entity, str(obj["Id"]))] = obj
         return page
 
+    def _look_up_existing(self, ctx: RunContext, page: InvoicePage) -> None:
+        look_ups = [(entity, "DocNumber", docs) for entity, docs in page.unlinked.items() if docs]
+        found = qbo_reads(ctx.qbo, look_ups, batched=self.batched())
+        self._existing_found(ctx, page, list(zip(look_ups, found, strict=True)))
+
     @staticmethod
-    def _look_up_existing(ctx: RunContext, page: InvoicePage) -> None:
+    def _existing_found(ctx: RunContext, page: InvoicePage, answers: list[tuple[tuple, list[dict]]]) -> None:
+        """The page's DocNumber look-ups answered: the bills and vendor credits found, and who owns them here."""
         page.existing = {}
-        for entity, docs in page.unlinked.items():
-            for obj in qbo_objects(ctx.qbo, entity, "DocNumber", docs) if docs else []:
+        for (entity, _, _), objs in answers:
+            for obj in objs:
                 page.existing.setdefault((entity, str(obj.get("DocNumber") or "").casefold()), []).append(obj)
         found = {str(o["Id"]) for objs in page.existing.values() for o in objs}
         page.linked_elsewhere = {(e, i): inv for e, i, inv in BillLink.objects.for_tenant(ctx.tenant).filter(

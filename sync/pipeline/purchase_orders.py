@@ -13,7 +13,7 @@ from django.db import transaction
 
 from core.outcomes import Outcome
 from sync.models import PurchaseOrderLink
-from sync.pipeline.documents import DocumentPage, DocumentStep, line_ids_by_position, qbo_objects
+from sync.pipeline.documents import DocumentPage, DocumentStep, line_ids_by_position, qbo_objects, qbo_reads
 from sync.pipeline.engine import HoldSpec, PageState, Record, Result, RunContext, Write
 from sync.transforms.common import InvalidRecord
 from sync.transforms.documents import money_text, short_doc_number, total_mismatch
@@ -80,7 +80,6 @@ class PurchaseOrderStep(DocumentStep):
         changed = [links[r.source_id].qbo_po_id for r in records
                    if r.source_id in links and links[r.source_id].written
                    and links[r.source_id].source_digest != r.digest]
-        self.read_current(ctx, page, "PurchaseOrder", changed)
         # DocNumbers of POs not written yet: taken by another JAGGAER PO (our links) or already in QBO?
         new = [d for d in drafts if d.status in POSTED and not (d.po_id in links and links[d.po_id].written)]
         wanted = {short_doc_number(d.po_number, salt=s) for d in new
@@ -88,14 +87,28 @@ class PurchaseOrderStep(DocumentStep):
         page.doc_owners = {doc: (po_id, number) for doc, po_id, number in PurchaseOrderLink.objects.for_tenant(
             ctx.tenant).filter(doc_number__in=wanted).values_list("doc_number", "jaggaer_po_id", "po_number")
         } if wanted else {}
-        # QBO DocNumber look-ups for the whole page, made once a record of it gets that far (see invoices).
+        # QBO DocNumber look-ups for the whole page, made once a record of it gets that far (see invoices); in a
+        # daily run they go with the read of the linked POs being updated when there is one (one /batch).
         page.unlinked = {short_doc_number(d.po_number) for d in new}
+        changed = {i for i in changed if i}
+        if changed and page.unlinked and self.batched():
+            current, existing = qbo_reads(ctx.qbo, [("PurchaseOrder", "Id", changed),
+                                                    ("PurchaseOrder", "DocNumber", page.unlinked)])
+            page.current.update({("PurchaseOrder", str(po["Id"])): po for po in current})
+            self._existing_found(ctx, page, existing)
+        else:
+            self.read_current(ctx, page, "PurchaseOrder", changed)
         return page
 
+    def _look_up_existing(self, ctx: RunContext, page: PurchaseOrderPage) -> None:
+        found = qbo_objects(ctx.qbo, "PurchaseOrder", "DocNumber", page.unlinked) if page.unlinked else []
+        self._existing_found(ctx, page, found)
+
     @staticmethod
-    def _look_up_existing(ctx: RunContext, page: PurchaseOrderPage) -> None:
+    def _existing_found(ctx: RunContext, page: PurchaseOrderPage, found_pos: list[dict]) -> None:
+        """The page's DocNumber look-ups answered: the POs found, and who owns them here."""
         page.existing = {}
-        for po in qbo_objects(ctx.qbo, "PurchaseOrder", "DocNumber", page.unlinked) if page.unlinked else []:
+        for po in found_pos:
             page.existing.setdefault(str(po.get("DocNumber") or "").casefold(), []).append(po)
         found = [str(po["Id"]) for pos in page.existing.values() for po in pos]
         page.linked_elsewhere = dict(PurchaseOrderLink.objects.for_tenant(ctx.tenant).filter(qbo_po_id__in=found)

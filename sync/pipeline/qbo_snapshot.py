@@ -9,7 +9,9 @@ means a full read instead, never a partial view.
 
 The company's preferences (home currency, multicurrency) are read at most once a run and kept on the snapshot for
 `QBO_PREFERENCES_MAX_AGE_SECONDS`; a step about to refuse a record for its currency on kept preferences reads them
-again once (`QboView.refresh_preferences`), so turning multicurrency on in QuickBooks is seen by the next record.
+again once (`QboView.refresh_preferences`), so turning multicurrency on in QuickBooks is seen by the next record:
+at once in a run a person started, in a scheduled run once the kept ones are older than
+`QBO_PREFERENCES_RECHECK_SECONDS` (`preferences_recheck_after`).
 
 A run's view lives in `RunContext.shared` (`qbo_view(ctx)`): every step of the run, and the vendor step a
 document step starts for a supplier it reached first, share it, and the vendor step's writes keep it current.
@@ -62,6 +64,7 @@ class QboView:
     terms: dict[str, str] = field(default_factory=dict)         # Term Id -> Name (active terms)
     changed: dict[str, int] = field(default_factory=dict)       # entity -> rows the CDC answer brought
     preferences_read: bool = False                    # read from QBO in this run (not kept from an earlier one)
+    recheck_after: dt.timedelta = dt.timedelta(0)     # kept preferences younger than this are not read on a refusal
     _currency: CompanyCurrency | None = None
 
     def currency(self) -> CompanyCurrency:
@@ -76,8 +79,12 @@ class QboView:
         return self._currency
 
     def refresh_preferences(self) -> bool:
-        """Read the preferences again unless this run already did: True when they were read now."""
+        """Read the preferences again unless this run already did, or they were read less than `recheck_after`
+        ago: True when they were read now."""
         if self.preferences_read:
+            return False
+        at = self.snapshot.preferences_at
+        if self.snapshot.preferences and at is not None and timezone.now() - at < self.recheck_after:
             return False
         self._read_preferences()
         self._currency = currency_from_preferences(self.snapshot.preferences)
@@ -105,7 +112,22 @@ def qbo_view(ctx) -> QboView:
     if view is None:
         view = ctx.shared[SHARED_KEY] = qbo_view_load(tenant=ctx.tenant, qbo=ctx.qbo, full=ctx.run.full,
                                                       refresh_mappings=_catalogs_not_in_run(ctx.run))
+        view.recheck_after = preferences_recheck_after(ctx.run)
     return view
+
+
+def preferences_recheck_after(run) -> dt.timedelta:
+    """How old kept preferences must be before a document refused for its currency has them read again.
+
+    QuickBooks cannot turn multicurrency off once it is on, nor change the home currency: kept preferences go
+    stale only by multicurrency being turned on, which matters only to a document they would refuse. A run a
+    person started (command, API, replay) reads them again on such a refusal (whoever turned multicurrency on
+    sees it at once); a scheduled run does so only when they are older than `QBO_PREFERENCES_RECHECK_SECONDS`
+    (20 h: once a day), so a tenant with documents held for their currency does not pay `/preferences` in
+    every run of the day."""
+    if run.trigger == run.Trigger.SCHEDULE:
+        return dt.timedelta(seconds=settings.QBO_PREFERENCES_RECHECK_SECONDS)
+    return dt.timedelta(0)
 
 
 def _catalogs_not_in_run(run) -> bool:

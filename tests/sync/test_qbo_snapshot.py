@@ -1,11 +1,17 @@
 """A daily run learns what changed in QuickBooks with one CDC request, and sees it as a full read would."""
 
+import copy
 import datetime as dt
+import importlib.util
+from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
-from sync.models import Hold, Mapping, QboCatalogItem, QboSnapshot, SyncRun, VendorLink
+from audit.models import RecordEvent
+from sync.models import BillLink, Hold, Mapping, PurchaseOrderLink, QboCatalogItem, QboSnapshot, SyncRun, VendorLink
+from sync.pipeline.invoices import InvoiceStep
 from sync.runs.lifecycle import sync_run_create, sync_run_execute
 from tests.sync.conftest import make_qbo_client
 
@@ -149,3 +155,181 @@ def test_kept_preferences_are_read_again_once_they_expire(run_sync, qbo_sandbox,
     assert qbo_requests(qbo_sandbox) == ["GET /cdc"]
     snapshot.refresh_from_db()
     assert timezone.now() - snapshot.preferences_at < dt.timedelta(minutes=5)
+
+
+# ---- a daily run with a few changes: at most 6 QBO requests, everything written once
+
+RELEASED_PO = "4500100201"     # a Draft PO of the small dataset; invoice INV-1021 is held waiting on it
+
+
+def _scheduled_run(tenant, qbo_client, jaggaer_client) -> SyncRun:
+    run = sync_run_execute(run=sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.SCHEDULE), qbo=qbo_client,
+                           jaggaer=jaggaer_client)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    return run
+
+
+def _a_few_changes(jaggaer, tenant, *, release: bool) -> dict:
+    """In JAGGAER: a linked supplier renamed, a new approved PO (the Draft PO an invoice waits on, approved, or a
+    new one), a newly approved invoice. Returns what should be written."""
+    supplier = VendorLink.objects.for_tenant(tenant).filter(attention="").exclude(qbo_vendor_id="").order_by(
+        "jaggaer_company_id").first()
+    jaggaer.rename_supplier(supplier.jaggaer_company_id, "Renamed For The Daily Run")
+    if release:
+        po = next(p for p in jaggaer.records("purchase_orders") if p["poNumber"] == RELEASED_PO)
+        assert po["status"] == "Draft"
+        jaggaer.approve_po(po["poId"])
+    else:
+        clean = set(VendorLink.objects.for_tenant(tenant).filter(attention="").exclude(qbo_vendor_id="")
+                    .values_list("jaggaer_company_id", flat=True))
+        written = set(PurchaseOrderLink.objects.for_tenant(tenant).exclude(qbo_po_id="").values_list(
+            "jaggaer_po_id", flat=True))
+        model = next(p for p in jaggaer.records("purchase_orders") if p["poId"] in written
+                     and p["status"] == "Issued" and (p.get("supplier") or {}).get("companyId") in clean)
+        po = copy.deepcopy(model)
+        po.update(poId="PO-89999", poNumber="4500199999", status="Approved")
+        jaggaer.upsert("purchase_orders", po)
+    invoice = next(i for i in jaggaer.records("invoices") if i["workflowStatus"] == "InProcess"
+                   and i.get("currency", "USD") == "USD")
+    jaggaer.approve_invoice(invoice["invoiceId"])
+    return {"supplier": supplier, "po": po["poNumber"], "invoice": invoice["invoiceId"]}
+
+
+def _assert_written_once(qbo_sandbox, tenant):
+    app = qbo_sandbox.app
+    for entity in ("Bill", "VendorCredit"):
+        docs = Counter((b["DocNumber"], b["VendorRef"]["value"]) for b in app.state(entity))
+        assert all(n == 1 for n in docs.values()), docs
+    assert all(n == 1 for n in Counter(po["DocNumber"] for po in app.state("PurchaseOrder")).values())
+    assert all(n == 1 for n in Counter(v["DisplayName"] for v in app.state("Vendor")).values())
+
+
+@pytest.mark.parametrize("release", [False, True], ids=["changes", "changes_and_a_released_hold"])
+def test_a_daily_run_with_a_few_changes_costs_at_most_six_qbo_requests(run_sync, qbo_sandbox, jaggaer_sandbox,
+                                                                        qbo_client, jaggaer_client, tenant, release):
+    _runs(run_sync, 2)
+    if release:
+        assert Hold.objects.for_tenant(tenant).get(entity="invoices", source_id="INV-1021").reason == "po_not_synced"
+    before = {e: len(qbo_sandbox.app.state(e)) for e in ("Vendor", "PurchaseOrder", "Bill", "VendorCredit")}
+    changed = _a_few_changes(jaggaer_sandbox.app, tenant, release=release)
+    qbo_sandbox.log.clear()
+    run = _scheduled_run(tenant, qbo_client, jaggaer_client)
+    sent = qbo_requests(qbo_sandbox)
+    assert len(sent) <= 6, sent
+    # the CDC request; the suppliers' batch; the PO DocNumber look-up (the no-duplicate guard) and the POs' batch;
+    # the bills' and vendor credits' DocNumber look-ups as one batch of queries, then the bills' batch. The
+    # released hold shares its page with the changed records: no look-up or batch of its own. The kept
+    # preferences are fresh: the held foreign-currency documents do not have them read again.
+    assert sent == ["GET /cdc", "POST /batch", "GET /query", "POST /batch", "POST /batch", "POST /batch"], sent
+    # written once each: the vendor renamed, the PO and the invoice(s) created
+    counts = run.counts
+    assert counts["suppliers"].get("updated") == 1, counts
+    assert counts["purchase_orders"].get("created") == 1, counts
+    assert counts["invoices"].get("created") == (2 if release else 1), counts
+    app = qbo_sandbox.app
+    vendor = next(v for v in app.state("Vendor") if v["Id"] == changed["supplier"].qbo_vendor_id)
+    assert vendor["DisplayName"] == "Renamed For The Daily Run"
+    assert [po["DocNumber"] for po in app.state("PurchaseOrder")].count(changed["po"]) == 1
+    link = BillLink.objects.for_tenant(tenant).get(jaggaer_invoice_id=changed["invoice"])
+    assert link.qbo_id in {b["Id"] for b in app.state("Bill")}
+    if release:
+        assert not Hold.objects.for_tenant(tenant).filter(entity="invoices", source_id="INV-1021").exists()
+        assert BillLink.objects.for_tenant(tenant).get(jaggaer_invoice_id="INV-1021").qbo_id
+    # one audit row a record, the released one included
+    rows = Counter(RecordEvent.objects.filter(run_id=run.pk).values_list("entity", "source_id"))
+    assert all(n == 1 for n in rows.values()), [k for k, n in rows.items() if n > 1]
+    assert rows[("invoices", "INV-1021")] == 1     # released (created) or held again: audited once
+    after = {e: len(app.state(e)) for e in before}
+    assert after == {**before, "PurchaseOrder": before["PurchaseOrder"] + 1,
+                     "Bill": before["Bill"] + (2 if release else 1)}, (before, after)
+    _assert_written_once(qbo_sandbox, tenant)
+    # the next run finds nothing to do: no write, no duplicate
+    qbo_sandbox.log.clear()
+    again = _scheduled_run(tenant, qbo_client, jaggaer_client)
+    assert qbo_requests(qbo_sandbox) == ["GET /cdc"]
+    assert not any(again.counts[s].get(o) for s in ("suppliers", "purchase_orders", "invoices")
+                   for o in ("created", "updated")), again.counts
+    _assert_written_once(qbo_sandbox, tenant)
+
+
+def test_a_lost_commit_in_a_daily_run_is_linked_by_the_batched_look_up_not_written_twice(
+        run_sync, qbo_sandbox, jaggaer_sandbox, qbo_client, jaggaer_client, tenant, monkeypatch):
+    """The released invoice and the new one share a page with held bills and vendor credits: their DocNumber
+    look-ups go as one /batch of queries. QBO wrote the bills but our transaction failed: the next daily run
+    finds them through that batch and links them."""
+    _runs(run_sync, 2)
+    changed = _a_few_changes(jaggaer_sandbox.app, tenant, release=True)
+    original = InvoiceStep.save_links
+    crashed = []
+
+    def save_links_crashing_once(self, ctx, page, done):
+        if not crashed:
+            crashed.append(len(done))
+            raise RuntimeError("database went away")
+        return original(self, ctx, page, done)
+
+    monkeypatch.setattr(InvoiceStep, "save_links", save_links_crashing_once)
+    bills = len(qbo_sandbox.app.state("Bill"))
+    with pytest.raises(RuntimeError):
+        sync_run_execute(run=sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.SCHEDULE), qbo=qbo_client,
+                         jaggaer=jaggaer_client)
+    assert crashed == [2] and len(qbo_sandbox.app.state("Bill")) == bills + 2
+    assert not BillLink.objects.for_tenant(tenant).filter(jaggaer_invoice_id__in=["INV-1021", changed["invoice"]]
+                                                          ).exclude(qbo_id="").exists()
+    qbo_sandbox.log.clear()
+    run = _scheduled_run(tenant, qbo_client, jaggaer_client)
+    sent = qbo_requests(qbo_sandbox)
+    assert len(sent) <= 6 and "GET /query" not in sent, sent      # Bill and VendorCredit look-ups in one batch
+    relinked = RecordEvent.objects.filter(run_id=run.pk, entity="invoices", reason="linked_existing")
+    assert sorted(relinked.values_list("source_id", flat=True)) == sorted(["INV-1021", changed["invoice"]])
+    assert len(qbo_sandbox.app.state("Bill")) == bills + 2
+    _assert_written_once(qbo_sandbox, tenant)
+
+
+def test_a_scheduled_run_reads_kept_preferences_again_for_a_currency_refusal_once_a_day(
+        run_sync, qbo_sandbox, qbo_client, jaggaer_client, tenant, settings):
+    _runs(run_sync)
+    assert Hold.objects.for_tenant(tenant).filter(reason="currency_unsupported").exists()
+    # kept preferences younger than the recheck bound: a scheduled run holds the foreign-currency documents on them
+    qbo_sandbox.log.clear()
+    _scheduled_run(tenant, qbo_client, jaggaer_client)
+    assert qbo_requests(qbo_sandbox) == ["GET /cdc"]
+    # a run a person started reads them again on the refusal, at once
+    qbo_sandbox.log.clear()
+    _runs(run_sync)
+    assert qbo_requests(qbo_sandbox) == ["GET /cdc", "GET /preferences"]
+    # older than the bound (but not expired): the scheduled run reads them again, and sees multicurrency turned on
+    qbo_sandbox.app.set_multicurrency(True)
+    settings.QBO_PREFERENCES_MAX_AGE_SECONDS = 3 * settings.QBO_PREFERENCES_RECHECK_SECONDS
+    snapshot = QboSnapshot.objects.get(tenant=tenant)
+    snapshot.preferences_at -= dt.timedelta(seconds=settings.QBO_PREFERENCES_RECHECK_SECONDS + 60)
+    snapshot.save()
+    qbo_sandbox.log.clear()
+    run = _scheduled_run(tenant, qbo_client, jaggaer_client)
+    assert qbo_requests(qbo_sandbox).count("GET /preferences") == 1
+    assert run.counts["invoices"].get("created") or run.counts["purchase_orders"].get("created"), run.counts
+
+
+def _bench_mutate():
+    """The fleet bench's daily mutation (bench/sandbox_proc.py), loaded from its file."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "sandbox_proc.py"
+    spec = importlib.util.spec_from_file_location("bench_sandbox_proc", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.mutate
+
+
+def test_the_fleet_bench_daily_changes_cost_at_most_six_qbo_requests(run_sync, qbo_sandbox, jaggaer_sandbox,
+                                                                     qbo_client, jaggaer_client, tenant):
+    mutate = _bench_mutate()
+    _runs(run_sync, 2)
+    for _ in range(2):      # two working days: the second updates POs the first wrote
+        done = mutate(jaggaer_sandbox.app, 0.05)
+        qbo_sandbox.log.clear()
+        run = _scheduled_run(tenant, qbo_client, jaggaer_client)
+        sent = qbo_requests(qbo_sandbox)
+        assert len(sent) <= 6, (sent, done)
+        written = sum(run.counts[step].get(outcome, 0) for step in ("suppliers", "purchase_orders", "invoices")
+                      for outcome in ("created", "updated"))
+        assert written >= done["suppliers_renamed"] + done["invoices_approved"] // 2, (run.counts, done)
+        _assert_written_once(qbo_sandbox, tenant)
