@@ -506,7 +506,7 @@ QBO_FULL_READ_DAYS = env.int("QBO_FULL_READ_DAYS", default=7)
 QBO_CDC_OVERLAP_SECONDS = env.int("QBO_CDC_OVERLAP_SECONDS", default=120)
 # The company's preferences (home currency, multicurrency) are read at most once a run and kept this long; a
 # document refused for its currency re-reads them once in its run before it is held.
-QBO_PREFERENCES_MAX_AGE_SECONDS = env.int("QBO_PREFERENCES_MAX_AGE_SECONDS", default=20 * 3600)
+QBO_PREFERENCES_MAX_AGE_SECONDS = env.int("QBO_PREFERENCES_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 # A scheduled run reads kept preferences again for a document refused for its currency only past this age.
 QBO_PREFERENCES_RECHECK_SECONDS = env.int("QBO_PREFERENCES_RECHECK_SECONDS", default=20 * 3600)
 if (QBO_FULL_READ_DAYS < 1 or QBO_CDC_OVERLAP_SECONDS < 0 or QBO_PREFERENCES_MAX_AGE_SECONDS < 0
