@@ -54,7 +54,8 @@ def init_sentry(*, dsn: str, environment: str, traces_sample_rate: float = 0.0, 
     options = {"transport": transport} if transport is not None else {}
     sentry_sdk.init(
         dsn=dsn, environment=environment, traces_sample_rate=traces_sample_rate,
-        send_default_pii=False, include_local_variables=False, max_request_body_size="never",
+        # No personal data is the SDK's default (send_default_pii stays unset); no locals, no request bodies.
+        include_local_variables=False, max_request_body_size="never",
         integrations=[DjangoIntegration(), CeleryIntegration()],
         before_send=scrub_event, before_breadcrumb=lambda crumb, hint: _scrub(crumb),
         **options,
