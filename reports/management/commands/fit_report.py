@@ -6,8 +6,8 @@ from core.actor import Actor, ActorKind
 from core.exceptions import ApplicationError
 from core.tenancy import tenant_scope
 from reports.fit import fit_report_perform, fit_report_request
-from reports.management.commands._tenant import tenant_named
 from reports.models import ReportStatus
+from tenants.commands import tenant_named
 
 COMMAND_ACTOR = Actor(ActorKind.SYSTEM, "manage.py fit_report")
 

@@ -5,9 +5,9 @@ from django.core.management.base import BaseCommand, CommandError
 from core.actor import Actor, ActorKind
 from core.exceptions import ApplicationError
 from core.tenancy import tenant_scope
-from reports.management.commands._tenant import tenant_named
 from reports.models import ReportStatus
 from reports.reconcile import reconciliation_perform, reconciliation_request
+from tenants.commands import tenant_named
 
 COMMAND_ACTOR = Actor(ActorKind.SYSTEM, "manage.py reconcile")
 

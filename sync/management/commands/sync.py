@@ -1,6 +1,5 @@
 """python manage.py sync <tenant-slug> [--full] [--entity ...]: one sync run in this process."""
 
-import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
@@ -12,27 +11,13 @@ from core.tenancy import tenant_scope
 from sync.models import SyncRun
 from sync.pipeline.steps import STEP_NAMES
 from sync.runs.lifecycle import sync_request, sync_run_perform
-from tenants.models import Tenant
+from tenants.commands import tenant_named
 
 OUTCOMES = ("created", "updated", "unchanged", "held", "failed")
 
 
 def _summary(counts: dict) -> str:
     return "  ".join(f"{k} {v}" for k, v in counts.items() if isinstance(v, int) and v)
-
-
-def _tenant(given: str) -> Tenant:
-    """The tenant named by id or by slug; a slug two partners use must be given as the tenant's id."""
-    try:
-        found = list(Tenant.objects.filter(pk=uuid.UUID(given)))
-    except ValueError:
-        found = list(Tenant.objects.filter(slug=given).select_related("partner")[:10])
-    if not found:
-        raise CommandError(f"No tenant with slug or id {given!r}.")
-    if len(found) > 1:
-        choices = ", ".join(f"{t.pk} ({t.partner.name})" for t in found)
-        raise CommandError(f"Several partners have a tenant with slug {given!r}; give its id instead: {choices}.")
-    return found[0]
 
 
 class Command(BaseCommand):
@@ -45,7 +30,7 @@ class Command(BaseCommand):
                             help="Run only this step (repeatable).")
 
     def handle(self, *args, tenant, full, entities, **options):
-        tenant_obj = _tenant(tenant)
+        tenant_obj = tenant_named(tenant)
         with tenant_scope(tenant_obj):
             self._sync(tenant_obj, full=full, entities=entities)
 

@@ -1,4 +1,4 @@
-"""The tenant a command names, by slug or id."""
+"""What the management commands of every app share: the tenant a command names, by slug or id."""
 
 import uuid
 
