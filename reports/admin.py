@@ -36,6 +36,8 @@ class ReconciliationForm(forms.Form):
 
 
 class ReportAdmin(admin.ModelAdmin):
+    # Both report admins: a list with an "ask for one" page. Each names its form, its title and `ask(tenant,
+    # data, actor)`, the service call that asks for a report.
     list_select_related = ["tenant"]
     show_full_result_count = False
     request_form: type[forms.Form] = forms.Form
@@ -79,9 +81,6 @@ class ReportAdmin(admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
                    "title": self.request_title}
         return TemplateResponse(request, "admin/reports/ask.html", context)
-
-    def ask(self, tenant, data: dict, actor):
-        raise NotImplementedError
 
 
 @admin.register(FitReport)
