@@ -215,6 +215,7 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
               profile: str | None = None) -> dict:
     from django.db import connection
 
+    from core.tenancy import tenant_scope
     from sync.models import SyncRun
     from sync.runs.lifecycle import sync_run_create, sync_run_execute
 
@@ -235,7 +236,7 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
         profiler = Profiler(interval=0.002)
         profiler.start()
     before = meter.snapshot(qbo, jaggaer)
-    with connection.execute_wrapper(meter):
+    with connection.execute_wrapper(meter), tenant_scope(tenant):
         run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer)
     total = diff(before, meter.snapshot(qbo, jaggaer))
     if profiler:
