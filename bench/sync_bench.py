@@ -1,19 +1,23 @@
 """End-to-end speed of the sync: JAGGAER sandbox -> our pipeline (PostgreSQL) -> QBO sandbox.
 
     python bench/sync_bench.py [--scale 1] [--json FILE] [--naive-limit N] [--no-naive] [--profile FILE]
-    python bench/sync_bench.py --throttled [--throttled-minutes 3] [--json FILE]
+    python bench/sync_bench.py --throttled [--dataset demo|bench] [--throttled-minutes 3] [--json FILE]
 
 Default mode: the sandboxes run in a child process (bench/sandbox_proc.py, `bench` dataset, QBO limits
 off, no added latency), our side uses a scratch PostgreSQL database (`mlc_bench_sync`, emptied first).
 It runs, for one tenant: an initial full load, a rerun with no change, and an incremental run after
 about 1% of JAGGAER's records changed; then the naive baseline (bench/naive.py) into a fresh QBO realm.
 For each run: records/s end to end, wall time per step, QBO HTTP requests per written record (by kind),
-JAGGAER requests, database queries per record, peak RSS of this process.
+JAGGAER requests, database queries per record, peak RSS of this process. Then the issue's targets, printed
+beside the same figures of `--baseline` (default bench/baselines/sync_bench.json: the figures before the
+one-sync work of the fleet issue).
 
-`--throttled`: the `demo` dataset, QBO at its real limits (500/min, 10/s, 10 in flight, 40 batches/min),
+`--throttled`: a first load of `--dataset` (default `demo`; `bench` is the onboarding measured against the
+realm's floor), QBO at its real limits (500/min, 10/s, 10 in flight, 40 batches/min),
 100 ms added latency on both sandboxes, our limiter in front; the run is cancelled after
-`--throttled-minutes` if it has not finished. Prints requests/minute achieved against the budget and
-the 429s received.
+`--throttled-minutes` if it has not finished. Prints requests/minute achieved against the budget, the 429s
+received, and the time taken beside the realm's floor for the records written (Intuit's 40 batches of 30
+writes + 460 single writes a minute).
 """
 
 from __future__ import annotations
@@ -311,6 +315,7 @@ def bench(args) -> dict:
         incremental["mutations"] = changed
         print_run(incremental)
         results["runs"] = [initial, again, incremental]
+        compare(results, args.baseline)
         if not args.no_naive:
             from bench.naive import NaiveSync
 
@@ -323,6 +328,70 @@ def bench(args) -> dict:
         return results
     finally:
         sb.stop()
+
+
+# The issue's targets for one sync, and how each run is read for them: (label, run index, target text, reader,
+# test of the target or None). "Re-planned" records are those a run handled (planned, audited) at all.
+def _per_written(r: dict):
+    return r["qbo_per_written"]
+
+
+def _wall_over_cpu(r: dict):
+    return r["seconds"] / r["cpu_seconds"] if r["cpu_seconds"] else None
+
+
+TARGETS = [
+    ("initial load: QBO requests per written record", 0, "<= 0.040 (floor ~0.034)", _per_written,
+     lambda v: v is not None and v <= 0.040),
+    ("initial load: QBO requests", 0, "", lambda r: r["qbo_requests_total"], None),
+    ("initial load: wall s", 0, "", lambda r: r["seconds"], None),
+    ("initial load: our CPU s", 0, "", lambda r: r["cpu_seconds"], None),
+    ("initial load: wall / our CPU", 0, "~1 (QBO waits overlap DB writes)", _wall_over_cpu, None),
+    ("initial load: records/s", 0, "", lambda r: r["records_per_second"], None),
+    ("initial load: DB queries", 0, "", lambda r: r["db_queries"], None),
+    ("initial load: peak RSS MB", 0, "< 300", lambda r: r["peak_rss_mb"], lambda v: v < 300),
+    ("no-change rerun: records handled", 1, "near zero (holds not re-planned)", lambda r: r["records"],
+     lambda v: v <= 100),
+    ("no-change rerun: DB queries", 1, "", lambda r: r["db_queries"], None),
+    ("no-change rerun: wall s", 1, "", lambda r: r["seconds"], None),
+    ("no-change rerun: QBO requests", 1, "", lambda r: r["qbo_requests_total"], None),
+    ("1% change: QBO requests", 2, "", lambda r: r["qbo_requests_total"], None),
+    ("1% change: records handled", 2, "", lambda r: r["records"], None),
+    ("1% change: wall s", 2, "", lambda r: r["seconds"], None),
+]
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
+    return f"{v:,}"
+
+
+def compare(results: dict, baseline_path: str | None) -> None:
+    """Print this run's figures beside the baseline's (an earlier `--json` file of the same scale) and the
+    targets; stores the comparison in the results."""
+    previous = None
+    if baseline_path and Path(baseline_path).exists():
+        previous = json.loads(Path(baseline_path).read_text())
+        if previous.get("scale") != results["scale"]:
+            print(f"\n(baseline {baseline_path} is of scale {previous.get('scale')}: not compared)")
+            previous = None
+    rows = []
+    for label, index, target, read, met in TARGETS:
+        now = read(results["runs"][index])
+        before = read(previous["runs"][index]) if previous else None
+        rows.append({"figure": label, "target": target, "previous": before, "now": now,
+                     "met": None if met is None else bool(met(now))})
+    shown = os.path.relpath(baseline_path, ROOT) if previous else None
+    results["comparison"] = {"baseline": shown, "rows": rows}
+    width = max(len(r["figure"]) for r in rows)
+    print(f"\n== beside the previous figures ({shown or 'no baseline'})")
+    print(f"  {'figure':{width}}  {'previous':>10}  {'now':>10}  target")
+    for r in rows:
+        verdict = "" if r["met"] is None else ("  met" if r["met"] else "  NOT met")
+        print(f"  {r['figure']:{width}}  {_fmt(r['previous']):>10}  {_fmt(r['now']):>10}  {r['target']}{verdict}")
 
 
 def naive_summary(n) -> dict:
@@ -356,9 +425,20 @@ def print_naive(n: dict, ours: dict) -> None:
           f"(naive makes {r['naive_requests_per_ours']:.1f}x as many)")
 
 
+INTUIT_REQUESTS_PER_MINUTE = 500
+INTUIT_BATCHES_PER_MINUTE = 40
+# At Intuit's per-realm limits a realm takes at most 40 batches of 30 writes a minute, and the rest of its 500
+# requests as single writes: the fastest any client can write to one company.
+FLOOR_WRITES_PER_MINUTE = INTUIT_BATCHES_PER_MINUTE * 30 + INTUIT_REQUESTS_PER_MINUTE - INTUIT_BATCHES_PER_MINUTE
+
+
+def floor_seconds(written: int) -> float:
+    return 60 * written / FLOOR_WRITES_PER_MINUTE
+
+
 def throttled(args) -> dict:
     realm = str(9_130_356_000_000_000 + int(uuid.uuid4().int % 1_000_000))
-    sb = SandboxProcess(dataset="demo", scale=args.scale, limits="real", latency_ms=100, realms=(realm,))
+    sb = SandboxProcess(dataset=args.dataset, scale=args.scale, limits="real", latency_ms=100, realms=(realm,))
     try:
         setup_django(args.database_url)
         from django.conf import settings
@@ -371,7 +451,8 @@ def throttled(args) -> dict:
         tenant = make_tenant("throttled")
         limiter = realm_limiter(realm)
         qbo, jaggaer = make_clients(sb, realm, tenant, limiter=limiter, throttled=True)
-        print(f"throttled: demo dataset, realm {realm}, QBO limits 500/min, 10/s, 10 in flight, 40 batches/min, "
+        print(f"throttled: {args.dataset} dataset (scale {args.scale:g}), realm {realm}, QBO limits 500/min, 10/s, "
+              f"10 in flight, 40 batches/min, "
               f"100 ms latency; limiter {'Redis' if settings.REDIS_URL else 'in-process'}; "
               f"cancelled after {args.throttled_minutes:g} min")
         r = sync_once("throttled load", tenant, qbo, jaggaer, meter, cancel_after=args.throttled_minutes * 60)
@@ -390,6 +471,12 @@ def throttled(args) -> dict:
               f"{r['batches_per_minute']:.1f} batches/min averaged over the run (the limiter holds 38 per 60 s); "
               f"429s received: {r['http_429']}; "
               f"limiter waited {limiter.waited_seconds:.0f} s")
+        floor = floor_seconds(r["written"])
+        r["floor_seconds"] = floor
+        print(f"  onboarding: {r['written']:,} records written in {r['seconds'] / 60:.1f} min; the realm's floor for "
+              f"them is {floor / 60:.1f} min ({FLOOR_WRITES_PER_MINUTE:,} writes a minute: {INTUIT_BATCHES_PER_MINUTE} "
+              f"batches x 30 writes + {INTUIT_REQUESTS_PER_MINUTE - INTUIT_BATCHES_PER_MINUTE} single writes); "
+              f"ours takes {r['seconds'] / floor:.2f}x the floor" if floor else "  nothing was written")
         return {"machine": machine(), "throttled": r}
     finally:
         sb.stop()
@@ -411,9 +498,13 @@ def main() -> None:
     parser.add_argument("--naive-limit", type=int, default=None,
                         help="naive baseline: at most this many records per entity (default all)")
     parser.add_argument("--profile", help="pyinstrument report of the initial load to this file (.txt, + .html)")
-    parser.add_argument("--throttled", action="store_true", help="the throttled run instead (demo dataset)")
+    parser.add_argument("--throttled", action="store_true",
+                        help="a first load at Intuit's limits instead (`--dataset`, default demo), beside the floor")
+    parser.add_argument("--dataset", default="demo", help="--throttled: the dataset loaded (demo or bench)")
     parser.add_argument("--throttled-minutes", type=float, default=3.0)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/mlc_bench_sync")
+    parser.add_argument("--baseline", default=str(ROOT / "bench" / "baselines" / "sync_bench.json"),
+                        help="an earlier --json file of the same scale, printed beside this run's figures")
     args = parser.parse_args()
     results = throttled(args) if args.throttled else bench(args)
     if args.json:
