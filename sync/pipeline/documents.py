@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from connections.clients.qbo import MAX_PAGE_SIZE, BatchItem, escape_query_value
 from core.outcomes import Outcome
@@ -315,15 +314,15 @@ class DocumentStep(RecordStep):
                                                 unique_fields=["tenant", self.link_key],
                                                 update_fields=[*self.link_fields, "updated_at"])
 
-    def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+    def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
+                  ) -> None:
         written = {write.record.source_id for write, _ in done}
         rows = [self._rows.pop(r.record.source_id) for r in results
                 if r.record.source_id in self._rows and r.record.source_id not in written]
         for sid in written:
             self._rows.pop(sid, None)
-        with transaction.atomic():
-            self._upsert(rows)
-            super().flush(ctx, page, results, done)
+        self._upsert(rows)
+        super().save_rows(ctx, page, results, done)
 
     # ---- results
     @staticmethod

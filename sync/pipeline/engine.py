@@ -176,6 +176,13 @@ class RecordStep(abc.ABC):
     def save_links(self, ctx: RunContext, page: PageState, done: list[tuple[Write, dict]]) -> None:
         """Bulk upsert of the link rows of a batch's successful writes."""
 
+    def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
+                  ) -> None:
+        """The step's rows of one batch (its links), inside the batch's transaction: they commit with its holds,
+        audit rows and counts, or not at all. Nothing that may stop the run (the step report) happens in it."""
+        if done:
+            self.save_links(ctx, page, done)
+
     def refresh_stale(self, ctx: RunContext, page: PageState, writes: list[Write]) -> list[Write | Result]:
         """5010 stale object: re-read the QBO objects and rebuild the writes (attempt + 1)."""
         return [Result(w.record, Outcome.FAILED, reason="stale_object",
@@ -411,8 +418,7 @@ class RecordStep(abc.ABC):
         page.results.extend(results)
         ctx.identifiers.setdefault(self.name, []).extend(record_identifiers(self.name, results, done))
         with transaction.atomic():
-            if done:
-                self.save_links(ctx, page, done)
+            self.save_rows(ctx, page, results, done)
             if resolved:
                 Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name, source_id__in=resolved).delete()
             if held:

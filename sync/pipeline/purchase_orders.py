@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db import transaction
-
 from core.outcomes import Outcome
 from sync.models import PurchaseOrderLink
 from sync.pipeline.documents import DocumentPage, DocumentStep, line_ids_by_position, qbo_objects, qbo_reads
@@ -63,13 +61,13 @@ class PurchaseOrderStep(DocumentStep):
                 tenant=ctx.tenant, jaggaer_po_id=record.source_id, po_number=str(number).strip()[:100],
                 jaggaer_status=status.strip()[:20] if isinstance(status, str) else "")
 
-    def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+    def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
+                  ) -> None:
         seen = [self._seen_invalid.pop(r.record.source_id) for r in results
                 if r.record.source_id in self._seen_invalid]
-        with transaction.atomic():
-            if seen:   # only POs never seen before: what we know of a written PO stays as it is
-                PurchaseOrderLink.objects.bulk_create(seen, ignore_conflicts=True)
-            super().flush(ctx, page, results, done)
+        if seen:   # only POs never seen before: what we know of a written PO stays as it is
+            PurchaseOrderLink.objects.bulk_create(seen, ignore_conflicts=True)
+        super().save_rows(ctx, page, results, done)
 
     # ---- per page: links, drafts, vendors, current QBO POs, DocNumber look-ups, all in bulk
     def begin_page(self, ctx: RunContext, records: list[Record]) -> PurchaseOrderPage:

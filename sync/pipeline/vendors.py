@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
-
 from connections.clients.qbo import escape_query_value
 from connections.exceptions import ConnectionFailure, RemoteError
 from core.outcomes import Outcome
@@ -182,13 +180,13 @@ class VendorStep(RecordStep):
                 rows, update_conflicts=True, unique_fields=["tenant", "jaggaer_company_id"],
                 update_fields=["qbo_vendor_id", "display_name", "source_digest", "content_digest", "updated_at"])
 
-    def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
+    def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
+                  ) -> None:
         refreshed = [self.refreshed.pop(r.record.source_id) for r in results if r.record.source_id in self.refreshed]
         for row in refreshed:
             self.links[row.jaggaer_company_id] = row
-        with transaction.atomic():
-            self._upsert(refreshed)
-            super().flush(ctx, page, results, done)
+        self._upsert(refreshed)
+        super().save_rows(ctx, page, results, done)
 
     def refresh_stale(self, ctx: RunContext, page: PageState, writes: list[Write]) -> list[Write | Result]:
         ids = ",".join(f"'{escape_query_value(w.payload['Id'])}'" for w in writes)

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
@@ -44,6 +45,14 @@ _HELD_EXAMPLES = 5   # held records named in a run's `records.held` digest
 
 class LeaseLost(RunCancelled):
     """Another run took the tenant's lease (ours expired): stop between batches."""
+
+
+class RunTimeLimit(RunCancelled):
+    """The run went past SYNC_TASK_SOFT_TIME_LIMIT: it stops between batches and fails (Celery's own time limits
+    act only in the prefork pool; this one holds in every pool). What was written is linked: the next run
+    continues from there."""
+
+    code = "time_limit"
 
 
 class WorkerStopping(RunCancelled):
@@ -242,10 +251,13 @@ def run_progress_write(run: SyncRun, step: str, counts: dict, *, total: int | No
 def _heartbeat(run: SyncRun, progress: Callable | None,
                total_of: Callable[[str], int | None] | None = None) -> Callable[[str, dict], None]:
     last = [time.monotonic()]
+    started = last[0]
 
     def beat(step: str, counts: dict) -> None:
         if shutdown.requested():
             raise WorkerStopping("The worker was stopped; the run stopped between batches and a new run continues it.")
+        if time.monotonic() - started > settings.SYNC_TASK_SOFT_TIME_LIMIT:
+            raise RunTimeLimit(_time_limit_message(settings.SYNC_TASK_SOFT_TIME_LIMIT))
         if time.monotonic() - last[0] >= settings.SYNC_LEASE_SECONDS / 10:
             if not lease_renew(run=run):
                 raise LeaseLost("The run lost its lease to another run and stopped between batches.")
@@ -377,6 +389,10 @@ def run_steps(*, run: SyncRun, qbo, jaggaer, body: Callable[[RunContext], None],
         _connection_failed(run, e, message=message, status=None, counted=getattr(e, "counted", False))
         run_finish(run, SyncRun.Status.FAILED, system=e.system, code=str(e.code or e.status or "remote_error"),
                    message=message)
+    except (RunTimeLimit, SoftTimeLimitExceeded) as e:
+        limit = settings.SYNC_TASK_SOFT_TIME_LIMIT
+        run_finish(run, SyncRun.Status.FAILED, code=RunTimeLimit.code,
+                   message=str(e) if isinstance(e, RunTimeLimit) else _time_limit_message(limit))
     except RunCancelled as e:
         run_finish(run, SyncRun.Status.CANCELLED, code=getattr(e, "code", ""),
                    message=str(e) or "Cancelled on request.")
@@ -388,6 +404,11 @@ def run_steps(*, run: SyncRun, qbo, jaggaer, body: Callable[[RunContext], None],
     else:
         run_finish(run, SyncRun.Status.SUCCEEDED)
     return run
+
+
+def _time_limit_message(limit: int) -> str:
+    return (f"The run went past its time limit ({limit} s, SYNC_TASK_SOFT_TIME_LIMIT) and stopped between batches; "
+            "what it wrote is linked and the next run continues from there.")
 
 
 def _connection_failed(run: SyncRun, error: RemoteError, *, message: str, status: str | None,

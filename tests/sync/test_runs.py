@@ -12,7 +12,13 @@ from sync.models import SyncLease, SyncRun
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew, leases_expire
 from sync.runs.lifecycle import sync_request
 from sync.runs.schedule import dispatch_due_syncs
-from tests.connections.support import configured_jaggaer, connected_qbo
+from tests.connections.support import (  # noqa: F401  (fixtures)
+    configured_jaggaer,
+    connected_qbo,
+    fast_http,
+    jaggaer_app,
+    qbo_app,
+)
 from tests.factories import TenantFactory, connections_stored
 
 
@@ -209,3 +215,42 @@ def test_a_realm_saturated_past_the_wait_limit_keeps_the_records_for_the_next_ru
     retried = Hold.objects.filter(tenant=tenant, entity="suppliers", reason="retry")
     assert retried.exists()
     assert "request limit" in retried.first().detail
+
+
+@pytest.mark.django_db
+def test_a_run_past_its_time_limit_stops_between_batches_fails_and_the_next_run_continues(
+        tenant, qbo_app, jaggaer_app, settings):  # noqa: F811 (fixtures)
+    """Celery's time limits act only in the prefork pool; the run's own limit holds in every pool (threads)."""
+    from core.tenancy import tenant_scope
+    from sync.models import PurchaseOrderLink, VendorLink
+    from sync.runs.lifecycle import sync_run_perform
+
+    _connect(tenant, qbo_app, jaggaer_app)
+    settings.SYNC_TASK_SOFT_TIME_LIMIT = 3600
+    in_qbo_before = len(qbo_app.app.state("PurchaseOrder"))
+
+    def limit_reached_once_suppliers_are_written(step, counts):
+        if step == "purchase_orders":
+            settings.SYNC_TASK_SOFT_TIME_LIMIT = 0     # the run has now been going longer than its limit
+
+    run = sync_request(tenant=tenant, enqueue=False)
+    stopped = sync_run_perform(run_id=run.pk, progress=limit_reached_once_suppliers_are_written)
+    assert stopped.status == "failed" and stopped.error_code == "time_limit"
+    assert "time limit (0 s" in stopped.error_message and "next run continues" in stopped.error_message
+    # it stopped after the first batch of purchase orders (the first step report after the limit), no later
+    first_pos = stopped.counts["purchase_orders"]["created"]
+    assert 0 < first_pos <= settings.QBO_BATCH_SIZE and "invoices" not in stopped.counts
+    with tenant_scope(tenant):
+        assert VendorLink.objects.count() == stopped.counts["suppliers"]["created"] + \
+            stopped.counts["suppliers"].get("updated", 0)
+        assert PurchaseOrderLink.objects.exclude(qbo_po_id="").count() == first_pos
+    assert lease_holder(tenant=tenant) is None            # the lease is released with the failure
+
+    settings.SYNC_TASK_SOFT_TIME_LIMIT = 3600
+    following = sync_run_perform(run_id=sync_request(tenant=tenant, enqueue=False).pk)
+    assert following.status == "succeeded"
+    assert "created" not in following.counts["suppliers"]   # what the stopped run wrote is not written again
+    with tenant_scope(tenant):
+        written = PurchaseOrderLink.objects.exclude(qbo_po_id="").count()
+    assert written == first_pos + following.counts["purchase_orders"]["created"]
+    assert len(qbo_app.app.state("PurchaseOrder")) == in_qbo_before + written   # each PO once in QuickBooks
