@@ -520,6 +520,11 @@ SYNC_BULK_SLOTS = env.int("SYNC_BULK_SLOTS", default=2)
 SYNC_BULK_RETRY_SECONDS = env.int("SYNC_BULK_RETRY_SECONDS", default=10)
 if SYNC_BULK_SLOTS < 1 or SYNC_BULK_RETRY_SECONDS < 1:
     raise ImproperlyConfigured("SYNC_BULK_SLOTS and SYNC_BULK_RETRY_SECONDS must be at least 1.")
+# Between two batches a bulk run gives way to the daily runs of its worker process (they share its CPU): it waits
+# while any is running, at most this long per batch (0: never waits).
+SYNC_BULK_YIELD_SECONDS = env.float("SYNC_BULK_YIELD_SECONDS", default=10.0)
+if SYNC_BULK_YIELD_SECONDS < 0:
+    raise ImproperlyConfigured("SYNC_BULK_YIELD_SECONDS must not be negative.")
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch
 # A running run writes its progress (step, records seen of JAGGAER's total) at most this often.
 SYNC_PROGRESS_SECONDS = env.float("SYNC_PROGRESS_SECONDS", default=2.0)

@@ -37,6 +37,9 @@ WEBHOOKS_PENDING_AGE = Gauge("mlc_webhook_deliveries_pending_oldest_age_seconds"
 WEBHOOK_ATTEMPTS = Counter("mlc_webhook_delivery_attempts_total",
                            "Webhook delivery attempts, by event type and result (delivered, retrying, failed).",
                            ["event_type", "result"])
+BULK_GAVE_WAY = Counter("mlc_sync_bulk_gave_way_seconds_total",
+                        "Seconds bulk runs (first loads, full runs) waited between batches for their process's "
+                        "daily runs.")
 QUEUE_DEPTH = Gauge("mlc_broker_queue_depth", "Messages waiting in a broker queue.", ["queue"], **_gauge_kwargs)
 
 _TOKEN_PATH = re.compile(r"/tokens/bearer")
@@ -59,6 +62,10 @@ def records_handled(rows) -> None:
 
 def webhook_attempted(*, event_type: str, result: str) -> None:
     WEBHOOK_ATTEMPTS.labels(event_type=event_type, result=result).inc()
+
+
+def bulk_gave_way(seconds: float) -> None:
+    BULK_GAVE_WAY.inc(max(0.0, seconds))
 
 
 def limiter_waited(seconds: float) -> None:

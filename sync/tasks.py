@@ -10,10 +10,11 @@ from django.conf import settings
              soft_time_limit=settings.SYNC_TASK_SOFT_TIME_LIMIT, time_limit=settings.SYNC_TASK_TIME_LIMIT)
 def sync_tenant(self, run_id: str) -> str | None:
     from sync.runs.lifecycle import sync_run_perform
-    from sync.runs.queues import BULK_QUEUE, bulk_slot
+    from sync.runs.queues import BULK_QUEUE, bulk_slot, daily_slot
 
     if (self.request.delivery_info or {}).get("routing_key") != BULK_QUEUE:
-        run = sync_run_perform(run_id=run_id)
+        with daily_slot():
+            run = sync_run_perform(run_id=run_id)
         return run.status if run else None
     with bulk_slot() as free:
         if free:

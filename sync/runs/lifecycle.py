@@ -32,7 +32,7 @@ from sync.models import Hold, SyncRun
 from sync.pipeline.engine import RunCancelled, RunContext
 from sync.pipeline.steps import STEP_NAMES, STEPS
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew
-from sync.runs.queues import DAILY_QUEUE, run_queues
+from sync.runs.queues import DAILY_QUEUE, give_way, run_queues
 from sync.runs.replay import replay_jaggaer_entity, replay_records, replay_targets_clean
 from tenants.models import Tenant
 from tenants.services import tenant_require_active
@@ -258,6 +258,7 @@ def _heartbeat(run: SyncRun, progress: Callable | None,
             raise WorkerStopping("The worker was stopped; the run stopped between batches and a new run continues it.")
         if time.monotonic() - started > settings.SYNC_TASK_SOFT_TIME_LIMIT:
             raise RunTimeLimit(_time_limit_message(settings.SYNC_TASK_SOFT_TIME_LIMIT))
+        give_way(stop=shutdown.requested)     # a bulk run lets this process's daily runs go first
         if time.monotonic() - last[0] >= settings.SYNC_LEASE_SECONDS / 10:
             if not lease_renew(run=run):
                 raise LeaseLost("The run lost its lease to another run and stopped between batches.")
