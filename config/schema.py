@@ -82,7 +82,8 @@ IDEMPOTENCY_422 = ("The Idempotency-Key was used in the last 24 hours for anothe
 
 RATE_LIMIT_HEADERS = {
     "RateLimit-Limit": {"description": "Requests allowed in the current window for this key (the tightest budget "
-                                       "of this operation).", "schema": {"type": "integer"}},
+                                       "of this operation); on a 401, failed authentications allowed from the "
+                                       "calling address.", "schema": {"type": "integer"}},
     "RateLimit-Remaining": {"description": "Requests left in the window.", "schema": {"type": "integer"}},
     "RateLimit-Reset": {"description": "Seconds until the window frees a request.", "schema": {"type": "integer"}},
 }

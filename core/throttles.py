@@ -100,12 +100,15 @@ class FailedAuthenticationThrottle(_SettingRateThrottle):
         """Throttled when this address has spent its failures."""
         self._load(request)
         if len(self.history) >= self.num_requests:
+            _note_budget(request, self)
             raise Throttled(self.wait(), self.what)
 
     def record(self, request) -> None:
+        """One more failure of the address; its answer (a 401) tells the address's budget in RateLimit-*."""
         self._load(request)
         self.history.insert(0, self.now)
         self.cache.set(self.key, self.history, self.duration)
+        _note_budget(request, self)
 
 
 RATE_LIMIT_ATTRIBUTE = "_mlc_rate_limit"

@@ -26,6 +26,8 @@ def test_the_tightest_budget_is_shown_and_a_429_has_none_left(alice, tenant, set
     assert refused.json()["error"]["code"] == "throttled"
 
 
-def test_calls_without_a_key_carry_no_budget(anon_client):
-    answer = anon_client.get("/api/v1/tenants")
-    assert answer.status_code == 401 and "RateLimit-Limit" not in answer
+def test_calls_without_a_key_carry_the_budget_of_failed_authentications_of_their_address(anon_client, settings):
+    answer, again = anon_client.get("/api/v1/tenants"), anon_client.get("/api/v1/tenants")
+    limit = settings.API_THROTTLE_AUTH_FAILURES.split("/")[0]
+    assert answer.status_code == again.status_code == 401 and answer["RateLimit-Limit"] == limit
+    assert int(again["RateLimit-Remaining"]) == int(answer["RateLimit-Remaining"]) - 1 < int(limit)

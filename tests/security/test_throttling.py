@@ -67,8 +67,14 @@ def test_bad_api_keys_from_one_address_hit_429_early_then_even_a_good_key_waits(
 @override_settings(API_THROTTLE_AUTH_FAILURES="3/minute")
 def test_requests_without_any_key_count_as_failures_too(address):
     client = client_from(address)
-    assert [client.get(URL).status_code for _ in range(3)] == [401, 401, 401]
-    assert_throttled(client.get(URL))
+    answers = [client.get(URL) for _ in range(3)]
+    assert [a.status_code for a in answers] == [401, 401, 401]
+    # each 401 tells the address's budget of failures
+    assert [(a["RateLimit-Limit"], a["RateLimit-Remaining"]) for a in answers] == [("3", "2"), ("3", "1"), ("3", "0")]
+    assert all(0 < int(a["RateLimit-Reset"]) <= 60 for a in answers)
+    throttled = client.get(URL)
+    assert_throttled(throttled)
+    assert throttled["RateLimit-Remaining"] == "0"
 
 
 @override_settings(API_THROTTLE_AUTH_FAILURES="3/minute")
