@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actor import actor_from_request
-from core.api import StrictFieldsMixin
+from core.api import CursorPage, StrictFieldsMixin
 from core.throttles import PartnerKeyThrottle, SyncRequestThrottle
 from reports import selectors
 from reports.fit import fit_report_request
@@ -127,6 +127,7 @@ class CsvRenderer(renderers.BaseRenderer):
 
 class FitReportListApi(TenantScopedMixin, generics.ListAPIView):
     serializer_class = FitReportSerializer
+    pagination_class = CursorPage
     throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
 
     def get_queryset(self):
@@ -215,6 +216,7 @@ class FitReportCsvApi(TenantScopedMixin, APIView):
 
 class ReconciliationListApi(TenantScopedMixin, generics.ListAPIView):
     serializer_class = ReconciliationSerializer
+    pagination_class = CursorPage
     throttle_classes = [PartnerKeyThrottle, SyncRequestThrottle]
 
     def get_queryset(self):

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.actor import actor_from_request
-from core.api import no_body
+from core.api import CursorPage, no_body
 from core.tenancy import unscoped
 from webhooks import selectors, services
 from webhooks.filters import WebhookDeliveryFilter
@@ -104,6 +104,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mix
                            "attempts, the status code your endpoint answered last and the next try.")
 class WebhookDeliveryListView(_PartnerLog, generics.ListAPIView):
     serializer_class = WebhookDeliverySerializer
+    pagination_class = CursorPage        # a growing log: pages by keyset, stable while deliveries are added
     filter_backends = [DjangoFilterBackend]
     filterset_class = WebhookDeliveryFilter
 
