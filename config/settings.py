@@ -514,6 +514,11 @@ if (QBO_FULL_READ_DAYS < 1 or QBO_CDC_OVERLAP_SECONDS < 0 or QBO_PREFERENCES_MAX
     raise ImproperlyConfigured("QBO_FULL_READ_DAYS must be at least 1; QBO_CDC_OVERLAP_SECONDS, "
                                "QBO_PREFERENCES_MAX_AGE_SECONDS and QBO_PREFERENCES_RECHECK_SECONDS must not be "
                                "negative.")
+# A held record is planned again once what it waits on may have changed (sync/holds/due.py), and whatever the
+# reason (but those only JAGGAER fixes) when it was last held this many days ago.
+SYNC_HOLD_RECHECK_DAYS = env.int("SYNC_HOLD_RECHECK_DAYS", default=7)
+if SYNC_HOLD_RECHECK_DAYS < 1:
+    raise ImproperlyConfigured("SYNC_HOLD_RECHECK_DAYS must be at least 1.")
 # Initial loads and full runs wait in the `bulk` queue (sync/runs/queues.py); a worker process runs at most
 # SYNC_BULK_SLOTS of them at once, the others wait SYNC_BULK_RETRY_SECONDS in the broker and try again.
 SYNC_BULK_SLOTS = env.int("SYNC_BULK_SLOTS", default=2)

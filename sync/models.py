@@ -116,7 +116,8 @@ class Cursor(TenantOwnedModel):
 
 
 class Hold(TenantOwnedModel):
-    """A record that cannot be written yet; retried first on every run, deleted once written."""
+    """A record that cannot be written yet; planned again by a run once what it waits on may have changed
+    (sync/holds/due.py), deleted once written."""
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_holds")
     entity = models.CharField(max_length=40)
@@ -127,6 +128,8 @@ class Hold(TenantOwnedModel):
     waits_on = models.JSONField(default=list, blank=True)
     record = models.JSONField(help_text="The source record as last read, so a retry needs no fetch.")
     source_digest = models.CharField(max_length=64)
+    # The step's transform version when held: a new version plans every hold of the step again.
+    step_version = models.CharField(max_length=40, blank=True, default="")
     last_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     first_held_at = models.DateTimeField(auto_now_add=True)
     last_held_at = models.DateTimeField(auto_now=True)
@@ -436,6 +439,9 @@ class QboSnapshot(TenantOwnedModel):
     terms = models.JSONField(default=dict, blank=True)          # term Id -> Name (active terms)
     preferences = models.JSONField(default=dict, blank=True)
     preferences_at = models.DateTimeField(null=True, blank=True)
+    # When QBO classes may last have changed (a CDC answer brought some, or a full read): documents held for a
+    # missing class are planned again after it.
+    classes_changed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

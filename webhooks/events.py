@@ -34,7 +34,8 @@ class SyncRunData(serializers.Serializer):
     finished_at = serializers.DateTimeField()
     counts = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()),
                                    help_text="Per step, the number of records per outcome (created, updated, "
-                                             "unchanged, held, failed, skipped).")
+                                             "unchanged, held, failed, skipped), and `still_held`: records on "
+                                             "hold the run left untouched.")
     held = serializers.IntegerField(help_text="Records this run left on hold.")
     error = _RunError(allow_null=True, help_text="Why the run failed; null when it did not.")
 

@@ -25,7 +25,8 @@ class HoldSerializer(serializers.Serializer):
     waits_on = serializers.ListField(child=serializers.CharField(),
                                      help_text="Codes or ids whose fix would release it (GL code, company id...).")
     created_at = serializers.DateTimeField(source="first_held_at", help_text="When it was first held.")
-    last_held_at = serializers.DateTimeField(help_text="When a run last held it again.")
+    last_held_at = serializers.DateTimeField(help_text="When a run last held it (a run that did not plan it again "
+                                                       "leaves it as it was).")
     last_run_id = serializers.UUIDField(allow_null=True)
 
 
@@ -49,8 +50,9 @@ class HoldListApi(TenantScopedMixin, generics.ListAPIView):
 
     @extend_schema(description="Records that cannot be written yet, with the reason, a message saying what would "
                                "release them, the codes or ids they wait on, and since when (`created_at`). A held "
-                               "record is retried on every run and released once its cause is fixed. Newest first, in"
-                               " cursor pages: follow `next`.",
+                               "record is planned again by a run once what it waits on may have changed (README, "
+                               "Holds) and released once its cause is fixed. Newest first, in cursor pages: follow "
+                               "`next`.",
                    summary="Records held back, with the reason, what they wait on and since when", tags=TAGS)
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)

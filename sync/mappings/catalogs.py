@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 
 from sync.mappings.matching import Candidate, auto_match, mapping_state
 from sync.models import JaggaerCatalogItem, Kind, Mapping, QboCatalogItem
@@ -49,23 +50,24 @@ def qbo_catalog_store(*, tenant, kind: str, entities: list[dict], complete: bool
         else:
             rows[str(entity["Id"])] = _qbo_row(tenant, kind, entity)
     stored = QboCatalogItem.objects.for_tenant(tenant).filter(kind=kind)
-    if not complete:
-        # CDC repeats what its overlap window saw already: only rows that differ cost writes
-        known = {i.qbo_id: i for i in stored.filter(qbo_id__in=sorted(set(rows) | deleted))}
-        rows = {qbo_id: row for qbo_id, row in rows.items() if qbo_id not in known or any(
-            getattr(row, f) != getattr(known[qbo_id], f) for f in FIELDS)}
+    # Only rows that differ cost writes (CDC repeats what its overlap window saw already, a full read repeats
+    # everything): `updated_at` then tells when the catalog last changed (held records wait on it).
+    known = {i.qbo_id: i for i in (stored if complete else stored.filter(qbo_id__in=sorted(set(rows) | deleted)))}
+    listed = len(rows)
+    changed = {qbo_id: row for qbo_id, row in rows.items() if qbo_id not in known or any(
+        getattr(row, f) != getattr(known[qbo_id], f) for f in FIELDS)}
+    if complete:
+        deleted = {qbo_id for qbo_id, item in known.items() if item.present and qbo_id not in rows}
+    else:
         deleted = {qbo_id for qbo_id in deleted if qbo_id in known and known[qbo_id].present}
     with transaction.atomic():
-        if rows:
+        if changed:
             QboCatalogItem.objects.bulk_create(
-                list(rows.values()), update_conflicts=True, unique_fields=["tenant", "kind", "qbo_id"],
+                list(changed.values()), update_conflicts=True, unique_fields=["tenant", "kind", "qbo_id"],
                 update_fields=[*FIELDS, "updated_at"])
-        present = stored.filter(present=True)
-        if complete:
-            present.exclude(qbo_id__in=list(rows)).update(present=False)
-        elif deleted:
-            present.filter(qbo_id__in=sorted(deleted)).update(present=False)
-    return len(rows) + (0 if complete else len(deleted))
+        if deleted:
+            stored.filter(present=True, qbo_id__in=sorted(deleted)).update(present=False, updated_at=timezone.now())
+    return listed if complete else len(changed) + len(deleted)
 
 
 def jaggaer_catalog_import(*, tenant, jaggaer, kind: str) -> tuple[int, list[str]]:
@@ -86,13 +88,17 @@ def jaggaer_catalog_import(*, tenant, jaggaer, kind: str) -> tuple[int, list[str
             rows[code] = JaggaerCatalogItem(tenant=tenant, kind=kind, code=code[:100],
                                             name=str(record.get("name") or "")[:255],
                                             active=record.get("active", True) is not False, present=True)
-    with transaction.atomic():
-        if rows:
+    stored = JaggaerCatalogItem.objects.for_tenant(tenant).filter(kind=kind)
+    known = {i.code: (i.name, i.active, i.present) for i in stored}
+    changed = [row for code, row in rows.items() if known.get(code) != (row.name, row.active, True)]
+    gone = sorted(code for code, (_, _, present) in known.items() if present and code not in rows and code not in kept)
+    with transaction.atomic():   # only rows that differ are written: `updated_at` tells when the catalog changed
+        if changed:
             JaggaerCatalogItem.objects.bulk_create(
-                list(rows.values()), update_conflicts=True, unique_fields=["tenant", "kind", "code"],
+                changed, update_conflicts=True, unique_fields=["tenant", "kind", "code"],
                 update_fields=["name", "active", "present", "updated_at"])
-        JaggaerCatalogItem.objects.for_tenant(tenant).filter(kind=kind, present=True).exclude(
-            code__in=list(rows) + sorted(kept)).update(present=False)
+        if gone:
+            stored.filter(code__in=gone).update(present=False, updated_at=timezone.now())
     return len(rows), problems
 
 
@@ -137,6 +143,9 @@ def mappings_refresh(*, tenant, kind: str, rematch: bool = False, include_person
             counts["changed"] += 1
             counts["matched"] += mapping.qbo_item_id is not None and before[0] != mapping.qbo_item_id
             changed.append(mapping)
+    now = timezone.now()
+    for mapping in changed:
+        mapping.updated_at = now     # bulk_update leaves auto_now alone: held records wait on this stamp
     with transaction.atomic():
         # A webhook's catalog refresh may create the same new codes at the same moment as a run's:
         # the first one in wins, the other's duplicates are skipped (its next refresh sees them).

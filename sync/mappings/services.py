@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 import audit
 from core.actor import Actor
@@ -95,6 +96,9 @@ def mappings_bulk_set(*, tenant, items: list[dict], actor: Actor | None = None) 
         mapping, created = Mapping.objects.select_for_update().get_or_create(tenant=tenant, kind=kind, code=code)
         before[f"{kind}:{code}"] = None if created else mapping_audit_view(mapping)
         out.append(_apply(mapping, item, _jaggaer_active(tenant, kind, [code]).get(code)))
+    now = timezone.now()
+    for mapping in out:
+        mapping.updated_at = now     # bulk_update leaves auto_now alone: held records wait on this stamp
     Mapping.objects.bulk_update(out, ["qbo_item", "source", "state", "state_detail", "updated_at"])
     if actor is not None:
         after = {f"{m.kind}:{m.code}": mapping_audit_view(m) for m in out}

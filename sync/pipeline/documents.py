@@ -18,9 +18,10 @@ from django.conf import settings
 
 from connections.clients.qbo import MAX_PAGE_SIZE, BatchItem, escape_query_value
 from core.outcomes import Outcome
+from sync.holds.due import HoldSignals
 from sync.mappings.resolver import MappingResolver
 from sync.mappings.selectors import sync_settings_get
-from sync.models import JaggaerCatalogItem, Kind, QboCatalogItem, SyncSettings
+from sync.models import Hold, JaggaerCatalogItem, Kind, QboCatalogItem, SyncSettings
 from sync.pipeline.company import CompanyCurrency
 from sync.pipeline.engine import HoldSpec, PageState, Record, RecordStep, Result, RunContext, Write
 from sync.pipeline.qbo_snapshot import QboView, qbo_view
@@ -188,6 +189,17 @@ class DocumentStep(RecordStep):
     def is_unchanged(self, page: DocumentPage, record: Record) -> bool:
         link = page.links.get(record.source_id)
         return link is not None and bool(link.source_digest) and link.source_digest == record.digest
+
+    def hold_signals(self, ctx: RunContext) -> HoldSignals:
+        """Documents held for their currency are due once multicurrency is on. Preferences are read again here
+        as a refusal would (`currency_hold`: at once in a run a person started, at most daily in scheduled ones)
+        when such documents exist, since they are no longer planned to ask."""
+        signals = super().hold_signals(ctx)
+        if not self.currency.multicurrency and self.view is not None and Hold.objects.for_tenant(ctx.tenant).filter(
+                entity=self.name, reason="currency_unsupported").exists() and self.view.refresh_preferences():
+            self.currency = self.view.currency()
+        signals.currency_accepted = self.currency.multicurrency
+        return signals
 
     # ---- references
     def vendor(self, company_id: str) -> str | HoldSpec:

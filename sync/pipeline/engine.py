@@ -9,12 +9,19 @@ A `RecordStep` subclass names its JAGGAER entity and implements `plan` (transfor
 declared in its `__init__` and loaded in `prepare`; what one page needs lives in its `PageState`, built
 by `begin_page` and handed to each phase of that page (plan, write, links, flush), never kept on the step.
 
-The engine does the rest the same way for every entity: holds retried first, cursor with overlap,
+The engine does the rest the same way for every entity: due holds retried first, cursor with overlap,
 digests to skip unchanged records, deterministic requestids, per-item faults, one retry on a stale
 SyncToken, audit rows and counts per batch.
 
 Database queries grow with pages and batches, never with records: every read a step needs for a
 page happens in `begin_page` in bulk, every write in `flush` in bulk.
+
+Held records: a run plans again only the holds that are *due*, those whose cause may have changed since they
+were held (a mapping or the settings changed, the PO or supplier they wait on was written, their link was
+forgotten, multicurrency was turned on, the step's `version` changed, or a week passed; the rule is in
+sync/holds/due.py and is decided in SQL). The others stay as they are: no plan, no audit row, no hold rewrite;
+the step counts them `still_held` (one COUNT). A full run plans every hold again; a corrected record that the
+JAGGAER stream brings is planned like any other record, held or not.
 """
 
 from __future__ import annotations
@@ -29,11 +36,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 import audit
 from connections.clients.qbo import BatchItem
 from connections.exceptions import ConnectionFailure, RemoteError
 from core.outcomes import Outcome
+from sync.holds.due import HoldSignals, hold_signals, holds_due
 from sync.models import Cursor, Hold, SyncRun
 from sync.records.identifiers import identifiers_save, record_identifiers
 from sync.transforms.common import InvalidRecord, digest, parse_timestamp
@@ -145,7 +154,9 @@ class RecordStep(abc.ABC):
     jaggaer_entity: str = ""
     id_field: str = ""
     modified_field: str = ""
-    version: str = "1"             # part of every digest: a transform change re-syncs records
+    version: str = "1"             # part of every digest: a transform change re-syncs records (and its holds)
+    link_model = None              # the step's link rows (what was written for a record), keyed by `link_key`
+    link_key: str = ""
 
     def __init__(self) -> None:
         self._seen_this_run: dict[str, str] = {}      # source id -> digest of every record with a result
@@ -182,6 +193,10 @@ class RecordStep(abc.ABC):
         audit rows and counts, or not at all. Nothing that may stop the run (the step report) happens in it."""
         if done:
             self.save_links(ctx, page, done)
+
+    def hold_signals(self, ctx: RunContext) -> HoldSignals:
+        """What may have released the step's holds since they were held (steps add what they know of QBO)."""
+        return hold_signals(tenant=ctx.tenant)
 
     def refresh_stale(self, ctx: RunContext, page: PageState, writes: list[Write]) -> list[Write | Result]:
         """5010 stale object: re-read the QBO objects and rebuild the writes (attempt + 1)."""
@@ -226,16 +241,30 @@ class RecordStep(abc.ABC):
         if high != cursor.high_water_mark:
             cursor.high_water_mark = high
             cursor.save(update_fields=["high_water_mark", "updated_at"])
+        self._count_still_held(ctx)
 
     def _held_pages(self, ctx: RunContext) -> Iterator[list[Hold]]:
+        """The step's due holds (all of them in a full run), in pages."""
+        holds = Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name)
+        if not ctx.run.full and self.link_model is not None:
+            holds = holds_due(holds, version=self.version, link_model=self.link_model, link_key=self.link_key,
+                              signals=self.hold_signals(ctx), now=timezone.now(),
+                              recheck_days=settings.SYNC_HOLD_RECHECK_DAYS)
         last = 0
         while True:
-            page = list(Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name, pk__gt=last)
-                        .order_by("pk")[:HOLD_PAGE_SIZE])
+            page = list(holds.filter(pk__gt=last).order_by("pk")[:HOLD_PAGE_SIZE])
             if not page:
                 return
             yield page
             last = page[-1].pk
+
+    def _count_still_held(self, ctx: RunContext) -> None:
+        """Holds this run left untouched (not due): counted `still_held`, so the run tells every record on hold."""
+        still = Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name).exclude(last_run=ctx.run).count()
+        if still:
+            ctx.run.counts.setdefault(self.name, {})["still_held"] = still
+            SyncRun.objects.filter(pk=ctx.run.pk).update(counts=ctx.run.counts)
+            ctx.report(self.name)
 
     def _record(self, raw: dict) -> Record | Result:
         source_id = raw.get(self.id_field) if isinstance(raw, dict) else None
@@ -426,10 +455,10 @@ class RecordStep(abc.ABC):
                     [Hold(tenant=ctx.tenant, entity=self.name, source_id=r.record.source_id,
                           reason=r.hold.reason if r.hold else "retry", detail=r.hold.detail if r.hold else r.message,
                           waits_on=r.hold.waits_on if r.hold else [], record=r.record.raw,
-                          source_digest=r.record.digest, last_run=run) for r in held],
+                          source_digest=r.record.digest, step_version=self.version, last_run=run) for r in held],
                     update_conflicts=True, unique_fields=["tenant", "entity", "source_id"],
-                    update_fields=["reason", "detail", "waits_on", "record", "source_digest", "last_run",
-                                   "last_held_at"])
+                    update_fields=["reason", "detail", "waits_on", "record", "source_digest", "step_version",
+                                   "last_run", "last_held_at"])
             audit.record_events([
                 {"tenant_id": ctx.tenant.pk, "run_id": run.pk, "entity": self.name, "source_id": r.record.source_id,
                  "outcome": r.outcome, "qbo_id": r.qbo_id, "reason": r.reason or (r.hold.reason if r.hold else ""),

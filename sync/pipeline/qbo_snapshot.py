@@ -2,10 +2,12 @@
 
 The first run of a tenant (and a full run, a realm change, a cursor older than CDC's 30 days, or every
 `QBO_FULL_READ_DAYS`) reads the lists whole: accounts, departments, vendors, customers, employees, terms. Every
-other run asks `/cdc` once what changed in all of them since the cursor (less `QBO_CDC_OVERLAP_SECONDS` for clock
-skew) and applies it to the stored snapshot: accounts and departments to `QboCatalogItem`, the rest to the
-tenant's `QboSnapshot` row. A CDC answer that may be cut short (1000 objects of one entity) or that QBO refuses
-means a full read instead, never a partial view.
+other run asks `/cdc` once what changed in all of them, and in classes, since the cursor (less
+`QBO_CDC_OVERLAP_SECONDS` for clock skew) and applies it to the stored snapshot: accounts and departments to
+`QboCatalogItem`, the rest to the tenant's `QboSnapshot` row; of classes only when they changed
+(`classes_changed_at`, which a full read also sets: documents held for a missing class wait on it). A CDC answer
+that may be cut short (1000 objects of one entity) or that QBO refuses means a full read instead, never a partial
+view.
 
 The company's preferences (home currency, multicurrency) are read at most once a run and kept on the snapshot for
 `QBO_PREFERENCES_MAX_AGE_SECONDS`; a step about to refuse a record for its currency on kept preferences reads them
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from connections.exceptions import ConnectionFailure, RemoteError
 from sync.mappings.catalogs import QBO_ENTITY, mappings_refresh, qbo_catalog_import, qbo_catalog_store
@@ -35,7 +38,7 @@ from sync.transforms.common import normalize_name
 logger = logging.getLogger(__name__)
 
 ALL_ROWS = "Active IN (true,false)"
-CDC_ENTITIES = ["Account", "Department", "Vendor", "Customer", "Employee", "Term"]
+CDC_ENTITIES = ["Account", "Department", "Vendor", "Customer", "Employee", "Term", "Class"]
 CDC_MAX_DAYS = 29           # QBO answers CDC at most 30 days back; a day kept for clock skew
 CDC_MAX_ROWS = 1000         # QBO's cap per entity in one CDC answer: that many may mean more were left out
 VENDOR_FIELDS = ("Id", "SyncToken", "DisplayName", "Active")
@@ -180,10 +183,20 @@ def _full_read(tenant, qbo, snapshot: QboSnapshot, realm_id: str, *, now: dt.dat
     if snapshot.realm_id != realm_id:
         snapshot.preferences, snapshot.preferences_at = {}, None   # another company: its preferences are unknown
     snapshot.realm_id, snapshot.changed_since, snapshot.full_read_at = realm_id, now, now
+    snapshot.classes_changed_at = now   # classes are not kept: they may have changed unseen
     snapshot.vendors, snapshot.other_names, snapshot.terms = vendors, other_names, terms
     snapshot.save()
     return QboView(qbo=qbo, snapshot=snapshot, mode="full", vendors=dict(vendors), other_names=dict(other_names),
                    terms=dict(terms))
+
+
+def _classes_changed(rows: list[dict], since: dt.datetime | None) -> bool:
+    """Whether a CDC answer's classes hold a change after `since` (its overlap window repeats older ones)."""
+    for row in rows:
+        stamp = parse_datetime(str((row.get("MetaData") or {}).get("LastUpdatedTime") or ""))
+        if since is None or stamp is None or stamp > since:
+            return True
+    return False
 
 
 def _apply_cdc(tenant, qbo, snapshot: QboSnapshot, *, now: dt.datetime, refresh_mappings: bool) -> QboView | None:
@@ -224,6 +237,8 @@ def _apply_cdc(tenant, qbo, snapshot: QboSnapshot, *, now: dt.datetime, refresh_
             if refresh_mappings:
                 mappings_refresh(tenant=tenant, kind=kind)
     changes = {"changed_since": now}
+    if _classes_changed(found.get("Class") or [], snapshot.classes_changed_at):
+        changes["classes_changed_at"] = now      # documents held for a missing class are planned again
     if vendors != snapshot.vendors:
         changes["vendors"] = vendors
     if other_names != snapshot.other_names:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from connections.clients.qbo import escape_query_value
 from connections.exceptions import ConnectionFailure, RemoteError
 from core.outcomes import Outcome
+from sync.holds.due import HoldSignals
 from sync.models import Hold, VendorLink
 from sync.pipeline.engine import HoldSpec, PageState, Record, RecordStep, Result, RunContext, Write
 from sync.pipeline.qbo_snapshot import QboView, qbo_view, slim_vendor
@@ -26,6 +27,8 @@ class VendorStep(RecordStep):
     id_field = "companyId"
     modified_field = "lastModTime"
     version = VERSION
+    link_model = VendorLink
+    link_key = "jaggaer_company_id"
 
     def __init__(self) -> None:
         super().__init__()
@@ -54,6 +57,13 @@ class VendorStep(RecordStep):
         self.other_names = self.view.other_name_keys()
         self.terms = self.view.term_refs()
         self._currency(self.view.currency())
+
+    def hold_signals(self, ctx: RunContext) -> HoldSignals:
+        signals = super().hold_signals(ctx)
+        # a vendor renamed, deleted or merged in QBO may release a vendor held for its name or its link
+        signals.vendors_changed = self.view is not None and (self.view.mode == "full" or
+                                                             bool(self.view.changed.get("Vendor")))
+        return signals
 
     def _currency(self, currency) -> None:
         self.multicurrency = currency.multicurrency

@@ -76,6 +76,8 @@ def _apply_for_tenant(tenant, qbo, changes: list[dict], *, objects: dict | None 
         flagged.append(link)
         events.append({"tenant_id": tenant.pk, "entity": "suppliers", "source_id": link.jaggaer_company_id,
                        "qbo_id": vendor_id, "outcome": "held", "reason": attention[0], "message": attention[1]})
+    for link in flagged:
+        link.updated_at = now        # documents held on the vendor's attention wait on this stamp
     if flagged:
         VendorLink.objects.bulk_update(flagged, ["attention", "attention_detail", "attention_at", "updated_at"])
     counts["vendors_flagged"] = len(events)

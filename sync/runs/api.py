@@ -58,8 +58,9 @@ class SyncRunSerializer(serializers.ModelSerializer):
                                      help_text="Steps asked for; empty means all.")
     counts = serializers.DictField(
         child=serializers.DictField(child=serializers.IntegerField()), read_only=True,
-        help_text="Per step, records per outcome (created, updated, unchanged, held, failed, skipped), e.g. "
-                  "{\"suppliers\": {\"created\": 3, \"held\": 1}}.")
+        help_text="Per step, records per outcome (created, updated, unchanged, held, failed, skipped), and "
+                  "`still_held`: records on hold the run left untouched (what they wait on did not change), e.g. "
+                  "{\"suppliers\": {\"created\": 3, \"held\": 1, \"still_held\": 4}}.")
 
     class Meta:
         model = SyncRun

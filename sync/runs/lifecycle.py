@@ -14,7 +14,7 @@ from collections.abc import Callable
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 import audit
@@ -207,11 +207,13 @@ def run_events_emit(*, run: SyncRun) -> None:
     run left records on hold (a cancelled run says nothing)."""
     if run.status not in (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED):
         return
-    # Holds are written only for records counted held or failed (a retry): no such count, no query.
-    held_now = any(step.get("held") or step.get("failed") for step in (run.counts or {}).values()
-                   if isinstance(step, dict))
-    held = list(Hold.objects.filter(last_run=run).values("reason").annotate(n=Count("id")).order_by("-n", "reason")
-                ) if held_now else []
+    # Holds are written only for records counted held or failed (a retry), and left as they were for those counted
+    # still_held (not due): no such count, no query.
+    steps = {name: step for name, step in (run.counts or {}).items() if isinstance(step, dict)}
+    held_now = any(step.get("held") or step.get("failed") or step.get("still_held") for step in steps.values())
+    untouched = [name for name, step in steps.items() if step.get("still_held")]
+    on_hold = Hold.objects.filter(Q(last_run=run) | Q(tenant_id=run.tenant_id, entity__in=untouched))
+    held = list(on_hold.values("reason").annotate(n=Count("id")).order_by("-n", "reason")) if held_now else []
     total = sum(row["n"] for row in held)
     if run.status == SyncRun.Status.FAILED:
         event_type = "sync.failed"
@@ -224,7 +226,7 @@ def run_events_emit(*, run: SyncRun) -> None:
         "counts": run.counts or {}, "held": total, "error": error})
     if total:
         examples = [{"entity": h.entity, "source_id": h.source_id, "reason": h.reason}
-                    for h in Hold.objects.filter(last_run=run).order_by("entity", "source_id")[:_HELD_EXAMPLES]]
+                    for h in on_hold.order_by("entity", "source_id")[:_HELD_EXAMPLES]]
         webhooks.emit(event_type="records.held", tenant=run.tenant, data={
             "tenant_id": str(run.tenant_id), "run_id": str(run.pk), "total": total,
             "by_reason": {row["reason"]: row["n"] for row in held}, "examples": examples})
