@@ -144,8 +144,9 @@ def holds_due(queryset: QuerySet[Hold], *, version: str, link_model, link_key: s
         """Some code of `waits_on` finds a row of `what` (each code an index look-up, whatever the statistics)."""
         return f"EXISTS (SELECT 1 FROM {from_w} WHERE EXISTS (SELECT 1 FROM {what} WHERE {match}))"
 
-    po_changed = [named(f"{po_t} l", f"l.tenant_id = {tenant} AND l.{column} = {w} AND l.updated_at > {held_at}")
-                  for column in ("po_number", "doc_number")]
+    # `doc_number <> ''` lets PostgreSQL use the partial unique index on (tenant, doc_number), not a scan per hold
+    po_changed = [named(f"{po_t} l", f"l.tenant_id = {tenant} AND l.{column} = {w} AND l.updated_at > {held_at}"
+                        + extra) for column, extra in (("po_number", ""), ("doc_number", " AND l.doc_number <> ''"))]
     add(f"({cond} AND ({' OR '.join(po_changed)}))", *values)
 
     def moved(links: str, column: str, entity: str) -> str:
