@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connections.clients.qbo import MAX_PAGE_SIZE, BatchItem, changed_after, escape_query_value
+from connections.exceptions import RemoteError
 from core.outcomes import Outcome
 from sync.mappings.resolver import MappingResolver
 from sync.mappings.selectors import sync_settings_get
@@ -104,11 +105,12 @@ class DocNumberIndex:
     and a page asks QBO (as before, for the whole objects) only about the numbers the index holds.
 
     When QBO counts more than `limit` documents (a company with years of bills), the index is not read: the
-    per-page look-ups cost less. A count QBO does not answer with a number leaves it unread too. While the run
-    goes on, documents appear in QBO that the index has not seen (a person typing a bill): once the index is older
-    than `max_age` seconds, what QBO changed since it was read (less `QBO_CDC_OVERLAP_SECONDS` for clock skew)
-    is added with a `Metadata.LastUpdatedTime` query per entity, so a number typed meanwhile is looked up as it
-    was before the index existed. A run that must not rely on such an index (a daily run) never builds one."""
+    per-page look-ups cost less. A count QBO refuses, or does not answer with a number, leaves it unread too.
+    While the run goes on, documents appear in QBO that the index has not seen (a person typing a bill): once the
+    index is older than `max_age` seconds, what QBO changed since it was read (less `QBO_CDC_OVERLAP_SECONDS`
+    for clock skew) is added with a `Metadata.LastUpdatedTime` query per entity, so a number typed meanwhile is
+    looked up as it was before the index existed. A daily run never builds one: its page or two of changes cost
+    fewer look-ups than the counts would."""
 
     def __init__(self, qbo, entities: Iterable[str], *, limit: int, max_age: float) -> None:
         self.qbo = qbo
@@ -121,7 +123,13 @@ class DocNumberIndex:
         """The index, or None when QBO holds more than `limit` documents of them (or does not say how many)."""
         index = cls(qbo, entities, limit=limit, max_age=max_age)
         started = timezone.now()
-        counts = {entity: qbo.count(entity) for entity in index.docs}
+        try:
+            counts = {entity: qbo.count(entity) for entity in index.docs}
+        except RemoteError as e:
+            if e.transient:
+                raise
+            logger.info("DocNumber index not read: QBO refused the count (%s)", e.code or e.status)
+            return None
         if any(n is None for n in counts.values()) or sum(counts.values()) > limit:
             logger.info("DocNumber index not read: QBO counts %s (limit %s)", counts, limit)
             return None

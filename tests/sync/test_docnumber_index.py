@@ -85,14 +85,17 @@ def test_a_bill_typed_into_quickbooks_after_the_index_was_read_is_linked_not_wri
     assert_no_duplicates(qbo_sandbox, tenant)
 
 
+@pytest.mark.parametrize("answer", ["no_total_count", "refused"])
 def test_a_count_quickbooks_does_not_answer_with_a_number_means_per_page_look_ups(
-        run_sync, qbo_sandbox, qbo_client, tenant):
-    """An implementation that answers `select count(*)` without a totalCount: the run looks up per page."""
+        run_sync, qbo_sandbox, qbo_client, tenant, answer):
+    """An implementation that answers `select count(*)` without a totalCount, or refuses it (400, code 4000):
+    the run looks up per page."""
     real = qbo_client.http.request
+    instead = {"no_total_count": "select%20%2A", "refused": "select%20count%28%2A%29%20%2A"}[answer]
 
     def request(method, path, **kwargs):
-        if "select%20count" in path:     # answered as a query that matched nothing: no totalCount
-            path = path.replace("select%20count%28%2A%29", "select%20%2A") + "%20where%20Id%20%3D%20%27-1%27"
+        if "select%20count" in path:     # a query that matched nothing (no totalCount), or one QBO cannot parse
+            path = path.replace("select%20count%28%2A%29", instead) + "%20where%20Id%20%3D%20%27-1%27"
         return real(method, path, **kwargs)
 
     qbo_client.http.request = request
@@ -100,4 +103,5 @@ def test_a_count_quickbooks_does_not_answer_with_a_number_means_per_page_look_up
     run = run_sync()
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert look_ups(sent)["PurchaseOrder"] >= 1 and look_ups(sent)["Bill"] >= 1
+    assert qbo_sandbox.log.count(status=400) == (2 if answer == "refused" else 0)     # one per step
     assert_no_duplicates(qbo_sandbox, tenant)
