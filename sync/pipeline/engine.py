@@ -194,6 +194,7 @@ class RecordStep(abc.ABC):
         if cursor.high_water_mark and not ctx.run.full:
             since = cursor.high_water_mark - dt.timedelta(seconds=settings.SYNC_CURSOR_OVERLAP_SECONDS)
         high = cursor.high_water_mark
+        self.whole_stream = since is None
         # Held records first. The last page of them goes with the stream's first page as one page (one plan, one
         # set of look-ups, its batches): a run that releases a few holds and brings a few changes pays QBO once
         # for both, not a look-up and a batch for each. Within that page the held records come first.
@@ -203,7 +204,6 @@ class RecordStep(abc.ABC):
             if last_held:
                 self.process(ctx, [h.record for h in last_held], from_holds=True)
             last_held = holds
-        self.whole_stream = since is None
         pages = iter(self.processing_pages(ctx.jaggaer.iter_pages(self.jaggaer_entity, since=since)))
         first = next(pages, None) if last_held else None
         if last_held:
