@@ -278,6 +278,10 @@ def print_run(r: dict) -> None:
     print(f"  QBO requests {r['qbo_requests_total']:,} (query {q['query']:,}, batch {q['batch']:,}, single "
           f"{q['single']:,}; HTTP attempts {r['qbo_http_attempts']:,}, 429s {r['http_429']}); per written record {per}")
     print(f"    by target: {', '.join(f'{k} {v}' for k, v in sorted(r['qbo_detail'].items()))}")
+    if r["written"]:      # every write in a full batch of 30 is the floor (issue #19: a first load <= 0.040)
+        floor = -(-r["written"] // 30)
+        print(f"    batches {q['batch']:,} against a floor of {floor:,} (30 writes each): requests per written "
+              f"record {r['qbo_per_written']:.3f}, floor {floor / r['written']:.3f}")
     dbq = f"{r['db_queries_per_record']:.3f}" if r["db_queries_per_record"] is not None else "n/a"
     print(f"  JAGGAER requests {r['jaggaer_requests']:,}; database queries {r['db_queries']:,} ({dbq} per record)")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (now {r['rss_mb']:.0f} MB)")

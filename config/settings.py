@@ -430,6 +430,19 @@ if not 1 <= FIT_REPORT_MAX_PAGES <= FIT_REPORT_MAX_PAGES_LIMIT:
     raise ImproperlyConfigured("FIT_REPORT_MAX_PAGES must be from 1 to FIT_REPORT_MAX_PAGES_LIMIT.")
 if SYNC_CURSOR_OVERLAP_SECONDS < 0:
     raise ImproperlyConfigured("SYNC_CURSOR_OVERLAP_SECONDS must not be negative.")
+# Consecutive JAGGAER pages are processed together up to this many records: one part-filled QBO batch and one
+# set of bulk reads per group (sync/pipeline/engine.py `processing_pages`).
+SYNC_PAGE_RECORDS = env.int("SYNC_PAGE_RECORDS", default=1000)
+# A first load or a full run reads the DocNumbers QBO holds (PurchaseOrder, Bill, VendorCredit) up front when
+# QBO counts at most this many of a step's entities, instead of one look-up query per page; read again for what
+# changed once the index is older than SYNC_DOCNUMBER_INDEX_MAX_AGE_SECONDS (sync/pipeline/documents.py).
+SYNC_DOCNUMBER_INDEX_MAX = env.int("SYNC_DOCNUMBER_INDEX_MAX", default=10000)
+SYNC_DOCNUMBER_INDEX_MAX_AGE_SECONDS = env.int("SYNC_DOCNUMBER_INDEX_MAX_AGE_SECONDS", default=120)
+if not 1 <= SYNC_PAGE_RECORDS <= 10000:
+    raise ImproperlyConfigured("SYNC_PAGE_RECORDS must be from 1 to 10000.")
+if SYNC_DOCNUMBER_INDEX_MAX < 0 or SYNC_DOCNUMBER_INDEX_MAX_AGE_SECONDS < 1:
+    raise ImproperlyConfigured("SYNC_DOCNUMBER_INDEX_MAX must not be negative (0: always look up per page); "
+                               "SYNC_DOCNUMBER_INDEX_MAX_AGE_SECONDS must be at least 1.")
 
 # --- Outbound HTTP (connections/clients/http.py): timeouts, retries, backoff ------------------
 HTTP_CONNECT_TIMEOUT = env.float("HTTP_CONNECT_TIMEOUT", default=5.0)

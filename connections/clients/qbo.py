@@ -210,6 +210,11 @@ def company_base(api_base: str, realm_id: str) -> str:
     return f"{base}/v3/company/{quote(str(realm_id), safe='')}"
 
 
+def changed_after(when: dt.datetime) -> str:
+    """The `where` of an incremental query: rows QBO changed after `when`."""
+    return f"Metadata.LastUpdatedTime > '{_format_since(when)}'"
+
+
 def _format_since(when: dt.datetime) -> str:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError("changed_since must be a timezone-aware datetime")
@@ -321,9 +326,17 @@ class QboClient:
                 return
             start += len(rows)
 
-    def count(self, entity: str, where: str = "") -> int:
+    def count(self, entity: str, where: str = "") -> int | None:
+        """QBO's `select count(*)`: the answer's `totalCount`, or None when it carries no whole number (a caller
+        that decides on the count then takes the cautious way)."""
         response = self.query(f"select count(*) from {entity}{_where(where)}")
-        return int(response.get("totalCount") or 0)
+        total = response.get("totalCount")
+        if isinstance(total, bool) or not isinstance(total, int | str):
+            return None
+        try:
+            return int(total) if int(total) >= 0 else None
+        except ValueError:
+            return None
 
     def cdc(self, entities: list[str], changed_since: dt.datetime) -> dict[str, list[dict]]:
         """Objects of `entities` changed since then (deleted ones carry `status: Deleted`)."""

@@ -2,9 +2,9 @@
 
 Only Approved and Paid invoices are posted; InProcess ones wait, Rejected ones are skipped. Never a
 duplicate: the link table first, then (for an invoice with no link) one `DocNumber IN (...)` query per page
-finds a bill written before our database committed, matched on DocNumber *and* vendor; the batch requestid
-is deterministic as well. Runs after purchase orders, so a PO written in this run releases its invoices
-in this run.
+finds a bill written before our database committed, matched on DocNumber *and* vendor (in a first load, only
+for the numbers the run's `DocNumberIndex` says QBO holds); the batch requestid is deterministic as well. Runs
+after purchase orders, so a PO written in this run releases its invoices in this run.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class InvoiceStep(DocumentStep):
     version = VERSION
     link_model = BillLink
     link_key = "jaggaer_invoice_id"
+    doc_entities = ("Bill", "VendorCredit")
     link_fields = ["invoice_number", "qbo_entity", "qbo_id", "doc_number", "qbo_vendor_id", "lines", "po_ids",
                    "source_digest", "content_digest"]
 
@@ -97,7 +98,9 @@ class InvoiceStep(DocumentStep):
         return page
 
     def _look_up_existing(self, ctx: RunContext, page: InvoicePage) -> None:
-        look_ups = [(entity, "DocNumber", docs) for entity, docs in page.unlinked.items() if docs]
+        wanted = {entity: docs for entity, docs in page.unlinked.items() if docs}
+        asked = self.to_look_up(ctx, wanted) if wanted else {}
+        look_ups = [(entity, "DocNumber", docs) for entity, docs in asked.items() if docs]
         found = qbo_reads(ctx.qbo, look_ups, batched=self.batched())
         self._existing_found(ctx, page, list(zip(look_ups, found, strict=True)))
 

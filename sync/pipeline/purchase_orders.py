@@ -44,6 +44,7 @@ class PurchaseOrderStep(DocumentStep):
     version = VERSION
     link_model = PurchaseOrderLink
     link_key = "jaggaer_po_id"
+    doc_entities = ("PurchaseOrder",)
     link_fields = ["po_number", "doc_number", "qbo_po_id", "qbo_vendor_id", "jaggaer_status", "qbo_status",
                    "lines", "line_totals", "source_digest", "content_digest"]
 
@@ -99,7 +100,8 @@ class PurchaseOrderStep(DocumentStep):
         return page
 
     def _look_up_existing(self, ctx: RunContext, page: PurchaseOrderPage) -> None:
-        found = qbo_objects(ctx.qbo, "PurchaseOrder", "DocNumber", page.unlinked) if page.unlinked else []
+        docs = self.to_look_up(ctx, {"PurchaseOrder": page.unlinked})["PurchaseOrder"] if page.unlinked else set()
+        found = qbo_objects(ctx.qbo, "PurchaseOrder", "DocNumber", docs) if docs else []
         self._existing_found(ctx, page, found)
 
     @staticmethod

@@ -1,5 +1,9 @@
 """Small helpers for sync tests: the small dataset's cases and what the sandboxes saw."""
 
+import re
+from collections import Counter
+from urllib.parse import unquote
+
 from sandbox.datagen import load_dataset
 
 DATASET = load_dataset("small", 42)
@@ -22,3 +26,35 @@ def vendors_by_name(server) -> dict[str, list[dict]]:
     for vendor in server.app.state("Vendor"):
         out.setdefault(vendor["DisplayName"].casefold(), []).append(vendor)
     return out
+
+
+def capture_queries(qbo_client) -> list[str]:
+    """The query statements the client sends from now on (GET, long ones POSTed, /batch query items), in order."""
+    sent: list[str] = []
+    real = qbo_client.http.request
+
+    def request(method, path, **kwargs):
+        if "/query" in path:
+            sent.append(unquote(path.split("query=", 1)[1]) if "query=" in path else str(kwargs.get("data")))
+        body = kwargs.get("json")
+        if isinstance(body, dict):      # query items of a /batch
+            sent.extend(item["Query"] for item in body.get("BatchItemRequest") or [] if "Query" in item)
+        return real(method, path, **kwargs)
+
+    qbo_client.http.request = request
+    return sent
+
+
+def look_ups(sent: list[str]) -> Counter:
+    """DocNumber look-up queries sent, by entity."""
+    return Counter(q.split(" from ")[1].split()[0] for q in sent if "DocNumber IN" in q)
+
+
+def looked_up_numbers(sent: list[str]) -> set[str]:
+    """Every DocNumber the look-ups asked about."""
+    return {n for q in sent if "DocNumber IN" in q for n in re.findall(r"'((?:[^'\\]|\\.)*)'", q.split("IN", 1)[1])}
+
+
+def count_queries(sent: list[str]) -> list[str]:
+    """The entities QBO was asked to count, sorted."""
+    return sorted(q.split(" from ")[1].split()[0] for q in sent if q.startswith("select count(*)"))

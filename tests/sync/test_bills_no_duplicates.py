@@ -10,7 +10,7 @@ from audit.models import RecordEvent
 from sync.models import BillLink, Hold, PurchaseOrderLink, SyncRun
 from sync.pipeline.invoices import InvoiceStep
 from sync.pipeline.purchase_orders import PurchaseOrderStep
-from tests.sync.helpers import CASES, qbo_writes
+from tests.sync.helpers import CASES, capture_queries, count_queries, looked_up_numbers, qbo_writes
 from tests.sync.test_purchase_orders import event, qbo_one
 
 pytestmark = pytest.mark.django_db
@@ -33,10 +33,14 @@ def snapshot(qbo_sandbox) -> dict[str, int]:
     return {e: len(qbo_sandbox.app.state(e)) for e in ("Vendor", "PurchaseOrder", "Bill", "VendorCredit")}
 
 
+@pytest.mark.parametrize("index_max", [10_000, 10], ids=["docnumbers_read_up_front", "many_documents_per_page"])
 @pytest.mark.parametrize("step", [PurchaseOrderStep, InvoiceStep], ids=["purchase_orders", "invoices"])
-def test_a_crash_between_the_qbo_write_and_our_commit_leaves_no_duplicate(run_sync, qbo_sandbox, tenant,
-                                                                          monkeypatch, step):
-    """QBO wrote the first batch, then our transaction failed: the next run links what QBO has."""
+def test_a_crash_between_the_qbo_write_and_our_commit_leaves_no_duplicate(run_sync, qbo_sandbox, qbo_client, tenant,
+                                                                          monkeypatch, settings, step, index_max):
+    """QBO wrote the first batch, then our transaction failed: the next run (a first load again: the cursor
+    did not move) links what QBO has. QBO holds 30 documents: read up front with the default bound; above a
+    bound of 10, each page looks its numbers up."""
+    settings.SYNC_DOCNUMBER_INDEX_MAX = index_max
     original = step.save_links
     crashed = []
 
@@ -56,8 +60,15 @@ def test_a_crash_between_the_qbo_write_and_our_commit_leaves_no_duplicate(run_sy
     assert model.objects.for_tenant(tenant).exclude(**{{PurchaseOrderStep: "qbo_po_id",
                                                         InvoiceStep: "qbo_id"}[step]: ""}).count() == 0
 
+    held = {d["DocNumber"] for e in entities for d in qbo_sandbox.app.state(e)}
+    sent = capture_queries(qbo_client)
     run = run_sync()
     assert run.status == SyncRun.Status.SUCCEEDED
+    assert set(entities) <= set(count_queries(sent))      # a first load again: QBO counts them
+    if index_max == 10:      # more documents than the bound: every page looks its new numbers up
+        assert looked_up_numbers(sent) - held
+    else:                    # read up front: only the numbers QBO holds are looked up
+        assert looked_up_numbers(sent) and looked_up_numbers(sent) <= held
     relinked = RecordEvent.objects.filter(run_id=run.pk, entity=step.name, reason="linked_existing")
     assert relinked.count() == 30 and set(relinked.values_list("outcome", flat=True)) == {"updated"}
     assert sum(len(qbo_sandbox.app.state(e)) for e in entities) == 30 + run.counts[step.name]["created"]
