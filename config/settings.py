@@ -521,6 +521,8 @@ SYNC_BULK_RETRY_SECONDS = env.int("SYNC_BULK_RETRY_SECONDS", default=10)
 if SYNC_BULK_SLOTS < 1 or SYNC_BULK_RETRY_SECONDS < 1:
     raise ImproperlyConfigured("SYNC_BULK_SLOTS and SYNC_BULK_RETRY_SECONDS must be at least 1.")
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch
+# Within a page, a batch's database writes are done while the next batch is in flight at QuickBooks.
+SYNC_OVERLAP_WRITES = env.bool("SYNC_OVERLAP_WRITES", default=True)
 # A running run writes its progress (step, records seen of JAGGAER's total) at most this often.
 SYNC_PROGRESS_SECONDS = env.float("SYNC_PROGRESS_SECONDS", default=2.0)
 SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  # a queued run waits this long
