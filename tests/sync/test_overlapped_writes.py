@@ -13,7 +13,9 @@ from connections.clients.http import StaticTokenProvider
 from connections.clients.qbo import QboClient
 from core import context
 from sync.models import SyncRun, VendorLink
+from sync.pipeline import engine
 from sync.pipeline.engine import RecordStep
+from sync.pipeline.vendors import VendorStep
 from sync.runs.lifecycle import sync_run_create, sync_run_execute
 from tests.sync.conftest import _http
 
@@ -260,3 +262,31 @@ def test_calls_and_log_lines_from_the_helper_thread_carry_the_run_and_request_id
     assert thread != threading.current_thread().name
     assert (line["run_id"], line["request_id"], line["tenant"], line["step"]) == (
         str(run.pk), "req-overlap-1", str(tenant.pk), "suppliers")
+
+
+def test_a_cancellation_between_batches_records_the_batch_qbo_answered_before_it_stops(
+        monkeypatch, qbo_sandbox, qbo_client, jaggaer_client, tenant):
+    """A person cancels while the first batch's answers are read: its flush was still due (it overlaps the next
+    batch, which is never sent), so it is done before the run stops."""
+    monkeypatch.setattr(engine, "CANCEL_CHECK_SECONDS", 0)
+    recorder = Recorder()
+    watch_batches(monkeypatch, qbo_sandbox, recorder)
+    written = VendorStep.written
+    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, entities=["suppliers"])
+
+    def written_then_cancelled(self, ctx, page, write, entity):
+        SyncRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+        return written(self, ctx, page, write, entity)
+
+    monkeypatch.setattr(VendorStep, "written", written_then_cancelled)
+    before = vendors_in_qbo(qbo_sandbox)
+    run = sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client)
+
+    assert run.status == SyncRun.Status.CANCELLED
+    assert len(recorder.batches) == 1
+    counts = run.counts["suppliers"]
+    assert counts.get("created", 0) + counts.get("updated", 0) == 30
+    assert vendors_in_qbo(qbo_sandbox) == before + counts.get("created", 0)
+    assert VendorLink.objects.for_tenant(tenant).count() == 30
+    assert RecordEvent.objects.filter(run_id=run.pk, entity="suppliers", outcome__in=["created", "updated"]
+                                      ).count() == 30
