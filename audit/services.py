@@ -158,7 +158,7 @@ def api_call_record(info) -> None:
         method=_clip(info.method, 10), path=_clip(info.path, 1000), status=info.status,
         code=_clip(info.code, 60), intuit_tid=_clip(info.intuit_tid, 100), realm_id=_clip(info.realm_id, 40),
         attempt=max(1, int(info.attempt or 1)), duration_ms=max(0, round(info.duration_ms or 0)),
-        error=error, request_id=context.request_id() or "", created_at=timezone.now()))
+        error=error, request_id=context.request_id() or "", created_at=getattr(info, "at", None) or timezone.now()))
     if state["since"] is None:
         state["since"] = time.monotonic()
     if len(state["buffer"]) >= API_CALL_BUFFER_MAX:

@@ -544,6 +544,8 @@ SYNC_BULK_YIELD_SECONDS = env.float("SYNC_BULK_YIELD_SECONDS", default=10.0)
 if SYNC_BULK_YIELD_SECONDS < 0:
     raise ImproperlyConfigured("SYNC_BULK_YIELD_SECONDS must not be negative.")
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch
+# Within a page, a batch's database writes are done while the next batch is in flight at QuickBooks.
+SYNC_OVERLAP_WRITES = env.bool("SYNC_OVERLAP_WRITES", default=True)
 # A running run writes its progress (step, records seen of JAGGAER's total) at most this often.
 SYNC_PROGRESS_SECONDS = env.float("SYNC_PROGRESS_SECONDS", default=2.0)
 SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  # a queued run waits this long

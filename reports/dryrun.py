@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import connection as db_connection
 
-from connections.clients.qbo import BatchItem, BatchResult
+from connections.clients.qbo import BatchItem, BatchResult, SentBatch
 from core.tenancy import tenant_scope
 
 DRY_ID_PREFIX = "dry-"
@@ -53,6 +53,10 @@ class DryRunQbo:
         return [read[item.bid] if item.bid in read
                 else BatchResult(item.bid, entity=self._answer(item.entity, item.operation, item.payload))
                 for item in items]
+
+    def batch_send(self, items: list[BatchItem], *, requestid: str | None = None) -> SentBatch:
+        """The engine's overlapped `batch`: answered here at once (the real client's would send the writes)."""
+        return SentBatch(self._qbo, items, done=self.batch(items, requestid=requestid))
 
     def create(self, entity: str, payload: dict, *, requestid: str | None = None) -> dict:
         self.batches += 1

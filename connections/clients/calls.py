@@ -2,13 +2,21 @@
 
 The audit's recorder is subscribed here (ConnectionsConfig.ready); `record_calls()` collects the calls of
 a block for tests, the ping and the benchmarks. An `ApiCallInfo` never holds a secret.
+
+Listeners run on the thread that owns the work: a request sent from a helper thread for a run
+(`QboClient.batch_send`) reports into `holding(...)`, and the run's thread hands those calls to the
+listeners with `replay(...)` (the audit's buffer and its run id are per thread).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,18 +38,40 @@ class ApiCallInfo:
     tenant_id: Any
     realm_id: str | None
     error: str | None           # short customer-readable description of a failed attempt
+    at: dt.datetime | None = None   # when it was made, if told later than that (a held call); else now
 
 
 CallListener = Callable[[ApiCallInfo], None]
 call_listeners: list[CallListener] = []
+_held: ContextVar[list[ApiCallInfo] | None] = ContextVar("mlc_calls_held", default=None)
 
 
 def notify(info: ApiCallInfo) -> None:
+    held = _held.get()
+    if held is not None:
+        held.append(dataclasses.replace(info, at=info.at or dt.datetime.now(dt.UTC)))
+        return
     for listener in list(call_listeners):
         try:
             listener(info)
         except Exception:   # noqa: BLE001 - a broken listener must not break the call it observes
             logger.exception("call listener %r failed", listener)
+
+
+@contextmanager
+def holding(calls: list[ApiCallInfo]) -> Iterator[list[ApiCallInfo]]:
+    """Calls reported inside (in this context) are appended to `calls` instead of told to the listeners."""
+    token = _held.set(calls)
+    try:
+        yield calls
+    finally:
+        _held.reset(token)
+
+
+def replay(calls: list[ApiCallInfo]) -> None:
+    """Tell held calls to the listeners, on this thread, in the order they were made."""
+    for info in calls:
+        notify(info)
 
 
 class record_calls:   # noqa: N801 - used like a function: `with record_calls() as calls:`

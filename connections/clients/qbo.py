@@ -5,15 +5,18 @@ MAXRESULTS, `requestid` for idempotent writes, batches of at most QBO_BATCH_SIZE
 from all three shapes QBO uses (JSON `Fault`, the gateway's lower-case `fault`, the XML throttle fault),
 also when they arrive with HTTP 200. A 401 renews the token once and repeats the call once. Every write
 carries a `requestid` (the caller's, or a fresh one), so the HTTP layer's retries never write twice.
+`batch_send` sends a batch from the client's helper thread while the caller does its database work.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +24,8 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from connections.clients.http import RETRY_STATUSES, ErrorReading, HttpClient, json_body
+from connections.clients import calls
+from connections.clients.http import RETRY_STATUSES, ErrorReading, HttpClient, give_back_db_connection, json_body
 from connections.exceptions import NeedsReauthorization, NotConfigured, QboFault
 
 SYSTEM = "qbo"
@@ -223,6 +227,54 @@ def _format_since(when: dt.datetime) -> str:
 
 # ============================================================================ the client
 
+@dataclass
+class _Call:
+    """One request as the client sends it (again, after a 401)."""
+
+    method: str
+    path: str
+    params: dict
+    json: Any = None
+    content: str | None = None
+    content_type: str | None = None
+    limit_kind: str | None = None
+
+
+class SentBatch:
+    """A batch on its way (`QboClient.batch_send`); `result()` on the thread that sent it."""
+
+    def __init__(self, client: QboClient, items: list[BatchItem], *, call: _Call | None = None, token: str = "",
+                 future: Future | None = None, held: list | None = None, done: list[BatchResult] | None = None,
+                 error: Exception | None = None):
+        self._client, self._items, self._call, self._token = client, items, call, token
+        self._future, self._held, self._done, self._error = future, held, done, error
+
+    def result(self) -> list[BatchResult]:
+        """The answers, as `batch` gives them; its errors raised here (ConnectionFailure, RemoteError)."""
+        if self._error is not None:
+            raise self._error
+        if self._done is not None:
+            return self._done
+        give_back_db_connection()
+        try:
+            response = self._future.result()
+        finally:
+            self._replay()
+        self._done = self._client._batch_results(self._items,
+                                                 self._client._answer(self._call, self._token, response))
+        return self._done
+
+    def settle(self) -> None:
+        """Wait for the exchange to end and tell its calls, whatever the outcome (a page stopping early)."""
+        if self._future is not None:
+            wait([self._future])
+            self._replay()
+
+    def _replay(self) -> None:
+        held, self._held = self._held or [], []
+        calls.replay(held)
+
+
 class QboClient:
     """One QBO company (realm), through one keep-alive HTTP session."""
 
@@ -247,22 +299,33 @@ class QboClient:
         self.http = http
         self.request_counts: Counter = Counter()
         self.last_intuit_tid: str | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         self.http.close()
 
     # ---- transport
     def _call(self, kind: str, method: str, path: str, *, params: dict | None = None, json: Any = None,
               content: str | None = None, content_type: str | None = None) -> dict:
         """One logical call: counted once, sent with the token, renewed once on 401, faults raised."""
-        self.request_counts[kind] += 1
-        params = {**(params or {}), "minorversion": self.minor_version}
-        limit_kind = "batch" if kind == "batch" else None
+        call = self._prepare(kind, method, path, params=params, json=json, content=content, content_type=content_type)
         token = self.tokens.access_token()
-        response = self._send(token, method, path, params, json, content, content_type, limit_kind)
+        return self._answer(call, token, self._send(token, call))
+
+    def _prepare(self, kind: str, method: str, path: str, *, params: dict | None = None, json: Any = None,
+                 content: str | None = None, content_type: str | None = None) -> _Call:
+        self.request_counts[kind] += 1
+        return _Call(method, path, {**(params or {}), "minorversion": self.minor_version}, json, content,
+                     content_type, "batch" if kind == "batch" else None)
+
+    def _answer(self, call: _Call, token: str, response: requests.Response) -> dict:
+        """The body of a call's answer; a 401 renews the token and sends the call again (here, once)."""
         if response.status_code == 401:
             token = self.tokens.renew(token)
-            response = self._send(token, method, path, params, json, content, content_type, limit_kind)
+            response = self._send(token, call)
             if response.status_code == 401:
                 fault = fault_from_response(response)
                 raise NeedsReauthorization(
@@ -278,13 +341,12 @@ class QboClient:
                            status=response.status_code, intuit_tid=response.headers.get("intuit_tid"))
         return body
 
-    def _send(self, token: str, method: str, path: str, params: dict, json: Any, content: str | None,
-              content_type: str | None, limit_kind: str | None) -> requests.Response:
+    def _send(self, token: str, call: _Call) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        if content_type:
-            headers["Content-Type"] = content_type
-        return self.http.request(method, f"{self.base_url}{path}", params=params, json=json, content=content,
-                                 headers=headers, limit_kind=limit_kind)
+        if call.content_type:
+            headers["Content-Type"] = call.content_type
+        return self.http.request(call.method, f"{self.base_url}{call.path}", params=call.params, json=call.json,
+                                 content=call.content, headers=headers, limit_kind=call.limit_kind)
 
     # ---- reads
     def company_info(self) -> dict:
@@ -369,19 +431,58 @@ class QboClient:
 
     def batch(self, items: list[BatchItem], *, requestid: str | None = None) -> list[BatchResult]:
         """Up to QBO_BATCH_SIZE operations in one request; per-item faults come back, never raised."""
+        request_items = self._batch_request(items)
+        if not items:
+            return []
+        if self._spill_to_single_requests(items):
+            return self._one_by_one(items, requestid)
+        call = self._batch_call(request_items, requestid)
+        token = self.tokens.access_token()
+        return self._batch_results(items, self._answer(call, token, self._send(token, call)))
+
+    def batch_send(self, items: list[BatchItem], *, requestid: str | None = None) -> SentBatch:
+        """`batch`, with its HTTP exchange on this client's helper thread: the caller goes on with other work
+        (its database writes) and takes the answers with `SentBatch.result()`. Everything else stays on the
+        calling thread: the access token is taken here, a 401 is renewed and the batch sent again (same
+        requestid) in `result()`, the outbound call log is told there, and a spill to single requests is
+        sent here at once. The context ids (run, request id, tenant, step) go with the request."""
+        request_items = self._batch_request(items)
+        try:
+            if not items or self._spill_to_single_requests(items):
+                return SentBatch(self, items, done=self._one_by_one(items, requestid) if items else [])
+            call = self._batch_call(request_items, requestid)
+            token = self.tokens.access_token()
+        except Exception as e:   # noqa: BLE001 - raised where the answers are taken, as `batch` would raise it
+            return SentBatch(self, items, error=e)
+        held: list = []
+        future = self._helper().submit(contextvars.copy_context().run, self._send_holding, held, token, call)
+        return SentBatch(self, items, call=call, token=token, future=future, held=held)
+
+    def _send_holding(self, held: list, token: str, call: _Call) -> requests.Response:
+        with calls.holding(held):
+            return self._send(token, call)
+
+    def _helper(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"qbo-{self.realm_id}")
+        return self._executor
+
+    @staticmethod
+    def _batch_request(items: list[BatchItem]) -> list[dict]:
+        """The `BatchItemRequest` of `items`; ValueError for a batch QBO would refuse, before anything is sent."""
         limit = int(getattr(settings, "QBO_BATCH_SIZE", 30))
         if len(items) > limit:
             raise ValueError(f"a batch holds at most {limit} items, not {len(items)}")
-        if not items:
-            return []
         bids = [item.bid for item in items]
         if len(set(bids)) != len(bids):
             raise ValueError("batch bIds must be unique within a batch")
-        request_items = [item.as_request() for item in items]
-        if self._spill_to_single_requests(items):
-            return self._one_by_one(items, requestid)
-        body = self._call("batch", "POST", "/batch", params=_requestid(requestid, MAX_BATCH_REQUESTID_CHARS),
-                          json={"BatchItemRequest": request_items})
+        return [item.as_request() for item in items]
+
+    def _batch_call(self, request_items: list[dict], requestid: str | None) -> _Call:
+        return self._prepare("batch", "POST", "/batch", params=_requestid(requestid, MAX_BATCH_REQUESTID_CHARS),
+                             json={"BatchItemRequest": request_items})
+
+    def _batch_results(self, items: list[BatchItem], body: dict) -> list[BatchResult]:
         answers = {str(a.get("bId")): a for a in body.get("BatchItemResponse") or [] if isinstance(a, dict)}
         tid = self.last_intuit_tid
         return [self._batch_result(item, answers.get(item.bid), tid) for item in items]
@@ -449,5 +550,5 @@ def _tid_note(tid: str | None) -> str:
     return f" (intuit_tid {tid})" if tid else ""
 
 
-__all__ = ["BatchItem", "BatchResult", "QboClient", "escape_query_value", "fault_from_dict", "fault_from_response",
-           "fault_from_xml", "read_qbo_error"]
+__all__ = ["BatchItem", "BatchResult", "QboClient", "SentBatch", "escape_query_value", "fault_from_dict",
+           "fault_from_response", "fault_from_xml", "read_qbo_error"]

@@ -324,8 +324,12 @@ def _perform(*, run: SyncRun, progress: Callable | None) -> SyncRun:
             run.started_at = timezone.now()
             run_finish(run, SyncRun.Status.FAILED, system=e.system, code=e.reason, message=e.message)
             return run
-        run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer,
-                               progress=_heartbeat(run, progress, _step_total(jaggaer)))
+        try:
+            run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer,
+                                   progress=_heartbeat(run, progress, _step_total(jaggaer)))
+        finally:
+            qbo.close()       # keep-alive connections, and the QBO client's batch helper thread
+            jaggaer.close()
     finally:
         lease_release(run=run)
     if run.error_code == WorkerStopping.code:

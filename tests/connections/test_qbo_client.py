@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from connections.clients import calls
 from connections.clients.calls import record_calls
 from connections.clients.http import HttpClient, StaticTokenProvider
 from connections.clients.qbo import BatchItem, QboClient, escape_query_value
@@ -409,3 +410,64 @@ def test_when_the_batch_window_is_spent_writes_go_one_request_each(qbo_sandbox, 
                                     payload={"DisplayName": "Spill Vendor 0-0"})], requestid="spill-dup")
     assert fault[0].fault is not None and fault[0].fault.code == "6240"
     client.close()
+
+
+# ---------------------------------------------------------------------------- a batch sent from the helper thread
+def vendor_items(prefix: str, n: int = 2) -> list[BatchItem]:
+    return [BatchItem(bid=f"{prefix}{i}", operation="create", entity="Vendor",
+                      payload={"DisplayName": f"{prefix} Vendor {i}"}) for i in range(n)]
+
+
+def test_batch_send_answers_as_batch_and_tells_its_calls_on_the_calling_thread(qbo, qbo_sandbox):
+    import threading
+
+    seen = []
+
+    def listener(info):
+        seen.append((threading.current_thread(), info.status))
+
+    calls.call_listeners.append(listener)
+    try:
+        qbo_sandbox.faults.inject("500", count=1, path=r"/batch$")
+        sent = qbo.batch_send(vendor_items("Sent"), requestid="sent-0001")
+        answers = sent.result()
+    finally:
+        calls.call_listeners.remove(listener)
+    assert [a.entity["DisplayName"] for a in answers] == ["Sent Vendor 0", "Sent Vendor 1"]
+    assert seen == [(threading.current_thread(), 500), (threading.current_thread(), 200)]
+    assert qbo.request_counts == {"batch": 1} and sent.result() is answers
+    again = qbo.batch(vendor_items("Sent"), requestid="sent-0001")       # the same requestid: done once
+    assert [a.entity["Id"] for a in again] == [a.entity["Id"] for a in answers]
+    assert len(qbo_sandbox.app.find("Vendor", DisplayName="Sent Vendor 0")) == 1
+
+
+def test_batch_send_renews_a_401_in_result_and_sends_the_same_requestid_again(qbo_sandbox, sleeps):
+    tokens = sandbox_tokens(qbo_sandbox)
+    client = make_client(qbo_sandbox, sleeps, tokens=tokens)
+    qbo_sandbox.app.expire_tokens(DEFAULT_REALM)
+    qbo_sandbox.log.clear()
+    with record_calls() as seen:
+        answers = client.batch_send(vendor_items("Renewed"), requestid="renewed-01").result()
+    client.close()
+    assert tokens.renewals == 1 and all(a.ok for a in answers)
+    assert [c.status for c in seen] == [401, 200]
+    posts = [e for e in qbo_sandbox.log.entries() if e["method"] == "POST"]
+    assert [e["status"] for e in posts] == [401, 200]
+
+
+def test_batch_send_raises_where_the_answers_are_taken(qbo_sandbox, sleeps):
+    client = make_client(qbo_sandbox, sleeps)
+    qbo_sandbox.faults.inject("drop", count=3, path=r"/batch$")
+    with record_calls() as seen:
+        sent = client.batch_send(vendor_items("Dropped"), requestid="dropped-01")
+        with pytest.raises(TransportError):
+            sent.result()
+    assert [c.code for c in seen] == ["dropped"] * 3
+    cannot_renew = make_client(qbo_sandbox, sleeps, tokens=StaticTokenProvider("not-a-token", system="qbo"))
+    sent = cannot_renew.batch_send(vendor_items("Refused"), requestid="refused-01")
+    with pytest.raises(ConnectionFailure):
+        sent.result()
+    with pytest.raises(ValueError):                     # a malformed batch is refused before anything is sent
+        client.batch_send([BatchItem(bid="x", operation="create", entity="Vendor")])
+    client.close()
+    cannot_renew.close()

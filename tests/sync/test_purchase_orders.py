@@ -323,24 +323,29 @@ def test_the_department_policy_is_a_tenant_setting_in_the_api(alice, bob, tenant
 
 
 def test_a_po_of_a_supplier_quickbooks_refused_in_this_run_waits_and_the_supplier_is_not_fetched_again(
-        qbo_sandbox, jaggaer_sandbox, tenant, qbo_client, jaggaer_client):
+        qbo_sandbox, jaggaer_sandbox, tenant, qbo_client, jaggaer_client, monkeypatch):
     """The hold decision reads this run's own state (links, holds, failures), not the audit log."""
     in_cases = {str(i) for case in CASES.values() for ids in case.values() for i in ids}
-    taken = []
+    by_name = {supplier_to_vendor(s).display_name: c for c, s in SUPPLIERS.items() if c not in in_cases}
+    batches, taken = [], []
+    handle = qbo_sandbox.app.handle
 
-    def progress(step, counts):
-        # after the first batch of suppliers: a person creates a QBO vendor with the name of one not written yet
-        if step != "suppliers" or not counts or taken:
-            return
-        linked = set(VendorLink.objects.for_tenant(tenant).values_list("jaggaer_company_id", flat=True))
-        cid = next(c for c, s in SUPPLIERS.items() if c not in linked and c not in in_cases
-                   and any(p["supplier"]["companyId"] == c and p["status"] in ("Approved", "Issued", "Closed")
-                           for p in POS.values()))
-        qbo_sandbox.app.create("Vendor", {"DisplayName": supplier_to_vendor(SUPPLIERS[cid]).display_name})
-        taken.append(cid)
+    def handle_creating_a_vendor_first(req):
+        # the second batch of suppliers reaches QBO after a person created a vendor with the name of one in it
+        if req.method == "POST" and req.path.endswith("/batch") and not taken:
+            names = [item["Vendor"]["DisplayName"] for item in req.json()["BatchItemRequest"] if "Vendor" in item]
+            batches.append(names)
+            eligible = [by_name[n] for n in names if n in by_name and any(
+                p["supplier"]["companyId"] == by_name[n] and p["status"] in ("Approved", "Issued", "Closed")
+                for p in POS.values())]
+            if len(batches) > 1 and eligible:
+                taken.append(eligible[0])
+                qbo_sandbox.app.create("Vendor", {"DisplayName": supplier_to_vendor(SUPPLIERS[taken[0]]).display_name})
+        return handle(req)
 
+    monkeypatch.setattr(qbo_sandbox.app, "handle", handle_creating_a_vendor_first)
     run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND)
-    run = sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client, progress=progress)
+    run = sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     cid = taken[0]
     refused = event(run, cid, entity="suppliers")

@@ -1,0 +1,292 @@
+"""A batch's database writes overlap the next batch's exchange with QuickBooks (SYNC_OVERLAP_WRITES): the order
+of what happened is recorded on both sides of the HTTP boundary (the sandbox, our flush), never timed."""
+
+import json
+import logging
+import threading
+
+import pytest
+
+from audit.models import ApiCall, RecordEvent
+from config.logging import JsonFormatter
+from connections.clients.http import StaticTokenProvider
+from connections.clients.qbo import QboClient
+from core import context
+from sync.models import SyncRun, VendorLink
+from sync.pipeline import engine
+from sync.pipeline.engine import RecordStep
+from sync.pipeline.vendors import VendorStep
+from sync.runs.lifecycle import sync_run_create, sync_run_execute
+from tests.sync.conftest import _http
+
+pytestmark = pytest.mark.django_db
+
+GATE_SECONDS = 10    # a wait that only ends this way means the overlap did not happen (the test then fails)
+
+
+@pytest.fixture(autouse=True)
+def overlap_on(settings):
+    settings.SYNC_OVERLAP_WRITES = True
+
+
+class Recorder:
+    """Events in the order they happened, from the sandbox's threads and the run's thread."""
+
+    def __init__(self):
+        self.events: list[str] = []
+        self._lock = threading.Lock()
+        self.batches: list[dict] = []          # each /batch request the sandbox received: requestid, status
+
+    def add(self, event: str) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def index(self, event: str) -> int:
+        return self.events.index(event)
+
+
+def watch_batches(monkeypatch, qbo_sandbox, recorder: Recorder, before=None):
+    """Record each /batch the QBO sandbox receives and answers; `before(n, req)` runs first for the n-th one."""
+    handle = qbo_sandbox.app.handle
+
+    def handle_watched(req):
+        if req.method != "POST" or not req.path.endswith("/batch"):
+            return handle(req)
+        n = len(recorder.batches) + 1
+        recorder.batches.append({"requestid": req.query.get("requestid", [""])[0]})
+        recorder.add(f"qbo received batch {n}")
+        if before is not None:
+            before(n, req)
+        response = handle(req)
+        recorder.batches[n - 1]["status"] = response.status
+        recorder.add(f"qbo answered batch {n}")
+        return response
+
+    monkeypatch.setattr(qbo_sandbox.app, "handle", handle_watched)
+
+
+def watch_flushes(monkeypatch, recorder: Recorder, before=None, after=None):
+    """Record each flush of a batch QBO answered (those with writes done); `before(n)` runs first for the n-th,
+    `after(n)` once it ended."""
+    flush = RecordStep.flush
+    count = []
+
+    def flush_watched(self, ctx, page, results, done):
+        if not done:
+            return flush(self, ctx, page, results, done)
+        count.append(1)
+        n = len(count)
+        if before is not None:
+            before(n)
+        recorder.add(f"flush {n} start")
+        flush(self, ctx, page, results, done)
+        recorder.add(f"flush {n} end")
+        if after is not None:
+            after(n)
+
+    monkeypatch.setattr(RecordStep, "flush", flush_watched)
+
+
+def client_for(qbo_sandbox, tenant, tokens) -> QboClient:
+    return QboClient(api_base=qbo_sandbox.url, realm_id=qbo_sandbox.app.default_realm_id, tokens=tokens,
+                     http=_http("qbo", qbo_sandbox.url), tenant_id=tenant.pk)
+
+
+def sync(tenant, qbo, jaggaer_client, **kwargs) -> SyncRun:
+    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, entities=["suppliers"], **kwargs)
+    return sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer_client)
+
+
+def vendors_in_qbo(qbo_sandbox) -> int:
+    return len(qbo_sandbox.app.state("Vendor"))
+
+
+def test_the_first_batch_is_flushed_while_the_second_is_in_flight(monkeypatch, qbo_sandbox, qbo_client,
+                                                                  jaggaer_client, tenant):
+    """QBO holds the second batch until our first flush ended; the first flush waits until QBO has the second
+    batch. Both waits end at once only when the two overlap."""
+    recorder = Recorder()
+    second_arrived, first_flushed = threading.Event(), threading.Event()
+
+    def hold_the_second_batch(n, req):
+        if n == 2:
+            second_arrived.set()
+            if not first_flushed.wait(GATE_SECONDS):
+                recorder.add("qbo gave up waiting for flush 1")
+
+    def wait_for_the_second_batch(n):
+        if n == 1 and not second_arrived.wait(GATE_SECONDS):
+            recorder.add("flush 1 gave up waiting for batch 2")
+
+    def let_the_second_batch_go(n):
+        if n == 1:
+            first_flushed.set()
+
+    watch_batches(monkeypatch, qbo_sandbox, recorder, before=hold_the_second_batch)
+    watch_flushes(monkeypatch, recorder, before=wait_for_the_second_batch, after=let_the_second_batch_go)
+    before = vendors_in_qbo(qbo_sandbox)
+    run = sync(tenant, qbo_client, jaggaer_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    events = recorder.events
+    assert not [e for e in events if "gave up" in e], events
+    assert events[:6] == ["qbo received batch 1", "qbo answered batch 1", "qbo received batch 2", "flush 1 start",
+                          "flush 1 end", "qbo answered batch 2"], events
+    assert events.index("flush 2 start") > events.index("qbo answered batch 2")
+    assert_written_once(qbo_sandbox, tenant, run, before)
+
+
+def assert_written_once(qbo_sandbox, tenant, run, before: int) -> None:
+    """Every supplier the run wrote is linked, each vendor it created is in QBO once."""
+    counts = run.counts["suppliers"]
+    created, written = counts.get("created", 0), counts.get("created", 0) + counts.get("updated", 0)
+    assert written > 30 and vendors_in_qbo(qbo_sandbox) == before + created
+    assert VendorLink.objects.for_tenant(tenant).count() == written
+
+
+def test_with_overlap_off_each_batch_is_flushed_before_the_next_is_sent(monkeypatch, settings, qbo_sandbox,
+                                                                        qbo_client, jaggaer_client, tenant):
+    settings.SYNC_OVERLAP_WRITES = False
+    recorder = Recorder()
+    watch_batches(monkeypatch, qbo_sandbox, recorder)
+    watch_flushes(monkeypatch, recorder)
+
+    run = sync(tenant, qbo_client, jaggaer_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert recorder.events[:6] == ["qbo received batch 1", "qbo answered batch 1", "flush 1 start", "flush 1 end",
+                                   "qbo received batch 2", "qbo answered batch 2"], recorder.events
+
+
+def test_a_401_on_the_overlapped_batch_renews_on_the_run_thread_and_sends_it_again_with_its_requestid(
+        monkeypatch, qbo_sandbox, jaggaer_client, tenant):
+    """The access token expires while the second batch is on its way (the first is being flushed): QBO answers
+    401, the token is renewed on the run's thread (where the database row locks of a real provider are taken),
+    and the same batch goes again with the same requestid; nothing is written twice."""
+    app, realm = qbo_sandbox.app, qbo_sandbox.app.default_realm_id
+    renewed_on = []
+
+    def renew(rejected):
+        renewed_on.append(threading.current_thread())
+        return app.issue_tokens(realm)["access_token"]
+
+    tokens = StaticTokenProvider(app.issue_tokens(realm)["access_token"], renew_with=renew, system="qbo")
+    recorder = Recorder()
+
+    def expire_before_the_second(n, req):
+        if n == 2:
+            app.expire_tokens(realm)
+
+    watch_batches(monkeypatch, qbo_sandbox, recorder, before=expire_before_the_second)
+    watch_flushes(monkeypatch, recorder)
+    before = vendors_in_qbo(qbo_sandbox)
+    run = sync(tenant, client_for(qbo_sandbox, tenant, tokens), jaggaer_client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    assert tokens.renewals == 1 and renewed_on == [threading.current_thread()]
+    second, again = recorder.batches[1], recorder.batches[2]
+    assert second["status"] == 401 and again["status"] == 200 and again["requestid"] == second["requestid"]
+    assert recorder.index("qbo received batch 2") < recorder.index("flush 1 end")
+    assert_written_once(qbo_sandbox, tenant, run, before)
+    rejected = ApiCall.objects.for_tenant(tenant).filter(path__contains="/batch?", status=401)
+    assert list(rejected.values_list("run_id", flat=True)) == [run.pk]
+
+
+def test_a_connection_failure_in_the_second_batch_keeps_what_the_first_one_wrote(
+        monkeypatch, qbo_sandbox, jaggaer_client, tenant):
+    """The token expires on the second batch and cannot be renewed: the run fails as a connection failure, and
+    the first batch, flushed while the second was in flight, is linked and audited; the next run writes the rest
+    and nothing twice."""
+    app, realm = qbo_sandbox.app, qbo_sandbox.app.default_realm_id
+    tokens = StaticTokenProvider(app.issue_tokens(realm)["access_token"], system="qbo")    # cannot renew
+    recorder = Recorder()
+
+    def expire_before_the_second(n, req):
+        if n == 2:
+            app.expire_tokens(realm)
+
+    watch_batches(monkeypatch, qbo_sandbox, recorder, before=expire_before_the_second)
+    watch_flushes(monkeypatch, recorder)
+    before = vendors_in_qbo(qbo_sandbox)
+    run = sync(tenant, client_for(qbo_sandbox, tenant, tokens), jaggaer_client)
+
+    assert run.status == SyncRun.Status.FAILED and run.error_system == "qbo", run.error_message
+    assert [b["status"] for b in recorder.batches] == [200, 401]
+    assert recorder.index("qbo received batch 2") < recorder.index("flush 1 end")
+    counts = run.counts["suppliers"]
+    created = counts.get("created", 0)
+    assert created + counts.get("updated", 0) == 30 and vendors_in_qbo(qbo_sandbox) == before + created
+    assert VendorLink.objects.for_tenant(tenant).count() == 30
+    assert RecordEvent.objects.filter(run_id=run.pk, entity="suppliers", outcome__in=["created", "updated"]
+                                      ).count() == 30
+
+    monkeypatch.undo()
+    fresh = StaticTokenProvider(app.issue_tokens(realm)["access_token"], system="qbo")
+    rerun = sync(tenant, client_for(qbo_sandbox, tenant, fresh), jaggaer_client)
+    assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error_message
+    created += rerun.counts["suppliers"].get("created", 0)
+    assert vendors_in_qbo(qbo_sandbox) == before + created
+    assert VendorLink.objects.for_tenant(tenant).count() > 30
+    assert not RecordEvent.objects.filter(run_id=rerun.pk, entity="suppliers", outcome="failed").exists()
+
+
+def test_calls_and_log_lines_from_the_helper_thread_carry_the_run_and_request_ids(
+        monkeypatch, qbo_sandbox, qbo_client, jaggaer_client, tenant):
+    """The first batch first gets a 500 (retried by the HTTP layer on the helper thread, which logs it): the
+    call-log rows and the log line carry the run id, the request id, the tenant and the step."""
+    qbo_sandbox.faults.inject("500", count=1, path=r"/batch$")
+    lines = []
+
+    class Lines(logging.Handler):
+        def emit(self, record):
+            lines.append((record.threadName, self.format(record)))
+
+    handler = Lines()
+    handler.setFormatter(JsonFormatter())
+    http_logger = logging.getLogger("connections.clients.http")
+    http_logger.addHandler(handler)
+    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, entities=["suppliers"])
+    try:
+        with context.bound(request_id="req-overlap-1", tenant=tenant.pk, run_id=run.pk):
+            run = sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client)
+    finally:
+        http_logger.removeHandler(handler)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
+    calls = ApiCall.objects.for_tenant(tenant).filter(path__contains="/batch?").order_by("created_at", "pk")
+    assert [c.status for c in calls] == [500] + [200] * qbo_client.request_counts["batch"]
+    assert {(c.run_id, c.request_id) for c in calls} == {(run.pk, "req-overlap-1")}
+    retried = [(thread, json.loads(line)) for thread, line in lines if "retrying" in line]
+    assert len(retried) == 1
+    thread, line = retried[0]
+    assert thread != threading.current_thread().name
+    assert (line["run_id"], line["request_id"], line["tenant"], line["step"]) == (
+        str(run.pk), "req-overlap-1", str(tenant.pk), "suppliers")
+
+
+def test_a_cancellation_between_batches_records_the_batch_qbo_answered_before_it_stops(
+        monkeypatch, qbo_sandbox, qbo_client, jaggaer_client, tenant):
+    """A person cancels while the first batch's answers are read: its flush was still due (it overlaps the next
+    batch, which is never sent), so it is done before the run stops."""
+    monkeypatch.setattr(engine, "CANCEL_CHECK_SECONDS", 0)
+    recorder = Recorder()
+    watch_batches(monkeypatch, qbo_sandbox, recorder)
+    written = VendorStep.written
+    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, entities=["suppliers"])
+
+    def written_then_cancelled(self, ctx, page, write, entity):
+        SyncRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+        return written(self, ctx, page, write, entity)
+
+    monkeypatch.setattr(VendorStep, "written", written_then_cancelled)
+    before = vendors_in_qbo(qbo_sandbox)
+    run = sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client)
+
+    assert run.status == SyncRun.Status.CANCELLED
+    assert len(recorder.batches) == 1
+    counts = run.counts["suppliers"]
+    assert counts.get("created", 0) + counts.get("updated", 0) == 30
+    assert vendors_in_qbo(qbo_sandbox) == before + counts.get("created", 0)
+    assert VendorLink.objects.for_tenant(tenant).count() == 30
+    assert RecordEvent.objects.filter(run_id=run.pk, entity="suppliers", outcome__in=["created", "updated"]
+                                      ).count() == 30
