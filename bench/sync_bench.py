@@ -251,10 +251,13 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
         timer.cancel()
     run.refresh_from_db()
     counts = {s: dict(run.counts.get(s, {})) for s in RECORD_STEPS}
-    records = sum(sum(c.values()) for c in counts.values())
+    # records the run handled; `still_held` are holds it left untouched (nothing they wait on changed)
+    records = sum(n for c in counts.values() for outcome, n in c.items() if outcome != "still_held")
+    still_held = sum(c.get("still_held", 0) for c in counts.values())
     written = sum(c.get(o, 0) for c in counts.values() for o in WRITE_OUTCOMES)
     qbo_total = sum(total["qbo"].values())
     out = {"label": label, "status": run.status, "error": run.error_message, "records": records,
+           "still_held": still_held,
            "written": written, "counts": counts, "catalogs": run.counts.get("catalogs", {}),
            "seconds": total["seconds"], "cpu_seconds": total["cpu_seconds"],
            "records_per_second": records / total["seconds"] if total["seconds"] else 0,
@@ -269,7 +272,8 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
 
 def print_run(r: dict) -> None:
     print(f"\n== {r['label']}: {r['status']}{' (' + r['error'] + ')' if r['error'] else ''}")
-    print(f"  records {r['records']:,}  written {r['written']:,}  in {r['seconds']:.1f} s  "
+    untouched = f" (and {r['still_held']:,} holds left untouched)" if r.get("still_held") else ""
+    print(f"  records {r['records']:,}{untouched}  written {r['written']:,}  in {r['seconds']:.1f} s  "
           f"=> {r['records_per_second']:,.0f} records/s end to end")
     for s in RECORD_STEPS:
         print(f"    {s:16} {r['counts'][s]}")

@@ -144,9 +144,18 @@ def holds_due(queryset: QuerySet[Hold], *, version: str, link_model, link_key: s
         """Some code of `waits_on` finds a row of `what` (each code an index look-up, whatever the statistics)."""
         return f"EXISTS (SELECT 1 FROM {from_w} WHERE EXISTS (SELECT 1 FROM {what} WHERE {match}))"
 
+    def po_named(column: str, extra: str) -> str:
+        """A PO link whose `column` is a code of `waits_on`, written after the hold. On PostgreSQL the codes go in
+        as `= ANY (ARRAY(...))`: both columns of the (tenant, number) index are then index conditions, so the look-up
+        stays one index probe per code even when the statistics are stale (right after a first load, when the
+        planner otherwise scans every link of the tenant for each hold)."""
+        if connection.vendor == "postgresql":
+            return (f"EXISTS (SELECT 1 FROM {po_t} l WHERE l.tenant_id = {tenant} AND l.{column} = ANY (ARRAY("
+                    f"SELECT jsonb_array_elements_text({waits}))) AND l.updated_at > {held_at}{extra})")
+        return named(f"{po_t} l", f"l.tenant_id = {tenant} AND l.{column} = {w} AND l.updated_at > {held_at}{extra}")
+
     # `doc_number <> ''` lets PostgreSQL use the partial unique index on (tenant, doc_number), not a scan per hold
-    po_changed = [named(f"{po_t} l", f"l.tenant_id = {tenant} AND l.{column} = {w} AND l.updated_at > {held_at}"
-                        + extra) for column, extra in (("po_number", ""), ("doc_number", " AND l.doc_number <> ''"))]
+    po_changed = [po_named("po_number", ""), po_named("doc_number", " AND l.doc_number <> ''")]
     add(f"({cond} AND ({' OR '.join(po_changed)}))", *values)
 
     def moved(links: str, column: str, entity: str) -> str:
