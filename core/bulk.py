@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -143,11 +144,20 @@ def _getter(plan: _Plan, row) -> Callable[[models.Field], Any]:
     return get
 
 
-def _prep(field: models.Field, connection) -> Callable[[Any], Any]:
-    if isinstance(field, models.JSONField):
+# Values the field would pass through unchanged on PostgreSQL: a column of them skips the per-value preparation.
+_NATIVE = {models.CharField: str, models.TextField: str, models.UUIDField: uuid.UUID, models.BooleanField: bool}
+
+
+def _prepared(field: models.Field, values: list, connection) -> list:
+    """The column's values as the driver takes them (what `bulk_create` would send)."""
+    if isinstance(field, models.JSONField):   # text: the SELECT casts it
         dumps = partial(json.dumps, cls=field.encoder) if field.encoder else json.dumps
-        return lambda value: None if value is None else dumps(value)
-    return partial(field.get_db_prep_save, connection=connection)
+        return [None if value is None else dumps(value) for value in values]
+    native = _NATIVE.get(type(field.target_field if field.is_relation else field))
+    if native is not None and all(type(value) is native for value in values):
+        return values
+    prep = field.get_db_prep_save
+    return [prep(value, connection) for value in values]
 
 
 def _now(field: models.Field, now: dt.datetime):
@@ -207,8 +217,7 @@ def _write(model, rows, *, unique_fields, update_fields, ignore_conflicts) -> in
     if connection.vendor != "postgresql":
         _fallback(plan, columns, ignore_conflicts)
         return len(columns[0])
-    params = [[prep(v) for v in column] for prep, column in
-              zip((_prep(f, connection) for f in plan.fields), columns, strict=True)]
+    params = [_prepared(field, column, connection) for field, column in zip(plan.fields, columns, strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(plan.sql(connection, ignore_conflicts), params)
     return len(columns[0])

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from connections.clients.qbo import MAX_PAGE_SIZE, BatchItem, escape_query_value
+from core import bulk
 from core.outcomes import Outcome
 from sync.mappings.resolver import MappingResolver
 from sync.mappings.selectors import sync_settings_get
@@ -310,10 +311,7 @@ class DocumentStep(RecordStep):
         self._upsert(rows)
 
     def _upsert(self, rows: list) -> None:
-        if rows:
-            self.link_model.objects.bulk_create(rows, update_conflicts=True,
-                                                unique_fields=["tenant", self.link_key],
-                                                update_fields=[*self.link_fields, "updated_at"])
+        bulk.upsert(self.link_model, rows, unique_fields=["tenant", self.link_key], update_fields=self.link_fields)
 
     def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
         written = {write.record.source_id for write, _ in done}

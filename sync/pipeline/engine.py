@@ -33,6 +33,7 @@ from django.db import transaction
 import audit
 from connections.clients.qbo import BatchItem
 from connections.exceptions import ConnectionFailure, RemoteError
+from core import bulk
 from core.outcomes import Outcome
 from sync.models import Cursor, Hold, SyncRun
 from sync.records.identifiers import identifiers_save, record_identifiers
@@ -416,14 +417,14 @@ class RecordStep(abc.ABC):
             if resolved:
                 Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name, source_id__in=resolved).delete()
             if held:
-                Hold.objects.bulk_create(
-                    [Hold(tenant=ctx.tenant, entity=self.name, source_id=r.record.source_id,
-                          reason=r.hold.reason if r.hold else "retry", detail=r.hold.detail if r.hold else r.message,
-                          waits_on=r.hold.waits_on if r.hold else [], record=r.record.raw,
-                          source_digest=r.record.digest, last_run=run) for r in held],
-                    update_conflicts=True, unique_fields=["tenant", "entity", "source_id"],
-                    update_fields=["reason", "detail", "waits_on", "record", "source_digest", "last_run",
-                                   "last_held_at"])
+                bulk.upsert(
+                    Hold, [{"tenant_id": ctx.tenant.pk, "entity": self.name, "source_id": r.record.source_id,
+                            "reason": r.hold.reason if r.hold else "retry",
+                            "detail": r.hold.detail if r.hold else r.message,
+                            "waits_on": r.hold.waits_on if r.hold else [], "record": r.record.raw,
+                            "source_digest": r.record.digest, "last_run_id": run.pk} for r in held],
+                    unique_fields=["tenant", "entity", "source_id"],
+                    update_fields=["reason", "detail", "waits_on", "record", "source_digest", "last_run"])
             audit.record_events([
                 {"tenant_id": ctx.tenant.pk, "run_id": run.pk, "entity": self.name, "source_id": r.record.source_id,
                  "outcome": r.outcome, "qbo_id": r.qbo_id, "reason": r.reason or (r.hold.reason if r.hold else ""),

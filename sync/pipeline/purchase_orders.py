@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from core import bulk
 from core.outcomes import Outcome
 from sync.models import PurchaseOrderLink
 from sync.pipeline.documents import DocumentPage, DocumentStep, line_ids_by_position, qbo_objects, qbo_reads
@@ -67,8 +68,8 @@ class PurchaseOrderStep(DocumentStep):
         seen = [self._seen_invalid.pop(r.record.source_id) for r in results
                 if r.record.source_id in self._seen_invalid]
         with transaction.atomic():
-            if seen:   # only POs never seen before: what we know of a written PO stays as it is
-                PurchaseOrderLink.objects.bulk_create(seen, ignore_conflicts=True)
+            # only POs never seen before: what we know of a written PO stays as it is
+            bulk.insert(PurchaseOrderLink, seen, ignore_conflicts=True)
             super().flush(ctx, page, results, done)
 
     # ---- per page: links, drafts, vendors, current QBO POs, DocNumber look-ups, all in bulk

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from connections.clients.qbo import escape_query_value
 from connections.exceptions import ConnectionFailure, RemoteError
+from core import bulk
 from core.outcomes import Outcome
 from sync.models import Hold, VendorLink
 from sync.pipeline.engine import HoldSpec, PageState, Record, RecordStep, Result, RunContext, Write
@@ -177,10 +178,8 @@ class VendorStep(RecordStep):
 
     @staticmethod
     def _upsert(rows: list[VendorLink]) -> None:
-        if rows:
-            VendorLink.objects.bulk_create(
-                rows, update_conflicts=True, unique_fields=["tenant", "jaggaer_company_id"],
-                update_fields=["qbo_vendor_id", "display_name", "source_digest", "content_digest", "updated_at"])
+        bulk.upsert(VendorLink, rows, unique_fields=["tenant", "jaggaer_company_id"],
+                    update_fields=["qbo_vendor_id", "display_name", "source_digest", "content_digest"])
 
     def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
         refreshed = [self.refreshed.pop(r.record.source_id) for r in results if r.record.source_id in self.refreshed]
