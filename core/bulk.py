@@ -68,7 +68,7 @@ class _Plan:
     def __init__(self, model: type[models.Model], unique_fields: Sequence[str], update_fields: Sequence[str]):
         meta = model._meta
         self.model = model
-        self.fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+        self.fields = [f for f in meta.concrete_fields if f is not meta.auto_field and not f.generated]
         for field in self.fields:
             if not type(field).__module__.startswith("django.db.models."):
                 raise TypeError(f"{model.__name__}.{field.name} is a {type(field).__name__}: core.bulk writes "
@@ -90,8 +90,15 @@ class _Plan:
         self.update = [*updates, *(f for f in self.fields if getattr(f, "auto_now", False) and f not in updates)
                        ] if updates else []
         self.auto = [f for f in self.fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+        self._sql: dict[tuple, str] = {}
 
     def sql(self, connection, ignore_conflicts: bool) -> str:
+        key = (connection.alias, ignore_conflicts)
+        if key not in self._sql:
+            self._sql[key] = self._build_sql(connection, ignore_conflicts)
+        return self._sql[key]
+
+    def _build_sql(self, connection, ignore_conflicts: bool) -> str:
         quote = connection.ops.quote_name
         columns = [quote(f.column) for f in self.fields]
         arrays, selects = [], []
