@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -132,23 +132,67 @@ def _plan(model, unique_fields, update_fields) -> _Plan:
 
 # ============================================================================ values
 
-def _getter(plan: _Plan, row) -> Callable[[models.Field], Any]:
-    if isinstance(row, plan.model):
-        return lambda field: getattr(row, field.attname)
-    if not isinstance(row, Mapping):
-        raise TypeError(f"a row of {plan.model.__name__} is a model instance or a dict, not {type(row).__name__}")
-    unknown = [k for k in row if k not in plan.by_name]
-    if unknown:
-        raise TypeError(f"{plan.model.__name__} has no field {', '.join(map(str, unknown))}")
+_MISSING = object()
 
-    def get(field):
-        if field.attname in row:
-            return row[field.attname]
-        if field.name in row:
-            value = row[field.name]
-            return getattr(value, "pk", value) if field.is_relation else value
-        return field.get_default()
-    return get
+
+def _column(plan: _Plan, field: models.Field, rows: list, kinds: set) -> list:
+    """The values of one field, read column-wise: model instances by attname, dicts by attname or name."""
+    if kinds == {"instance"}:
+        attname = field.attname
+        return [getattr(row, attname) for row in rows]
+    if kinds == {"dict"}:
+        values = [row.get(field.attname, _MISSING) for row in rows]
+        if not any(value is _MISSING for value in values):
+            return values
+    return [_value(field, row) for row in rows]
+
+
+def _value(field: models.Field, row) -> Any:
+    if isinstance(row, models.Model):
+        return getattr(row, field.attname)
+    if field.attname in row:
+        return row[field.attname]
+    if field.name in row:
+        value = row[field.name]
+        return getattr(value, "pk", value) if field.is_relation else value
+    return field.get_default()
+
+
+def _kinds(plan: _Plan, rows: list) -> set:
+    kinds = set()
+    for row in rows:
+        if isinstance(row, plan.model):
+            kinds.add("instance")
+        elif isinstance(row, Mapping):
+            kinds.add("dict")
+            unknown = [k for k in row if k not in plan.by_name]
+            if unknown:
+                raise TypeError(f"{plan.model.__name__} has no field {', '.join(map(str, unknown))}")
+        else:
+            raise TypeError(f"a row of {plan.model.__name__} is a model instance or a dict, not {type(row).__name__}")
+    return kinds
+
+
+def _columns(plan: _Plan, rows: list) -> list[list]:
+    """One list of values per field, in the plan's order; of rows with the same key, the last one."""
+    kinds = _kinds(plan, rows)
+    now = timezone.now()
+    columns = []
+    for field in plan.fields:
+        if field in plan.auto:
+            columns.append([_now(field, now)] * len(rows))
+            continue
+        values = _column(plan, field, rows, kinds)
+        if any(hasattr(kind, "resolve_expression") for kind in {type(v) for v in values}):
+            raise TypeError(f"{plan.model.__name__}.{field.name}: expressions are not written in bulk")
+        columns.append(values)
+    if plan.update:
+        keys = [plan.fields.index(f) for f in plan.unique]
+        last = {tuple(columns[k][i] for k in keys): i for i in range(len(rows))}
+        if len(last) < len(rows):
+            kept = sorted(last.values())
+            columns = [[column[i] for i in kept] for column in columns]
+    return columns
 
 
 # Values the field would pass through unchanged on PostgreSQL: a column of them skips the per-value preparation.
@@ -161,7 +205,7 @@ def _prepared(field: models.Field, values: list, connection) -> list:
         dumps = partial(json.dumps, cls=field.encoder) if field.encoder else json.dumps
         return [None if value is None else dumps(value) for value in values]
     native = _NATIVE.get(type(field.target_field if field.is_relation else field))
-    if native is not None and all(type(value) is native for value in values):
+    if native is not None and {type(value) for value in values} == {native}:
         return values
     prep = field.get_db_prep_save
     return [prep(value, connection) for value in values]
@@ -169,28 +213,6 @@ def _prepared(field: models.Field, values: list, connection) -> list:
 
 def _now(field: models.Field, now: dt.datetime):
     return now if isinstance(field, models.DateTimeField) else dt.date.today()
-
-
-def _columns(plan: _Plan, rows: list) -> list[list]:
-    """One list of values per field, in the plan's order; of rows with the same key, the last one."""
-    getters = [_getter(plan, row) for row in rows]
-    now = timezone.now()
-    columns = []
-    for field in plan.fields:
-        if field in plan.auto:
-            columns.append([_now(field, now)] * len(rows))
-            continue
-        values = [get(field) for get in getters]
-        if any(hasattr(v, "resolve_expression") for v in values):
-            raise TypeError(f"{plan.model.__name__}.{field.name}: expressions are not written in bulk")
-        columns.append(values)
-    if plan.update:
-        keys = [plan.fields.index(f) for f in plan.unique]
-        last = {tuple(columns[k][i] for k in keys): i for i in range(len(rows))}
-        if len(last) < len(rows):
-            kept = sorted(last.values())
-            columns = [[column[i] for i in kept] for column in columns]
-    return columns
 
 
 def _check_scope(plan: _Plan, tenant_ids: Iterable) -> None:
