@@ -92,26 +92,33 @@ class _Plan:
         self.auto = [f for f in self.fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
         self._sql: dict[tuple, str] = {}
 
-    def sql(self, connection, ignore_conflicts: bool) -> str:
-        key = (connection.alias, ignore_conflicts)
+    def sql(self, connection, ignore_conflicts: bool, constant: tuple[bool, ...]) -> str:
+        key = (connection.alias, ignore_conflicts, constant)
         if key not in self._sql:
-            self._sql[key] = self._build_sql(connection, ignore_conflicts)
+            self._sql[key] = self._build_sql(connection, ignore_conflicts, constant)
         return self._sql[key]
 
-    def _build_sql(self, connection, ignore_conflicts: bool) -> str:
+    def _build_sql(self, connection, ignore_conflicts: bool, constant: tuple[bool, ...]) -> str:
+        """Parameters in order: one value per constant column, then one array per other column."""
         quote = connection.ops.quote_name
         columns = [quote(f.column) for f in self.fields]
-        arrays, selects = [], []
-        for field, column in zip(self.fields, columns, strict=True):
+        arrays, names, selects = [], [], []
+        for field, column, same in zip(self.fields, columns, constant, strict=True):
             db_type = field.db_type(connection)
-            if isinstance(field, models.JSONField):   # sent as text, parsed by the server
+            if isinstance(field, models.JSONField):   # sent as text, parsed by the server; never constant
                 arrays.append("%s::text[]")
+                names.append(column)
                 selects.append(f"v.{column}::{db_type}")
-            else:   # no length or precision in the cast: an over-long value fails as an INSERT's would
-                arrays.append(f"%s::{_TYPE_MODIFIER.sub('', db_type).strip()}[]")
+                continue
+            base = _TYPE_MODIFIER.sub("", db_type).strip()   # no length: an over-long value fails as in an INSERT
+            if same:
+                selects.append(f"%s::{base}")
+            else:
+                arrays.append(f"%s::{base}[]")
+                names.append(column)
                 selects.append(f"v.{column}")
         sql = (f"INSERT INTO {quote(self.model._meta.db_table)} ({', '.join(columns)}) "
-               f"SELECT {', '.join(selects)} FROM unnest({', '.join(arrays)}) AS v({', '.join(columns)})")
+               f"SELECT {', '.join(selects)} FROM unnest({', '.join(arrays)}) AS v({', '.join(names)})")
         target = f"({', '.join(quote(f.column) for f in self.unique)}) " if self.unique else ""
         if self.update:
             sets = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in self.update)
@@ -246,9 +253,19 @@ def _write(model, rows, *, unique_fields, update_fields, ignore_conflicts) -> in
     if connection.vendor != "postgresql":
         _fallback(plan, columns, ignore_conflicts)
         return len(columns[0])
-    params = [_prepared(field, column, connection) for field, column in zip(plan.fields, columns, strict=True)]
+    # A column whose rows all hold the same value (the tenant, `now`, often the entity) is sent once.
+    constant = [not isinstance(f, models.JSONField) and column.count(column[0]) == len(column)
+                for f, column in zip(plan.fields, columns, strict=True)]
+    if all(constant):
+        constant[0] = False   # one array at least: it says how many rows
+    scalars, arrays = [], []
+    for field, column, same in zip(plan.fields, columns, constant, strict=True):
+        if same:
+            scalars.append(_prepared(field, column[:1], connection)[0])
+        else:
+            arrays.append(_prepared(field, column, connection))
     with connection.cursor() as cursor:
-        cursor.execute(plan.sql(connection, ignore_conflicts), params)
+        cursor.execute(plan.sql(connection, ignore_conflicts, tuple(constant)), [*scalars, *arrays])
     return len(columns[0])
 
 

@@ -222,3 +222,21 @@ def test_on_sqlite_the_same_calls_fall_back_to_bulk_create(tmp_path):
     result = subprocess.run([sys.executable, "-c", SQLITE_SCRIPT], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and "sqlite ok" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_rows_alike_in_every_column_are_each_inserted(tenant, django_assert_num_queries):
+    from audit.models import RecordEvent
+
+    event = {"tenant": tenant, "entity": "invoices", "source_id": "I-1", "outcome": "held", "data": {"n": 1}}
+    with django_assert_num_queries(1):
+        assert bulk.insert(RecordEvent, [event, dict(event), dict(event)]) == 3
+    assert list(RecordEvent.objects.for_tenant(tenant).values_list("source_id", "run_id", "data")) == [
+        ("I-1", None, {"n": 1})] * 3
+
+
+def test_a_column_of_one_value_for_every_row_is_written_to_every_row(tenant):
+    rows = [PoLineBilling(tenant=tenant, jaggaer_po_id="PO-1", po_line="1", jaggaer_invoice_id="I-1",
+                          invoice_line=str(n), quantity=None, amount=Decimal("2.50")) for n in range(3)]
+    bulk.insert(PoLineBilling, rows)
+    assert sorted(PoLineBilling.objects.for_tenant(tenant).values_list("invoice_line", "quantity", "amount")) == [
+        (str(n), None, Decimal("2.50")) for n in range(3)]
