@@ -2,8 +2,9 @@
 
 On PostgreSQL each call sends one `INSERT ... SELECT FROM unnest(%s::type[], ...)`: one array parameter per
 column, however many rows, so neither Django nor the server handles thousands of placeholders (the ORM's
-`bulk_create` cost about 75 µs a row in the sync benchmark). Other databases (the demo's SQLite file) get
-`bulk_create` with the same meaning.
+`bulk_create` cost about 75 µs a row in the sync benchmark). A column holding the same value in every row (the
+tenant, `now`, often the entity) is sent once, as a scalar: repeating it cost more than `bulk_create` did.
+Other databases (the demo's SQLite file) get `bulk_create` with the same meaning.
 
 - Rows are model instances or dicts keyed by field name or attname (a missing field takes its default);
   instances are left as they are (no pk is set on them).
