@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import threading
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from audit.actions import action_code_check
 from audit.models import Action, ApiCall, Outcome, RecordEvent
-from core import context, metrics
+from core import bulk, context, metrics
 from core.actor import Actor, actor_from_request
 from core.redaction import redact_text
 from core.tenancy import unscoped
@@ -46,7 +45,7 @@ class RecordEventData:
 _OUTCOMES = frozenset(Outcome.values)
 _TEXT_KEYS = ("qbo_id", "reason", "message", "qbo_error_code", "intuit_tid")
 _FIELDS = frozenset({"tenant_id", "run_id", "entity", "source_id", "qbo_id", "outcome", "reason", "message",
-                     "qbo_error_code", "intuit_tid", "data", "created_at", "id"})
+                     "qbo_error_code", "intuit_tid", "data", "created_at"})
 
 
 def _values(event: RecordEventData | dict) -> dict:
@@ -71,49 +70,14 @@ def _row(event: RecordEventData | dict) -> RecordEvent:
     return RecordEvent(**_values(event))
 
 
-# One INSERT ... SELECT FROM unnest(arrays) per call on PostgreSQL: the statement has a fixed size (one
-# array per column), so neither Django nor the server handles thousands of placeholders. The ORM's
-# bulk_create cost about 75 µs a row in the sync benchmark, the array insert a fraction of it.
-_COLUMNS = ("tenant_id", "run_id", "entity", "source_id", "qbo_id", "outcome", "reason", "message",
-            "qbo_error_code", "intuit_tid", "data", "created_at")
-_insert_sql: str | None = None
-
-
-def _array_insert_sql(connection) -> str:
-    global _insert_sql
-    if _insert_sql is None:
-        meta = RecordEvent._meta
-        arrays, selects = [], []
-        for column in _COLUMNS:
-            field = meta.get_field(column[:-3] if column == "tenant_id" else column)
-            db_type = "text" if column == "data" else field.db_type(connection)
-            arrays.append(f"%s::{db_type}[]")
-            selects.append("v.data::jsonb" if column == "data" else f"v.{column}")
-        _insert_sql = (f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({', '.join(_COLUMNS)}) "
-                       f"SELECT {', '.join(selects)} FROM unnest({', '.join(arrays)}) AS v({', '.join(_COLUMNS)})")
-    return _insert_sql
-
-
 def record_events(events: Iterable[RecordEventData | dict], *, batch_size: int = 1000) -> int:
-    """Insert many audit rows with one INSERT per `batch_size` rows; returns how many."""
+    """Insert many audit rows with one INSERT per `batch_size` rows (core.bulk); returns how many."""
     rows = [_values(event) for event in events]
     if not rows:
         return 0
     metrics.records_handled(rows)
-    connection = transaction.get_connection()
-    if connection.vendor != "postgresql":
-        RecordEvent.objects.bulk_create([RecordEvent(**row) for row in rows], batch_size=batch_size)
-        return len(rows)
-    sql = _array_insert_sql(connection)
-    encode = (RecordEvent._meta.get_field("data").encoder or json.JSONEncoder)().encode
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start:start + batch_size]
-            columns = [[row.get(c) for row in chunk] for c in _COLUMNS[:-2]]
-            columns.append([encode(row["data"]) for row in chunk])
-            columns.append([now] * len(chunk))
-            cursor.execute(sql, columns)
+    for start in range(0, len(rows), batch_size):
+        bulk.insert(RecordEvent, rows[start:start + batch_size])
     return len(rows)
 
 

@@ -8,9 +8,9 @@ off, no added latency), our side uses a scratch PostgreSQL database (`mlc_bench_
 It runs, for one tenant: an initial full load, a rerun with no change, and an incremental run after
 about 1% of JAGGAER's records changed; then the naive baseline (bench/naive.py) into a fresh QBO realm.
 For each run: records/s end to end, wall time per step, QBO HTTP requests per written record (by kind),
-JAGGAER requests, database queries per record, peak RSS of this process. Then the issue's targets, printed
-beside the same figures of `--baseline` (default bench/baselines/sync_bench.json: the figures before the
-one-sync work of the fleet issue).
+JAGGAER requests, database queries per record and the wall time inside them, our CPU, peak RSS of this process.
+Then the issue's targets, printed beside the same figures of `--baseline` (default bench/baselines/sync_bench.json:
+the figures before the one-sync work of the fleet issue).
 
 `--throttled`: a first load of `--dataset` (default `demo`; `bench` is the onboarding measured against the
 realm's floor), QBO at its real limits (500/min, 10/s, 10 in flight, 40 batches/min),
@@ -133,16 +133,21 @@ def _ensure_database(url: str) -> None:
 
 
 class Meter:
-    """Counts database queries and HTTP attempts (with their statuses) while a run goes."""
+    """Counts database queries (and the wall time inside them) and HTTP attempts (with their statuses)."""
 
     def __init__(self):
         self.queries = 0
+        self.db_seconds = 0.0
         self.http = Counter()          # (system, status) -> attempts
         self.qbo_detail = Counter()    # "query Vendor", "POST batch", ... -> attempts
 
     def __call__(self, execute, sql, params, many, context):
         self.queries += 1
-        return execute(sql, params, many, context)
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.db_seconds += time.perf_counter() - start
 
     def on_call(self, info) -> None:
         self.http[(info.system, info.status)] += 1
@@ -153,7 +158,7 @@ class Meter:
 
     def snapshot(self, qbo, jaggaer) -> dict:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return {"cpu": usage.ru_utime + usage.ru_stime, "queries": self.queries,
+        return {"cpu": usage.ru_utime + usage.ru_stime, "queries": self.queries, "db": self.db_seconds,
                 "qbo": Counter(qbo.request_counts), "detail": Counter(self.qbo_detail),
                 "jaggaer": sum(
             jaggaer.request_counts.values()), "http": Counter(self.http), "t": time.perf_counter()}
@@ -161,6 +166,7 @@ class Meter:
 
 def diff(a: dict, b: dict) -> dict:
     return {"seconds": b["t"] - a["t"], "cpu_seconds": b["cpu"] - a["cpu"], "queries": b["queries"] - a["queries"],
+            "db_seconds": b["db"] - a["db"],
             "qbo": {k: b["qbo"][k] - a["qbo"][k] for k in ("query", "batch", "single")},
             "jaggaer": b["jaggaer"] - a["jaggaer"], "qbo_detail": dict(b["detail"] - a["detail"]),
             "http_429": sum(n for (system, status), n in b["http"].items() if status == 429) -
@@ -259,7 +265,7 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
     out = {"label": label, "status": run.status, "error": run.error_message, "records": records,
            "still_held": still_held,
            "written": written, "counts": counts, "catalogs": run.counts.get("catalogs", {}),
-           "seconds": total["seconds"], "cpu_seconds": total["cpu_seconds"],
+           "seconds": total["seconds"], "cpu_seconds": total["cpu_seconds"], "db_seconds": total["db_seconds"],
            "records_per_second": records / total["seconds"] if total["seconds"] else 0,
            "qbo_requests": total["qbo"], "qbo_detail": total["qbo_detail"], "qbo_requests_total": qbo_total,
            "qbo_http_attempts": total["qbo_attempts"],
@@ -289,11 +295,14 @@ def print_run(r: dict) -> None:
     dbq = f"{r['db_queries_per_record']:.3f}" if r["db_queries_per_record"] is not None else "n/a"
     print(f"  JAGGAER requests {r['jaggaer_requests']:,}; database queries {r['db_queries']:,} ({dbq} per record)")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (now {r['rss_mb']:.0f} MB)")
-    print("  step              seconds  our CPU   QBO q/b/s          JAGGAER  DB queries")
+    print(f"  our CPU {r['cpu_seconds']:.2f} s; inside database queries {r['db_seconds']:.2f} s (server, round "
+          "trips and driver)")
+    print("  step              seconds  our CPU   QBO q/b/s          JAGGAER  DB queries  DB seconds")
     for name, t in r["steps"].items():
         q = t["qbo"]
         print(f"    {name:16} {t['seconds']:7.2f}  {t['cpu_seconds']:7.2f}   "
-              f"{q['query']:5}/{q['batch']:5}/{q['single']:4}   {t['jaggaer']:7}  {t['queries']:8}")
+              f"{q['query']:5}/{q['batch']:5}/{q['single']:4}   {t['jaggaer']:7}  {t['queries']:8}  "
+              f"{t['db_seconds']:10.2f}")
 
 
 # ============================================================================ modes

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from connections.clients.qbo import MAX_PAGE_SIZE, BatchItem, changed_after, escape_query_value
 from connections.exceptions import RemoteError
+from core import bulk
 from core.outcomes import Outcome
 from sync.holds.due import HoldSignals
 from sync.mappings.resolver import MappingResolver
@@ -415,10 +416,7 @@ class DocumentStep(RecordStep):
         self._upsert(rows)
 
     def _upsert(self, rows: list) -> None:
-        if rows:
-            self.link_model.objects.bulk_create(rows, update_conflicts=True,
-                                                unique_fields=["tenant", self.link_key],
-                                                update_fields=[*self.link_fields, "updated_at"])
+        bulk.upsert(self.link_model, rows, unique_fields=["tenant", self.link_key], update_fields=self.link_fields)
 
     def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
                   ) -> None:

@@ -27,6 +27,7 @@ JAGGAER stream brings is planned like any other record, held or not.
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -41,6 +42,7 @@ from django.utils import timezone
 import audit
 from connections.clients.qbo import BatchItem
 from connections.exceptions import ConnectionFailure, RemoteError
+from core import bulk
 from core.outcomes import Outcome
 from sync.holds.due import HoldSignals, hold_signals, holds_due
 from sync.models import Cursor, Hold, SyncRun
@@ -413,10 +415,21 @@ class RecordStep(abc.ABC):
                 sent = ctx.qbo.batch_send(items, requestid=requestid)
                 if unflushed is not None:
                     batch, unflushed = unflushed, None
-                    self.flush(ctx, page, *batch)
+                    self.flush(ctx, page, *batch)     # its step report may stop the run (RunCancelled)
                 results, done = self._batch_answers(ctx, page, chunk, by_bid, sent.result)
                 sent = None
                 unflushed, pending = (pending + results, done), []
+        except RunCancelled:
+            # A stop asked while a batch was in flight (the worker stopping, the lease lost, the time limit):
+            # QBO's answers to it are recorded before the run stops, so nothing it wrote is left unlinked.
+            if sent is not None:
+                in_flight, sent = sent, None
+                results, done = self._batch_answers(ctx, page, chunk, by_bid, in_flight.result)
+                unflushed = (pending + results, done)
+            if unflushed is not None:
+                with contextlib.suppress(RunCancelled):    # the same stop, asked again by the step report
+                    self.flush(ctx, page, *unflushed)
+            raise
         except BaseException:
             if sent is not None:
                 sent.settle()
@@ -517,14 +530,16 @@ class RecordStep(abc.ABC):
             if resolved:
                 Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name, source_id__in=resolved).delete()
             if held:
-                Hold.objects.bulk_create(
-                    [Hold(tenant=ctx.tenant, entity=self.name, source_id=r.record.source_id,
-                          reason=r.hold.reason if r.hold else "retry", detail=r.hold.detail if r.hold else r.message,
-                          waits_on=r.hold.waits_on if r.hold else [], record=r.record.raw,
-                          source_digest=r.record.digest, step_version=self.version, last_run=run) for r in held],
-                    update_conflicts=True, unique_fields=["tenant", "entity", "source_id"],
+                bulk.upsert(
+                    Hold, [{"tenant_id": ctx.tenant.pk, "entity": self.name, "source_id": r.record.source_id,
+                            "reason": r.hold.reason if r.hold else "retry",
+                            "detail": r.hold.detail if r.hold else r.message,
+                            "waits_on": r.hold.waits_on if r.hold else [], "record": r.record.raw,
+                            "source_digest": r.record.digest, "step_version": self.version,
+                            "last_run_id": run.pk} for r in held],
+                    unique_fields=["tenant", "entity", "source_id"],
                     update_fields=["reason", "detail", "waits_on", "record", "source_digest", "step_version",
-                                   "last_run", "last_held_at"])
+                                    "last_run"])
             audit.record_events([
                 {"tenant_id": ctx.tenant.pk, "run_id": run.pk, "entity": self.name, "source_id": r.record.source_id,
                  "outcome": r.outcome, "qbo_id": r.qbo_id, "reason": r.reason or (r.hold.reason if r.hold else ""),

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db.models import Q
 
+from core import bulk
 from core.outcomes import Outcome
 from sync.models import BillLink, PoLineBilling, PurchaseOrderLink
 from sync.pipeline.documents import (
@@ -361,7 +362,7 @@ class InvoiceStep(DocumentStep):
                                               po_line=str(line.po_line), jaggaer_invoice_id=draft.invoice_id,
                                               invoice_line=line.number, quantity=line.qty,
                                               amount=line.exact_amount))
-        PoLineBilling.objects.bulk_create(rows, ignore_conflicts=True)
+        bulk.insert(PoLineBilling, rows, ignore_conflicts=True)
 
     def written(self, ctx: RunContext, page: PageState, write: Write, entity: dict) -> Result:
         draft: InvoiceDraft = write.context["draft"]

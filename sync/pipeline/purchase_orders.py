@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core import bulk
 from core.outcomes import Outcome
 from sync.models import PurchaseOrderLink
 from sync.pipeline.documents import DocumentPage, DocumentStep, line_ids_by_position, qbo_objects, qbo_reads
@@ -66,8 +67,8 @@ class PurchaseOrderStep(DocumentStep):
                   ) -> None:
         seen = [self._seen_invalid.pop(r.record.source_id) for r in results
                 if r.record.source_id in self._seen_invalid]
-        if seen:   # only POs never seen before: what we know of a written PO stays as it is
-            PurchaseOrderLink.objects.bulk_create(seen, ignore_conflicts=True)
+        # only POs never seen before: what we know of a written PO stays as it is
+        bulk.insert(PurchaseOrderLink, seen, ignore_conflicts=True)
         super().save_rows(ctx, page, results, done)
 
     # ---- per page: links, drafts, vendors, current QBO POs, DocNumber look-ups, all in bulk

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from connections.clients.qbo import escape_query_value
 from connections.exceptions import ConnectionFailure, RemoteError
+from core import bulk
 from core.outcomes import Outcome
 from sync.holds.due import HoldSignals
 from sync.models import Hold, VendorLink
@@ -185,10 +186,8 @@ class VendorStep(RecordStep):
 
     @staticmethod
     def _upsert(rows: list[VendorLink]) -> None:
-        if rows:
-            VendorLink.objects.bulk_create(
-                rows, update_conflicts=True, unique_fields=["tenant", "jaggaer_company_id"],
-                update_fields=["qbo_vendor_id", "display_name", "source_digest", "content_digest", "updated_at"])
+        bulk.upsert(VendorLink, rows, unique_fields=["tenant", "jaggaer_company_id"],
+                    update_fields=["qbo_vendor_id", "display_name", "source_digest", "content_digest"])
 
     def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
                   ) -> None:

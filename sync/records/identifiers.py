@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import connection
-
+from core import bulk
 from sync.models import RecordIdentifier
 
 VALUE_MAX = 200
@@ -65,25 +64,11 @@ def identifiers_of(entity: str, raw) -> set[tuple[str, str]]:
 
 
 def identifiers_save(*, tenant_id, entity: str, records: Iterable[tuple[str, set[tuple[str, str]]]]) -> int:
-    """Store (source id, {(kind, value)}) pairs of one entity, known ones kept: one INSERT of three arrays
-    (a statement of fixed size however many rows)."""
+    """Store (source id, {(kind, value)}) pairs of one entity, known ones kept: one INSERT (core.bulk)."""
     rows = {(str(source_id)[:200], kind, identifier_normalize(value))
             for source_id, pairs in records for kind, value in pairs if str(value).strip()}
-    if not rows:
-        return 0
-    if connection.vendor != "postgresql":     # the demo's SQLite file
-        RecordIdentifier.objects.bulk_create([RecordIdentifier(tenant_id=tenant_id, entity=entity, source_id=source,
-                                                               kind=kind, value=value) for source, kind, value in rows],
-                                             ignore_conflicts=True, batch_size=500)
-        return len(rows)
-    sources, kinds, values = (list(column) for column in zip(*rows, strict=True))
-    table = connection.ops.quote_name(RecordIdentifier._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} (tenant_id, entity, source_id, kind, value, created_at) "
-                       "SELECT %s, %s, v.source_id, v.kind, v.value, now() "
-                       "FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[]) AS v(source_id, kind, value) "
-                       "ON CONFLICT DO NOTHING", [tenant_id, entity, sources, kinds, values])
-    return len(rows)
+    return bulk.insert(RecordIdentifier, [{"tenant_id": tenant_id, "entity": entity, "source_id": source, "kind": kind,
+                                           "value": value} for source, kind, value in rows], ignore_conflicts=True)
 
 
 def record_identifiers(entity: str, results, done) -> list[tuple[str, set[tuple[str, str]]]]:

@@ -167,3 +167,17 @@ def test_the_cursor_advances_to_the_newest_modification(run_sync, tenant):
     cursor = Cursor.objects.get(tenant=tenant, entity="suppliers")
     newest = max(s["lastModTime"] for s in SUPPLIERS.values())
     assert cursor.high_water_mark.strftime("%Y-%m-%dT%H:%M:%SZ") == newest
+
+
+def test_a_hold_held_again_keeps_when_it_was_first_held(run_sync, jaggaer_sandbox, tenant):
+    first_run = run_sync()
+    first, second = case_ids("duplicate_supplier_case")
+    before = Hold.objects.get(tenant=tenant, entity="suppliers", source_id=second)
+    assert before.last_run_id == first_run.pk
+    jaggaer_sandbox.app.rename_supplier(second, SUPPLIERS[first]["companyName"].upper())   # still the same name
+    run = run_sync()
+    after = Hold.objects.get(pk=before.pk)
+    assert (after.reason, after.waits_on, after.last_run_id) == ("duplicate_supplier_name", [first], run.pk)
+    assert after.record["companyName"] == SUPPLIERS[first]["companyName"].upper()
+    assert after.source_digest != before.source_digest
+    assert after.first_held_at == before.first_held_at and after.last_held_at > before.last_held_at
