@@ -15,8 +15,9 @@ from core import context
 from sync.models import SyncRun, VendorLink
 from sync.pipeline import engine
 from sync.pipeline.engine import RecordStep
+from sync.pipeline.steps import STEPS
 from sync.pipeline.vendors import VendorStep
-from sync.runs.lifecycle import sync_run_create, sync_run_execute
+from sync.runs.lifecycle import run_steps, sync_run_create, sync_run_execute
 from tests.sync.conftest import _http
 
 pytestmark = pytest.mark.django_db
@@ -290,3 +291,33 @@ def test_a_cancellation_between_batches_records_the_batch_qbo_answered_before_it
     assert VendorLink.objects.for_tenant(tenant).count() == 30
     assert RecordEvent.objects.filter(run_id=run.pk, entity="suppliers", outcome__in=["created", "updated"]
                                       ).count() == 30
+
+
+def test_a_stop_asked_while_a_batch_is_in_flight_records_that_batch_before_the_run_ends(
+        monkeypatch, qbo_sandbox, qbo_client, jaggaer_client, tenant):
+    """The worker is told to stop (or the lease is lost, or the time limit passed) in the step report of the
+    first batch's flush, while the second batch is at QBO: QBO's answers to the second are recorded too, so
+    nothing QBO wrote is left without its link, and the run stops there."""
+    from sync.runs.lifecycle import WorkerStopping
+
+    recorder = Recorder()
+    watch_batches(monkeypatch, qbo_sandbox, recorder)
+    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, entities=["suppliers"])
+    reports = []
+
+    def report_stopping(step, counts):
+        reports.append(dict(counts))
+        if sum(counts.values()) >= 30:              # the first batch's report: the second batch is in flight
+            raise WorkerStopping("The worker was stopped.")
+
+    before = vendors_in_qbo(qbo_sandbox)
+    run = run_steps(run=run, qbo=qbo_client, jaggaer=jaggaer_client, progress=report_stopping,
+                    body=lambda ctx: STEPS["suppliers"]().run(ctx))
+
+    assert run.status == SyncRun.Status.CANCELLED and run.error_code == "worker_stopped"
+    assert len(recorder.batches) == 2                # the second batch was sent before the stop; no third
+    counts = run.counts["suppliers"]
+    written = counts.get("created", 0) + counts.get("updated", 0)
+    assert written > 30                              # the second batch's answers are recorded too
+    assert vendors_in_qbo(qbo_sandbox) == before + counts.get("created", 0)
+    assert VendorLink.objects.for_tenant(tenant).count() == written
