@@ -206,10 +206,13 @@ def make_clients(sb: SandboxProcess, realm: str, tenant, *, limiter=None, thrott
 
     kwargs = {} if throttled else {"max_attempts": 3}
     qbo = QboClient(api_base=sb.qbo_url, realm_id=realm, limiter=limiter,
-                    tokens=StaticTokenProvider(sb.qbo_token(realm), system="qbo"),
+                    # a long load outlives the sandboxes' access tokens: a 401 is renewed with a new one
+                    tokens=StaticTokenProvider(sb.qbo_token(realm), renew_with=lambda _: sb.qbo_token(realm),
+                                               system="qbo"),
                     http=HttpClient("qbo", sb.qbo_url, limiter=limiter, **kwargs), tenant_id=tenant.pk)
-    jaggaer = JaggaerClient(api_base_url=sb.jaggaer_url, tokens=StaticTokenProvider(sb.jaggaer_token(),
-                                                                                   system="jaggaer"),
+    jaggaer = JaggaerClient(api_base_url=sb.jaggaer_url,
+                            tokens=StaticTokenProvider(sb.jaggaer_token(), renew_with=lambda _: sb.jaggaer_token(),
+                                                       system="jaggaer"),
                             http=HttpClient("jaggaer", sb.jaggaer_url, **kwargs), tenant_id=tenant.pk)
     return qbo, jaggaer
 

@@ -237,9 +237,10 @@ def test_a_run_past_its_time_limit_stops_between_batches_fails_and_the_next_run_
     stopped = sync_run_perform(run_id=run.pk, progress=limit_reached_once_suppliers_are_written)
     assert stopped.status == "failed" and stopped.error_code == "time_limit"
     assert "time limit (0 s" in stopped.error_message and "next run continues" in stopped.error_message
-    # it stopped after the first batch of purchase orders (the first step report after the limit), no later
+    # it stopped at the first step report after the limit: after the first batch of purchase orders (and the
+    # batch that was in flight at QuickBooks meanwhile, recorded before the run ended), no later
     first_pos = stopped.counts["purchase_orders"]["created"]
-    assert 0 < first_pos <= settings.QBO_BATCH_SIZE and "invoices" not in stopped.counts
+    assert 0 < first_pos <= 2 * settings.QBO_BATCH_SIZE and "invoices" not in stopped.counts
     with tenant_scope(tenant):
         assert VendorLink.objects.count() == stopped.counts["suppliers"]["created"] + \
             stopped.counts["suppliers"].get("updated", 0)
