@@ -37,8 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench.procstat import machine_busy, proc_children, proc_stat  # noqa: E402 (after the path is set)
+
 REAL_LIMITS = {"requests_per_minute": 500, "concurrent": 10, "batches_per_minute": 40, "requests_per_second": 10}
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # ============================================================================ the sandboxes' process
@@ -122,31 +123,6 @@ class Sandboxes:
 
 # ============================================================================ workers and processes
 
-def _proc_stat(pid: int) -> tuple[float, float]:
-    """(CPU seconds of the process and its waited-for children, RSS MB)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu = sum(int(x) for x in fields[11:15]) / TICKS
-        rss = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        return cpu, rss
-    except (OSError, IndexError, ValueError):
-        return 0.0, 0.0
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
-def _machine_busy() -> tuple[float, float]:
-    """(busy CPU seconds of the whole machine, total CPU seconds) since boot."""
-    values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / TICKS, sum(values) / TICKS
-
-
 class Workers:
     """`count` Celery worker processes (no -Q: every configured queue), with their pool processes if prefork."""
 
@@ -182,15 +158,15 @@ class Workers:
         out = []
         for proc in self.procs:
             out.append(proc.pid)
-            out += _children(proc.pid)
+            out += proc_children(proc.pid)
         return out
 
     def cpu(self) -> float:
-        return sum(_proc_stat(pid)[0] for pid in self.pids())
+        return sum(proc_stat(pid)[0] for pid in self.pids())
 
     def sample_rss(self) -> None:
         for pid in self.pids():
-            rss = _proc_stat(pid)[1]
+            rss = proc_stat(pid)[1]
             self.rss_max[pid] = max(rss, self.rss_max.get(pid, 0.0))
 
     def stop(self) -> None:
@@ -320,7 +296,7 @@ def run_round(name: str, *, args, sb: Sandboxes, env: dict, small: list, onboard
             Tenant.objects.filter(pk__in=[t.pk for t in due]).update(next_sync_at=timezone.now())
         time.sleep(1.0)
         load_before = os.getloadavg()
-        busy0, total0 = _machine_busy()
+        busy0, total0 = machine_busy()
         cpu0, xact0 = workers.cpu(), pg_transactions()
         started = timezone.now()
         t0 = time.perf_counter()
@@ -339,7 +315,7 @@ def run_round(name: str, *, args, sb: Sandboxes, env: dict, small: list, onboard
             time.sleep(0.5)
         wall = time.perf_counter() - t0
         cpu = workers.cpu() - cpu0
-        busy1, total1 = _machine_busy()
+        busy1, total1 = machine_busy()
         xacts = pg_transactions() - xact0
         load_after = os.getloadavg()
         with unscoped("the bench reads every run"):
@@ -381,7 +357,7 @@ def run_round(name: str, *, args, sb: Sandboxes, env: dict, small: list, onboard
             by_kind[kind] = by_kind.get(kind, 0) + n
     processes = len(workers.rss_max)
     n_runs = max(1, len(runs))
-    machine_busy = busy1 - busy0
+    busy = busy1 - busy0
     return {
         "round": name, "tenants": len(small), "onboardings": len(onboarding), "mutation": mutation,
         "dispatch": dispatched, "dispatch_seconds": round(dispatch_s, 2),
@@ -413,9 +389,9 @@ def run_round(name: str, *, args, sb: Sandboxes, env: dict, small: list, onboard
         "pg_connections_max": connections_max, "pg_transactions_per_run": round(xacts / n_runs, 1),
         "machine": {"load_avg_before": [round(x, 2) for x in load_before],
                     "load_avg_after": [round(x, 2) for x in load_after],
-                    "busy_core_s": round(machine_busy, 1),
+                    "busy_core_s": round(busy, 1),
                     "cores": os.cpu_count(), "wall_core_s": round((total1 - total0), 1),
-                    "other_processes_core_s": round(machine_busy - cpu, 1)},
+                    "other_processes_core_s": round(busy - cpu, 1)},
     }
 
 

@@ -40,6 +40,8 @@ from urllib.parse import unquote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.procstat import machine_busy, proc_stat  # noqa: E402 (after the path is set)
+
 RECORD_STEPS = ("suppliers", "purchase_orders", "invoices")
 WRITE_OUTCOMES = ("created", "updated")
 _QUERY_ENTITY = re.compile(r"from (\w+)", re.IGNORECASE)
@@ -135,7 +137,8 @@ def _ensure_database(url: str) -> None:
 class Meter:
     """Counts database queries (and the wall time inside them) and HTTP attempts (with their statuses)."""
 
-    def __init__(self):
+    def __init__(self, sandbox_pid: int | None = None):
+        self.sandbox_pid = sandbox_pid     # the sandboxes' process: its CPU is told apart from ours
         self.queries = 0
         self.db_seconds = 0.0
         self.http = Counter()          # (system, status) -> attempts
@@ -158,7 +161,10 @@ class Meter:
 
     def snapshot(self, qbo, jaggaer) -> dict:
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        busy, total = machine_busy()
         return {"cpu": usage.ru_utime + usage.ru_stime, "queries": self.queries, "db": self.db_seconds,
+                "busy": busy, "total": total,
+                "sandbox": proc_stat(self.sandbox_pid)[0] if self.sandbox_pid else 0.0,
                 "qbo": Counter(qbo.request_counts), "detail": Counter(self.qbo_detail),
                 "jaggaer": sum(
             jaggaer.request_counts.values()), "http": Counter(self.http), "t": time.perf_counter()}
@@ -167,6 +173,8 @@ class Meter:
 def diff(a: dict, b: dict) -> dict:
     return {"seconds": b["t"] - a["t"], "cpu_seconds": b["cpu"] - a["cpu"], "queries": b["queries"] - a["queries"],
             "db_seconds": b["db"] - a["db"],
+            "machine_busy_core_s": b["busy"] - a["busy"], "machine_core_s": b["total"] - a["total"],
+            "sandbox_cpu_seconds": b["sandbox"] - a["sandbox"],
             "qbo": {k: b["qbo"][k] - a["qbo"][k] for k in ("query", "batch", "single")},
             "jaggaer": b["jaggaer"] - a["jaggaer"], "qbo_detail": dict(b["detail"] - a["detail"]),
             "http_429": sum(n for (system, status), n in b["http"].items() if status == 429) -
@@ -269,6 +277,8 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
            "still_held": still_held,
            "written": written, "counts": counts, "catalogs": run.counts.get("catalogs", {}),
            "seconds": total["seconds"], "cpu_seconds": total["cpu_seconds"], "db_seconds": total["db_seconds"],
+           "machine_busy_core_s": total["machine_busy_core_s"], "machine_core_s": total["machine_core_s"],
+           "sandbox_cpu_seconds": total["sandbox_cpu_seconds"],
            "records_per_second": records / total["seconds"] if total["seconds"] else 0,
            "qbo_requests": total["qbo"], "qbo_detail": total["qbo_detail"], "qbo_requests_total": qbo_total,
            "qbo_http_attempts": total["qbo_attempts"],
@@ -300,6 +310,10 @@ def print_run(r: dict) -> None:
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (now {r['rss_mb']:.0f} MB)")
     print(f"  our CPU {r['cpu_seconds']:.2f} s; inside database queries {r['db_seconds']:.2f} s (server, round "
           "trips and driver)")
+    others = r["machine_busy_core_s"] - r["cpu_seconds"] - r["sandbox_cpu_seconds"]
+    print(f"  the machine: {r['machine_busy_core_s']:.1f} of {r['machine_core_s']:.1f} core-seconds busy "
+          f"({r['machine_busy_core_s'] / max(r['machine_core_s'], 1e-9):.0%}): ours {r['cpu_seconds']:.1f}, the "
+          f"sandboxes {r['sandbox_cpu_seconds']:.1f}, PostgreSQL and every other process {others:.1f}")
     print("  step              seconds  our CPU   QBO q/b/s          JAGGAER  DB queries  DB seconds")
     for name, t in r["steps"].items():
         q = t["qbo"]
@@ -318,7 +332,7 @@ def bench(args) -> dict:
         setup_django(args.database_url, REDIS_URL="")
         from connections.clients.calls import call_listeners
 
-        meter = Meter()
+        meter = Meter(sandbox_pid=sb.info["pid"])
         call_listeners.append(meter.on_call)
         baseline_rss = current_rss_mb()
         tenant = make_tenant("ours")
@@ -356,6 +370,10 @@ def _per_written(r: dict):
     return r["qbo_per_written"]
 
 
+def _machine_share(r: dict):
+    return r["machine_busy_core_s"] / r["machine_core_s"] if r.get("machine_core_s") else None
+
+
 def _wall_over_cpu(r: dict):
     return r["seconds"] / r["cpu_seconds"] if r["cpu_seconds"] else None
 
@@ -367,6 +385,7 @@ TARGETS = [
     ("initial load: wall s", 0, "", lambda r: r["seconds"], None),
     ("initial load: our CPU s", 0, "", lambda r: r["cpu_seconds"], None),
     ("initial load: wall / our CPU", 0, "~1 (QBO waits overlap DB writes)", _wall_over_cpu, None),
+    ("initial load: machine busy share", 0, "", _machine_share, None),
     ("initial load: records/s", 0, "", lambda r: r["records_per_second"], None),
     ("initial load: DB queries", 0, "", lambda r: r["db_queries"], None),
     ("initial load: peak RSS MB", 0, "< 300", lambda r: r["peak_rss_mb"], lambda v: v < 300),
@@ -466,7 +485,7 @@ def throttled(args) -> dict:
         from connections.clients.calls import call_listeners
         from connections.clients.limiter import realm_limiter
 
-        meter = Meter()
+        meter = Meter(sandbox_pid=sb.info["pid"])
         call_listeners.append(meter.on_call)
         tenant = make_tenant("throttled")
         limiter = realm_limiter(realm)
