@@ -88,6 +88,14 @@ def watch_flushes(monkeypatch, recorder: Recorder, before=None, after=None):
     monkeypatch.setattr(RecordStep, "flush", flush_watched)
 
 
+def tokens_expire_before_batch(number: int, app, realm: str):
+    """A `before` for watch_batches: the realm's access tokens expire just before QBO reads batch `number`."""
+    def before(n, req):
+        if n == number:
+            app.expire_tokens(realm)
+    return before
+
+
 def client_for(qbo_sandbox, tenant, tokens) -> QboClient:
     return QboClient(api_base=qbo_sandbox.url, realm_id=qbo_sandbox.app.default_realm_id, tokens=tokens,
                      http=_http("qbo", qbo_sandbox.url), tenant_id=tenant.pk)
@@ -174,11 +182,7 @@ def test_a_401_on_the_overlapped_batch_renews_on_the_run_thread_and_sends_it_aga
     tokens = StaticTokenProvider(app.issue_tokens(realm)["access_token"], renew_with=renew, system="qbo")
     recorder = Recorder()
 
-    def expire_before_the_second(n, req):
-        if n == 2:
-            app.expire_tokens(realm)
-
-    watch_batches(monkeypatch, qbo_sandbox, recorder, before=expire_before_the_second)
+    watch_batches(monkeypatch, qbo_sandbox, recorder, before=tokens_expire_before_batch(2, app, realm))
     watch_flushes(monkeypatch, recorder)
     before = vendors_in_qbo(qbo_sandbox)
     run = sync(tenant, client_for(qbo_sandbox, tenant, tokens), jaggaer_client)
@@ -202,11 +206,7 @@ def test_a_connection_failure_in_the_second_batch_keeps_what_the_first_one_wrote
     tokens = StaticTokenProvider(app.issue_tokens(realm)["access_token"], system="qbo")    # cannot renew
     recorder = Recorder()
 
-    def expire_before_the_second(n, req):
-        if n == 2:
-            app.expire_tokens(realm)
-
-    watch_batches(monkeypatch, qbo_sandbox, recorder, before=expire_before_the_second)
+    watch_batches(monkeypatch, qbo_sandbox, recorder, before=tokens_expire_before_batch(2, app, realm))
     watch_flushes(monkeypatch, recorder)
     before = vendors_in_qbo(qbo_sandbox)
     run = sync(tenant, client_for(qbo_sandbox, tenant, tokens), jaggaer_client)
