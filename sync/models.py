@@ -405,7 +405,8 @@ class RecordIdentifier(TenantOwnedModel):
     Written with the record's audit rows (sync/records/identifiers.py); `value` is case-folded, so an exact
     match or a prefix is one index lookup, whatever the size of the audit."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    # no index of its own: the unique constraint's index starts with the tenant (one index less per row written)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
     entity = models.CharField(max_length=40)
     source_id = models.CharField(max_length=200)
     kind = models.CharField(max_length=30)
