@@ -387,11 +387,6 @@ QBO_LIMIT_WINDOW_SECONDS = env.int("QBO_LIMIT_WINDOW_SECONDS", default=60)  # In
 QBO_LIMITER_KEY_PREFIX = env.str("QBO_LIMITER_KEY_PREFIX", default="mlc")
 # When the batch window is spent but the request window is not, send writes one request each.
 QBO_SPILL_TO_SINGLE_REQUESTS = env.bool("QBO_SPILL_TO_SINGLE_REQUESTS", default=True)
-# Spilled single writes of one batch in flight at once (the realm limiter still bounds the realm's in-flight total).
-QBO_SPILL_CONCURRENCY = env.int("QBO_SPILL_CONCURRENCY", default=4)
-if not 1 <= QBO_SPILL_CONCURRENCY <= 10:
-    raise ImproperlyConfigured("QBO_SPILL_CONCURRENCY must be between 1 and 10 (Intuit allows 10 requests in flight "
-                               "per realm).")
 
 # --- Connections: QuickBooks Online app and token lifetimes ----------------------------------
 # Intuit's production endpoints by default; the demo and the tests point them at the sandbox.

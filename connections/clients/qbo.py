@@ -463,11 +463,8 @@ class QboClient:
             return self._send(token, call)
 
     def _helper(self) -> ThreadPoolExecutor:
-        """The client's helper threads: one sends an overlapped batch, up to QBO_SPILL_CONCURRENCY spilled
-        single writes (never both at once: a spill is sent and answered before `batch_send` returns)."""
         if self._executor is None:
-            width = max(1, int(getattr(settings, "QBO_SPILL_CONCURRENCY", 4)))
-            self._executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=f"qbo-{self.realm_id}")
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"qbo-{self.realm_id}")
         return self._executor
 
     @staticmethod
@@ -502,57 +499,20 @@ class QboClient:
         return not limiter.batch_budget_left() and limiter.request_budget_left(len(items))
 
     def _one_by_one(self, items: list[BatchItem], requestid: str | None) -> list[BatchResult]:
-        """The batch's writes as single requests, up to QBO_SPILL_CONCURRENCY in flight at once (the realm
-        limiter still holds them to the realm's per-second and in-flight limits): sent one after another they
-        spent most of the minute waiting on latency and used two thirds of the request budget. Only the HTTP
-        exchanges run on the helper threads; the token, a 401's renewal and resend, the faults and the call
-        log stay on this thread. A request that got no answer is raised once every exchange has ended."""
-        # Each write keeps a deterministic requestid of its own (batch requestid + bId, <= 47 chars).
-        singles = [(item, self._single_call(item, f"{requestid}-{item.bid}" if requestid else None))
-                   for item in items]
-        token = self.tokens.access_token()
-        width = max(1, int(getattr(settings, "QBO_SPILL_CONCURRENCY", 4)))
-        if width == 1 or len(singles) == 1:
-            exchanges = [(item, call, None, None) for item, call in singles]
-        else:
-            pool = self._helper()
-            exchanges = []
-            for item, call in singles:
-                held: list = []
-                exchanges.append((item, call, held, pool.submit(contextvars.copy_context().run, self._send_holding,
-                                                                held, token, call)))
-            give_back_db_connection()
-        results, error = [], None
-        for item, call, held, future in exchanges:
+        results = []
+        for item in items:
+            # Each write keeps a deterministic requestid of its own (batch requestid + bId, <= 47 chars).
+            item_requestid = f"{requestid}-{item.bid}" if requestid else None
             try:
-                if future is None:
-                    token = self.tokens.access_token()
-                    response = self._send(token, call)
+                if item.operation == "create":
+                    entity = self.create(item.entity, item.payload, requestid=item_requestid)
                 else:
-                    try:
-                        response = future.result()
-                    finally:
-                        calls.replay(held)
-                entity = _entity_value(self._answer(call, token, response), item.entity) or {}
+                    entity = self.update(item.entity, item.payload, requestid=item_requestid, sparse=item.sparse)
             except QboFault as fault:
                 results.append(BatchResult(item.bid, fault=fault))
-            except Exception as e:   # noqa: BLE001 - raised below, once every exchange has ended
-                error = error or e
-                if future is None:
-                    break
             else:
                 results.append(BatchResult(item.bid, entity=entity))
-        if error is not None:
-            raise error
         return results
-
-    def _single_call(self, item: BatchItem, requestid: str | None) -> _Call:
-        """The single request of a batch item (`create`'s or `update`'s)."""
-        payload = item.payload
-        if item.operation == "update":
-            _require_id_and_synctoken(item.entity, payload)
-            payload = {**payload, "sparse": True} if item.sparse else dict(payload)
-        return self._prepare("single", "POST", f"/{item.entity.lower()}", params=_requestid(requestid), json=payload)
 
     @staticmethod
     def _batch_result(item: BatchItem, answer: dict | None, tid: str | None) -> BatchResult:

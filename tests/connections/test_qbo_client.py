@@ -412,44 +412,6 @@ def test_when_the_batch_window_is_spent_writes_go_one_request_each(qbo_sandbox, 
     client.close()
 
 
-def test_spilled_single_writes_are_in_flight_together_and_reported_on_the_calling_thread(
-        qbo_sandbox, sleeps, monkeypatch, settings):
-    """QBO holds the first single write until a second one arrives: both are in flight at once only when they
-    are sent together (one after another, the first would wait out the gate and the test fails)."""
-    import threading
-    import uuid
-
-    from connections.clients.limiter import Budget, RealmLimiter
-
-    settings.QBO_SPILL_CONCURRENCY = 4
-    limiter = RealmLimiter(realm_id=f"spill-{uuid.uuid4().hex[:8]}", budget=Budget(batches_per_minute=1))
-    client = make_client(qbo_sandbox, sleeps, limiter=limiter)
-    client.batch(vendor_items("Window", 1), requestid="spill-window")       # the batch window is now spent
-    second_arrived, seen, waited = threading.Event(), [], []
-    lock = threading.Lock()
-    handle = qbo_sandbox.app.handle
-
-    def gated(req):
-        if req.method == "POST" and req.path.endswith("/vendor"):
-            with lock:
-                seen.append(req.path)
-                first = len(seen) == 1
-            if first:
-                waited.append(second_arrived.wait(10))   # True only when another write came meanwhile
-            else:
-                second_arrived.set()
-        return handle(req)
-
-    monkeypatch.setattr(qbo_sandbox.app, "handle", gated)
-    with record_calls() as reported:
-        answers = client.batch(vendor_items("Together", 4), requestid="spill-together")
-    assert waited == [True] and len(seen) == 4          # the first write waited, and the second came meanwhile
-    assert [a.entity["DisplayName"] for a in answers] == [f"Together Vendor {i}" for i in range(4)]
-    assert [c.path.split("?")[0].rsplit("/", 1)[-1] for c in reported] == ["vendor"] * 4
-    assert client.request_counts["single"] == 4
-    client.close()
-
-
 # ---------------------------------------------------------------------------- a batch sent from the helper thread
 def vendor_items(prefix: str, n: int = 2) -> list[BatchItem]:
     return [BatchItem(bid=f"{prefix}{i}", operation="create", entity="Vendor",
