@@ -82,14 +82,6 @@ def qbo_reads(qbo, reads: list[tuple[str, str, Iterable[str]]], *, batched: bool
     return out
 
 
-def qbo_objects_together(qbo, wanted: dict[str, Iterable[str]], field: str = "DocNumber", *,
-                         batched: bool = True) -> dict[str, list[dict]]:
-    """`qbo_reads` of one field in several entities (entity -> values): entity -> the objects found."""
-    entities = list(wanted)
-    return dict(zip(entities, qbo_reads(qbo, [(e, field, wanted[e]) for e in entities], batched=batched),
-                    strict=True))
-
-
 def _chunks(values: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(values), IN_CHUNK):
         yield values[start:start + IN_CHUNK]
