@@ -135,22 +135,32 @@ def _ensure_database(url: str) -> None:
 
 
 class Meter:
-    """Counts database queries (and the wall time inside them) and HTTP attempts (with their statuses)."""
+    """Counts database queries (and the wall time inside them, on every thread of ours: the run's and its writer's)
+    and HTTP attempts (with their statuses)."""
 
     def __init__(self, sandbox_pid: int | None = None):
         self.sandbox_pid = sandbox_pid     # the sandboxes' process: its CPU is told apart from ours
         self.queries = 0
         self.db_seconds = 0.0
+        self._lock = threading.Lock()
+        self.by_statement: Counter = Counter()     # "INSERT sync_billlink" -> seconds inside such queries
         self.http = Counter()          # (system, status) -> attempts
         self.qbo_detail = Counter()    # "query Vendor", "POST batch", ... -> attempts
 
     def __call__(self, execute, sql, params, many, context):
-        self.queries += 1
         start = time.perf_counter()
         try:
             return execute(sql, params, many, context)
         finally:
-            self.db_seconds += time.perf_counter() - start
+            with self._lock:
+                self.queries += 1
+                self.db_seconds += time.perf_counter() - start
+                self.by_statement[statement_kind(sql)] += time.perf_counter() - start
+
+    def on_connection(self, sender, connection, **kwargs) -> None:
+        """A connection opened on another thread (the run's writer): its queries are counted too."""
+        if threading.current_thread() is not threading.main_thread() and self not in connection.execute_wrappers:
+            connection.execute_wrappers.append(self)
 
     def on_call(self, info) -> None:
         self.http[(info.system, info.status)] += 1
@@ -163,15 +173,34 @@ class Meter:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         busy, total = machine_busy()
         return {"cpu": usage.ru_utime + usage.ru_stime, "queries": self.queries, "db": self.db_seconds,
-                "busy": busy, "total": total,
+                "busy": busy, "total": total, "writer": writer_seconds(), "by_statement": Counter(self.by_statement),
                 "sandbox": proc_stat(self.sandbox_pid)[0] if self.sandbox_pid else 0.0,
                 "qbo": Counter(qbo.request_counts), "detail": Counter(self.qbo_detail),
                 "jaggaer": sum(
             jaggaer.request_counts.values()), "http": Counter(self.http), "t": time.perf_counter()}
 
 
+_STATEMENT = re.compile(r'^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b.*?(?:FROM|INTO|UPDATE)\s+"?(\w+)"?',
+                        re.IGNORECASE | re.DOTALL)
+
+
+def statement_kind(sql: str) -> str:
+    """The verb and first table of a statement ("INSERT sync_billlink"), for the time inside queries by kind."""
+    match = _STATEMENT.match(sql[:300])
+    return f"{match.group(1).upper()} {match.group(2)}" if match else sql.split(None, 1)[0].upper()[:20]
+
+
+def writer_seconds() -> dict[str, float]:
+    """The runs' writer threads so far (core.metrics): busy, cpu, and waited (the run's thread waiting for them)."""
+    from core.metrics import WRITER_SECONDS
+
+    return {part: WRITER_SECONDS.labels(part=part)._value.get() for part in ("busy", "cpu", "waited")}
+
+
 def diff(a: dict, b: dict) -> dict:
     return {"seconds": b["t"] - a["t"], "cpu_seconds": b["cpu"] - a["cpu"], "queries": b["queries"] - a["queries"],
+            "writer": {part: b["writer"][part] - a["writer"][part] for part in b["writer"]},
+            "by_statement": dict(b["by_statement"] - a["by_statement"]),
             "db_seconds": b["db"] - a["db"],
             "machine_busy_core_s": b["busy"] - a["busy"], "machine_core_s": b["total"] - a["total"],
             "sandbox_cpu_seconds": b["sandbox"] - a["sandbox"],
@@ -235,6 +264,7 @@ def make_tenant(name: str):
 def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, cancel_after: float | None = None,
               profile: str | None = None) -> dict:
     from django.db import connection
+    from django.db.backends.signals import connection_created
 
     from core.tenancy import tenant_scope
     from sync.models import SyncRun
@@ -257,8 +287,12 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
         profiler = Profiler(interval=0.002)
         profiler.start()
     before = meter.snapshot(qbo, jaggaer)
-    with connection.execute_wrapper(meter), tenant_scope(tenant):
-        run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer)
+    connection_created.connect(meter.on_connection)
+    try:
+        with connection.execute_wrapper(meter), tenant_scope(tenant):
+            run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer)
+    finally:
+        connection_created.disconnect(meter.on_connection)
     total = diff(before, meter.snapshot(qbo, jaggaer))
     if profiler:
         profiler.stop()
@@ -277,6 +311,7 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
            "still_held": still_held,
            "written": written, "counts": counts, "catalogs": run.counts.get("catalogs", {}),
            "seconds": total["seconds"], "cpu_seconds": total["cpu_seconds"], "db_seconds": total["db_seconds"],
+           "writer_seconds": total["writer"], "db_seconds_by_statement": total["by_statement"],
            "machine_busy_core_s": total["machine_busy_core_s"], "machine_core_s": total["machine_core_s"],
            "sandbox_cpu_seconds": total["sandbox_cpu_seconds"],
            "records_per_second": records / total["seconds"] if total["seconds"] else 0,
@@ -309,7 +344,14 @@ def print_run(r: dict) -> None:
     print(f"  JAGGAER requests {r['jaggaer_requests']:,}; database queries {r['db_queries']:,} ({dbq} per record)")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (now {r['rss_mb']:.0f} MB)")
     print(f"  our CPU {r['cpu_seconds']:.2f} s; inside database queries {r['db_seconds']:.2f} s (server, round "
-          "trips and driver)")
+          "trips and driver; the run's thread and its writer's)")
+    top = sorted((r.get("db_seconds_by_statement") or {}).items(), key=lambda kv: -kv[1])[:8]
+    if top and r["db_seconds"] >= 1:
+        print(f"    most of it: {', '.join(f'{kind} {s:.2f} s' for kind, s in top)}")
+    w = r.get("writer_seconds") or {}
+    if w.get("busy"):
+        print(f"  the writer thread (batch transactions): busy {w['busy']:.2f} s, its CPU {w['cpu']:.2f} s; the run's "
+              f"thread waited {w['waited']:.2f} s for it")
     others = r["machine_busy_core_s"] - r["cpu_seconds"] - r["sandbox_cpu_seconds"]
     print(f"  the machine: {r['machine_busy_core_s']:.1f} of {r['machine_core_s']:.1f} core-seconds busy "
           f"({r['machine_busy_core_s'] / max(r['machine_core_s'], 1e-9):.0%}): ours {r['cpu_seconds']:.1f}, the "

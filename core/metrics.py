@@ -40,6 +40,10 @@ WEBHOOK_ATTEMPTS = Counter("mlc_webhook_delivery_attempts_total",
 BULK_GAVE_WAY = Counter("mlc_sync_bulk_gave_way_seconds_total",
                         "Seconds bulk runs (first loads, full runs) waited between batches for their process's "
                         "daily runs.")
+WRITER_SECONDS = Counter("mlc_sync_writer_seconds_total",
+                         "Runs' batch transactions on their writer threads (sync/pipeline/writer.py): seconds the "
+                         "writers were busy (busy), their CPU (cpu), and the runs' threads waited for them (waited).",
+                         ["part"])
 QUEUE_DEPTH = Gauge("mlc_broker_queue_depth", "Messages waiting in a broker queue.", ["queue"], **_gauge_kwargs)
 
 _TOKEN_PATH = re.compile(r"/tokens/bearer")
@@ -66,6 +70,10 @@ def webhook_attempted(*, event_type: str, result: str) -> None:
 
 def bulk_gave_way(seconds: float) -> None:
     BULK_GAVE_WAY.inc(max(0.0, seconds))
+
+
+def writer_seconds(part: str, seconds: float) -> None:
+    WRITER_SECONDS.labels(part=part).inc(max(0.0, seconds))
 
 
 def limiter_waited(seconds: float) -> None:

@@ -119,7 +119,9 @@ class Hold(TenantOwnedModel):
     """A record that cannot be written yet; planned again by a run once what it waits on may have changed
     (sync/holds/due.py), deleted once written."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_holds")
+    # no index of its own: the constraints' indexes start with the tenant (one index less per row written)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_holds",
+                               db_index=False)
     entity = models.CharField(max_length=40)
     source_id = models.CharField(max_length=200)
     reason = models.CharField(max_length=60)
@@ -146,7 +148,9 @@ class Hold(TenantOwnedModel):
 class VendorLink(TenantOwnedModel):
     """JAGGAER supplier (companyId) -> the QBO vendor we linked or created for it."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="vendor_links")
+    # no index of its own: the constraints' indexes start with the tenant (one index less per row written)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="vendor_links",
+                               db_index=False)
     jaggaer_company_id = models.CharField(max_length=100)
     qbo_vendor_id = models.CharField(max_length=40)
     display_name = models.CharField(max_length=500)
@@ -311,7 +315,9 @@ class PurchaseOrderLink(TenantOwnedModel):
     """JAGGAER purchase order -> the QBO PurchaseOrder written for it; until one is, what we last saw of it
     (its status), so invoices can tell a PO never seen from one not written yet or cancelled."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="purchase_order_links")
+    # no index of its own: the constraints' indexes start with the tenant (one index less per row written)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="purchase_order_links",
+                               db_index=False)
     jaggaer_po_id = models.CharField(max_length=100)
     po_number = models.CharField(max_length=100, help_text="JAGGAER's full PO number.")
     doc_number = models.CharField(max_length=21, blank=True, default="",
@@ -350,7 +356,9 @@ class PurchaseOrderLink(TenantOwnedModel):
 class BillLink(TenantOwnedModel):
     """JAGGAER invoice -> the QBO Bill (or, for a credit memo, VendorCredit) written for it."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="bill_links")
+    # no index of its own: the constraints' indexes start with the tenant (one index less per row written)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="bill_links",
+                               db_index=False)
     jaggaer_invoice_id = models.CharField(max_length=100)
     invoice_number = models.CharField(max_length=100)
     qbo_entity = models.CharField(max_length=20, help_text="Bill or VendorCredit.")
@@ -379,7 +387,9 @@ class PoLineBilling(TenantOwnedModel):
     """What one line of a bill we wrote bills on one JAGGAER PO line: with the PO line's own quantity and amount
     (`PurchaseOrderLink.line_totals`) it tells what is still open, so an over-billing invoice is held first."""
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="po_line_billings")
+    # no index of its own: the constraints' indexes start with the tenant (one index less per row written)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="po_line_billings",
+                               db_index=False)
     jaggaer_po_id = models.CharField(max_length=100)
     po_line = models.CharField(max_length=20)
     jaggaer_invoice_id = models.CharField(max_length=100)

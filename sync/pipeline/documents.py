@@ -12,6 +12,7 @@ few documents: a page's DocNumber look-up is then sent only for the numbers QBO 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from sync.pipeline.company import CompanyCurrency
 from sync.pipeline.engine import HoldSpec, PageState, Record, RecordStep, Result, RunContext, Write
 from sync.pipeline.qbo_snapshot import QboView, qbo_view
 from sync.pipeline.vendors import VendorResolver
+from sync.pipeline.writer import Statements
 from sync.transforms.common import InvalidRecord, normalize_name
 from sync.transforms.documents import Departments, LineDraft
 
@@ -402,23 +404,23 @@ class DocumentStep(RecordStep):
     def stash(self, source_id: str, row) -> None:
         self._rows[source_id] = row
 
-    def save_links(self, ctx: RunContext, page: PageState, done: list[tuple[Write, dict]]) -> None:
+    def save_links(self, ctx: RunContext, page: PageState, done: list[tuple[Write, dict]]) -> Statements:
         rows = [self._written.pop(write.record.source_id) for write, _ in done
                 if write.record.source_id in self._written]
-        self._upsert(rows)
+        return [functools.partial(self._upsert, rows)] if rows else []
 
     def _upsert(self, rows: list) -> None:
         bulk.upsert(self.link_model, rows, unique_fields=["tenant", self.link_key], update_fields=self.link_fields)
 
     def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
-                  ) -> None:
+                  ) -> Statements:
         written = {write.record.source_id for write, _ in done}
         rows = [self._rows.pop(r.record.source_id) for r in results
                 if r.record.source_id in self._rows and r.record.source_id not in written]
         for sid in written:
             self._rows.pop(sid, None)
-        self._upsert(rows)
-        super().save_rows(ctx, page, results, done)
+        unwritten = [functools.partial(self._upsert, rows)] if rows else []
+        return [*unwritten, *super().save_rows(ctx, page, results, done)]
 
     # ---- results
     @staticmethod

@@ -27,8 +27,10 @@ JAGGAER stream brings is planned like any other record, held or not.
 from __future__ import annotations
 
 import abc
+import collections
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -46,6 +48,7 @@ from core import bulk
 from core.outcomes import Outcome
 from sync.holds.due import HoldSignals, hold_signals, holds_due
 from sync.models import Cursor, Hold, SyncRun
+from sync.pipeline.writer import BATCHES, SIDE, BatchWriter, Statements
 from sync.records.identifiers import identifiers_save, record_identifiers
 from sync.transforms.common import InvalidRecord, digest, parse_timestamp
 from sync.transforms.validation import Finding, validate
@@ -53,6 +56,7 @@ from sync.transforms.validation import Finding, validate
 logger = logging.getLogger(__name__)
 
 HOLD_PAGE_SIZE = 200
+BATCHES_IN_FLIGHT = 2       # a page's next batch is sent before the answers of the one before are read
 CANCEL_CHECK_SECONDS = 1.0
 
 
@@ -124,6 +128,7 @@ class RunContext:
     cancel_checked_at: float = float("-inf")
     failures: dict[tuple[str, str], str] = field(default_factory=dict)   # (step, source id) -> why, this run
     shared: dict = field(default_factory=dict)   # what the steps of one run read once (QBO snapshot, preferences)
+    writes: BatchWriter = field(default_factory=BatchWriter)   # the batches' transactions (inline unless allowed)
 
     def failed(self, step: str, source_id: str, message: str) -> None:
         """Remember that a record failed in this run (a document waiting on it says why, without re-trying it)."""
@@ -170,7 +175,12 @@ class RecordStep(abc.ABC):
     def prepare(self, ctx: RunContext) -> None:  # noqa: B027 (optional hook)
         """Bulk reads the whole step needs (QBO indexes, link maps)."""
 
-    def begin_page(self, ctx: RunContext, records: list[Record]) -> PageState:
+    def transform_page(self, records: list[Record]) -> dict:
+        """What the page's records become (source id -> draft), made before the pages before are in our tables:
+        no database reads here (the writer thread may still be writing them), only the records themselves."""
+        return {}
+
+    def begin_page(self, ctx: RunContext, records: list[Record], drafts: dict) -> PageState:
         """Bulk reads one page needs (its links), into the page's state."""
         return PageState()
 
@@ -187,15 +197,17 @@ class RecordStep(abc.ABC):
         """What a successful QBO answer means for the record (its audit result)."""
 
     @abc.abstractmethod
-    def save_links(self, ctx: RunContext, page: PageState, done: list[tuple[Write, dict]]) -> None:
-        """Bulk upsert of the link rows of a batch's successful writes."""
+    def save_links(self, ctx: RunContext, page: PageState, done: list[tuple[Write, dict]]) -> Statements | None:
+        """The statements (bulk upserts) of the link rows of a batch's successful writes: the rows are gathered
+        here, on the run's thread; the statements run in the batch's transaction (see `save_rows`)."""
 
     def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
-                  ) -> None:
-        """The step's rows of one batch (its links), inside the batch's transaction: they commit with its holds,
-        audit rows and counts, or not at all. Nothing that may stop the run (the step report) happens in it."""
-        if done:
-            self.save_links(ctx, page, done)
+                  ) -> Statements:
+        """The step's rows of one batch (its links) as statements of the batch's transaction: they commit with
+        its holds, audit rows and counts, or not at all. Called on the run's thread, where the step's in-memory
+        state is read and emptied; the statements may run on the run's writer thread (sync/pipeline/writer.py),
+        so each holds what it writes, gathered now, and touches nothing of the step's."""
+        return list(self.save_links(ctx, page, done) or []) if done else []
 
     def hold_signals(self, ctx: RunContext) -> HoldSignals:
         """What may have released the step's holds since they were held (steps add what they know of QBO)."""
@@ -209,6 +221,7 @@ class RecordStep(abc.ABC):
     # ---- the engine
     def begin(self, ctx: RunContext) -> None:
         """Load the run's state (an instance serves one run); enough to `process` records another step hands over."""
+        ctx.writes.drain()      # what the steps before wrote
         self.prepare(ctx)
 
     def run(self, ctx: RunContext) -> None:
@@ -242,6 +255,7 @@ class RecordStep(abc.ABC):
         for chunk in chunked(deferred, HOLD_PAGE_SIZE):
             self.flush(ctx, PageState(holds={r.record.source_id for r in chunk}), chunk, [])
         self.save_identifiers(ctx)
+        ctx.writes.drain()      # the cursor moves once everything before it is in our tables
         if high != cursor.high_water_mark:
             cursor.high_water_mark = high
             cursor.save(update_fields=["high_water_mark", "updated_at"])
@@ -277,6 +291,7 @@ class RecordStep(abc.ABC):
                               recheck_days=settings.SYNC_HOLD_RECHECK_DAYS)
         last = 0
         while True:
+            ctx.writes.drain(BATCHES)
             page = list(holds.filter(pk__gt=last).order_by("pk")[:HOLD_PAGE_SIZE])
             if not page:
                 return
@@ -366,7 +381,9 @@ class RecordStep(abc.ABC):
             if pending:
                 self.flush(ctx, page, pending, [])
             return newest, page
-        page = self.begin_page(ctx, records)
+        drafts = self.transform_page(records)      # while the writer finishes the pages before
+        ctx.writes.drain(BATCHES)      # the page reads links and holds the pages before wrote
+        page = self.begin_page(ctx, records, drafts)
         page.holds = set(Hold.objects.for_tenant(ctx.tenant).filter(
             entity=self.name, source_id__in=[r.source_id for r in records]).values_list("source_id", flat=True))
         writes: list[Write] = []
@@ -387,6 +404,8 @@ class RecordStep(abc.ABC):
                 self._deferred[record.source_id] = planned
                 continue
             (writes if isinstance(planned, Write) else pending).append(planned)
+        if len(writes) > ctx.batch_size:
+            ctx.writes.engage()     # several batches: their transactions go on the writer thread (when allowed)
         # Asked of the client's class: a wrapper that forwards unknown names (the fit report's) must say it itself.
         if settings.SYNC_OVERLAP_WRITES and hasattr(type(ctx.qbo), "batch_send"):
             pending = self._write_overlapped(ctx, page, writes, pending)
@@ -402,42 +421,45 @@ class RecordStep(abc.ABC):
 
     def _write_overlapped(self, ctx: RunContext, page: PageState, writes: list[Write],
                           pending: list[Result]) -> list[Result]:
-        """The page's batches, each one's database writes (`flush`) done while the next is in flight at QBO; what
-        is left to flush is returned. A batch's answers are read (`written`, stale retries) before the next is
-        sent, and every flush of the page is done when this returns, so the next page reads what this one wrote.
-        When it stops early (a cancellation, a ConnectionFailure), the batches QBO answered are flushed first."""
-        unflushed: tuple[list[Result], list[tuple[Write, dict]]] | None = None
-        sent = None
+        """The page's batches, the next one always on its way to QBO while this thread reads the answers of the
+        one before and hands its database writes over (`flush`); what is left to flush is returned. Every flush
+        of the page is done when this returns, so the next page reads what this one wrote. When it stops early
+        (a cancellation), the batches sent are answered and flushed first; on any other error, the batches in
+        flight are waited for (their calls logged) and the error raised."""
+        in_flight: collections.deque = collections.deque()     # (writes, by bId, SentBatch), oldest first
+
+        def answer_oldest(pending: list[Result]) -> None:
+            sent_writes, by_bid, sent = in_flight.popleft()
+            results, done = self._batch_answers(ctx, page, sent_writes, by_bid, sent.result)
+            self.flush(ctx, page, pending + results, done)    # its step report may stop the run (RunCancelled)
+
         try:
             for chunk in chunked(writes, ctx.batch_size):
                 _check_cancel(ctx)
                 items, by_bid, requestid = self._batch_items(ctx, chunk)
-                sent = ctx.qbo.batch_send(items, requestid=requestid)
-                if unflushed is not None:
-                    batch, unflushed = unflushed, None
-                    self.flush(ctx, page, *batch)     # its step report may stop the run (RunCancelled)
-                results, done = self._batch_answers(ctx, page, chunk, by_bid, sent.result)
-                sent = None
-                unflushed, pending = (pending + results, done), []
+                in_flight.append((chunk, by_bid, ctx.qbo.batch_send(items, requestid=requestid)))
+                if len(in_flight) >= BATCHES_IN_FLIGHT:
+                    answer_oldest(pending)
+                    pending = []
+            while in_flight:
+                answer_oldest(pending)
+                pending = []
         except RunCancelled:
-            # A stop asked while a batch was in flight (the worker stopping, the lease lost, the time limit):
-            # QBO's answers to it are recorded before the run stops, so nothing it wrote is left unlinked.
-            if sent is not None:
-                in_flight, sent = sent, None
-                results, done = self._batch_answers(ctx, page, chunk, by_bid, in_flight.result)
-                unflushed = (pending + results, done)
-            if unflushed is not None:
-                with contextlib.suppress(RunCancelled):    # the same stop, asked again by the step report
-                    self.flush(ctx, page, *unflushed)
+            # A stop asked while batches were in flight (the worker stopping, the lease lost, the time limit):
+            # QBO's answers to them are recorded before the run stops, so nothing it wrote is left unlinked.
+            try:
+                with contextlib.suppress(RunCancelled):    # the same stop, asked again by the step reports
+                    while in_flight:
+                        answer_oldest(pending)
+                        pending = []
+            finally:
+                for _, _, sent in in_flight:
+                    sent.settle()
             raise
         except BaseException:
-            if sent is not None:
+            for _, _, sent in in_flight:
                 sent.settle()
-            if unflushed is not None:
-                self.flush(ctx, page, *unflushed)
             raise
-        if unflushed is not None:
-            self.flush(ctx, page, *unflushed)
         return pending
 
     def save_identifiers(self, ctx: RunContext, *, at_least: int = 0) -> None:
@@ -446,9 +468,8 @@ class RecordStep(abc.ABC):
         next run reads again (the cursor moves after this)."""
         if sum(len(rows) for rows in ctx.identifiers.values()) < max(at_least, 1):
             return
-        for entity, rows in ctx.identifiers.items():
-            identifiers_save(tenant_id=ctx.tenant.pk, entity=entity, records=rows)
-        ctx.identifiers = {}
+        gathered, ctx.identifiers = ctx.identifiers, {}
+        ctx.writes.submit(functools.partial(_save_identifiers, ctx.tenant.pk, gathered), lane=SIDE)
 
     def _write_batch(self, ctx: RunContext, page: PageState, writes: list[Write]
                      ) -> tuple[list[Result], list[tuple[Write, dict]]]:
@@ -496,6 +517,7 @@ class RecordStep(abc.ABC):
         for write, entity in done:
             results.append(self.written(ctx, page, write, entity))
         if stale:
+            ctx.writes.drain(BATCHES)
             retried = self.refresh_stale(ctx, page, stale)
             results += [r for r in retried if isinstance(r, Result)]
             again = [w for w in retried if isinstance(w, Write)]
@@ -513,7 +535,8 @@ class RecordStep(abc.ABC):
                       qbo_id=str(write.payload.get("Id") or ""), retry=fault.transient)
 
     def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
-        """Links, holds, audit rows and counts of one batch, in one transaction."""
+        """Links, holds, audit rows and counts of one batch, in one transaction: gathered here, written by the
+        run's writer (on this thread, or on its writer thread while this one goes on: sync/pipeline/writer.py)."""
         run = ctx.run
         held = [r for r in results if r.outcome == Outcome.HELD or r.retry]
         resolved = [r.record.source_id for r in results
@@ -525,30 +548,46 @@ class RecordStep(abc.ABC):
                 ctx.failed(self.name, r.record.source_id, r.message)
         page.results.extend(results)
         ctx.identifiers.setdefault(self.name, []).extend(record_identifiers(self.name, results, done))
-        with transaction.atomic():
-            self.save_rows(ctx, page, results, done)
-            if resolved:
-                Hold.objects.for_tenant(ctx.tenant).filter(entity=self.name, source_id__in=resolved).delete()
-            if held:
-                bulk.upsert(
-                    Hold, [{"tenant_id": ctx.tenant.pk, "entity": self.name, "source_id": r.record.source_id,
-                            "reason": r.hold.reason if r.hold else "retry",
-                            "detail": r.hold.detail if r.hold else r.message,
-                            "waits_on": r.hold.waits_on if r.hold else [], "record": r.record.raw,
-                            "source_digest": r.record.digest, "step_version": self.version,
-                            "last_run_id": run.pk} for r in held],
-                    unique_fields=["tenant", "entity", "source_id"],
-                    update_fields=["reason", "detail", "waits_on", "record", "source_digest", "step_version",
-                                    "last_run"])
-            audit.record_events([
-                {"tenant_id": ctx.tenant.pk, "run_id": run.pk, "entity": self.name, "source_id": r.record.source_id,
-                 "outcome": r.outcome, "qbo_id": r.qbo_id, "reason": r.reason or (r.hold.reason if r.hold else ""),
-                 "message": r.message or (r.hold.detail if r.hold else ""), "qbo_error_code": r.qbo_error_code,
-                 "intuit_tid": r.intuit_tid, "data": r.data} for r in results])
-            SyncRun.objects.filter(pk=run.pk).update(counts=run.counts)
+        ctx.writes.submit(functools.partial(
+            _write_batch_rows, tenant=ctx.tenant, run_id=run.pk, entity=self.name,
+            statements=self.save_rows(ctx, page, results, done), resolved=resolved,
+            holds=[{"tenant_id": ctx.tenant.pk, "entity": self.name, "source_id": r.record.source_id,
+                    "reason": r.hold.reason if r.hold else "retry",
+                    "detail": r.hold.detail if r.hold else r.message,
+                    "waits_on": r.hold.waits_on if r.hold else [], "record": r.record.raw,
+                    "source_digest": r.record.digest, "step_version": self.version,
+                    "last_run_id": run.pk} for r in held],
+            events=[{"tenant_id": ctx.tenant.pk, "run_id": run.pk, "entity": self.name,
+                     "source_id": r.record.source_id, "outcome": r.outcome, "qbo_id": r.qbo_id,
+                     "reason": r.reason or (r.hold.reason if r.hold else ""),
+                     "message": r.message or (r.hold.detail if r.hold else ""), "qbo_error_code": r.qbo_error_code,
+                     "intuit_tid": r.intuit_tid, "data": r.data} for r in results],
+            counts={step: dict(counts) for step, counts in run.counts.items()}))
         audit.api_calls_flush(force=False)   # the outbound call log, in bulk, outside the batch transaction
         self.save_identifiers(ctx, at_least=IDENTIFIERS_BUFFERED)
         ctx.report(self.name)
+
+
+def _write_batch_rows(*, tenant, run_id, entity: str, statements: Statements, resolved: list[str], holds: list[dict],
+                      events: list[dict], counts: dict) -> None:
+    """One batch's transaction: the step's statements (its links), holds released and kept, audit rows, the run's
+    counts as they were when the batch was gathered. Holds only what it writes (it may run on the writer thread)."""
+    with transaction.atomic():
+        for statement in statements:
+            statement()
+        if resolved:
+            Hold.objects.for_tenant(tenant).filter(entity=entity, source_id__in=resolved).delete()
+        if holds:
+            bulk.upsert(Hold, holds, unique_fields=["tenant", "entity", "source_id"],
+                        update_fields=["reason", "detail", "waits_on", "record", "source_digest", "step_version",
+                                       "last_run"])
+        audit.record_events(events)
+        SyncRun.objects.filter(pk=run_id).update(counts=counts)
+
+
+def _save_identifiers(tenant_id, gathered: dict) -> None:
+    for entity, rows in gathered.items():
+        identifiers_save(tenant_id=tenant_id, entity=entity, records=rows)
 
 
 IDENTIFIERS_BUFFERED = 2000      # records whose numbers a step keeps before writing them

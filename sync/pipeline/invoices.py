@@ -9,6 +9,7 @@ after purchase orders, so a PO written in this run releases its invoices in this
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -25,6 +26,7 @@ from sync.pipeline.documents import (
     qbo_reads,
 )
 from sync.pipeline.engine import HoldSpec, PageState, Record, Result, RunContext, Write
+from sync.pipeline.writer import Statements
 from sync.transforms.common import InvalidRecord
 from sync.transforms.documents import money_text, short_doc_number, total_mismatch
 from sync.transforms.invoices import (
@@ -71,9 +73,12 @@ class InvoiceStep(DocumentStep):
         self.billing_claims: dict[tuple[str, str], dict[str, tuple[Decimal | None, Decimal]]] = {}
 
     # ---- per page, in bulk
-    def begin_page(self, ctx: RunContext, records: list[Record]) -> InvoicePage:
+    def transform_page(self, records: list[Record]) -> dict:
+        return self.build_drafts(records, invoice_draft)
+
+    def begin_page(self, ctx: RunContext, records: list[Record], drafts: dict) -> InvoicePage:
         links = self.load_links(ctx, records)
-        page = InvoicePage(links=links, drafts=self.build_drafts(records, invoice_draft))
+        page = InvoicePage(links=links, drafts=drafts)
         posted = [d for d in page.drafts.values() if isinstance(d, InvoiceDraft) and d.status in POSTED]
         self.suppliers.resolve([d.company_id for d in posted])
         self._load_po_links(ctx, page, {n for d in posted if not d.is_credit for n in d.po_numbers})
@@ -344,12 +349,11 @@ class InvoiceStep(DocumentStep):
                         doc_number=str(entity.get("DocNumber") or "")[:21], qbo_vendor_id=vendor_id, lines=lines,
                         po_ids=po_ids, source_digest=source_digest, content_digest=content)
 
-    def save_links(self, ctx: RunContext, page: InvoicePage, done: list[tuple[Write, dict]]) -> None:
-        super().save_links(ctx, page, done)
+    def save_links(self, ctx: RunContext, page: InvoicePage, done: list[tuple[Write, dict]]) -> Statements:
+        statements = super().save_links(ctx, page, done)
         invoices = [write.record.source_id for write, _ in done if not write.context["draft"].is_credit]
         if not invoices:
-            return
-        PoLineBilling.objects.for_tenant(ctx.tenant).filter(jaggaer_invoice_id__in=invoices).delete()
+            return statements
         rows = []
         for write, _ in done:
             draft: InvoiceDraft = write.context["draft"]
@@ -358,11 +362,13 @@ class InvoiceStep(DocumentStep):
             for line in draft.lines:
                 po = page.po_links.get(line.po_number) if line.po_number and line.po_line else None
                 if po is not None and po.written:
-                    rows.append(PoLineBilling(tenant=ctx.tenant, jaggaer_po_id=po.jaggaer_po_id,
-                                              po_line=str(line.po_line), jaggaer_invoice_id=draft.invoice_id,
-                                              invoice_line=line.number, quantity=line.qty,
-                                              amount=line.exact_amount))
-        bulk.insert(PoLineBilling, rows, ignore_conflicts=True)
+                    rows.append({"tenant_id": ctx.tenant.pk, "jaggaer_po_id": po.jaggaer_po_id,
+                                 "po_line": str(line.po_line), "jaggaer_invoice_id": draft.invoice_id,
+                                 "invoice_line": line.number, "quantity": line.qty, "amount": line.exact_amount})
+        # Billings are written with their invoice's link and removed with it (sync/links/services.py): an invoice
+        # without a link row has none to replace.
+        billed_before = [source_id for source_id in invoices if source_id in page.links]
+        return [*statements, functools.partial(_billings_replace, ctx.tenant, billed_before, rows)]
 
     def written(self, ctx: RunContext, page: PageState, write: Write, entity: dict) -> Result:
         draft: InvoiceDraft = write.context["draft"]
@@ -413,3 +419,10 @@ def _qty(value: Decimal | None) -> str:
         return ""
     text = format(value, "f")
     return f"quantity {text.rstrip('0').rstrip('.') if '.' in text else text}, "
+
+
+def _billings_replace(tenant, billed_before: list[str], rows: list[dict]) -> None:
+    """The PO lines the written invoices bill, as written now (a statement of the batch's transaction)."""
+    if billed_before:
+        PoLineBilling.objects.for_tenant(tenant).filter(jaggaer_invoice_id__in=billed_before).delete()
+    bulk.insert(PoLineBilling, rows, ignore_conflicts=True)

@@ -7,6 +7,7 @@ seen (`po_not_found`) from one not written yet (`po_not_synced`) or cancelled (`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from core import bulk
@@ -14,6 +15,7 @@ from core.outcomes import Outcome
 from sync.models import PurchaseOrderLink
 from sync.pipeline.documents import DocumentPage, DocumentStep, line_ids_by_position, qbo_objects, qbo_reads
 from sync.pipeline.engine import HoldSpec, PageState, Record, Result, RunContext, Write
+from sync.pipeline.writer import Statements
 from sync.transforms.common import InvalidRecord
 from sync.transforms.documents import money_text, short_doc_number, total_mismatch
 from sync.transforms.purchase_orders import (
@@ -64,17 +66,20 @@ class PurchaseOrderStep(DocumentStep):
                 jaggaer_status=status.strip()[:20] if isinstance(status, str) else "")
 
     def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
-                  ) -> None:
+                  ) -> Statements:
         seen = [self._seen_invalid.pop(r.record.source_id) for r in results
                 if r.record.source_id in self._seen_invalid]
         # only POs never seen before: what we know of a written PO stays as it is
-        bulk.insert(PurchaseOrderLink, seen, ignore_conflicts=True)
-        super().save_rows(ctx, page, results, done)
+        insert = [functools.partial(bulk.insert, PurchaseOrderLink, seen, ignore_conflicts=True)] if seen else []
+        return [*insert, *super().save_rows(ctx, page, results, done)]
 
     # ---- per page: links, drafts, vendors, current QBO POs, DocNumber look-ups, all in bulk
-    def begin_page(self, ctx: RunContext, records: list[Record]) -> PurchaseOrderPage:
+    def transform_page(self, records: list[Record]) -> dict:
+        return self.build_drafts(records, purchase_order_draft)
+
+    def begin_page(self, ctx: RunContext, records: list[Record], drafts: dict) -> PurchaseOrderPage:
         links = self.load_links(ctx, records)
-        page = PurchaseOrderPage(links=links, drafts=self.build_drafts(records, purchase_order_draft))
+        page = PurchaseOrderPage(links=links, drafts=drafts)
         drafts = [d for d in page.drafts.values() if isinstance(d, PurchaseOrderDraft)]
         self.suppliers.resolve([d.company_id for d in drafts if d.status in POSTED or d.status == CANCELLED])
         changed = [links[r.source_id].qbo_po_id for r in records

@@ -6,6 +6,7 @@ links, and sends a supplier a document reached first through `VendorStep.sync_su
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from connections.clients.qbo import escape_query_value
@@ -16,6 +17,7 @@ from sync.holds.due import HoldSignals
 from sync.models import Hold, VendorLink
 from sync.pipeline.engine import HoldSpec, PageState, Record, RecordStep, Result, RunContext, Write
 from sync.pipeline.qbo_snapshot import QboView, qbo_view, slim_vendor
+from sync.pipeline.writer import Statements
 from sync.transforms.common import normalize_name
 from sync.transforms.vendors import VERSION, content_digest, supplier_to_vendor, with_suffix
 
@@ -181,8 +183,8 @@ class VendorStep(RecordStep):
         message = " ".join([f"{verb} QuickBooks vendor {entity.get('DisplayName')!r} ({vendor_id}).", *write.notes])
         return Result(write.record, outcome, reason=write.reason, message=message, qbo_id=vendor_id)
 
-    def save_links(self, ctx: RunContext, page: PageState, done: list[tuple[Write, dict]]) -> None:
-        self._upsert([self.links[write.record.source_id] for write, _ in done])
+    def save_links(self, ctx: RunContext, page: PageState, done: list[tuple[Write, dict]]) -> Statements:
+        return [functools.partial(self._upsert, [self.links[write.record.source_id] for write, _ in done])]
 
     @staticmethod
     def _upsert(rows: list[VendorLink]) -> None:
@@ -190,12 +192,12 @@ class VendorStep(RecordStep):
                     update_fields=["qbo_vendor_id", "display_name", "source_digest", "content_digest"])
 
     def save_rows(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]
-                  ) -> None:
+                  ) -> Statements:
         refreshed = [self.refreshed.pop(r.record.source_id) for r in results if r.record.source_id in self.refreshed]
         for row in refreshed:
             self.links[row.jaggaer_company_id] = row
-        self._upsert(refreshed)
-        super().save_rows(ctx, page, results, done)
+        upsert = [functools.partial(self._upsert, refreshed)] if refreshed else []
+        return [*upsert, *super().save_rows(ctx, page, results, done)]
 
     def refresh_stale(self, ctx: RunContext, page: PageState, writes: list[Write]) -> list[Write | Result]:
         ids = ",".join(f"'{escape_query_value(w.payload['Id'])}'" for w in writes)

@@ -31,6 +31,7 @@ from core.tenancy import tenant_scope, unscoped
 from sync.models import Hold, SyncRun
 from sync.pipeline.engine import RunCancelled, RunContext
 from sync.pipeline.steps import STEP_NAMES, STEPS
+from sync.pipeline.writer import BatchWriter
 from sync.runs.leases import lease_acquire, lease_holder, lease_release, lease_renew
 from sync.runs.queues import DAILY_QUEUE, give_way, run_queues
 from sync.runs.replay import replay_jaggaer_entity, replay_records, replay_targets_clean
@@ -373,10 +374,16 @@ def run_steps(*, run: SyncRun, qbo, jaggaer, body: Callable[[RunContext], None],
     run.status = SyncRun.Status.RUNNING
     run.started_at = timezone.now()
     run.save(update_fields=["status", "started_at"])
-    ctx = RunContext(run=run, qbo=qbo, jaggaer=jaggaer, batch_size=settings.QBO_BATCH_SIZE, progress=progress)
+    ctx = RunContext(run=run, qbo=qbo, jaggaer=jaggaer, batch_size=settings.QBO_BATCH_SIZE, progress=progress,
+                     writes=BatchWriter.for_run())
     try:
         with audit.api_call_scope(run_id=run.pk):
-            body(ctx)
+            try:
+                body(ctx)
+            except BaseException:
+                ctx.writes.close(quiet=True)    # the batches QBO answered are in our tables before the run ends
+                raise
+            ctx.writes.close()
     except ConnectionFailure as e:
         if isinstance(e.__cause__, TransportError):
             _connection_failed(run, e.__cause__, message=e.message, status=ConnectionStatus.ERROR,

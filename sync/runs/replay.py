@@ -121,6 +121,7 @@ def _record_unreadable(ctx: RunContext, step: RecordStep, events: list[dict]) ->
     ctx.count(step.name, Outcome.FAILED, len(events))
     for event in events:
         ctx.failed(step.name, event["source_id"], event["message"])
+    ctx.writes.drain()      # the counts written here are the newest
     with transaction.atomic():
         audit.record_events(events)
         SyncRun.objects.filter(pk=ctx.run.pk).update(counts=ctx.run.counts)

@@ -265,10 +265,12 @@ def test_calls_and_log_lines_from_the_helper_thread_carry_the_run_and_request_id
         str(run.pk), "req-overlap-1", str(tenant.pk), "suppliers")
 
 
-def test_a_cancellation_between_batches_records_the_batch_qbo_answered_before_it_stops(
-        monkeypatch, qbo_sandbox, qbo_client, jaggaer_client, tenant):
-    """A person cancels while the first batch's answers are read: its flush was still due (it overlaps the next
-    batch, which is never sent), so it is done before the run stops."""
+def test_a_cancellation_between_batches_records_the_batches_sent_before_it_stops(
+        monkeypatch, settings, qbo_sandbox, qbo_client, jaggaer_client, tenant):
+    """A person cancels while the first batch's answers are read: the second batch is at QBO already (the next
+    batch is always on its way while the answers of the one before are read). Both are recorded before the run
+    stops; the third is never sent. Batches of 10, so that the suppliers make more than two."""
+    settings.QBO_BATCH_SIZE = 10
     monkeypatch.setattr(engine, "CANCEL_CHECK_SECONDS", 0)
     recorder = Recorder()
     watch_batches(monkeypatch, qbo_sandbox, recorder)
@@ -284,13 +286,13 @@ def test_a_cancellation_between_batches_records_the_batch_qbo_answered_before_it
     run = sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client)
 
     assert run.status == SyncRun.Status.CANCELLED
-    assert len(recorder.batches) == 1
+    assert len(recorder.batches) == 2
     counts = run.counts["suppliers"]
-    assert counts.get("created", 0) + counts.get("updated", 0) == 30
+    assert counts.get("created", 0) + counts.get("updated", 0) == 20
     assert vendors_in_qbo(qbo_sandbox) == before + counts.get("created", 0)
-    assert VendorLink.objects.for_tenant(tenant).count() == 30
+    assert VendorLink.objects.for_tenant(tenant).count() == 20
     assert RecordEvent.objects.filter(run_id=run.pk, entity="suppliers", outcome__in=["created", "updated"]
-                                      ).count() == 30
+                                      ).count() == 20
 
 
 def test_a_stop_asked_while_a_batch_is_in_flight_records_that_batch_before_the_run_ends(
