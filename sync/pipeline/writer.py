@@ -82,16 +82,16 @@ class BatchWriter:
             self._lanes = {BATCHES: _Lane(BATCHES, self.depth), SIDE: _Lane(SIDE, 1)}
 
     def submit(self, job: Callable[[], object], *, lane: str = BATCHES) -> None:
-        """Run `job` (one transaction) now, or hand it to a writer thread; raises an earlier job's failure."""
+        """Run `job` (one transaction) now, or hand it to a writer thread; then raise an earlier job's failure
+        (the job is handed over all the same: what QBO answered is recorded whatever failed before it)."""
         if not self._lanes:
             job()
             return
-        self._raise_failure()
         queue = self._lanes[lane]
         while len(queue.pending) >= queue.depth:
             self._wait(queue.pending.popleft())
-        self._raise_failure()
         queue.pending.append(queue.executor.submit(contextvars.copy_context().run, self._perform, job))
+        self._raise_failure()
 
     def drain(self, *lanes: str) -> None:
         """Wait until every transaction handed to `lanes` (all when none named) has ended; raise the first
