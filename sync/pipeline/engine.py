@@ -48,7 +48,7 @@ from core import bulk
 from core.outcomes import Outcome
 from sync.holds.due import HoldSignals, hold_signals, holds_due
 from sync.models import Cursor, Hold, SyncRun
-from sync.pipeline.writer import BATCHES, SIDE, BatchWriter, Statements
+from sync.pipeline.writer import BATCHES, SIDE, BatchWriter, Statements, pipelined
 from sync.records.identifiers import identifiers_save, record_identifiers
 from sync.transforms.common import InvalidRecord, digest, parse_timestamp
 from sync.transforms.validation import Finding, validate
@@ -572,7 +572,7 @@ def _write_batch_rows(*, tenant, run_id, entity: str, statements: Statements, re
                       events: list[dict], counts: dict) -> None:
     """One batch's transaction: the step's statements (its links), holds released and kept, audit rows, the run's
     counts as they were when the batch was gathered. Holds only what it writes (it may run on the writer thread)."""
-    with transaction.atomic():
+    with transaction.atomic(), pipelined():
         for statement in statements:
             statement()
         if resolved:

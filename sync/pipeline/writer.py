@@ -25,11 +25,13 @@ Rules that keep it exact:
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
@@ -42,8 +44,24 @@ logger = logging.getLogger(__name__)
 
 Statements = list[Callable[[], object]]
 
+_thread = threading.local()      # `.writer`: this thread is a run's writer
+
 BATCHES = "batches"     # the batches' transactions, in order
 SIDE = "side"           # what no batch and no read of the run depends on until the next drain (record identifiers)
+
+
+@contextlib.contextmanager
+def pipelined() -> Iterator[None]:
+    """On a writer thread (PostgreSQL), the statements inside are sent without waiting for each answer
+    (psycopg's pipeline mode) and their answers read once at the end, where the first error is raised: one wait
+    on the network per batch instead of one per statement, and so one wait for the interpreter's lock after it,
+    which the run's thread, busy planning, would otherwise make each of them wait. Elsewhere it changes nothing."""
+    if not getattr(_thread, "writer", False) or connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
 
 
 class _Lane:
@@ -123,6 +141,7 @@ class BatchWriter:
     @staticmethod
     def _perform(job: Callable[[], object]) -> None:
         start, cpu = time.perf_counter(), time.thread_time()
+        _thread.writer = True
         try:
             job()
         finally:
