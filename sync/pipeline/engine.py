@@ -571,7 +571,8 @@ class RecordStep(abc.ABC):
 def _write_batch_rows(*, tenant, run_id, entity: str, statements: Statements, resolved: list[str], holds: list[dict],
                       events: list[dict], counts: dict) -> None:
     """One batch's transaction: the step's statements (its links), holds released and kept, audit rows, the run's
-    counts as they were when the batch was gathered. Holds only what it writes (it may run on the writer thread)."""
+    counts as they were when the batch was gathered. It carries all it writes and reads nothing of the step's (it
+    may run on the writer thread)."""
     with transaction.atomic(), pipelined():
         for statement in statements:
             statement()
