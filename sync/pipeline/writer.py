@@ -19,8 +19,10 @@ Rules that keep it exact:
   their links must be kept); the first failure is raised on the run's thread at its next hand-over or drain,
   and the run fails as it did when the transaction ran on its thread.
 - Where it stays on the run's thread (`inline`): SQLite (one writer at a time), a run started inside a
-  transaction (a second connection would not see its uncommitted rows: tests), the setting off, and any run
-  until one of its pages has more than one batch: a daily run with a few changes starts no thread.
+  transaction (a second connection would not see its uncommitted rows: tests), the setting off, a process whose
+  connections come from a bounded pool (DB_POOL_MAX_SIZE: a threads-pool worker's runs share it, and a writer
+  taking a pooled connection for each batch made first loads beside 200 daily runs slower, docs/BENCHMARKS.md),
+  and any run until one of its pages has more than one batch: a daily run with a few changes starts no thread.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ class BatchWriter:
     def for_run(cls) -> BatchWriter:
         """The writer of a run starting now on this thread (see the module's rules for when it may use a thread)."""
         allowed = (bool(getattr(settings, "SYNC_WRITER_THREAD", False)) and connection.vendor == "postgresql"
-                   and not connection.in_atomic_block)
+                   and not connection.in_atomic_block and not getattr(settings, "DB_POOL_MAX_SIZE", 0))
         return cls(allowed=allowed, depth=int(getattr(settings, "SYNC_WRITER_DEPTH", 3)))
 
     @property

@@ -146,6 +146,9 @@ def test_the_writer_stays_on_the_run_thread_where_a_second_connection_would_not_
     assert BatchWriter.for_run().allowed
     with transaction.atomic():        # a caller's transaction: another connection would not see its rows
         assert not BatchWriter.for_run().allowed
+    settings.DB_POOL_MAX_SIZE = 8     # a threads-pool worker: its runs share the pool's connections
+    assert not BatchWriter.for_run().allowed
+    settings.DB_POOL_MAX_SIZE = 0
     settings.SYNC_WRITER_THREAD = False
     assert not BatchWriter.for_run().allowed
 
