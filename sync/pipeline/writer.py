@@ -39,7 +39,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 from django.db import connection, connections
 
-from connections.clients.http import give_back_db_connection
 from core import metrics
 
 logger = logging.getLogger(__name__)
@@ -92,10 +91,6 @@ class BatchWriter:
                    and not connection.in_atomic_block and not getattr(settings, "DB_POOL_MAX_SIZE", 0))
         return cls(allowed=allowed, depth=int(getattr(settings, "SYNC_WRITER_DEPTH", 3)))
 
-    @property
-    def threaded(self) -> bool:
-        return bool(self._lanes)
-
     def engage(self) -> None:
         """From now on, hand the transactions to the writer threads (when allowed)."""
         if self.allowed and not self._lanes:
@@ -147,7 +142,6 @@ class BatchWriter:
         try:
             job()
         finally:
-            give_back_db_connection()     # with a pool, the connection goes back between batches
             metrics.writer_seconds("busy", time.perf_counter() - start)
             metrics.writer_seconds("cpu", time.thread_time() - cpu)
 
@@ -159,7 +153,6 @@ class BatchWriter:
 
     def _wait(self, future: Future) -> None:
         if not future.done():
-            give_back_db_connection()     # waiting: hold no pooled connection the writer may need
             start = time.perf_counter()
             future.exception()
             metrics.writer_seconds("waited", time.perf_counter() - start)
