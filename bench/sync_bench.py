@@ -152,10 +152,11 @@ class Meter:
         try:
             return execute(sql, params, many, context)
         finally:
+            elapsed = time.perf_counter() - start
             with self._lock:
                 self.queries += 1
-                self.db_seconds += time.perf_counter() - start
-                self.by_statement[statement_kind(sql)] += time.perf_counter() - start
+                self.db_seconds += elapsed
+                self.by_statement[statement_kind(sql)] += elapsed
 
     def on_connection(self, sender, connection, **kwargs) -> None:
         """A connection opened on another thread (the run's writer): its queries are counted too."""
@@ -344,14 +345,15 @@ def print_run(r: dict) -> None:
     print(f"  JAGGAER requests {r['jaggaer_requests']:,}; database queries {r['db_queries']:,} ({dbq} per record)")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (now {r['rss_mb']:.0f} MB)")
     print(f"  our CPU {r['cpu_seconds']:.2f} s; inside database queries {r['db_seconds']:.2f} s (server, round "
-          "trips and driver; the run's thread and its writer's)")
+          "trips and driver; the run's thread and its writers')")
     top = sorted((r.get("db_seconds_by_statement") or {}).items(), key=lambda kv: -kv[1])[:8]
     if top and r["db_seconds"] >= 1:
         print(f"    most of it: {', '.join(f'{kind} {s:.2f} s' for kind, s in top)}")
     w = r.get("writer_seconds") or {}
     if w.get("busy"):
-        print(f"  the writer thread (batch transactions): busy {w['busy']:.2f} s, its CPU {w['cpu']:.2f} s; the run's "
-              f"thread waited {w['waited']:.2f} s for it")
+        print(f"  the writer threads (batch transactions, record identifiers): busy {w['busy']:.2f} s (a batch's "
+              f"statements go in one pipeline: their wait is here, not inside queries), their CPU {w['cpu']:.2f} s; "
+              f"the run's thread waited {w['waited']:.2f} s for them")
     others = r["machine_busy_core_s"] - r["cpu_seconds"] - r["sandbox_cpu_seconds"]
     print(f"  the machine: {r['machine_busy_core_s']:.1f} of {r['machine_core_s']:.1f} core-seconds busy "
           f"({r['machine_busy_core_s'] / max(r['machine_core_s'], 1e-9):.0%}): ours {r['cpu_seconds']:.1f}, the "
