@@ -193,9 +193,10 @@ def statement_kind(sql: str) -> str:
 
 def writer_seconds() -> dict[str, float]:
     """The runs' writer threads so far (core.metrics): busy, cpu, and waited (the run's thread waiting for them)."""
-    from core.metrics import WRITER_SECONDS
+    from prometheus_client import REGISTRY
 
-    return {part: WRITER_SECONDS.labels(part=part)._value.get() for part in ("busy", "cpu", "waited")}
+    return {part: REGISTRY.get_sample_value("mlc_sync_writer_seconds_total", {"part": part}) or 0.0
+            for part in ("busy", "cpu", "waited")}
 
 
 def diff(a: dict, b: dict) -> dict:

@@ -428,10 +428,12 @@ class RecordStep(abc.ABC):
         flight are waited for (their calls logged) and the error raised."""
         in_flight: collections.deque = collections.deque()     # (writes, by bId, SentBatch), oldest first
 
-        def answer_oldest(pending: list[Result]) -> None:
+        def answer_oldest() -> None:
+            nonlocal pending
             sent_writes, by_bid, sent = in_flight.popleft()
             results, done = self._batch_answers(ctx, page, sent_writes, by_bid, sent.result)
-            self.flush(ctx, page, pending + results, done)    # its step report may stop the run (RunCancelled)
+            batch, pending = pending + results, []          # handed over once, even if the report below stops
+            self.flush(ctx, page, batch, done)             # its step report may stop the run (RunCancelled)
 
         try:
             for chunk in chunked(writes, ctx.batch_size):
@@ -439,27 +441,19 @@ class RecordStep(abc.ABC):
                 items, by_bid, requestid = self._batch_items(ctx, chunk)
                 in_flight.append((chunk, by_bid, ctx.qbo.batch_send(items, requestid=requestid)))
                 if len(in_flight) >= BATCHES_IN_FLIGHT:
-                    answer_oldest(pending)
-                    pending = []
+                    answer_oldest()
             while in_flight:
-                answer_oldest(pending)
-                pending = []
+                answer_oldest()
         except RunCancelled:
             # A stop asked while batches were in flight (the worker stopping, the lease lost, the time limit):
             # QBO's answers to them are recorded before the run stops, so nothing it wrote is left unlinked.
-            try:
-                with contextlib.suppress(RunCancelled):    # the same stop, asked again by the step reports
-                    while in_flight:
-                        answer_oldest(pending)
-                        pending = []
-            finally:
-                for _, _, sent in in_flight:
-                    sent.settle()
+            with contextlib.suppress(RunCancelled):    # the same stop, asked again by the step reports
+                while in_flight:
+                    answer_oldest()
             raise
-        except BaseException:
-            for _, _, sent in in_flight:
+        finally:
+            for _, _, sent in in_flight:     # stopped on another error: the exchanges end, their calls are logged
                 sent.settle()
-            raise
         return pending
 
     def save_identifiers(self, ctx: RunContext, *, at_least: int = 0) -> None:

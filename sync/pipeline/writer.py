@@ -51,6 +51,10 @@ BATCHES = "batches"     # the batches' transactions, in order
 SIDE = "side"           # what no batch and no read of the run depends on until the next drain (record identifiers)
 
 
+def _mark_writer() -> None:
+    _thread.writer = True
+
+
 @contextlib.contextmanager
 def pipelined() -> Iterator[None]:
     """On a writer thread (PostgreSQL), the statements inside are sent without waiting for each answer
@@ -69,7 +73,8 @@ class _Lane:
     """One writer thread, its connection, and the jobs handed to it not yet waited for."""
 
     def __init__(self, name: str, depth: int):
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-writer-{name}")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-writer-{name}",
+                                           initializer=_mark_writer)
         self.depth = depth
         self.pending: deque[Future] = deque()
 
@@ -138,7 +143,6 @@ class BatchWriter:
     @staticmethod
     def _perform(job: Callable[[], object]) -> None:
         start, cpu = time.perf_counter(), time.thread_time()
-        _thread.writer = True
         try:
             job()
         finally:
