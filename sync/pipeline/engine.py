@@ -38,7 +38,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 import audit
@@ -48,7 +47,7 @@ from core import bulk
 from core.outcomes import Outcome
 from sync.holds.due import HoldSignals, hold_signals, holds_due
 from sync.models import Cursor, Hold, SyncRun
-from sync.pipeline.writer import BATCHES, SIDE, BatchWriter, Statements, pipelined
+from sync.pipeline.writer import BATCHES, SIDE, BatchWriter, Statements, batch_transaction
 from sync.records.identifiers import identifiers_save, record_identifiers
 from sync.transforms.common import InvalidRecord, digest, parse_timestamp
 from sync.transforms.validation import Finding, validate
@@ -567,7 +566,7 @@ def _write_batch_rows(*, tenant, run_id, entity: str, statements: Statements, re
     """One batch's transaction: the step's statements (its links), holds released and kept, audit rows, the run's
     counts as they were when the batch was gathered. It carries all it writes and reads nothing of the step's (it
     may run on the writer thread)."""
-    with transaction.atomic(), pipelined():
+    with batch_transaction():
         for statement in statements:
             statement()
         if resolved:

@@ -240,3 +240,33 @@ def test_a_column_of_one_value_for_every_row_is_written_to_every_row(tenant):
     bulk.insert(PoLineBilling, rows)
     assert sorted(PoLineBilling.objects.for_tenant(tenant).values_list("invoice_line", "quantity", "amount")) == [
         (str(n), None, Decimal("2.50")) for n in range(3)]
+
+
+def test_json_columns_keep_every_character_their_encoder_and_sql_nulls(tenant, django_assert_num_queries):
+    """A JSON column goes as one JSON array: quotes, backslashes, control characters and non-ASCII text arrive
+    as they were, a nested null stays JSON null, a Python None is SQL NULL, and the field's encoder is used."""
+    from audit.models import Action
+
+    tricky = {"name": 'O\'Brien "Tools" \\ Co', "path": "C:\\temp\\new", "tab": "a\tb\nc", "nul": None,
+              "text": "Müller ✓ 東京", "list": [1, "two", None, {"x": '"'}], "brace": "{a,b}"}
+    rows = [{"tenant": tenant, "actor_kind": "system", "actor_label": "t", "action": f"a.{n}",
+             "before": before, "after": after, "data": data}
+            for n, (before, after, data) in enumerate([
+                (None, tricky, {"amount": Decimal("12.50"), "at": dt.date(2026, 12, 6)}),
+                ({}, [], {"empty": ""}),
+                (tricky, None, {}),
+            ])]
+    with django_assert_num_queries(1):
+        assert bulk.insert(Action, rows) == 3
+    stored = {a.action: a for a in Action.objects.filter(tenant=tenant)}
+    assert (stored["a.0"].before, stored["a.0"].after) == (None, tricky)
+    assert stored["a.0"].data == {"amount": "12.50", "at": "2026-12-06"}
+    assert (stored["a.1"].before, stored["a.1"].after, stored["a.1"].data) == ({}, [], {"empty": ""})
+    assert (stored["a.2"].before, stored["a.2"].after) == (tricky, None)
+    assert Action.objects.filter(tenant=tenant, before__isnull=True).count() == 1     # SQL NULL, not JSON null
+    assert Action.objects.filter(tenant=tenant, after__isnull=True).count() == 1
+
+
+def test_a_none_in_a_required_json_column_fails(tenant):
+    with pytest.raises(IntegrityError):
+        bulk.insert(Hold, [_hold(tenant, "INV-1", record=None)])

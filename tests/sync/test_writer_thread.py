@@ -162,3 +162,55 @@ def test_a_run_of_a_few_changes_starts_no_writer_thread(run_sync, jaggaer_sandbo
     run = run_sync(entities=["suppliers"])
     assert run.status == SyncRun.Status.SUCCEEDED and written(run, "suppliers") == 1
     assert not [name for name in opened_by if name.startswith("sync-writer")]
+
+
+def _on_a_writer_thread(job):
+    """`job` on a thread marked as a run's writer, with its own connection (closed after)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from sync.pipeline import writer
+
+    with ThreadPoolExecutor(max_workers=1, initializer=writer._mark_writer) as pool:
+        try:
+            return pool.submit(job).result()
+        finally:
+            pool.submit(connections.close_all).result()
+
+
+def test_a_batch_transaction_on_a_writer_thread_commits_all_or_nothing_and_leaves_the_connection_as_it_was(
+        tenant):
+    """BEGIN, the statements and COMMIT travel together in pipeline mode: committed together; a refused
+    statement rolls back the ones before it; the same connection then runs the next transaction and a plain
+    query in autocommit, as Django expects."""
+    from core import bulk
+    from core.tenancy import tenant_scope
+    from sync.pipeline.writer import batch_transaction
+
+    def hold(source_id, detail="waits"):
+        return {"tenant_id": tenant.pk, "entity": "invoices", "source_id": source_id, "reason": "retry",
+                "detail": detail, "waits_on": [], "record": {"invoiceId": source_id}, "source_digest": "d"}
+
+    def batches():
+        with tenant_scope(tenant):
+            return in_scope()
+
+    def in_scope():
+        with batch_transaction():
+            bulk.insert(Hold, [hold("I-1"), hold("I-2")])
+            Hold.objects.for_tenant(tenant).filter(source_id="I-1").update(detail="changed")
+        with pytest.raises(Exception, match="duplicate key"):
+            with batch_transaction():
+                bulk.insert(Hold, [hold("I-3")])
+                assert Hold.objects.for_tenant(tenant).count() == 3    # a read in between: the driver syncs
+                bulk.insert(Hold, [hold("I-1")])          # refused: I-3 goes too
+                bulk.insert(Hold, [hold("I-4")])          # skipped by the server
+        with batch_transaction():
+            bulk.insert(Hold, [hold("I-5")])
+        Hold.objects.for_tenant(tenant).filter(source_id="I-5").update(detail="autocommit")
+        return connection.get_autocommit(), connection.in_atomic_block, connection.connection.autocommit
+
+    assert _on_a_writer_thread(batches) == (True, False, True)
+    assert dict(Hold.objects.for_tenant(tenant).values_list("source_id", "detail")) == {
+        "I-1": "changed", "I-2": "waits", "I-5": "autocommit"}
