@@ -56,27 +56,65 @@ def _mark_writer() -> None:
     _thread.writer = True
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+class _Script:
+    """An `execute_wrapper` that keeps a transaction's writes as text (the driver binds parameters client-side,
+    `mogrify`, as it would to send them) and sends them as one message: one wait on the network instead of one
+    per statement. Anything else (a read, a savepoint) first sends what was kept, then runs as usual, so it sees
+    every write before it. What a kept write returns (a row count) is not known when it is kept: only writes
+    nobody reads the answer of belong here."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = ["BEGIN"]
+        self.sending = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.sending:
+            return execute(sql, params, many, context)
+        if not many and sql.lstrip()[:6].upper() in _WRITES:
+            self.parts.append(context["cursor"].cursor.mogrify(sql, params))
+            return None
+        self.send()
+        return execute(sql, params, many, context)
+
+    def send(self, *, end: str = "") -> None:
+        parts, self.parts = self.parts + ([end] if end else []), []
+        if not parts:
+            return
+        self.sending = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(";\n".join(parts))
+        finally:
+            self.sending = False
+
+
 @contextlib.contextmanager
 def batch_transaction() -> Iterator[None]:
-    """One batch's transaction. On a writer thread (PostgreSQL) its BEGIN, its statements and its COMMIT go in
-    psycopg's pipeline mode: sent without waiting for each answer, the answers read once at the end, where the
-    first error is raised and the transaction rolled back. One wait on the network per batch instead of one for
-    the BEGIN, one for the statements and one for the commit, and so one wait for the interpreter's lock after
-    it, which the run's thread, busy planning, would otherwise make each of them wait (up to its 5 ms switch
-    interval). Elsewhere, a plain `atomic` block."""
+    """One batch's transaction. On a writer thread (PostgreSQL, parameters bound client-side, as Django does by
+    default) its BEGIN, its writes and its COMMIT go to the server as one message (`_Script`): one wait on the
+    network per batch, and so one wait for the interpreter's lock after it, which the run's thread, busy
+    planning, makes each wait last (up to its 5 ms switch interval: a batch of seven statements waited for it
+    seven times, in psycopg's pipeline mode too). A refused statement makes the server skip the rest; the
+    error is raised here and the transaction rolled back. Elsewhere, a plain `atomic` block."""
     if not getattr(_thread, "writer", False) or connection.vendor != "postgresql":
         with transaction.atomic():
             yield
         return
     with transaction.atomic():
         raw = connection.connection
-        # The driver would send its own BEGIN and wait for it; ours is queued with the statements instead.
+        if not hasattr(raw.cursor_factory, "mogrify"):    # server-side binding: statements one by one
+            yield
+            return
+        # The driver would send its own BEGIN and wait for it; ours goes with the statements instead.
         raw.autocommit = True
+        script = _Script()
         try:
-            with raw.pipeline():
-                raw.execute("BEGIN")
+            with connection.execute_wrapper(script):
                 yield
-                raw.execute("COMMIT")
+            script.send(end="COMMIT")
         finally:
             # Committed: the block's own commit finds nothing left to do. Failed: the block rolls back.
             if raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:

@@ -181,9 +181,10 @@ def _on_a_writer_thread(job):
 
 def test_a_batch_transaction_on_a_writer_thread_commits_all_or_nothing_and_leaves_the_connection_as_it_was(
         tenant):
-    """BEGIN, the statements and COMMIT travel together in pipeline mode: committed together; a refused
-    statement rolls back the ones before it; the same connection then runs the next transaction and a plain
-    query in autocommit, as Django expects."""
+    """BEGIN, the writes and COMMIT go as one message: committed together; a read in between sends what was
+    kept first and sees it; a refused statement rolls back the ones before it, those sent before the read
+    too; the same connection then runs the next transaction and a plain query in autocommit, as Django
+    expects."""
     from core import bulk
     from core.tenancy import tenant_scope
     from sync.pipeline.writer import batch_transaction
@@ -203,7 +204,7 @@ def test_a_batch_transaction_on_a_writer_thread_commits_all_or_nothing_and_leave
         with pytest.raises(Exception, match="duplicate key"):
             with batch_transaction():
                 bulk.insert(Hold, [hold("I-3")])
-                assert Hold.objects.for_tenant(tenant).count() == 3    # a read in between: the driver syncs
+                assert Hold.objects.for_tenant(tenant).count() == 3    # a read in between sees the write before it
                 bulk.insert(Hold, [hold("I-1")])          # refused: I-3 goes too
                 bulk.insert(Hold, [hold("I-4")])          # skipped by the server
         with batch_transaction():
