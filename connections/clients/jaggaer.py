@@ -221,7 +221,8 @@ class JaggaerClient:
         """The entity's records (changed at or after `since`), one page at a time, fetched as consumed.
 
         Pages advance by the rows actually returned (a server may cap `size` below ours) and stop at
-        `totRecords` or at the first empty page."""
+        `totRecords` or at the first empty page (a `totRecords` that is not a count is not trusted: the pages
+        are read on to the first empty one)."""
         path, list_key = self._entity(entity)
         names = self.dialect["params"]
         params: dict[str, Any] = {names["size"]: self.dialect["page_size"]}
@@ -241,11 +242,12 @@ class JaggaerClient:
             if not rows:
                 return
             total = body.get("totRecords")
-            if isinstance(total, int) or (isinstance(total, str) and total.isdigit()):
-                self.page_totals[entity] = int(total)
+            known = int(total) if isinstance(total, int) or (isinstance(total, str) and total.isdigit()) else None
+            if known is not None:
+                self.page_totals[entity] = known
             yield rows
             start += len(rows)
-            if total is not None and start > int(total):
+            if known is not None and start > known:
                 return
 
     def get(self, entity: str, record_id: str) -> dict:

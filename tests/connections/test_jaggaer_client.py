@@ -55,6 +55,30 @@ def test_it_pages_through_every_supplier_in_list_order(jaggaer, jaggaer_sandbox)
     assert jaggaer.request_counts == {"list": 3}                     # stopped at totRecords, no empty page
 
 
+@pytest.mark.parametrize("total", ["about 40", 12.5, None, [40]])
+def test_a_total_that_is_not_a_count_is_not_trusted_the_pages_are_read_to_the_first_empty_one(jaggaer,
+                                                                                            jaggaer_sandbox, total):
+    """JAGGAER's answers are edited on their way in (the HTTP boundary): their `totRecords` is not a count."""
+    import json
+
+    send = jaggaer._send
+
+    def edited(token, path, params):
+        response = send(token, path, params)
+        body = response.json()
+        body["totRecords"] = total
+        response._content = json.dumps(body).encode()
+        response.__dict__.pop("_mlc_json", None)       # parsed once already: parsed again from the new body
+        return response
+
+    jaggaer._send = edited
+    pages = list(jaggaer.iter_pages("suppliers"))
+    assert [len(p) for p in pages] == [15, 15, 10]
+    assert ids(pages) == [r["companyId"] for r in jaggaer_sandbox.app.records("suppliers")]
+    assert jaggaer.request_counts == {"list": 4}                     # the empty page ends it
+    assert "suppliers" not in jaggaer.page_totals
+
+
 def test_pages_are_fetched_only_as_they_are_consumed(jaggaer, jaggaer_sandbox):
     pages = jaggaer.iter_pages("invoices")
     assert jaggaer_sandbox.log.count() == 0
