@@ -8,6 +8,8 @@ time PostgreSQL spends on our writes overlaps the run's own work and its waits o
 
 Rules that keep it exact:
 - Order: one thread, first in first out; a batch's transaction commits before the next one's begins.
+- One message: on the writer thread a batch's BEGIN, writes and COMMIT reach PostgreSQL as one message
+  (`batch_transaction`): the thread waits on the network, and then for the interpreter's lock, once a batch.
 - Reads see every write: before the run reads our tables again (a new page's links and holds, a step's start
   and end, the cursor), it `drain`s the writer. Between two drains the run's thread only plans, talks to
   QuickBooks and reports progress (columns the writer does not write).
