@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import abc
 import collections
-import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -55,7 +54,6 @@ from sync.transforms.validation import Finding, validate
 logger = logging.getLogger(__name__)
 
 HOLD_PAGE_SIZE = 200
-BATCHES_IN_FLIGHT = 2       # a page's next batch is sent before the answers of the one before are read
 CANCEL_CHECK_SECONDS = 1.0
 
 
@@ -344,6 +342,7 @@ class RecordStep(abc.ABC):
         """`process`, also returning the page's state (its results, in order). `held`: records retried from
         their holds, taken into the same page before `raws` (as `from_holds`); a record the page also brings
         from JAGGAER is taken as JAGGAER has it now. The newest modification time is of `raws` alone."""
+        _check_cancel(ctx)      # between pages too: a page whose records are all held sends no batch
         records: list[Record] = []
         pending: list[Result] = []
         newest = None
@@ -385,7 +384,27 @@ class RecordStep(abc.ABC):
         page = self.begin_page(ctx, records, drafts)
         page.holds = set(Hold.objects.for_tenant(ctx.tenant).filter(
             entity=self.name, source_id__in=[r.source_id for r in records]).values_list("source_id", flat=True))
-        writes: list[Write] = []
+        planned = self._plan_page(ctx, page, records, pending, from_holds_ids)
+        # Asked of the client's class: a wrapper that forwards unknown names (the fit report's) must say it itself.
+        if settings.SYNC_OVERLAP_WRITES and hasattr(type(ctx.qbo), "batch_send"):
+            pending = self._write_overlapped(ctx, page, planned, pending)
+        else:
+            writes = list(planned)
+            if len(writes) > ctx.batch_size:
+                ctx.writes.engage()     # several batches: their transactions go on the writer thread (if allowed)
+            for chunk in chunked(writes, ctx.batch_size):
+                _check_cancel(ctx)
+                results, done = self._write_batch(ctx, page, chunk)
+                self.flush(ctx, page, pending + results, done)
+                pending = []
+        if pending:
+            self.flush(ctx, page, pending, [])
+        return newest, page
+
+    def _plan_page(self, ctx: RunContext, page: PageState, records: list[Record], pending: list[Result],
+                   from_holds_ids: set[str]) -> Iterator[Write]:
+        """The page's writes, planned one record at a time as they are taken; every other outcome is appended
+        to `pending` (complete once the writes are all taken)."""
         for record in records:
             if record.source_id not in page.holds and self.is_unchanged(page, record):
                 pending.append(Result(record, Outcome.UNCHANGED, message="No change since the last sync."))
@@ -402,30 +421,26 @@ class RecordStep(abc.ABC):
             if record.source_id in from_holds_ids and isinstance(planned, Result) and planned.outcome == Outcome.HELD:
                 self._deferred[record.source_id] = planned
                 continue
-            (writes if isinstance(planned, Write) else pending).append(planned)
-        if len(writes) > ctx.batch_size:
-            ctx.writes.engage()     # several batches: their transactions go on the writer thread (when allowed)
-        # Asked of the client's class: a wrapper that forwards unknown names (the fit report's) must say it itself.
-        if settings.SYNC_OVERLAP_WRITES and hasattr(type(ctx.qbo), "batch_send"):
-            pending = self._write_overlapped(ctx, page, writes, pending)
-        else:
-            for chunk in chunked(writes, ctx.batch_size):
-                _check_cancel(ctx)
-                results, done = self._write_batch(ctx, page, chunk)
-                self.flush(ctx, page, pending + results, done)
-                pending = []
-        if pending:
-            self.flush(ctx, page, pending, [])
-        return newest, page
+            if isinstance(planned, Write):
+                yield planned
+            else:
+                pending.append(planned)
 
-    def _write_overlapped(self, ctx: RunContext, page: PageState, writes: list[Write],
+    def _write_overlapped(self, ctx: RunContext, page: PageState, writes: Iterable[Write],
                           pending: list[Result]) -> list[Result]:
-        """The page's batches, the next one always on its way to QBO while this thread reads the answers of the
-        one before and hands its database writes over (`flush`); what is left to flush is returned. Every flush
-        of the page is done when this returns, so the next page reads what this one wrote. When it stops early
-        (a cancellation), the batches sent are answered and flushed first; on any other error, the batches in
-        flight are waited for (their calls logged) and the error raised."""
+        """The page's batches, each sent as soon as its writes are planned (`writes` plans them as they are
+        taken: QBO answers while the rest of the page is planned), their answers read once every write is
+        planned, in order, each batch's database writes handed over (`flush`) while the ones after it are on
+        their way; what is left to flush is returned. A plan never sees an answer of its own page, as when the
+        page was planned whole first. Every flush of the page is done when this returns, so the next page reads
+        what this one wrote. Whatever stops it early (a cancellation, a failure), the answers of the batches
+        sent are read and flushed first, so nothing QBO wrote is left unlinked; then it is raised."""
         in_flight: collections.deque = collections.deque()     # (writes, by bId, SentBatch), oldest first
+
+        def send(chunk: list[Write]) -> None:
+            _check_cancel(ctx)
+            items, by_bid, requestid = self._batch_items(ctx, chunk)
+            in_flight.append((chunk, by_bid, ctx.qbo.batch_send(items, requestid=requestid)))
 
         def answer_oldest() -> None:
             nonlocal pending
@@ -435,23 +450,30 @@ class RecordStep(abc.ABC):
             self.flush(ctx, page, batch, done)             # its step report may stop the run (RunCancelled)
 
         try:
-            for chunk in chunked(writes, ctx.batch_size):
-                _check_cancel(ctx)
-                items, by_bid, requestid = self._batch_items(ctx, chunk)
-                in_flight.append((chunk, by_bid, ctx.qbo.batch_send(items, requestid=requestid)))
-                if len(in_flight) >= BATCHES_IN_FLIGHT:
-                    answer_oldest()
+            chunk: list[Write] = []
+            for write in writes:
+                chunk.append(write)
+                if len(chunk) == ctx.batch_size:
+                    send(chunk)
+                    chunk = []
+            if chunk:
+                send(chunk)
+            if len(in_flight) > 1:
+                ctx.writes.engage()     # several batches: their transactions go on the writer thread (if allowed)
             while in_flight:
                 answer_oldest()
-        except RunCancelled:
-            # A stop asked while batches were in flight (the worker stopping, the lease lost, the time limit):
-            # QBO's answers to them are recorded before the run stops, so nothing it wrote is left unlinked.
-            with contextlib.suppress(RunCancelled):    # the same stop, asked again by the step reports
-                while in_flight:
+        except BaseException:
+            while in_flight:
+                try:
                     answer_oldest()
+                except RunCancelled:    # the same stop, asked again by the step reports
+                    pass
+                except Exception:       # noqa: BLE001 - the first error is the one raised
+                    logger.exception("sync %s: recording a batch QBO answered failed while the page stopped",
+                                     self.name)
             raise
         finally:
-            for _, _, sent in in_flight:     # stopped on another error: the exchanges end, their calls are logged
+            for _, _, sent in in_flight:     # the exchanges end, their calls are logged
                 sent.settle()
         return pending
 
@@ -588,7 +610,7 @@ IDENTIFIERS_BUFFERED = 2000      # records whose numbers a step keeps before wri
 
 
 def _check_cancel(ctx: RunContext) -> None:
-    """Between batches, at most once a second (a query per batch cost 3% of a bulk load)."""
+    """Between batches and pages, at most once a second (a query per batch cost 3% of a bulk load)."""
     now = time.monotonic()
     if now - ctx.cancel_checked_at < CANCEL_CHECK_SECONDS:
         return

@@ -265,17 +265,17 @@ def test_calls_and_log_lines_from_the_helper_thread_carry_the_run_and_request_id
         str(run.pk), "req-overlap-1", str(tenant.pk), "suppliers")
 
 
-def test_a_cancellation_between_batches_records_the_batches_sent_before_it_stops(
+def test_a_cancellation_while_the_answers_are_read_records_every_batch_sent_and_sends_no_more(
         monkeypatch, settings, qbo_sandbox, qbo_client, jaggaer_client, tenant):
-    """A person cancels while the first batch's answers are read: the second batch is at QBO already (the next
-    batch is always on its way while the answers of the one before are read). Both are recorded before the run
-    stops; the third is never sent. Batches of 10, so that the suppliers make more than two."""
+    """A person cancels while the first batch's answers are read: the page's other batches are at QBO already
+    (each is sent as soon as it is planned), and all are recorded; the next step sends nothing and the run
+    stops. Batches of 10, so that the suppliers make more than two."""
     settings.QBO_BATCH_SIZE = 10
     monkeypatch.setattr(engine, "CANCEL_CHECK_SECONDS", 0)
     recorder = Recorder()
     watch_batches(monkeypatch, qbo_sandbox, recorder)
     written = VendorStep.written
-    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, entities=["suppliers"])
+    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, entities=["suppliers", "purchase_orders"])
 
     def written_then_cancelled(self, ctx, page, write, entity):
         SyncRun.objects.filter(pk=run.pk).update(cancel_requested=True)
@@ -286,13 +286,47 @@ def test_a_cancellation_between_batches_records_the_batches_sent_before_it_stops
     run = sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client)
 
     assert run.status == SyncRun.Status.CANCELLED
-    assert len(recorder.batches) == 2
     counts = run.counts["suppliers"]
-    assert counts.get("created", 0) + counts.get("updated", 0) == 20
+    writes = counts.get("created", 0) + counts.get("updated", 0)
+    assert len(recorder.batches) == -(-writes // 10) > 2          # the suppliers' batches, no purchase order's
+    assert not run.counts.get("purchase_orders")
     assert vendors_in_qbo(qbo_sandbox) == before + counts.get("created", 0)
-    assert VendorLink.objects.for_tenant(tenant).count() == 20
+    assert VendorLink.objects.for_tenant(tenant).count() == writes
     assert RecordEvent.objects.filter(run_id=run.pk, entity="suppliers", outcome__in=["created", "updated"]
-                                      ).count() == 20
+                                      ).count() == writes
+
+
+def test_a_cancellation_while_the_page_is_planned_records_the_batch_sent_and_sends_no_more(
+        monkeypatch, settings, qbo_sandbox, qbo_client, jaggaer_client, tenant):
+    """The cancel comes once the first batch is on its way and the second is being planned: before the second
+    is sent the run sees it, reads and records the first batch's answers, and stops."""
+    settings.QBO_BATCH_SIZE = 10
+    monkeypatch.setattr(engine, "CANCEL_CHECK_SECONDS", 0)
+    recorder = Recorder()
+    watch_batches(monkeypatch, qbo_sandbox, recorder)
+    plan = VendorStep.plan
+    planned_writes = []
+    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, entities=["suppliers"])
+
+    def plan_then_cancel(self, ctx, page, record):
+        planned = plan(self, ctx, page, record)
+        if isinstance(planned, engine.Write):
+            planned_writes.append(record.source_id)
+            if len(planned_writes) == 11:           # the first batch (10 writes) was sent
+                SyncRun.objects.filter(pk=run.pk).update(cancel_requested=True)
+        return planned
+
+    monkeypatch.setattr(VendorStep, "plan", plan_then_cancel)
+    before = vendors_in_qbo(qbo_sandbox)
+    run = sync_run_execute(run=run, qbo=qbo_client, jaggaer=jaggaer_client)
+
+    assert run.status == SyncRun.Status.CANCELLED
+    assert len(recorder.batches) == 1
+    counts = run.counts["suppliers"]
+    assert counts.get("created", 0) + counts.get("updated", 0) == 10
+    assert vendors_in_qbo(qbo_sandbox) == before + counts.get("created", 0)
+    assert set(VendorLink.objects.for_tenant(tenant).values_list("jaggaer_company_id", flat=True)) == set(
+        planned_writes[:10])
 
 
 def test_a_stop_asked_while_a_batch_is_in_flight_records_that_batch_before_the_run_ends(
