@@ -125,9 +125,10 @@ class RealmLimiter:
     def in_flight(self) -> int:
         return self._semaphore.in_flight()
 
-    def batch_budget_left(self) -> bool:
-        """Whether a batch request could go now without waiting for the batch window (a hint, not a hold)."""
-        return self._windows.test(self._batches, self.key_prefix, "qbo-batch", self.realm_id)
+    def batch_budget_left(self, ahead: int = 0) -> bool:
+        """Whether a batch request could go now without waiting for the batch window, after the `ahead` batch
+        requests on their way before it (a hint, not a hold)."""
+        return self._windows.test(self._batches, self.key_prefix, "qbo-batch", self.realm_id, cost=1 + ahead)
 
     def request_budget_left(self, n: int = 1) -> bool:
         """Whether `n` more requests fit in the realm's minute window now (a hint, not a hold)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -300,6 +301,8 @@ class QboClient:
         self.request_counts: Counter = Counter()
         self.last_intuit_tid: str | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._unsent = 0                        # batches handed to the helper thread, not sent yet
+        self._unsent_lock = threading.Lock()
 
     def close(self) -> None:
         if self._executor is not None:
@@ -455,10 +458,14 @@ class QboClient:
         except Exception as e:   # noqa: BLE001 - raised where the answers are taken, as `batch` would raise it
             return SentBatch(self, items, error=e)
         held: list = []
+        with self._unsent_lock:
+            self._unsent += 1
         future = self._helper().submit(contextvars.copy_context().run, self._send_holding, held, token, call)
         return SentBatch(self, items, call=call, token=token, future=future, held=held)
 
     def _send_holding(self, held: list, token: str, call: _Call) -> requests.Response:
+        with self._unsent_lock:
+            self._unsent -= 1
         with calls.holding(held):
             return self._send(token, call)
 
@@ -496,7 +503,8 @@ class QboClient:
             return False
         if any(item.operation not in ("create", "update") for item in items):
             return False
-        return not limiter.batch_budget_left() and limiter.request_budget_left(len(items))
+        unsent = self._unsent     # batches handed to the helper thread and not sent yet: their requests come first
+        return not limiter.batch_budget_left(ahead=unsent) and limiter.request_budget_left(len(items) + unsent)
 
     def _one_by_one(self, items: list[BatchItem], requestid: str | None) -> list[BatchResult]:
         results = []

@@ -412,6 +412,31 @@ def test_when_the_batch_window_is_spent_writes_go_one_request_each(qbo_sandbox, 
     client.close()
 
 
+def test_batches_queued_for_the_helper_thread_count_against_the_batch_window(qbo_sandbox, sleeps):
+    """A page hands all its batches to the helper thread before any is sent: with a window of 2 batches a
+    minute, the first two go as batches and the third spills to single requests at once, instead of
+    waiting a minute behind the two."""
+    import threading
+    import uuid
+
+    from connections.clients.limiter import Budget, RealmLimiter
+
+    limiter = RealmLimiter(realm_id=f"queued-{uuid.uuid4().hex[:8]}", budget=Budget(batches_per_minute=2))
+    client = make_client(qbo_sandbox, sleeps, limiter=limiter)
+    qbo_sandbox.log.clear()
+    gate = threading.Event()
+    client._helper().submit(gate.wait, 10)          # the helper is busy: the batches below wait, unsent
+    sent = [client.batch_send(vendor_items(f"Queued{n}"), requestid=f"queued-{n}") for n in range(3)]
+    posts = [e["endpoint"] for e in qbo_sandbox.log.entries() if e["method"] == "POST"]
+    assert posts == ["/v3/company/{realm}/vendor"] * 2      # the third batch's writes, one request each
+    gate.set()
+    answers = [[a.entity["DisplayName"] for a in batch.result()] for batch in sent]
+    assert answers == [[f"Queued{n} Vendor 0", f"Queued{n} Vendor 1"] for n in range(3)]
+    posts = [e["endpoint"] for e in qbo_sandbox.log.entries() if e["method"] == "POST"]
+    assert posts.count("/v3/company/{realm}/batch") == 2 and posts.count("/v3/company/{realm}/vendor") == 2
+    client.close()
+
+
 # ---------------------------------------------------------------------------- a batch sent from the helper thread
 def vendor_items(prefix: str, n: int = 2) -> list[BatchItem]:
     return [BatchItem(bid=f"{prefix}{i}", operation="create", entity="Vendor",
