@@ -113,11 +113,11 @@ class CappedJaggaer:
     def __getattr__(self, name):
         return getattr(self._jaggaer, name)
 
-    def iter_pages(self, entity: str, *, since=None):
-        pages = self._jaggaer.iter_pages(entity, since=since)
+    def iter_pages(self, entity: str, *, since=None, read_ahead: int = 0):
         if entity not in CAPPED_ENTITIES:
-            yield from pages
+            yield from self._jaggaer.iter_pages(entity, since=since, read_ahead=read_ahead)
             return
+        pages = self._jaggaer.iter_pages(entity, since=since)    # a sample: no page asked for beyond it
         for page in pages:
             if self.pages[entity] >= self.max_pages:   # there is one more page: the report is a sample
                 self.capped.add(entity)

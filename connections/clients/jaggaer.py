@@ -7,17 +7,20 @@ Lists are read as a stream of pages (start/size paging, `flt` for incremental re
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import datetime as dt
 import re
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from connections.clients.http import RETRY_STATUSES, ErrorReading, HttpClient, json_body
+from connections.clients import calls
+from connections.clients.http import RETRY_STATUSES, ErrorReading, HttpClient, give_back_db_connection, json_body
 from connections.clients.outbound import JAGGAER_POLICY
 from connections.exceptions import CredentialsRejected, JaggaerError, NotConfigured
 
@@ -164,6 +167,47 @@ def read_jaggaer_error(response: requests.Response) -> ErrorReading | None:
 
 # ============================================================================ the client
 
+class _Ahead:
+    """A JAGGAER request on its way (`JaggaerClient._call_ahead`); `body()` on the thread that sent it."""
+
+    def __init__(self, client: JaggaerClient, token: str, path: str, params: dict | None, future: Future,
+                 held: list):
+        self._client, self._token, self._path, self._params = client, token, path, params
+        self._future, self._held = future, held
+
+    def body(self) -> dict:
+        """The answer's body, as `_call` gives it; its errors raised here."""
+        give_back_db_connection()
+        try:
+            response = self._future.result()
+        finally:
+            self._replay()
+        return self._client._answer(self._token, self._path, self._params, response)
+
+    def settle(self) -> None:
+        """Wait for the exchange to end and tell its calls, whatever the outcome (a reader stopping early)."""
+        wait([self._future])
+        self._replay()
+
+    def _replay(self) -> None:
+        held, self._held = self._held, []
+        calls.replay(held)
+
+
+class _Later:
+    """A request not read ahead: sent when its body is asked for."""
+
+    def __init__(self, call: Callable[[], dict]):
+        self._call = call
+
+    def body(self) -> dict:
+        return self._call()
+
+    def settle(self) -> None:
+        pass
+
+
+
 class JaggaerClient:
     """One tenant's JAGGAER instance, through one keep-alive HTTP session."""
 
@@ -183,11 +227,15 @@ class JaggaerClient:
             http.tenant_id = tenant_id if tenant_id is not None else http.tenant_id
             http.use_policy(JAGGAER_POLICY)
         self.http = http
+        self._executor: ThreadPoolExecutor | None = None     # the pages read ahead (`iter_pages`)
         self.request_counts: Counter = Counter()
         # `totRecords` of the last list page read per entity: the size of what a run is reading (its progress).
         self.page_totals: dict[str, int] = {}
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         self.http.close()
 
     def _entity(self, entity: str) -> tuple[str, str]:
@@ -199,7 +247,26 @@ class JaggaerClient:
     def _call(self, kind: str, path: str, params: dict | None = None) -> dict:
         self.request_counts[kind] += 1
         token = self.tokens.access_token()
-        response = self._send(token, path, params)
+        return self._answer(token, path, params, self._send(token, path, params))
+
+    def _call_ahead(self, kind: str, path: str, params: dict | None = None) -> _Ahead:
+        """`_call` with its HTTP exchange on this client's helper thread (one at a time, in the order asked):
+        the caller goes on and takes the body with `_Ahead.body()`. The token is taken here, a 401 renewed (and
+        the request sent again) in `body()`, and the exchange's calls are told to the listeners there, on the
+        caller's thread."""
+        self.request_counts[kind] += 1
+        token = self.tokens.access_token()
+        held: list = []
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jaggaer-ahead")
+        future = self._executor.submit(contextvars.copy_context().run, self._send_holding, held, token, path, params)
+        return _Ahead(self, token, path, params, future, held)
+
+    def _send_holding(self, held: list, token: str, path: str, params: dict | None) -> requests.Response:
+        with calls.holding(held):
+            return self._send(token, path, params)
+
+    def _answer(self, token: str, path: str, params: dict | None, response: requests.Response) -> dict:
         if response.status_code == 401:
             token = self.tokens.renew(token)
             response = self._send(token, path, params)
@@ -217,38 +284,74 @@ class JaggaerClient:
         return self.http.request("GET", f"{self.api_base_url}{path}", params=params, headers=headers)
 
     # ---- reads
-    def iter_pages(self, entity: str, *, since: dt.datetime | None = None) -> Iterator[list[dict]]:
+    def iter_pages(self, entity: str, *, since: dt.datetime | None = None,
+                   read_ahead: int = 0) -> Iterator[list[dict]]:
         """The entity's records (changed at or after `since`), one page at a time, fetched as consumed.
 
         Pages advance by the rows actually returned (a server may cap `size` below ours) and stop at
         `totRecords` or at the first empty page (a `totRecords` that is not a count is not trusted: the pages
-        are read on to the first empty one)."""
+        are read on to the first empty one).
+
+        `read_ahead` (a reader of every page, a sync: how many records it takes at a time): the pages after
+        this one, up to that many records and never past `totRecords`, are asked for before this one is handed
+        over, one request after another on a helper thread, so JAGGAER answers them while the caller works.
+        Their starts assume pages as long as the first; a page of another length (a record gone or added while
+        paging) makes the ones asked for after it be dropped and asked for again from where it ended. A caller
+        that stops early waits for the answers asked for, which are dropped."""
         path, list_key = self._entity(entity)
         names = self.dialect["params"]
         params: dict[str, Any] = {names["size"]: self.dialect["page_size"]}
         if since is not None:
             params[names["filter"]] = f"{self.dialect['filter_field']}>={format_since(since)}"
-        start = 1
-        while True:
-            body = self._call("list", path, {names["start"]: start, **params})
-            rows = body.get(list_key)
-            if rows is None:
-                if not body.get("totRecords") and not body.get("returnedRecords"):
+
+        def request(at: int) -> _Ahead | _Later:
+            page = {names["start"]: at, **params}
+            if read_ahead:
+                return self._call_ahead("list", path, page)
+            return _Later(lambda: self._call("list", path, page))
+
+        start, step, known = 1, 0, None
+        asked: deque[tuple[int, _Ahead | _Later]] = deque([(1, request(1))])
+        try:
+            while asked:
+                at, ahead = asked.popleft()
+                if at != start:      # the page before was not as long as the first: asked for from the wrong start
+                    for _, dropped in [(at, ahead), *asked]:
+                        dropped.settle()
+                    asked.clear()
+                    asked.append((start, request(start)))
+                    continue
+                body = ahead.body()
+                rows = body.get(list_key)
+                if rows is None:
+                    if not body.get("totRecords") and not body.get("returnedRecords"):
+                        return
+                    raise JaggaerError(f"JAGGAER's answer for {entity} has no {list_key!r} list: check the list "
+                                       f"key in the tenant's JAGGAER settings", status=200, code="no_list")
+                if not isinstance(rows, list):
+                    raise JaggaerError(f"JAGGAER's {list_key!r} for {entity} is not a list", status=200,
+                                       code="no_list")
+                if not rows:
                     return
-                raise JaggaerError(f"JAGGAER's answer for {entity} has no {list_key!r} list: check the list key "
-                                   f"in the tenant's JAGGAER settings", status=200, code="no_list")
-            if not isinstance(rows, list):
-                raise JaggaerError(f"JAGGAER's {list_key!r} for {entity} is not a list", status=200, code="no_list")
-            if not rows:
-                return
-            total = body.get("totRecords")
-            known = int(total) if isinstance(total, int) or (isinstance(total, str) and total.isdigit()) else None
-            if known is not None:
-                self.page_totals[entity] = known
-            yield rows
-            start += len(rows)
-            if known is not None and start > known:
-                return
+                total = body.get("totRecords")
+                known = int(total) if isinstance(total, int) or (isinstance(total, str) and total.isdigit()) \
+                    else None
+                if known is not None:
+                    self.page_totals[entity] = known
+                step = step or len(rows)
+                start += len(rows)
+                if known is not None and start > known:
+                    yield rows
+                    return
+                following = asked[-1][0] + step if asked else start
+                pages = 1 + (-(-read_ahead // step) if read_ahead and known is not None else 0)
+                while len(asked) < pages and (not asked or following <= known):
+                    asked.append((following, request(following)))
+                    following += step
+                yield rows
+        finally:
+            for _, ahead in asked:
+                ahead.settle()
 
     def get(self, entity: str, record_id: str) -> dict:
         """One record by id (the record itself, or the single row of an envelope)."""

@@ -238,7 +238,10 @@ class RecordStep(abc.ABC):
             if last_held:
                 self.process(ctx, [h.record for h in last_held], from_holds=True)
             last_held = holds
-        pages = iter(self.processing_pages(ctx.jaggaer.iter_pages(self.jaggaer_entity, since=since)))
+        # The pages of the next processing page are asked for while this one is worked on.
+        ahead = max(1, int(getattr(settings, "SYNC_PAGE_RECORDS", 1)))
+        pages = iter(self.processing_pages(ctx.jaggaer.iter_pages(self.jaggaer_entity, since=since,
+                                                                  read_ahead=ahead)))
         first = next(pages, None) if last_held else None
         if last_held:
             newest, _ = self.process_page(ctx, first or [], held=[h.record for h in last_held])

@@ -329,7 +329,7 @@ def _perform(*, run: SyncRun, progress: Callable | None) -> SyncRun:
             run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer,
                                    progress=_heartbeat(run, progress, _step_total(jaggaer)))
         finally:
-            qbo.close()       # keep-alive connections, and the QBO client's batch helper thread
+            qbo.close()       # keep-alive connections, and the clients' helper threads (QBO batches, JAGGAER pages)
             jaggaer.close()
     finally:
         lease_release(run=run)

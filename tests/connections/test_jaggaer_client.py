@@ -79,6 +79,50 @@ def test_a_total_that_is_not_a_count_is_not_trusted_the_pages_are_read_to_the_fi
     assert "suppliers" not in jaggaer.page_totals
 
 
+def test_read_ahead_asks_for_the_next_pages_before_handing_one_over_and_never_past_the_total(jaggaer,
+                                                                                            jaggaer_sandbox):
+    with record_calls() as calls:
+        pages = jaggaer.iter_pages("suppliers", read_ahead=30)
+        first = next(pages)
+        assert len(first) == 15 and jaggaer.request_counts == {"list": 3}     # pages 2 and 3 asked for
+        rest = list(pages)
+    assert [len(p) for p in [first, *rest]] == [15, 15, 10]
+    assert ids([first, *rest]) == [r["companyId"] for r in jaggaer_sandbox.app.records("suppliers")]
+    assert jaggaer.request_counts == {"list": 3}                     # none past totRecords
+    assert [c.status for c in calls] == [200, 200, 200]             # told on this thread, each once
+
+
+def test_read_ahead_asks_again_from_where_a_shorter_page_ended(jaggaer, jaggaer_sandbox):
+    """JAGGAER's second page comes one row short (a record changed while paging, or a server's own cap): the
+    page asked for ahead from row 31 is dropped and asked for again from row 30; no record is missed."""
+    import json
+
+    send = jaggaer._send
+
+    def second_page_short(token, path, params):
+        response = send(token, path, params)
+        if params.get("start") == 16:
+            body = response.json()
+            body["returnCompanyData"] = body["returnCompanyData"][:-1]
+            response._content = json.dumps(body).encode()
+            response.__dict__.pop("_mlc_json", None)
+        return response
+
+    jaggaer._send = second_page_short
+    pages = list(jaggaer.iter_pages("suppliers", read_ahead=30))
+    assert [len(p) for p in pages] == [15, 14, 11]
+    assert ids(pages) == [r["companyId"] for r in jaggaer_sandbox.app.records("suppliers")]
+    assert jaggaer.request_counts == {"list": 4}                     # the dropped one, and from row 30 again
+
+
+def test_a_reader_that_stops_early_waits_for_the_pages_asked_for_and_tells_their_calls(jaggaer, jaggaer_sandbox):
+    with record_calls() as calls:
+        pages = jaggaer.iter_pages("suppliers", read_ahead=30)
+        next(pages)
+        pages.close()
+    assert len(calls) == 3 and jaggaer_sandbox.log.count() == 3
+
+
 def test_pages_are_fetched_only_as_they_are_consumed(jaggaer, jaggaer_sandbox):
     pages = jaggaer.iter_pages("invoices")
     assert jaggaer_sandbox.log.count() == 0
