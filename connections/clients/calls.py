@@ -4,8 +4,8 @@ The audit's recorder is subscribed here (ConnectionsConfig.ready); `record_calls
 a block for tests, the ping and the benchmarks. An `ApiCallInfo` never holds a secret.
 
 Listeners run on the thread that owns the work: a request sent from a helper thread for a run
-(`QboClient.batch_send`) reports into `holding(...)`, and the run's thread hands those calls to the
-listeners with `replay(...)` (the audit's buffer and its run id are per thread).
+(`http.Exchange`: QBO batches, JAGGAER pages read ahead) reports into `holding(...)`, and the run's thread
+hands those calls to the listeners with `replay(...)` (the audit's buffer and its run id are per thread).
 """
 
 from __future__ import annotations

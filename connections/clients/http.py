@@ -16,6 +16,7 @@ the connect timeout is OUTBOUND_CONNECT_TIMEOUT at most.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import decimal
 import email.utils
@@ -27,6 +28,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,7 @@ from django import db
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 
+from connections.clients import calls
 from connections.clients.calls import ApiCallInfo, notify
 from connections.clients.outbound import policy_for
 from connections.exceptions import SYSTEM_NAMES, CredentialsRejected, TransportError
@@ -218,6 +221,43 @@ def give_back_db_connection() -> None:
     connection = db.connections["default"]
     if connection.connection is not None and not connection.in_atomic_block:
         connection.close()
+
+
+class Exchange:
+    """A call sent from a client's helper thread (`Exchange.start`): the calls it reports are held
+    (`calls.holding`) and told to the listeners on the thread that started it, when that thread takes the answer
+    (`response`) or lets the exchange end (`settle`): the audit's buffer and the run's ids are that thread's."""
+
+    def __init__(self, future: Future, held: list):
+        self._future, self._held = future, held
+
+    @classmethod
+    def start(cls, executor: ThreadPoolExecutor, send: Callable[..., Any], *args: Any) -> Exchange:
+        """`send(*args)` on `executor`, in this thread's context (run and request ids, tenant)."""
+        held: list = []
+
+        def holding_calls() -> Any:
+            with calls.holding(held):
+                return send(*args)
+
+        return cls(executor.submit(contextvars.copy_context().run, holding_calls), held)
+
+    def response(self) -> Any:
+        """What `send` returned (its error raised here), once it is there."""
+        give_back_db_connection()
+        try:
+            return self._future.result()
+        finally:
+            self._replay()
+
+    def settle(self) -> None:
+        """Wait for the exchange to end and tell its calls, whatever the outcome (a caller stopping early)."""
+        wait([self._future])
+        self._replay()
+
+    def _replay(self) -> None:
+        held, self._held = self._held, []
+        calls.replay(held)
 
 
 class HttpClient:

@@ -7,20 +7,18 @@ Lists are read as a stream of pages (start/size paging, `flt` for incremental re
 
 from __future__ import annotations
 
-import contextvars
 import copy
 import datetime as dt
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from connections.clients import calls
-from connections.clients.http import RETRY_STATUSES, ErrorReading, HttpClient, give_back_db_connection, json_body
+from connections.clients.http import RETRY_STATUSES, ErrorReading, Exchange, HttpClient, json_body
 from connections.clients.outbound import JAGGAER_POLICY
 from connections.exceptions import CredentialsRejected, JaggaerError, NotConfigured
 
@@ -168,30 +166,17 @@ def read_jaggaer_error(response: requests.Response) -> ErrorReading | None:
 # ============================================================================ the client
 
 class _Ahead:
-    """A JAGGAER request on its way (`JaggaerClient._call_ahead`); `body()` on the thread that sent it."""
+    """A JAGGAER request on its way (`JaggaerClient._call_ahead`); `body()` on the thread that asked for it."""
 
-    def __init__(self, client: JaggaerClient, token: str, path: str, params: dict | None, future: Future,
-                 held: list):
-        self._client, self._token, self._path, self._params = client, token, path, params
-        self._future, self._held = future, held
+    def __init__(self, client: JaggaerClient, token: str, path: str, params: dict | None, exchange: Exchange):
+        self._client, self._token, self._path, self._params, self._exchange = client, token, path, params, exchange
 
     def body(self) -> dict:
         """The answer's body, as `_call` gives it; its errors raised here."""
-        give_back_db_connection()
-        try:
-            response = self._future.result()
-        finally:
-            self._replay()
-        return self._client._answer(self._token, self._path, self._params, response)
+        return self._client._answer(self._token, self._path, self._params, self._exchange.response())
 
     def settle(self) -> None:
-        """Wait for the exchange to end and tell its calls, whatever the outcome (a reader stopping early)."""
-        wait([self._future])
-        self._replay()
-
-    def _replay(self) -> None:
-        held, self._held = self._held, []
-        calls.replay(held)
+        self._exchange.settle()
 
 
 class _Later:
@@ -256,15 +241,9 @@ class JaggaerClient:
         caller's thread."""
         self.request_counts[kind] += 1
         token = self.tokens.access_token()
-        held: list = []
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jaggaer-ahead")
-        future = self._executor.submit(contextvars.copy_context().run, self._send_holding, held, token, path, params)
-        return _Ahead(self, token, path, params, future, held)
-
-    def _send_holding(self, held: list, token: str, path: str, params: dict | None) -> requests.Response:
-        with calls.holding(held):
-            return self._send(token, path, params)
+        return _Ahead(self, token, path, params, Exchange.start(self._executor, self._send, token, path, params))
 
     def _answer(self, token: str, path: str, params: dict | None, response: requests.Response) -> dict:
         if response.status_code == 401:

@@ -10,14 +10,13 @@ carries a `requestid` (the caller's, or a fresh one), so the HTTP layer's retrie
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import threading
 import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -25,8 +24,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from connections.clients import calls
-from connections.clients.http import RETRY_STATUSES, ErrorReading, HttpClient, give_back_db_connection, json_body
+from connections.clients.http import RETRY_STATUSES, ErrorReading, Exchange, HttpClient, json_body
 from connections.exceptions import NeedsReauthorization, NotConfigured, QboFault
 
 SYSTEM = "qbo"
@@ -245,10 +243,10 @@ class SentBatch:
     """A batch on its way (`QboClient.batch_send`); `result()` on the thread that sent it."""
 
     def __init__(self, client: QboClient, items: list[BatchItem], *, call: _Call | None = None, token: str = "",
-                 future: Future | None = None, held: list | None = None, done: list[BatchResult] | None = None,
+                 exchange: Exchange | None = None, done: list[BatchResult] | None = None,
                  error: Exception | None = None):
         self._client, self._items, self._call, self._token = client, items, call, token
-        self._future, self._held, self._done, self._error = future, held, done, error
+        self._exchange, self._done, self._error = exchange, done, error
 
     def result(self) -> list[BatchResult]:
         """The answers, as `batch` gives them; its errors raised here (ConnectionFailure, RemoteError)."""
@@ -256,24 +254,15 @@ class SentBatch:
             raise self._error
         if self._done is not None:
             return self._done
-        give_back_db_connection()
-        try:
-            response = self._future.result()
-        finally:
-            self._replay()
+        response = self._exchange.response()
         self._done = self._client._batch_results(self._items,
                                                  self._client._answer(self._call, self._token, response))
         return self._done
 
     def settle(self) -> None:
         """Wait for the exchange to end and tell its calls, whatever the outcome (a page stopping early)."""
-        if self._future is not None:
-            wait([self._future])
-            self._replay()
-
-    def _replay(self) -> None:
-        held, self._held = self._held or [], []
-        calls.replay(held)
+        if self._exchange is not None:
+            self._exchange.settle()
 
 
 class QboClient:
@@ -457,17 +446,15 @@ class QboClient:
             token = self.tokens.access_token()
         except Exception as e:   # noqa: BLE001 - raised where the answers are taken, as `batch` would raise it
             return SentBatch(self, items, error=e)
-        held: list = []
         with self._unsent_lock:
             self._unsent += 1
-        future = self._helper().submit(contextvars.copy_context().run, self._send_holding, held, token, call)
-        return SentBatch(self, items, call=call, token=token, future=future, held=held)
+        return SentBatch(self, items, call=call, token=token,
+                         exchange=Exchange.start(self._helper(), self._send_queued, token, call))
 
-    def _send_holding(self, held: list, token: str, call: _Call) -> requests.Response:
+    def _send_queued(self, token: str, call: _Call) -> requests.Response:
         with self._unsent_lock:
             self._unsent -= 1
-        with calls.holding(held):
-            return self._send(token, call)
+        return self._send(token, call)
 
     def _helper(self) -> ThreadPoolExecutor:
         if self._executor is None:

@@ -239,9 +239,8 @@ class RecordStep(abc.ABC):
                 self.process(ctx, [h.record for h in last_held], from_holds=True)
             last_held = holds
         # The pages of the next processing page are asked for while this one is worked on.
-        ahead = max(1, int(getattr(settings, "SYNC_PAGE_RECORDS", 1)))
         pages = iter(self.processing_pages(ctx.jaggaer.iter_pages(self.jaggaer_entity, since=since,
-                                                                  read_ahead=ahead)))
+                                                                  read_ahead=_page_records())))
         first = next(pages, None) if last_held else None
         if last_held:
             newest, _ = self.process_page(ctx, first or [], held=[h.record for h in last_held])
@@ -269,7 +268,7 @@ class RecordStep(abc.ABC):
         and one set of bulk reads (links, holds, QBO look-ups) per 1,000 records. Memory stays flat: one group at
         a time. A record JAGGAER brings twice in one group (changed while paged) is taken once, as last seen, in
         the place it was first seen: one page must not plan two creates of one record."""
-        limit = max(1, int(getattr(settings, "SYNC_PAGE_RECORDS", 1)))
+        limit = _page_records()
         group: dict[object, dict] = {}
         for page in pages:
             for raw in page:
@@ -610,6 +609,10 @@ def _save_identifiers(tenant_id, gathered: dict) -> None:
 
 
 IDENTIFIERS_BUFFERED = 2000      # records whose numbers a step keeps before writing them
+
+
+def _page_records() -> int:
+    return max(1, int(getattr(settings, "SYNC_PAGE_RECORDS", 1)))
 
 
 def _check_cancel(ctx: RunContext) -> None:
