@@ -209,8 +209,9 @@ def _columns(plan: _Plan, rows: list) -> list[list]:
 _NATIVE = {models.CharField: str, models.TextField: str, models.UUIDField: uuid.UUID, models.BooleanField: bool}
 
 
-def _prepared(field: models.Field, values: list, connection) -> list:
-    """The column's values as the driver takes them (what `bulk_create` would send)."""
+def _prepared(field: models.Field, values: list, connection) -> list | str:
+    """The column's values as the driver takes them (what `bulk_create` would send); a JSON column's as one
+    JSON array text."""
     if isinstance(field, models.JSONField):   # one JSON array of the column: one escape, no per-value quoting
         return json.dumps(values, cls=field.encoder) if field.encoder else json.dumps(values)
     native = _NATIVE.get(type(field.target_field if field.is_relation else field))

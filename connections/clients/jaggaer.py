@@ -289,7 +289,7 @@ class JaggaerClient:
                 return self._call_ahead("list", path, page)
             return _Later(lambda: self._call("list", path, page))
 
-        start, step, known = 1, 0, None
+        start, step = 1, 0      # the next row to read; the first page's length (the pages asked for ahead)
         asked: deque[tuple[int, _Ahead | _Later]] = deque([(1, request(1))])
         try:
             while asked:
