@@ -154,3 +154,15 @@ def test_two_workers_on_one_realm_stay_inside_its_limits(alice, qbo_sandbox, jag
     assert max_overlap(entries) <= 2
     stamps = sorted(e["at"] for e in entries)
     assert all(stamps[i + 6] - stamps[i] >= 0.9 for i in range(len(stamps) - 6))
+
+
+def test_an_idle_worker_stops_within_seconds_of_a_sigterm(workers):
+    """A deploy's SIGTERM is noticed when the worker's event loop wakes up: on RabbitMQ without broker heartbeats
+    kombu's poll waited up to 10 s for its next timer (config/celery.py keeps each poll at most a second long)."""
+    worker = workers("idle")
+    time.sleep(1.5)                       # the event loop has entered its poll
+    worker.proc.terminate()
+    started = time.monotonic()
+    worker.proc.wait(timeout=30)
+    assert time.monotonic() - started < 5
+    assert "Warm shutdown" in worker.log_path.read_text()
