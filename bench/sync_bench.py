@@ -103,6 +103,32 @@ class SandboxProcess:
             self.proc.kill()
 
 
+class Sandboxes:
+    """QBO and JAGGAER as the sync meets them: two systems on two hosts. Each sandbox is served by a process of its
+    own (both load the same dataset; each is asked for one system only), so that serving a JAGGAER page does not
+    hold back a QBO answer in one interpreter. `shared=True`: one process serves both, as before."""
+
+    def __init__(self, *, shared: bool = False, **kwargs):
+        self.qbo_side = SandboxProcess(**kwargs)
+        self.jaggaer_side = self.qbo_side if shared else SandboxProcess(**kwargs)
+        self.qbo_url, self.jaggaer_url = self.qbo_side.qbo_url, self.jaggaer_side.jaggaer_url
+        self.info = {**self.qbo_side.info, "pids": sorted({self.qbo_side.info["pid"], self.jaggaer_side.info["pid"]})}
+
+    def command(self, text: str) -> dict:
+        return self.jaggaer_side.command(text)      # `mutate`: JAGGAER's records
+
+    def qbo_token(self, realm: str) -> str:
+        return self.qbo_side.qbo_token(realm)
+
+    def jaggaer_token(self) -> str:
+        return self.jaggaer_side.jaggaer_token()
+
+    def stop(self) -> None:
+        self.qbo_side.stop()
+        if self.jaggaer_side is not self.qbo_side:
+            self.jaggaer_side.stop()
+
+
 # ============================================================================ our side
 
 def setup_django(database_url: str, **env) -> None:
@@ -138,8 +164,8 @@ class Meter:
     """Counts database queries (and the wall time inside them, on every thread of ours: the run's and its writer's)
     and HTTP attempts (with their statuses)."""
 
-    def __init__(self, sandbox_pid: int | None = None):
-        self.sandbox_pid = sandbox_pid     # the sandboxes' process: its CPU is told apart from ours
+    def __init__(self, sandbox_pids: list[int] = ()):
+        self.sandbox_pids = list(sandbox_pids)     # the sandboxes' processes: their CPU is told apart from ours
         self.queries = 0
         self.db_seconds = 0.0
         self._lock = threading.Lock()
@@ -176,7 +202,7 @@ class Meter:
         busy, total = machine_busy()
         return {"cpu": usage.ru_utime + usage.ru_stime, "queries": self.queries, "db": self.db_seconds,
                 "busy": busy, "total": total, "writer": writer_seconds(), "by_statement": Counter(self.by_statement),
-                "sandbox": proc_stat(self.sandbox_pid)[0] if self.sandbox_pid else 0.0,
+                "sandbox": sum(proc_stat(pid)[0] for pid in self.sandbox_pids),
                 "qbo": Counter(qbo.request_counts), "detail": Counter(self.qbo_detail),
                 "jaggaer": sum(
             jaggaer.request_counts.values()), "http": Counter(self.http), "t": time.perf_counter()}
@@ -239,7 +265,7 @@ def instrument_steps(meter: Meter, clients: dict, timings: dict) -> None:
         steps.STEPS[name] = type(cls.__name__, (cls,), {"run": run, "_bench_timed": True})
 
 
-def make_clients(sb: SandboxProcess, realm: str, tenant, *, limiter=None, throttled=False):
+def make_clients(sb: Sandboxes, realm: str, tenant, *, limiter=None, throttled=False):
     from connections.clients.http import HttpClient, StaticTokenProvider
     from connections.clients.jaggaer import JaggaerClient
     from connections.clients.qbo import QboClient
@@ -372,19 +398,20 @@ def print_run(r: dict) -> None:
 
 def bench(args) -> dict:
     naive_realm = "9130355000000777"
-    sb = SandboxProcess(dataset="bench", scale=args.scale, limits="off",
-                        realms=() if args.no_naive else (naive_realm,))
+    sb = Sandboxes(dataset="bench", scale=args.scale, limits="off", realms=() if args.no_naive else (naive_realm,),
+                   shared=args.shared_sandboxes)
     try:
         setup_django(args.database_url, REDIS_URL="")
         from connections.clients.calls import call_listeners
 
-        meter = Meter(sandbox_pid=sb.info["pid"])
+        meter = Meter(sandbox_pids=sb.info["pids"])
         call_listeners.append(meter.on_call)
         baseline_rss = current_rss_mb()
         tenant = make_tenant("ours")
         qbo, jaggaer = make_clients(sb, sb.info["realm"], tenant)
         results = {"machine": machine(), "scale": args.scale, "rss_before_mb": baseline_rss, "runs": []}
-        print(f"scale {args.scale}: sandboxes in process {sb.info['pid']}; RSS before the sync {baseline_rss:.0f} MB")
+        print(f"scale {args.scale}: sandboxes in process{'es' if len(sb.info['pids']) > 1 else ''} "
+              f"{', '.join(map(str, sb.info['pids']))}; RSS before the sync {baseline_rss:.0f} MB")
         initial = sync_once("initial full load", tenant, qbo, jaggaer, meter, profile=args.profile)
         print_run(initial)
         again = sync_once("incremental, no change", tenant, qbo, jaggaer, meter)
@@ -523,7 +550,8 @@ def floor_seconds(written: int) -> float:
 
 def throttled(args) -> dict:
     realm = str(9_130_356_000_000_000 + int(uuid.uuid4().int % 1_000_000))
-    sb = SandboxProcess(dataset=args.dataset, scale=args.scale, limits="real", latency_ms=100, realms=(realm,))
+    sb = Sandboxes(dataset=args.dataset, scale=args.scale, limits="real", latency_ms=100, realms=(realm,),
+                   shared=args.shared_sandboxes)
     try:
         setup_django(args.database_url)
         from django.conf import settings
@@ -531,7 +559,7 @@ def throttled(args) -> dict:
         from connections.clients.calls import call_listeners
         from connections.clients.limiter import realm_limiter
 
-        meter = Meter(sandbox_pid=sb.info["pid"])
+        meter = Meter(sandbox_pids=sb.info["pids"])
         call_listeners.append(meter.on_call)
         tenant = make_tenant("throttled")
         limiter = realm_limiter(realm)
@@ -587,6 +615,8 @@ def main() -> None:
                         help="a first load at Intuit's limits instead (`--dataset`, default demo), beside the floor")
     parser.add_argument("--dataset", default="demo", help="--throttled: the dataset loaded (demo or bench)")
     parser.add_argument("--throttled-minutes", type=float, default=3.0)
+    parser.add_argument("--shared-sandboxes", action="store_true",
+                        help="one process serves both sandboxes (by default QBO and JAGGAER have one each)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/mlc_bench_sync")
     parser.add_argument("--baseline", default=str(ROOT / "bench" / "baselines" / "sync_bench.json"),
                         help="an earlier --json file of the same scale, printed beside this run's figures")
