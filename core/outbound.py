@@ -31,10 +31,11 @@ from urllib.parse import urlsplit
 
 import urllib3.exceptions
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
+
+from core.transport import LeanAdapter, OneWriteConnectionMixin
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -379,9 +380,11 @@ _POOL_CLASSES_LOCK = threading.Lock()
 def _guarded_pool_classes(policy: OutboundPolicy) -> dict[str, type]:
     with _POOL_CLASSES_LOCK:
         if policy not in _POOL_CLASSES:
-            http_conn = type("GuardedHTTPConnection", (_GuardedConnectionMixin, HTTPConnection),
+            http_conn = type("GuardedHTTPConnection",
+                             (_GuardedConnectionMixin, OneWriteConnectionMixin, HTTPConnection),
                              {"outbound_policy": policy})
-            https_conn = type("GuardedHTTPSConnection", (_GuardedConnectionMixin, HTTPSConnection),
+            https_conn = type("GuardedHTTPSConnection",
+                              (_GuardedConnectionMixin, OneWriteConnectionMixin, HTTPSConnection),
                               {"outbound_policy": policy})
             _POOL_CLASSES[policy] = {
                 "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
@@ -390,7 +393,7 @@ def _guarded_pool_classes(policy: OutboundPolicy) -> dict[str, type]:
         return _POOL_CLASSES[policy]
 
 
-class GuardedAdapter(HTTPAdapter):
+class GuardedAdapter(LeanAdapter):
     """A requests adapter whose connections follow an outbound policy; it never goes through a proxy."""
 
     def __init__(self, policy: OutboundPolicy, **kwargs: Any):

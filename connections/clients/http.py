@@ -38,7 +38,6 @@ import requests
 import urllib3.exceptions
 from django import db
 from django.conf import settings
-from requests.adapters import HTTPAdapter
 
 from connections.clients import calls
 from connections.clients.calls import ApiCallInfo, notify
@@ -46,6 +45,7 @@ from connections.clients.outbound import policy_for
 from connections.exceptions import SYSTEM_NAMES, CredentialsRejected, TransportError
 from core.outbound import REDIRECT_CODE, GuardedAdapter, OutboundBlocked, OutboundPolicy
 from core.redaction import sanitize_path
+from core.transport import LeanAdapter, NoNetrc
 
 logger = logging.getLogger(__name__)
 
@@ -296,7 +296,8 @@ class HttpClient:
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.policy: OutboundPolicy | None = None
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.session.auth = NoNetrc()     # never ~/.netrc: each call carries its own credentials
+        adapter = LeanAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.use_policy(policy or policy_for(system))
