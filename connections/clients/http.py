@@ -250,10 +250,6 @@ class Exchange:
         finally:
             self._replay()
 
-    def done(self) -> bool:
-        """Whether the exchange has ended (`response` would not wait)."""
-        return self._future.done()
-
     def settle(self) -> None:
         """Wait for the exchange to end and tell its calls, whatever the outcome (a caller stopping early)."""
         wait([self._future])

@@ -259,11 +259,6 @@ class SentBatch:
                                                  self._client._answer(self._call, self._token, response))
         return self._done
 
-    def answered(self) -> bool:
-        """Whether QBO's answer (or the failure to get one) is here: `result()` would not wait for the network
-        (unless the answer asks for the batch again: a 401 renewed and sent once more)."""
-        return self._exchange is None or self._done is not None or self._exchange.done()
-
     def settle(self) -> None:
         """Wait for the exchange to end and tell its calls, whatever the outcome (a page stopping early)."""
         if self._exchange is not None:

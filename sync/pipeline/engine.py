@@ -1,6 +1,6 @@
 """fetch page -> check -> transform -> validate -> write (QBO /batch) -> links, holds, audit: one transaction per batch.
 
-The check (sync/transforms/validation.py) comes first, before any look-up: a record that is not as the JAGGAER
+`check` (sync/transforms/validation.py) comes first, before any look-up: a record that is not as the JAGGAER
 contract types it, or whose document contradicts itself, is held with the field, the value and what is expected.
 
 A `RecordStep` subclass names its JAGGAER entity and implements `plan` (transform + validate: a
@@ -54,7 +54,6 @@ from sync.transforms.validation import Finding, validate
 logger = logging.getLogger(__name__)
 
 HOLD_PAGE_SIZE = 200
-PREPARE_PART = 50        # records prepared between two looks at the QBO answers of the page before
 CANCEL_CHECK_SECONDS = 1.0
 
 
@@ -116,16 +115,6 @@ class PageState:
 
 
 @dataclass
-class InFlight:
-    """A page whose QBO batches are sent and whose answers are not read yet (oldest first), with the results
-    that go with its first flush."""
-
-    page: PageState
-    pending: list[Result]
-    batches: collections.deque = field(default_factory=collections.deque)   # (writes, by bId, SentBatch)
-
-
-@dataclass
 class RunContext:
     run: SyncRun
     qbo: object
@@ -178,7 +167,6 @@ class RecordStep(abc.ABC):
         # Held again on retry: audited at the end unless the stream brings a newer version (one row per record).
         self._deferred: dict[str, Result] = {}
         self.whole_stream = False      # the run reads JAGGAER's whole history (a first load or a full run)
-        self._in_flight: InFlight | None = None     # a stream page whose QBO answers are read at the next page
 
     # ---- hooks for subclasses
     def prepare(self, ctx: RunContext) -> None:  # noqa: B027 (optional hook)
@@ -186,8 +174,7 @@ class RecordStep(abc.ABC):
 
     def transform_page(self, records: list[Record]) -> dict:
         """What the page's records become (source id -> draft), made before the pages before are in our tables:
-        no database reads here (the writer thread may still be writing them), only the records themselves.
-        Called for the page in parts, each record once."""
+        no database reads here (the writer thread may still be writing them), only the records themselves."""
         return {}
 
     def begin_page(self, ctx: RunContext, records: list[Record], drafts: dict) -> PageState:
@@ -251,27 +238,18 @@ class RecordStep(abc.ABC):
             if last_held:
                 self.process(ctx, [h.record for h in last_held], from_holds=True)
             last_held = holds
-        # The pages of the next processing page are asked for while this one is worked on; each page's QBO
-        # answers are read once the next page is prepared (`keep_in_flight`).
+        # The pages of the next processing page are asked for while this one is worked on.
         pages = iter(self.processing_pages(ctx.jaggaer.iter_pages(self.jaggaer_entity, since=since,
                                                                   read_ahead=_page_records())))
-        try:
-            first = next(pages, None) if last_held else None
-            if last_held:
-                newest, _ = self.process_page(ctx, first or [], held=[h.record for h in last_held],
-                                              keep_in_flight=True)
-                if newest and (high is None or newest > high):
-                    high = newest
-            for page in pages:
-                newest, _ = self.process_page(ctx, page, keep_in_flight=True)
-                if newest and (high is None or newest > high):
-                    high = newest
-            self.land_in_flight(ctx)
-        except BaseException:
-            flight, self._in_flight = self._in_flight, None
-            if flight is not None:      # whatever stops the run, what QBO wrote is recorded first
-                self._land_stopping(ctx, flight)
-            raise
+        first = next(pages, None) if last_held else None
+        if last_held:
+            newest, _ = self.process_page(ctx, first or [], held=[h.record for h in last_held])
+            if newest and (high is None or newest > high):
+                high = newest
+        for page in pages:
+            newest = self.process(ctx, page)
+            if newest and (high is None or newest > high):
+                high = newest
         deferred = list(self._deferred.values())
         for chunk in chunked(deferred, HOLD_PAGE_SIZE):
             self.flush(ctx, PageState(holds={r.record.source_id for r in chunk}), chunk, [])
@@ -344,10 +322,12 @@ class RecordStep(abc.ABC):
                 pass    # the validation names it; the record does not move the cursor
         return record
 
-    def held_by(self, ctx: RunContext, record: Record, finding: Finding) -> Result:
-        """A record the check (sync/transforms/validation.py: the contract's field types and the document's own
-        consistency, before any look-up) found wrong: held, released when JAGGAER corrects it, naming each
-        field, its value and what is expected."""
+    def check(self, ctx: RunContext, record: Record) -> Result | None:
+        """The contract's field types and the document's own consistency, before any look-up: a finding holds
+        the record (released when JAGGAER corrects it), naming each field, its value and what is expected."""
+        finding = validate(self.jaggaer_entity, record.raw)
+        if finding is None:
+            return None
         self.invalid(ctx, record, finding)
         return Result(record, Outcome.HELD, hold=HoldSpec(finding.reason, finding.message, finding.waits_on),
                       data=finding.data)
@@ -360,43 +340,22 @@ class RecordStep(abc.ABC):
         return self.process_page(ctx, raws, from_holds=from_holds)[0]
 
     def process_page(self, ctx: RunContext, raws: Iterable[dict], *, from_holds: bool = False,
-                     held: Iterable[dict] = (), keep_in_flight: bool = False) -> tuple[dt.datetime | None, PageState]:
+                     held: Iterable[dict] = ()) -> tuple[dt.datetime | None, PageState]:
         """`process`, also returning the page's state (its results, in order). `held`: records retried from
         their holds, taken into the same page before `raws` (as `from_holds`); a record the page also brings
-        from JAGGAER is taken as JAGGAER has it now. The newest modification time is of `raws` alone.
-
-        `keep_in_flight` (the run's stream pages): the page's QBO batches are sent and their answers left to be
-        read at the next page's start, once that page's records are parsed, checked and transformed (which
-        needs nothing of ours), or when the step ends: QuickBooks answers this page while the next one is
-        prepared. The page's results are complete only then; whoever reads them calls without it."""
+        from JAGGAER is taken as JAGGAER has it now. The newest modification time is of `raws` alone."""
         _check_cancel(ctx)      # between pages too: a page whose records are all held sends no batch
         records: list[Record] = []
         pending: list[Result] = []
         newest = None
-        # What needs only the records themselves is made while QBO answers the page before (if it is in flight),
-        # in parts: between two, the answers already here are recorded (handed to the writer while it has room).
-        raws = list(raws)
-        items: list[tuple[Record | Result, bool]] = []
-        for part in chunked(raws, PREPARE_PART):
-            items += [(self._record(raw), from_holds) for raw in part]
-            self._land_answered(ctx)
+        items = [(self._record(raw), from_holds) for raw in raws]
         if held:
             fresh = {item.source_id for item, _ in items if isinstance(item, Record)}
             retried = [(item, True) for item in map(self._record, held)
                        if not (isinstance(item, Record) and item.source_id in fresh)]
             items = retried + items
-        findings: list[Finding | None] = []
-        drafts: dict = {}
-        for part in chunked(items, PREPARE_PART):
-            found = [validate(self.jaggaer_entity, item.raw) if isinstance(item, Record) else None
-                     for item, _ in part]
-            findings += found
-            drafts.update(self.transform_page([item for (item, _), finding in zip(part, found, strict=True)
-                                               if isinstance(item, Record) and finding is None]))
-            self._land_answered(ctx)
-        self.land_in_flight(ctx)       # the page before: the rest of its answers read and handed to the writer
         from_holds_ids: set[str] = set()
-        for (item, item_from_holds), finding in zip(items, findings, strict=True):
+        for item, item_from_holds in items:
             if isinstance(item, Result):
                 pending.append(item)
                 continue
@@ -410,7 +369,7 @@ class RecordStep(abc.ABC):
                 if self._deferred[item.source_id].record.digest == item.digest:
                     continue
                 del self._deferred[item.source_id]
-            invalid = None if finding is None else self.held_by(ctx, item, finding)
+            invalid = self.check(ctx, item)
             if invalid is None:
                 records.append(item)
             elif item_from_holds:
@@ -422,8 +381,7 @@ class RecordStep(abc.ABC):
             if pending:
                 self.flush(ctx, page, pending, [])
             return newest, page
-        kept = {r.source_id for r in records}
-        drafts = {source_id: draft for source_id, draft in drafts.items() if source_id in kept}
+        drafts = self.transform_page(records)      # while the writer finishes the pages before
         ctx.writes.drain(BATCHES)      # the page reads links and holds the pages before wrote
         page = self.begin_page(ctx, records, drafts)
         page.holds = set(Hold.objects.for_tenant(ctx.tenant).filter(
@@ -431,20 +389,16 @@ class RecordStep(abc.ABC):
         planned = self._plan_page(ctx, page, records, pending, from_holds_ids)
         # Asked of the client's class: a wrapper that forwards unknown names (the fit report's) must say it itself.
         if settings.SYNC_OVERLAP_WRITES and hasattr(type(ctx.qbo), "batch_send"):
-            flight = self._send_page(ctx, page, planned, pending)
-            if keep_in_flight and flight.batches:
-                self._in_flight = flight
-            else:
-                self._land(ctx, flight)
-            return newest, page
-        writes = list(planned)
-        if len(writes) > ctx.batch_size:
-            ctx.writes.engage()     # several batches: their transactions go on the writer thread (if allowed)
-        for chunk in chunked(writes, ctx.batch_size):
-            _check_cancel(ctx)
-            results, done = self._write_batch(ctx, page, chunk)
-            self.flush(ctx, page, pending + results, done)
-            pending = []
+            pending = self._write_overlapped(ctx, page, planned, pending)
+        else:
+            writes = list(planned)
+            if len(writes) > ctx.batch_size:
+                ctx.writes.engage()     # several batches: their transactions go on the writer thread (if allowed)
+            for chunk in chunked(writes, ctx.batch_size):
+                _check_cancel(ctx)
+                results, done = self._write_batch(ctx, page, chunk)
+                self.flush(ctx, page, pending + results, done)
+                pending = []
         if pending:
             self.flush(ctx, page, pending, [])
         return newest, page
@@ -474,20 +428,28 @@ class RecordStep(abc.ABC):
             else:
                 pending.append(planned)
 
-    def _send_page(self, ctx: RunContext, page: PageState, writes: Iterable[Write], pending: list[Result]
-                   ) -> InFlight:
+    def _write_overlapped(self, ctx: RunContext, page: PageState, writes: Iterable[Write],
+                          pending: list[Result]) -> list[Result]:
         """The page's batches, each sent as soon as its writes are planned (`writes` plans them as they are
-        taken: QBO answers while the rest of the page is planned); their answers are read by `_land`, so a plan
-        never sees an answer of its own page, as when the page was planned whole first. `pending` (complete once
-        every write is planned) goes with the first batch's flush. Whatever stops the sending (a cancellation, a
-        failure), the answers of the batches sent are read and flushed first, so nothing QBO wrote is left
-        unlinked; then it is raised."""
-        flight = InFlight(page=page, pending=pending)
+        taken: QBO answers while the rest of the page is planned), their answers read once every write is
+        planned, in order, each batch's database writes handed over (`flush`) while the ones after it are on
+        their way; what is left to flush is returned. A plan never sees an answer of its own page, as when the
+        page was planned whole first. Every flush of the page is done when this returns, so the next page reads
+        what this one wrote. Whatever stops it early (a cancellation, a failure), the answers of the batches
+        sent are read and flushed first, so nothing QBO wrote is left unlinked; then it is raised."""
+        in_flight: collections.deque = collections.deque()     # (writes, by bId, SentBatch), oldest first
 
         def send(chunk: list[Write]) -> None:
             _check_cancel(ctx)
             items, by_bid, requestid = self._batch_items(ctx, chunk)
-            flight.batches.append((chunk, by_bid, ctx.qbo.batch_send(items, requestid=requestid)))
+            in_flight.append((chunk, by_bid, ctx.qbo.batch_send(items, requestid=requestid)))
+
+        def answer_oldest() -> None:
+            nonlocal pending
+            sent_writes, by_bid, sent = in_flight.popleft()
+            results, done = self._batch_answers(ctx, page, sent_writes, by_bid, sent.result)
+            batch, pending = pending + results, []          # handed over once, even if the report below stops
+            self.flush(ctx, page, batch, done)             # its step report may stop the run (RunCancelled)
 
         try:
             chunk: list[Write] = []
@@ -498,69 +460,24 @@ class RecordStep(abc.ABC):
                     chunk = []
             if chunk:
                 send(chunk)
+            if len(in_flight) > 1:
+                ctx.writes.engage()     # several batches: their transactions go on the writer thread (if allowed)
+            while in_flight:
+                answer_oldest()
         except BaseException:
-            self._land_stopping(ctx, flight)
-            raise
-        if len(flight.batches) > 1:
-            ctx.writes.engage()     # several batches: their transactions go on the writer thread (if allowed)
-        return flight
-
-    def land_in_flight(self, ctx: RunContext) -> None:
-        """The answers of the page left in flight (`keep_in_flight`), read and flushed; nothing if none is."""
-        flight, self._in_flight = self._in_flight, None
-        if flight is not None:
-            self._land(ctx, flight)
-
-    def _land_answered(self, ctx: RunContext) -> None:
-        """Of the page left in flight, the batches QBO has answered (oldest first, in order), recorded while the
-        writer has room for them: nothing here waits."""
-        flight = self._in_flight
-        if flight is None:
-            return
-        try:
-            while flight.batches and flight.batches[0][2].answered() and ctx.writes.has_room():
-                self._answer_oldest(ctx, flight)
-        except BaseException:
-            self._in_flight = None
-            self._land_stopping(ctx, flight)
-            raise
-
-    def _land(self, ctx: RunContext, flight: InFlight) -> None:
-        """A page's batch answers read in order, each batch's database writes handed over (`flush`) while the ones
-        after it are on their way, then what is left to flush. When it returns, every flush of the page is done,
-        so the next page reads what this one wrote. If recording one stops the run, the others are recorded
-        first."""
-        try:
-            while flight.batches:
-                self._answer_oldest(ctx, flight)
-        except BaseException:
-            self._land_stopping(ctx, flight)
-            raise
-        if flight.pending:
-            pending, flight.pending = flight.pending, []
-            self.flush(ctx, flight.page, pending, [])
-
-    def _land_stopping(self, ctx: RunContext, flight: InFlight) -> None:
-        """The run stops: the answers of every batch sent are still read and recorded (QBO wrote them)."""
-        try:
-            while flight.batches:
+            while in_flight:
                 try:
-                    self._answer_oldest(ctx, flight)
+                    answer_oldest()
                 except RunCancelled:    # the same stop, asked again by the step reports
                     pass
                 except Exception:       # noqa: BLE001 - the first error is the one raised
                     logger.exception("sync %s: recording a batch QBO answered failed while the page stopped",
                                      self.name)
+            raise
         finally:
-            for _, _, sent in flight.batches:     # the exchanges end, their calls are logged
+            for _, _, sent in in_flight:     # the exchanges end, their calls are logged
                 sent.settle()
-            flight.batches.clear()
-
-    def _answer_oldest(self, ctx: RunContext, flight: InFlight) -> None:
-        sent_writes, by_bid, sent = flight.batches.popleft()
-        results, done = self._batch_answers(ctx, flight.page, sent_writes, by_bid, sent.result)
-        batch, flight.pending = flight.pending + results, []     # handed over once, even if the report below stops
-        self.flush(ctx, flight.page, batch, done)                # its step report may stop the run (RunCancelled)
+        return pending
 
     def save_identifiers(self, ctx: RunContext, *, at_least: int = 0) -> None:
         """The numbers the run's records are known by (the support search), written once `at_least` are

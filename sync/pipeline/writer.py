@@ -167,16 +167,6 @@ class BatchWriter:
         queue.pending.append(queue.executor.submit(contextvars.copy_context().run, self._perform, job))
         self._raise_failure()
 
-    def has_room(self, lane: str = BATCHES) -> bool:
-        """Whether `submit` to `lane` would start at once, without waiting for an earlier job to end (always on
-        the run's thread)."""
-        if not self._lanes:
-            return True
-        queue = self._lanes[lane]
-        while queue.pending and queue.pending[0].done():
-            self._wait(queue.pending.popleft())
-        return len(queue.pending) < queue.depth
-
     def drain(self, *lanes: str) -> None:
         """Wait until every transaction handed to `lanes` (all when none named) has ended; raise the first
         failure. The run's reads of links and holds wait for the batches only: the side writes are never read

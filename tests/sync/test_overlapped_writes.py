@@ -10,7 +10,6 @@ import pytest
 from audit.models import ApiCall, RecordEvent
 from config.logging import JsonFormatter
 from connections.clients.http import StaticTokenProvider
-from connections.clients.jaggaer import JaggaerClient
 from connections.clients.qbo import QboClient
 from core import context
 from sync.models import SyncRun, VendorLink
@@ -358,98 +357,3 @@ def test_a_stop_asked_while_a_batch_is_in_flight_records_that_batch_before_the_r
     assert written > 30                              # the second batch's answers are recorded too
     assert vendors_in_qbo(qbo_sandbox) == before + counts.get("created", 0)
     assert VendorLink.objects.for_tenant(tenant).count() == written
-
-
-@pytest.fixture
-def paged_jaggaer(jaggaer_sandbox, tenant) -> JaggaerClient:
-    """JAGGAER pages of 10 suppliers: with SYNC_PAGE_RECORDS 25, processing pages of 30."""
-    return JaggaerClient(api_base_url=jaggaer_sandbox.url, dialect={"page_size": 10},
-                         tokens=StaticTokenProvider(jaggaer_sandbox.app.issue_token(), system="jaggaer"),
-                         http=_http("jaggaer", jaggaer_sandbox.url), tenant_id=tenant.pk)
-
-
-def watch_pages(monkeypatch, recorder: Recorder, fail_on: int | None = None) -> list[int]:
-    """Record each page's start with how many batches we had sent by then (the list returned); `fail_on`: that
-    page's preparation (its records transformed: nothing of ours read yet) fails as a bug of ours would."""
-    process_page, transform, batch_send = RecordStep.process_page, RecordStep.transform_page, QboClient.batch_send
-    pages, sent = [], []
-
-    def batch_send_counted(self, *args, **kwargs):
-        sent.append(1)
-        return batch_send(self, *args, **kwargs)
-
-    def process_page_watched(self, *args, **kwargs):
-        pages.append(len(sent))
-        recorder.add(f"page {len(pages)} begins")
-        return process_page(self, *args, **kwargs)
-
-    def transform_watched(self, records):
-        if len(pages) == fail_on:
-            raise RuntimeError("a bug while preparing the page")
-        return transform(self, records)
-
-    monkeypatch.setattr(QboClient, "batch_send", batch_send_counted)
-    monkeypatch.setattr(VendorStep, "process_page", process_page_watched)
-    monkeypatch.setattr(VendorStep, "transform_page", transform_watched)
-    return pages
-
-
-def test_a_pages_answers_are_read_while_the_next_page_is_prepared(monkeypatch, settings, qbo_sandbox, qbo_client,
-                                                                  paged_jaggaer, tenant):
-    """Pages of at least 25 suppliers, batches of 10: QuickBooks answers the first page's batches while the
-    second page is prepared, and they are read and flushed then, never before the second page begins; the second
-    page's batches go once the first page is in our tables (its look-ups read them)."""
-    settings.SYNC_PAGE_RECORDS = 25
-    settings.QBO_BATCH_SIZE = 10
-    recorder = Recorder()
-    watch_batches(monkeypatch, qbo_sandbox, recorder)
-    watch_flushes(monkeypatch, recorder)
-    pages = watch_pages(monkeypatch, recorder)
-    before = vendors_in_qbo(qbo_sandbox)
-
-    run = sync(tenant, qbo_client, paged_jaggaer)
-
-    assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
-    assert len(pages) == 2                      # 40 suppliers: pages of 30 and 10
-    first_page_batches = pages[1]               # sent before the second page began
-    assert first_page_batches == 3
-    events = recorder.events
-    assert events.index("page 2 begins") < events.index("flush 1 start")
-    assert events.index(f"flush {first_page_batches} end") < events.index(
-        f"qbo received batch {first_page_batches + 1}")
-    assert_written_once(qbo_sandbox, tenant, run, before)
-
-
-def test_whatever_stops_the_run_while_the_next_page_is_prepared_the_page_in_flight_is_recorded(
-        monkeypatch, settings, qbo_sandbox, qbo_client, paged_jaggaer, tenant):
-    """The second page's preparation fails (a bug of ours) while the first page's batches are at QuickBooks:
-    their answers are read and recorded before the run fails, so every vendor QBO created is linked; the next
-    run writes the rest, nothing twice."""
-    settings.SYNC_PAGE_RECORDS = 25
-    settings.QBO_BATCH_SIZE = 10
-    recorder = Recorder()
-    watch_batches(monkeypatch, qbo_sandbox, recorder)
-    pages = watch_pages(monkeypatch, recorder, fail_on=2)
-    before = vendors_in_qbo(qbo_sandbox)
-
-    run = sync_run_create(tenant=tenant, trigger=SyncRun.Trigger.COMMAND, entities=["suppliers"])
-    with pytest.raises(RuntimeError, match="a bug while preparing the page"):
-        sync_run_execute(run=run, qbo=qbo_client, jaggaer=paged_jaggaer)
-
-    run.refresh_from_db()
-    assert run.status == SyncRun.Status.FAILED and run.error_code == "internal_error"
-    assert len(pages) == 2 and len(recorder.batches) == pages[1] == 3
-    counts = run.counts["suppliers"]
-    created, written = counts.get("created", 0), counts.get("created", 0) + counts.get("updated", 0)
-    assert 20 < written <= pages[1] * 10
-    assert vendors_in_qbo(qbo_sandbox) == before + created
-    assert VendorLink.objects.for_tenant(tenant).count() == written
-    assert RecordEvent.objects.filter(run_id=run.pk, entity="suppliers", outcome__in=["created", "updated"]
-                                      ).count() == written
-
-    monkeypatch.undo()
-    rerun = sync(tenant, qbo_client, paged_jaggaer)
-    assert rerun.status == SyncRun.Status.SUCCEEDED, rerun.error_message
-    created += rerun.counts["suppliers"].get("created", 0)
-    assert vendors_in_qbo(qbo_sandbox) == before + created
-    assert not RecordEvent.objects.filter(run_id=rerun.pk, entity="suppliers", outcome="failed").exists()

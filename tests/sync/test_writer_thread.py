@@ -3,7 +3,6 @@ transaction of the caller, as in a worker, so these tests commit for real (`tran
 is what the run leaves in our tables and in QuickBooks, and which thread opened which connection."""
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -216,30 +215,3 @@ def test_a_batch_transaction_on_a_writer_thread_commits_all_or_nothing_and_leave
     assert _on_a_writer_thread(batches) == (True, False, True)
     assert dict(Hold.objects.for_tenant(tenant).values_list("source_id", "detail")) == {
         "I-1": "changed", "I-2": "waits", "I-5": "autocommit"}
-
-
-def test_the_writer_has_room_once_a_job_ended_and_not_while_its_queue_is_full():
-    """`has_room` says whether a batch handed over now would start without the run's thread waiting (the run
-    records the QBO answers already here only then, between two parts of the next page's preparation)."""
-    writer = BatchWriter(allowed=True, depth=1)
-    assert writer.has_room()                        # not engaged: jobs run on the caller's thread
-    writer.engage()
-    release, started = threading.Event(), threading.Event()
-
-    def job():
-        started.set()
-        release.wait(10)
-
-    try:
-        writer.submit(job)
-        assert started.wait(10)
-        assert not writer.has_room()
-        release.set()
-        for _ in range(1000):
-            if writer.has_room():
-                break
-            time.sleep(0.01)
-        assert writer.has_room()
-    finally:
-        release.set()
-        writer.close()
