@@ -449,7 +449,10 @@ class QboSnapshot(TenantOwnedModel):
     other_names = models.JSONField(default=dict, blank=True)    # "Customer:Id" / "Employee:Id" -> DisplayName
     terms = models.JSONField(default=dict, blank=True)          # term Id -> Name (active terms)
     preferences = models.JSONField(default=dict, blank=True)
-    preferences_at = models.DateTimeField(null=True, blank=True)
+    preferences_at = models.DateTimeField(null=True, blank=True)     # when the kept preferences were last current
+    # Whether the company's CDC answers Preferences too (it does in QuickBooks; one that refused them is asked
+    # without until the next full read).
+    cdc_preferences = models.BooleanField(default=True)
     # When QBO classes may last have changed (a CDC answer brought some, or a full read): documents held for a
     # missing class are planned again after it.
     classes_changed_at = models.DateTimeField(null=True, blank=True)

@@ -27,6 +27,7 @@ MIN_MINOR_VERSION = 75
 MAX_BATCH_ITEMS = 30
 CDC_MAX_DAYS = 30
 CDC_MAX_ROWS = 1000
+PREFERENCES = "Preferences"      # CDC answers the company's preferences too (one object, when they changed)
 AUTHORIZE_PATH = "/connect/oauth2"
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 REVOKE_PATH = "/v2/oauth2/tokens/revoke"
@@ -50,6 +51,9 @@ class QboApp:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.clock_offset = 0.0
+        # Entities CDC answers "Unknown entity" for, as a QuickBooks that does not take them there would
+        # (QuickBooks itself takes Preferences): empty by default, set by tests.
+        self.cdc_refuses: set[str] = set()
         self.realms: dict[str, Realm] = {}
         self.default_realm_id = DEFAULT_REALM
         self.default_limits = Limits()
@@ -75,6 +79,7 @@ class QboApp:
         with self._lock:
             self.realms = {}
             self.clock_offset = 0.0
+            self.cdc_refuses = set()
             self.oauth.settings = TokenSettings()
             self.webhooks.clear()
             self.default_limits = Limits()
@@ -376,13 +381,20 @@ class QboApp:
             raise F.invalid("changedSince", f"changedSince may be at most {CDC_MAX_DAYS} days in the past")
         entities = []
         for name in names.split(","):
-            entity = BY_LOWER.get(name.strip().lower())
-            if entity is None or entity == "CompanyInfo":
+            entity = PREFERENCES if name.strip().lower() == PREFERENCES.lower() else BY_LOWER.get(name.strip().lower())
+            if entity is None or entity == "CompanyInfo" or entity in self.cdc_refuses:
                 raise F.invalid("entities", f"Unknown entity {name.strip()}")
             entities.append(entity)
         parts = []
         with realm.lock:
             for entity in entities:
+                if entity == PREFERENCES:      # one object, not a list: in the answer when changed since then
+                    if int(realm.preferences_updated) >= int(since):
+                        parts.append(b'{"Preferences":[' + _b(self._preferences(realm))
+                                     + b'],"startPosition":1,"maxResults":1}')
+                    else:
+                        parts.append(b"{}")
+                    continue
                 rows = realm.changed_since(entity, since, CDC_MAX_ROWS)
                 if rows:
                     parts.append(b'{"' + entity.encode() + b'":[' + b",".join(r.json() for r in rows)
@@ -394,7 +406,7 @@ class QboApp:
         return Response(200, body, {"Content-Type": "application/json;charset=UTF-8"})
 
     def _preferences(self, realm: Realm) -> dict:
-        stamp = realm.fmt(self.now())
+        stamp = realm.fmt(realm.preferences_updated)
         return {"Id": "1", "SyncToken": "0", "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
                 "CurrencyPrefs": {"MultiCurrencyEnabled": realm.multicurrency,
                                   "HomeCurrency": {"value": realm.home_currency}},
@@ -461,6 +473,7 @@ class QboApp:
             home = info.pop("HomeCurrency", None)
             if home:
                 realm.home_currency = str(home.get("value") if isinstance(home, dict) else home).upper()
+            realm.touch_preferences()
             if info:
                 rec = realm.recs["CompanyInfo"]["1"]
                 data = {k: v for k, v in rec.data.items() if k not in ("Id", "SyncToken", "MetaData", "domain",
@@ -561,6 +574,7 @@ class QboApp:
             realm.multicurrency = bool(on)
             if home_currency:
                 realm.home_currency = home_currency.upper()
+            realm.touch_preferences()
 
     def set_token_settings(self, **settings: Any) -> dict:
         """access_lifetime, refresh_lifetime, hard_lifetime, refresh_grace (seconds), code_lifetime."""

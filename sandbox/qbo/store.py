@@ -168,7 +168,12 @@ class Realm:
         self.batch_window: deque[float] = deque()
         self.second_window: deque[float] = deque()
         self.inflight = 0
+        self.preferences_updated = self.clock()    # the Preferences object's LastUpdatedTime (CDC answers it)
         self._add_company_info()
+
+    def touch_preferences(self) -> None:
+        """The company's preferences changed (multicurrency, home currency): CDC reports them from now."""
+        self.preferences_updated = self.clock()
 
     # ------------------------------------------------------------------ time
     def now(self) -> float:

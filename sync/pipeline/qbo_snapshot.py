@@ -10,9 +10,12 @@ that may be cut short (1000 objects of one entity) or that QBO refuses means a f
 view.
 
 The company's preferences (home currency, multicurrency) are read at most once a run and kept on the snapshot for
-`QBO_PREFERENCES_MAX_AGE_SECONDS`; a step about to refuse a record for its currency on kept preferences reads them
-again once (`QboView.refresh_preferences`), so turning multicurrency on in QuickBooks is seen by the next record:
-at once in a run a person started, in a scheduled run once the kept ones are older than
+`QBO_PREFERENCES_MAX_AGE_SECONDS`. The CDC request asks for `Preferences` too: an answer that brings them
+replaces the kept ones, one that does not says they have not changed since the cursor, so kept preferences
+current at the cursor stay current without a `/preferences` request (a company whose CDC refuses Preferences is
+asked without them until the next full read). Otherwise a step about to refuse a record for its currency on kept
+preferences reads them again once (`QboView.refresh_preferences`), so turning multicurrency on in QuickBooks is
+seen by the next record: at once in a run a person started, in a scheduled run once the kept ones are older than
 `QBO_PREFERENCES_RECHECK_SECONDS` (`preferences_recheck_after`).
 
 A run's view lives in `RunContext.shared` (`qbo_view(ctx)`): every step of the run, and the vendor step a
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 ALL_ROWS = "Active IN (true,false)"
 CDC_ENTITIES = ["Account", "Department", "Vendor", "Customer", "Employee", "Term", "Class"]
+PREFERENCES = "Preferences"      # asked of CDC too, unless the company refused it (QboSnapshot.cdc_preferences)
 CDC_MAX_DAYS = 29           # QBO answers CDC at most 30 days back; a day kept for clock skew
 CDC_MAX_ROWS = 1000         # QBO's cap per entity in one CDC answer: that many may mean more were left out
 VENDOR_FIELDS = ("Id", "SyncToken", "DisplayName", "Active")
@@ -67,6 +71,7 @@ class QboView:
     terms: dict[str, str] = field(default_factory=dict)         # Term Id -> Name (active terms)
     changed: dict[str, int] = field(default_factory=dict)       # entity -> rows the CDC answer brought
     preferences_read: bool = False                    # read from QBO in this run (not kept from an earlier one)
+    preferences_current: bool = False                 # this run's CDC answer says the kept ones are current
     recheck_after: dt.timedelta = dt.timedelta(0)     # kept preferences younger than this are not read on a refusal
     _currency: CompanyCurrency | None = None
 
@@ -84,7 +89,7 @@ class QboView:
     def refresh_preferences(self) -> bool:
         """Read the preferences again unless this run already did, or they were read less than `recheck_after`
         ago: True when they were read now."""
-        if self.preferences_read:
+        if self.preferences_read or self.preferences_current:
             return False
         at = self.snapshot.preferences_at
         if self.snapshot.preferences and at is not None and timezone.now() - at < self.recheck_after:
@@ -183,6 +188,7 @@ def _full_read(tenant, qbo, snapshot: QboSnapshot, realm_id: str, *, now: dt.dat
     if snapshot.realm_id != realm_id:
         snapshot.preferences, snapshot.preferences_at = {}, None   # another company: its preferences are unknown
     snapshot.realm_id, snapshot.changed_since, snapshot.full_read_at = realm_id, now, now
+    snapshot.cdc_preferences = True     # asked of CDC again: a refusal is not kept past a full read
     snapshot.classes_changed_at = now   # classes are not kept: they may have changed unseen
     snapshot.vendors, snapshot.other_names, snapshot.terms = vendors, other_names, terms
     snapshot.save()
@@ -204,17 +210,31 @@ def _classes_changed(rows: list[dict], since: dt.datetime | None) -> bool:
 def _apply_cdc(tenant, qbo, snapshot: QboSnapshot, *, now: dt.datetime, refresh_mappings: bool) -> QboView | None:
     """One CDC request applied to the snapshot; None when the answer cannot be used (a full read follows)."""
     since = snapshot.changed_since - dt.timedelta(seconds=settings.QBO_CDC_OVERLAP_SECONDS)
-    try:
-        found = qbo.cdc(CDC_ENTITIES, since)
-    except ConnectionFailure:
-        raise
-    except RemoteError as e:
-        if e.transient:
-            raise
-        logger.warning("QBO CDC of tenant %s refused (%s): reading the lists whole", tenant.pk, e.code or e.status)
+    changes: dict = {"changed_since": now}
+    entities = CDC_ENTITIES + ([PREFERENCES] if snapshot.cdc_preferences else [])
+    found = _cdc(tenant, qbo, entities, since)
+    if found is None and PREFERENCES in entities:
+        logger.warning("QBO CDC of tenant %s refused with Preferences: asking without them until the next full "
+                       "read", tenant.pk)
+        entities = CDC_ENTITIES
+        found = _cdc(tenant, qbo, entities, since)
+        changes["cdc_preferences"] = False
+    if found is None:
+        logger.warning("QBO CDC of tenant %s refused: reading the lists whole", tenant.pk)
         return None
     if any(len(rows) >= CDC_MAX_ROWS for rows in found.values()):
         return None
+    preferences_current = False
+    if PREFERENCES in entities:
+        answered = [row for row in found.get(PREFERENCES) or [] if isinstance(row, dict)]
+        if answered:                   # changed since the cursor: the answer's are the company's now
+            changes["preferences"] = {"CurrencyPrefs": answered[-1].get("CurrencyPrefs") or {}}
+            preferences_current = True
+        else:                          # unchanged since the cursor: kept ones current then are current now
+            preferences_current = (bool(snapshot.preferences) and snapshot.preferences_at is not None
+                                   and snapshot.preferences_at >= since)
+        if preferences_current:
+            changes["preferences_at"] = now
     vendors, other_names, terms = dict(snapshot.vendors), dict(snapshot.other_names), dict(snapshot.terms)
     for row in found.get("Vendor", []):
         if _deleted(row):
@@ -238,7 +258,6 @@ def _apply_cdc(tenant, qbo, snapshot: QboSnapshot, *, now: dt.datetime, refresh_
         if rows and qbo_catalog_store(tenant=tenant, kind=kind, entities=rows, complete=False):
             if refresh_mappings:
                 mappings_refresh(tenant=tenant, kind=kind)
-    changes = {"changed_since": now}
     if _classes_changed(found.get("Class") or [], snapshot.classes_changed_at):
         changes["classes_changed_at"] = now      # documents held for a missing class are planned again
     if vendors != snapshot.vendors:
@@ -251,4 +270,18 @@ def _apply_cdc(tenant, qbo, snapshot: QboSnapshot, *, now: dt.datetime, refresh_
         setattr(snapshot, name, value)
     QboSnapshot.objects.filter(pk=snapshot.pk).update(**changes, updated_at=timezone.now())
     return QboView(qbo=qbo, snapshot=snapshot, mode="cdc", vendors=dict(vendors), other_names=other_names, terms=terms,
-                   changed={entity: len(rows) for entity, rows in found.items() if rows})
+                   changed={entity: len(rows) for entity, rows in found.items() if rows},
+                   preferences_current=preferences_current)
+
+
+def _cdc(tenant, qbo, entities: list[str], since: dt.datetime) -> dict[str, list[dict]] | None:
+    """The CDC answer, or None when QuickBooks refused the request (an error that is not transient)."""
+    try:
+        return qbo.cdc(entities, since)
+    except ConnectionFailure:
+        raise
+    except RemoteError as e:
+        if e.transient:
+            raise
+        logger.warning("QBO CDC of tenant %s refused (%s)", tenant.pk, e.code or e.status)
+        return None

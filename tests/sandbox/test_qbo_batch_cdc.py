@@ -90,3 +90,24 @@ def test_cdc_needs_entities_and_a_recent_changed_since(qbo_api):
     assert fault_code(qbo_api.get("cdc", params={"changedSince": "2026-01-01T00:00:00Z"})) == "2020"
     long_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 31 * 86400))
     assert fault_code(qbo_api.get("cdc", params={"entities": "Vendor", "changedSince": long_ago})) == "2010"
+
+
+def test_cdc_answers_preferences_when_they_changed_since_then_and_can_be_told_to_refuse_them(qbo_api):
+    def preferences_since(stamp: str) -> list:
+        resp = qbo_api.get("cdc", params={"entities": "Vendor,Preferences", "changedSince": stamp})
+        assert resp.status_code == 200, resp.text
+        parts = resp.json()["CDCResponse"][0]["QueryResponse"]
+        return next((p["Preferences"] for p in parts if "Preferences" in p), [])
+
+    app, realm = qbo_api.app, qbo_api.app.realm(qbo_api.realm)
+    realm.preferences_updated -= 120                    # last changed two minutes ago
+    a_minute_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    assert preferences_since(a_minute_ago) == []
+    app.set_multicurrency(True, qbo_api.realm)
+    changed = preferences_since(a_minute_ago)
+    assert [p["CurrencyPrefs"]["MultiCurrencyEnabled"] for p in changed] == [True]
+    assert changed[0]["MetaData"]["LastUpdatedTime"] == qbo_api.get("preferences").json()["Preferences"][
+        "MetaData"]["LastUpdatedTime"]
+    app.cdc_refuses = {"Preferences"}
+    resp = qbo_api.get("cdc", params={"entities": "Vendor,Preferences", "changedSince": a_minute_ago})
+    assert resp.status_code == 400 and fault_code(resp) == "2010"

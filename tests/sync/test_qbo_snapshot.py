@@ -145,8 +145,10 @@ def test_kept_preferences_are_read_again_once_they_expire(run_sync, qbo_sandbox,
     _runs(run_sync)
     snapshot = QboSnapshot.objects.get(tenant=tenant)
     assert snapshot.preferences["CurrencyPrefs"]["HomeCurrency"]["value"] == "USD"
+    # kept since before the cursor (a CDC answer cannot say they are still current) and past their age
     snapshot.preferences_at -= dt.timedelta(seconds=settings.QBO_PREFERENCES_MAX_AGE_SECONDS + 60)
     snapshot.save()
+    qbo_sandbox.app.realm().preferences_updated -= 3600      # last changed in QBO long before the cursor
     qbo_sandbox.log.clear()
     run_sync(entities=["catalogs", "suppliers"])    # no document refused for its currency: only the expiry reads
     assert qbo_requests(qbo_sandbox) == ["GET /cdc", "GET /preferences"]
@@ -288,17 +290,43 @@ def test_a_lost_commit_in_a_daily_run_is_linked_by_the_batched_look_up_not_writt
     _assert_written_once(qbo_sandbox, tenant)
 
 
-def test_a_scheduled_run_reads_kept_preferences_again_for_a_currency_refusal_once_a_day(
-        run_sync, qbo_sandbox, qbo_client, jaggaer_client, tenant, settings):
+def test_the_cdc_answer_says_whether_kept_preferences_are_current_and_brings_new_ones(
+        run_sync, qbo_sandbox, qbo_client, jaggaer_client, tenant):
+    """Documents held for their currency wait on multicurrency: the daily CDC request asks for Preferences too, so
+    no run reads /preferences to learn it is still off, and the run after it was turned on releases them."""
     _runs(run_sync)
     assert Hold.objects.for_tenant(tenant).filter(reason="currency_unsupported").exists()
-    # kept preferences younger than the recheck bound: a scheduled run holds the foreign-currency documents on them
+    qbo_sandbox.app.realm().preferences_updated -= 3600      # unchanged in QBO since long before the cursor
+    for run in (lambda: _scheduled_run(tenant, qbo_client, jaggaer_client), run_sync):   # scheduled, a person's
+        qbo_sandbox.log.clear()
+        run()
+        assert qbo_requests(qbo_sandbox) == ["GET /cdc"]
+    qbo_sandbox.app.set_multicurrency(True)
+    qbo_sandbox.log.clear()
+    run = _scheduled_run(tenant, qbo_client, jaggaer_client)
+    assert "GET /preferences" not in qbo_requests(qbo_sandbox)
+    assert QboSnapshot.objects.get(tenant=tenant).preferences["CurrencyPrefs"]["MultiCurrencyEnabled"] is True
+    assert run.counts["invoices"].get("created") or run.counts["purchase_orders"].get("created"), run.counts
+    assert not Hold.objects.for_tenant(tenant).filter(reason="currency_unsupported", last_run=run).exists()
+
+
+def test_a_quickbooks_whose_cdc_refuses_preferences_is_asked_without_them_and_read_once_a_day(
+        run_sync, qbo_sandbox, qbo_client, jaggaer_client, tenant, settings):
+    """Another QuickBooks (or a proxy) refuses Preferences in a CDC request: the run asks once more without them,
+    remembers it until the next full read, and documents held for their currency have the preferences read
+    again as before: at once in a run a person started, at most once a day in scheduled ones."""
+    _runs(run_sync)
+    qbo_sandbox.app.cdc_refuses = {"Preferences"}
     qbo_sandbox.log.clear()
     _scheduled_run(tenant, qbo_client, jaggaer_client)
-    assert qbo_requests(qbo_sandbox) == ["GET /cdc"]
-    # a run a person started reads them again on the refusal, at once
+    sent = qbo_requests(qbo_sandbox)
+    assert sent == ["GET /cdc", "GET /cdc"], sent                  # refused with Preferences, answered without
+    assert QboSnapshot.objects.get(tenant=tenant).cdc_preferences is False
     qbo_sandbox.log.clear()
-    _runs(run_sync)
+    _scheduled_run(tenant, qbo_client, jaggaer_client)          # asked without them (one CDC, not refused);
+    assert qbo_requests(qbo_sandbox) == ["GET /cdc"]             # kept ones younger than the recheck bound
+    qbo_sandbox.log.clear()
+    _runs(run_sync)                                             # a person's run reads them on the refusal, at once
     assert qbo_requests(qbo_sandbox) == ["GET /cdc", "GET /preferences"]
     # older than the bound (but not expired): the scheduled run reads them again, and sees multicurrency turned on
     qbo_sandbox.app.set_multicurrency(True)
@@ -310,6 +338,10 @@ def test_a_scheduled_run_reads_kept_preferences_again_for_a_currency_refusal_onc
     run = _scheduled_run(tenant, qbo_client, jaggaer_client)
     assert qbo_requests(qbo_sandbox).count("GET /preferences") == 1
     assert run.counts["invoices"].get("created") or run.counts["purchase_orders"].get("created"), run.counts
+    # the next full read asks CDC for them again
+    qbo_sandbox.app.cdc_refuses = set()
+    run_sync(full=True)
+    assert QboSnapshot.objects.get(tenant=tenant).cdc_preferences is True
 
 
 def _bench_mutate():
