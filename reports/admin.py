@@ -16,6 +16,7 @@ from core.tenancy import tenant_scope
 from reports.fit import fit_report_request
 from reports.models import Finding, FitRecord, FitReport, Reconciliation
 from reports.reconcile import reconciliation_request
+from sync.models import RecordIdentifier
 from tenants.admin import RUN_COLOURS, badge
 from tenants.models import Tenant
 
@@ -144,12 +145,42 @@ class ReconciliationAdmin(ReportAdmin):
         extra = dict(extra_context or {})
         if found is not None:
             findings = Finding.objects.filter(reconciliation=found).order_by("kind", "id")
+            shown = list(findings[:ROWS_SHOWN])
+            _attach_links(found.tenant, shown)
             extra.update(chart=_chart(found.summary.get("kinds") or {}),
                          severities=[(s, n, SEVERITY_COLOURS.get(s)) for s, n in
                                      (found.summary.get("severities") or {}).items()],
-                         findings=list(findings[:ROWS_SHOWN]), findings_more=findings[ROWS_SHOWN:ROWS_SHOWN + 1]
+                         findings=shown, findings_more=findings[ROWS_SHOWN:ROWS_SHOWN + 1]
                          .exists(), colours=SEVERITY_COLOURS)
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+
+# A finding's entity -> the pipeline step whose record it is about (its page in the support console).
+FINDING_STEPS = {"supplier": "suppliers", "vendor": "suppliers", "invoice": "invoices",
+                 "purchase_order": "purchase_orders"}
+RECORD_ACTIONS = {"replay": "Replay it", "forget_link": "Forget the link"}
+
+
+def _attach_links(tenant: Tenant, findings: list[Finding]) -> None:
+    """Each finding's `links`: where support resolves it. Replay and forget-link findings open the record's page
+    (its Replay and Forget link buttons, with their permissions), when we know the record; map findings open the
+    tenant's mapping editor. One query for the whole page."""
+    wanted = {(FINDING_STEPS[f.entity], f.jaggaer_id) for f in findings
+              if f.action in RECORD_ACTIONS and f.jaggaer_id and f.entity in FINDING_STEPS}
+    known: set[tuple[str, str]] = set()
+    if wanted:
+        with tenant_scope(tenant):
+            known = set(RecordIdentifier.objects.for_tenant(tenant).filter(
+                kind="jaggaer_id", entity__in={step for step, _ in wanted},
+                source_id__in={source_id for _, source_id in wanted}).values_list("entity", "source_id"))
+    for finding in findings:
+        finding.links = []
+        step = FINDING_STEPS.get(finding.entity)
+        if finding.action in RECORD_ACTIONS and (step, finding.jaggaer_id) in known:
+            finding.links.append((f"{RECORD_ACTIONS[finding.action]} on the record's page",
+                                  reverse("admin:console_record", args=[tenant.pk, step, finding.jaggaer_id])))
+        elif finding.action == "map":
+            finding.links.append(("Open the mapping editor", reverse("admin:sync_mapping_tenant", args=[tenant.pk])))
 
 
 def _chart(kinds: dict) -> list[dict]:

@@ -10,6 +10,7 @@ from reports.fit import fit_report_perform
 from reports.models import FitReport, Reconciliation
 from reports.reconcile import reconciliation_perform, reconciliation_request
 from sync.models import SyncRun
+from tests.reports.test_reconciliation import october_bills, reconcile
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +47,26 @@ def test_read_only_staff_cannot_ask(read_only_client, tenant):
     assert read_only_client.get(reverse("admin:reports_reconciliation_changelist")).status_code == 200
     answer = read_only_client.post(reverse("admin:reports_reconciliation_ask"), {"tenant": tenant.pk})
     assert answer.status_code == 403 and not Reconciliation.objects.exists()
+
+
+def test_a_finding_links_to_where_support_resolves_it(superuser_client, tenant, run_sync, qbo_sandbox, qbo_client,
+                                                      jaggaer_client):
+    """Replay and forget-link findings open the record's page (its buttons do it, with their permissions); map
+    findings open the tenant's mapping editor; a record we never saw gets no link."""
+    assert run_sync().status == SyncRun.Status.SUCCEEDED
+    gone = october_bills(tenant, count=1)[0]
+    qbo_sandbox.app.delete_entity("Bill", gone.qbo_id)              # a bill_missing finding: forget the link
+    found = reconcile(tenant, qbo_client, jaggaer_client)
+    response = superuser_client.get(reverse("admin:reports_reconciliation_change", args=[found.pk]))
+    shown = response.context["findings"]
+    assert [f for f in shown if f.kind == "bill_missing" and f.jaggaer_id == gone.jaggaer_invoice_id and f.links]
+    record_links = [(f, url) for f in shown for _, url in f.links if "/records/" in url]
+    assert record_links, [(f.kind, f.action, f.entity, f.jaggaer_id) for f in shown]
+    for finding, url in record_links[:5]:
+        assert finding.action in ("replay", "forget_link") and finding.jaggaer_id in url
+        assert url in response.content.decode()
+        record_page = superuser_client.get(url)
+        assert record_page.status_code == 200 and finding.jaggaer_id in record_page.content.decode()
+    editor = reverse("admin:sync_mapping_tenant", args=[tenant.pk])
+    assert all(f.links == [("Open the mapping editor", editor)] for f in shown if f.action == "map")
+    assert all(f.links == [] for f in shown if f.action == "manual")
