@@ -58,6 +58,34 @@ def mapping_rows(*, tenant) -> list[dict]:
     return rows
 
 
+# The editor's filter (its query string, kept when the form is saved): a state, or "unmapped" for every code
+# without a usable counterpart; and a code or name. At most ROWS_PER_KIND rows of each kind are shown (each
+# has its own list of choices): a larger chart of accounts is worked through by filtering, on the server.
+FILTER_STATES = {"unmapped": "without a usable counterpart", "stale": "stale", "mapped": "mapped"}
+ROWS_PER_KIND = 200
+
+
+def _filtered(rows: list[dict], *, query: str, state: str) -> tuple[list[dict], dict[str, int]]:
+    """The rows the filter keeps, at most ROWS_PER_KIND of each kind, and how many more each kind has."""
+    needle = query.casefold()
+    kept: list[dict] = []
+    more: dict[str, int] = {}
+    per_kind: dict[str, int] = {}
+    for row in rows:
+        if state == "unmapped" and row["state"] == Mapping.State.MAPPED:
+            continue
+        if state in ("stale", "mapped") and row["state"] != state:
+            continue
+        if needle and needle not in str(row["code"]).casefold() and needle not in str(row["name"] or "").casefold():
+            continue
+        per_kind[row["kind"]] = per_kind.get(row["kind"], 0) + 1
+        if per_kind[row["kind"]] > ROWS_PER_KIND:
+            more[row["kind"]] = more.get(row["kind"], 0) + 1
+            continue
+        kept.append(row)
+    return kept, more
+
+
 def _back_url(request) -> str:
     """The admin page that sent a person here to fix a mapping (a record's page), when it is one of ours."""
     back = request.GET.get("back", "")
@@ -100,7 +128,10 @@ class MappingAdmin(admin.ModelAdmin):
             raise PermissionDenied
         tenant = get_object_or_404(Tenant, pk=tenant_id)
         can_change = self.has_change_permission(request)
-        rows = mapping_rows(tenant=tenant)
+        every_row = mapping_rows(tenant=tenant)
+        query, state = request.GET.get("q", "").strip()[:100], request.GET.get("state", "")
+        state = state if state in FILTER_STATES else ""
+        rows, more = _filtered(every_row, query=query, state=state)
         choices = {kind: mapping_choices(tenant=tenant, kind=kind) for kind in Kind.values}
         usable = {kind: {value for value, _ in pairs} for kind, pairs in choices.items()}
         initial = [{"kind": r["kind"], "code": r["code"],
@@ -124,8 +155,11 @@ class MappingAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta, "title": f"Mappings of {tenant.name}", "tenant": tenant,
             "formset": formset, "rows": rows, "can_change": can_change, "back": _back_url(request),
-            "unmapped": sum(1 for r in rows if r["state"] != Mapping.State.MAPPED),
-            "kinds": [(kind, label, [r for r in rows if r["kind"] == kind]) for kind, label in Kind.choices],
+            "unmapped": sum(1 for r in every_row if r["state"] != Mapping.State.MAPPED),
+            "kinds": [(kind, label, [r for r in rows if r["kind"] == kind], more.get(kind, 0))
+                      for kind, label in Kind.choices],
+            "query": query, "state": state, "states": FILTER_STATES.items(), "shown": len(rows),
+            "total": len(every_row), "per_kind": ROWS_PER_KIND,
         }
         return TemplateResponse(request, "admin/sync/mapping/tenant_mappings.html", context)
 

@@ -106,3 +106,41 @@ def test_clearing_a_mapping_unmaps_it(superuser_client, tenant, catalog):
     assert mapping.qbo_item is None and mapping.state == "unmapped" and mapping.source == "person"
     cleared = Action.objects.get(action="mapping.clear")
     assert (cleared.target_id, cleared.before["qbo_id"], cleared.after["qbo_id"]) == ("6100", "61", None)
+
+
+def test_the_editor_filters_on_the_server_by_state_and_by_code_or_name(superuser_client, tenant, catalog):
+    def codes(query: str) -> list[tuple[str, str]]:
+        response = superuser_client.get(f"{page(tenant)}?{query}")
+        assert response.status_code == 200
+        return [(r["kind"], r["code"]) for r in response.context["rows"]]
+
+    assert ("gl_account", "6100") not in codes("state=unmapped")
+    assert {("gl_account", "7000"), ("gl_account", "8000"), ("gl_account", "6300"),
+            ("department", "P1")} <= set(codes("state=unmapped"))
+    assert codes("state=stale") == [("gl_account", "6300")]
+    assert codes("q=trav") == [("gl_account", "6100")]              # the JAGGAER name, any case
+    assert codes("q=700") == [("gl_account", "7000")]
+    assert codes("state=nonsense") == codes("")                       # an unknown state is no filter
+    assert "No department code matches the filter." in superuser_client.get(f"{page(tenant)}?q=700").content.decode()
+
+
+def test_saving_under_a_filter_saves_the_rows_it_shows(superuser_client, tenant, catalog):
+    filtered = f"{page(tenant)}?q=7000"
+    response = superuser_client.get(filtered)
+    assert [r["code"] for r in response.context["rows"]] == ["7000"]
+    saved = superuser_client.post(filtered, post_data(response, {("gl_account", "7000"): "62"}), follow=True)
+    assert saved.status_code == 200 and saved.redirect_chain[-1][0].endswith("?q=7000")
+    mapped = {m.code: m for m in Mapping.objects.filter(tenant=tenant, kind="gl_account")}
+    assert mapped["7000"].qbo_item == catalog["tools"] and mapped["6100"].source == "auto"
+
+
+def test_a_long_list_shows_its_first_rows_of_each_kind_and_says_how_many_more(superuser_client, tenant, catalog,
+                                                                              monkeypatch):
+    from sync.mappings import admin as mappings_admin
+
+    monkeypatch.setattr(mappings_admin, "ROWS_PER_KIND", 2)
+    response = superuser_client.get(page(tenant))
+    gl_rows = [r for r in response.context["rows"] if r["kind"] == "gl_account"]
+    assert len(gl_rows) == 2 and "2 more GL account code(s) match" in response.content.decode()
+    narrowed = superuser_client.get(f"{page(tenant)}?q=6300")
+    assert [r["code"] for r in narrowed.context["rows"]] == ["6300"]
