@@ -39,8 +39,10 @@ def hold_fix(hold: Hold) -> dict:
     if hold.reason in MAPPING_REASONS:
         kind, name = MAPPING_REASONS[hold.reason]
         editor = reverse("admin:sync_mapping_tenant", args=[hold.tenant_id])
-        back = urlencode({"back": record_url(hold.tenant_id, hold.entity, hold.source_id)})
-        links = [(f"map {name} {code}", f"{editor}?{back}#{mapping_anchor(kind, code)}") for code in codes]
+        back = record_url(hold.tenant_id, hold.entity, hold.source_id)
+        # the editor filtered to the code: its row is on the page however many codes the tenant has
+        links = [(f"map {name} {code}", f"{editor}?{urlencode({'q': code, 'back': back})}#{mapping_anchor(kind, code)}")
+                 for code in codes]
         text = f"Waits on {name} {', '.join(codes)} being mapped in QuickBooks; released when {released}."
     elif hold.reason == "ap_account_missing":
         links = [("choose the AP account", reverse("admin:sync_syncsettings_changelist")

@@ -28,7 +28,7 @@ def test_holds_show_reasons_in_words_grouped_with_the_fix_linked(tenant, support
     assert '?reason__exact=gl_unmapped" data-reason="gl_unmapped">GL code not mapped</a> (2)' in summary
     assert "Waits on GL code 7000 being mapped" in html
     back = f"back=%2Fadmin%2Ftenants%2Ftenant%2F{tenant.pk}%2Frecords%2Fsuppliers%2FS-0%2F"
-    assert f"/admin/sync/mapping/tenant/{tenant.pk}/?{back}#mapping-gl_account-7000" in html
+    assert f"/admin/sync/mapping/tenant/{tenant.pk}/?q=7000&amp;{back}#mapping-gl_account-7000" in html
     assert f"/admin/tenants/tenant/{tenant.pk}/records/invoices/INV-9/" in html
     assert "[&quot;7000&quot;]" not in html and '["7000"]' not in html
     assert re.search(r'<time datetime="[0-9T:-]+Z" title="[0-9 :-]+ UTC">[0-9 :-]+ [A-Za-z0-9+-]+</time>', html)

@@ -103,7 +103,7 @@ def test_the_record_page_tells_what_a_held_invoice_waits_on_and_links_to_the_map
     assert "Held: GL code not mapped" in html
     assert f"Waits on GL code {code} being mapped" in html
     back = url.replace("/", "%2F")
-    assert f'/admin/sync/mapping/tenant/{synced.pk}/?back={back}#mapping-gl_account-{code}' in html
+    assert f'/admin/sync/mapping/tenant/{synced.pk}/?q={code}&amp;back={back}#mapping-gl_account-{code}' in html
     assert 'value="Replay"' in html and 'class="mlc-event" data-outcome="held"' in html
     assert re.search(r'<time datetime="[0-9T:-]+Z" title="[0-9 :-]+ UTC">', html)
     assert support_admin_client.get(url.replace(hold.source_id, "INV-NOPE")).status_code == 404
