@@ -260,6 +260,29 @@ class Exchange:
         calls.replay(held)
 
 
+class HelperThread:
+    """A client's one helper thread, started on first use: the exchanges it is given (`start`) run one at a time,
+    in the order given."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._executor: ThreadPoolExecutor | None = None
+
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        return self._executor
+
+    def start(self, send: Callable[..., Any], *args: Any) -> Exchange:
+        return Exchange.start(self.executor(), send, *args)
+
+    def close(self) -> None:
+        """Wait for what it was given and stop the thread (it starts again if given more)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
 class HttpClient:
     """One `requests.Session` (keep-alive) for one system, with the retry policy of ml-connector."""
 

@@ -12,13 +12,12 @@ import datetime as dt
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from connections.clients.http import RETRY_STATUSES, ErrorReading, Exchange, HttpClient, json_body
+from connections.clients.http import RETRY_STATUSES, ErrorReading, Exchange, HelperThread, HttpClient, json_body
 from connections.clients.outbound import JAGGAER_POLICY
 from connections.exceptions import CredentialsRejected, JaggaerError, NotConfigured
 
@@ -192,7 +191,6 @@ class _Later:
         pass
 
 
-
 class JaggaerClient:
     """One tenant's JAGGAER instance, through one keep-alive HTTP session."""
 
@@ -212,15 +210,13 @@ class JaggaerClient:
             http.tenant_id = tenant_id if tenant_id is not None else http.tenant_id
             http.use_policy(JAGGAER_POLICY)
         self.http = http
-        self._executor: ThreadPoolExecutor | None = None     # the pages read ahead (`iter_pages`)
+        self._ahead = HelperThread("jaggaer-ahead")     # the pages read ahead (`iter_pages`)
         self.request_counts: Counter = Counter()
         # `totRecords` of the last list page read per entity: the size of what a run is reading (its progress).
         self.page_totals: dict[str, int] = {}
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self._ahead.close()
         self.http.close()
 
     def _entity(self, entity: str) -> tuple[str, str]:
@@ -241,9 +237,7 @@ class JaggaerClient:
         caller's thread."""
         self.request_counts[kind] += 1
         token = self.tokens.access_token()
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jaggaer-ahead")
-        return _Ahead(self, token, path, params, Exchange.start(self._executor, self._send, token, path, params))
+        return _Ahead(self, token, path, params, self._ahead.start(self._send, token, path, params))
 
     def _answer(self, token: str, path: str, params: dict | None, response: requests.Response) -> dict:
         if response.status_code == 401:

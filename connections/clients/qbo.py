@@ -24,7 +24,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from connections.clients.http import RETRY_STATUSES, ErrorReading, Exchange, HttpClient, json_body
+from connections.clients.http import RETRY_STATUSES, ErrorReading, Exchange, HelperThread, HttpClient, json_body
 from connections.exceptions import NeedsReauthorization, NotConfigured, QboFault
 
 SYSTEM = "qbo"
@@ -289,14 +289,12 @@ class QboClient:
         self.http = http
         self.request_counts: Counter = Counter()
         self.last_intuit_tid: str | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._batches = HelperThread(f"qbo-{self.realm_id}")     # the batches' exchanges (`batch_send`)
         self._unsent = 0                        # batches handed to the helper thread, not sent yet
         self._unsent_lock = threading.Lock()
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        self._batches.close()
         self.http.close()
 
     # ---- transport
@@ -449,7 +447,7 @@ class QboClient:
         with self._unsent_lock:
             self._unsent += 1
         return SentBatch(self, items, call=call, token=token,
-                         exchange=Exchange.start(self._helper(), self._send_queued, token, call))
+                         exchange=self._batches.start(self._send_queued, token, call))
 
     def _send_queued(self, token: str, call: _Call) -> requests.Response:
         with self._unsent_lock:
@@ -457,9 +455,7 @@ class QboClient:
         return self._send(token, call)
 
     def _helper(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"qbo-{self.realm_id}")
-        return self._executor
+        return self._batches.executor()
 
     @staticmethod
     def _batch_request(items: list[BatchItem]) -> list[dict]:

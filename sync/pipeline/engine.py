@@ -31,6 +31,7 @@ import collections
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -148,9 +149,11 @@ def request_key(*parts: object) -> str:
     return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()
 
 
-def chunked(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def chunked(items: Iterable, size: int) -> Iterator[list]:
+    """`items` in lists of `size` (the last may be shorter), taken as they come (a generator is not run ahead)."""
+    taken = iter(items)
+    while chunk := list(itertools.islice(taken, size)):
+        yield chunk
 
 
 class RecordStep(abc.ABC):
@@ -452,13 +455,7 @@ class RecordStep(abc.ABC):
             self.flush(ctx, page, batch, done)             # its step report may stop the run (RunCancelled)
 
         try:
-            chunk: list[Write] = []
-            for write in writes:
-                chunk.append(write)
-                if len(chunk) == ctx.batch_size:
-                    send(chunk)
-                    chunk = []
-            if chunk:
+            for chunk in chunked(writes, ctx.batch_size):
                 send(chunk)
             if len(in_flight) > 1:
                 ctx.writes.engage()     # several batches: their transactions go on the writer thread (if allowed)
