@@ -31,3 +31,71 @@ def machine_busy() -> tuple[float, float]:
     values = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
     return (sum(values) - idle) / TICKS, sum(values) / TICKS
+
+
+def threads_sched(pid: int) -> dict[int, tuple[float, float]]:
+    """Each live thread of the process: (seconds on a core, seconds waiting in a run queue for one), from the
+    kernel's schedstat (a thread that has ended is no longer there)."""
+    out: dict[int, tuple[float, float]] = {}
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            run_ns, wait_ns, _ = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+        except (OSError, ValueError):
+            continue
+        out[tid] = (int(run_ns) / 1e9, int(wait_ns) / 1e9)
+    return out
+
+
+def _thread_states(pid: int) -> list[tuple[int, str]]:
+    states = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return states
+    for tid in tids:
+        try:
+            states.append((int(tid), Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return states
+
+
+class StateSampler:
+    """Looks at the threads of a process every `interval` seconds from a process of its own (so the looking takes
+    none of the watched process's time) and counts how often none of them was running or waiting for a core (all
+    waiting on the network or a lock: time no work of the process overlapped) and how often its main thread was.
+    `stop()` returns {"samples", "none_runnable", "main_runnable"}."""
+
+    def __init__(self, pid: int, interval: float = 0.005):
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self._stop = ctx.Event()
+        self._queue = ctx.SimpleQueue()
+        self._process = ctx.Process(target=_sample, args=(pid, interval, self._stop, self._queue), daemon=True)
+        self._process.start()
+
+    def stop(self) -> dict[str, int]:
+        self._stop.set()
+        counts = self._queue.get()
+        self._process.join()
+        return counts
+
+
+def _sample(pid: int, interval: float, stop, queue) -> None:
+    import time
+
+    counts = {"samples": 0, "none_runnable": 0, "main_runnable": 0}
+    while not stop.is_set():
+        states = _thread_states(pid)
+        if states:
+            counts["samples"] += 1
+            runnable = [tid for tid, state in states if state == "R"]
+            counts["none_runnable"] += not runnable
+            counts["main_runnable"] += pid in runnable
+        time.sleep(interval)
+    queue.put(counts)

@@ -40,7 +40,7 @@ from urllib.parse import unquote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.procstat import machine_busy, proc_stat  # noqa: E402 (after the path is set)
+from bench.procstat import StateSampler, machine_busy, proc_stat, threads_sched  # noqa: E402 (after the path is set)
 
 RECORD_STEPS = ("suppliers", "purchase_orders", "invoices")
 WRITE_OUTCOMES = ("created", "updated")
@@ -161,8 +161,9 @@ def _ensure_database(url: str) -> None:
 
 
 class Meter:
-    """Counts database queries (and the wall time inside them, on every thread of ours: the run's and its writer's)
-    and HTTP attempts (with their statuses)."""
+    """Counts database queries (and the wall time inside them: a statement written down for the writes behind the
+    run is counted as one, taking no time then; the scripts' time at the server is the writer's `busy`) and HTTP
+    attempts (with their statuses)."""
 
     def __init__(self, sandbox_pids: list[int] = ()):
         self.sandbox_pids = list(sandbox_pids)     # the sandboxes' processes: their CPU is told apart from ours
@@ -179,14 +180,13 @@ class Meter:
             return execute(sql, params, many, context)
         finally:
             elapsed = time.perf_counter() - start
-            script = sql.startswith("BEGIN;")     # a writer's batch transaction: its statements were counted
-            with self._lock:                      # as they were written down (taking no time then)
-                self.queries += 0 if script else 1
+            with self._lock:
+                self.queries += 1
                 self.db_seconds += elapsed
-                self.by_statement["batch transactions" if script else statement_kind(sql)] += elapsed
+                self.by_statement[statement_kind(sql)] += elapsed
 
     def on_connection(self, sender, connection, **kwargs) -> None:
-        """A connection opened on another thread (the run's writer): its queries are counted too."""
+        """A connection opened on another thread: its queries are counted too."""
         if threading.current_thread() is not threading.main_thread() and self not in connection.execute_wrappers:
             connection.execute_wrappers.append(self)
 
@@ -201,11 +201,11 @@ class Meter:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         busy, total = machine_busy()
         return {"cpu": usage.ru_utime + usage.ru_stime, "queries": self.queries, "db": self.db_seconds,
-                "busy": busy, "total": total, "writer": writer_seconds(), "by_statement": Counter(self.by_statement),
+                "busy": busy, "total": total, "writer": writer_seconds(), "sched": threads_sched(os.getpid()),
+                "by_statement": Counter(self.by_statement),
                 "sandbox": sum(proc_stat(pid)[0] for pid in self.sandbox_pids),
                 "qbo": Counter(qbo.request_counts), "detail": Counter(self.qbo_detail),
-                "jaggaer": sum(
-            jaggaer.request_counts.values()), "http": Counter(self.http), "t": time.perf_counter()}
+                "jaggaer": sum(jaggaer.request_counts.values()), "http": Counter(self.http), "t": time.perf_counter()}
 
 
 _STATEMENT = re.compile(r'^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b.*?(?:FROM|INTO|UPDATE)\s+"?(\w+)"?',
@@ -219,11 +219,22 @@ def statement_kind(sql: str) -> str:
 
 
 def writer_seconds() -> dict[str, float]:
-    """The runs' writer threads so far (core.metrics): busy, cpu, and waited (the run's thread waiting for them)."""
+    """The writes behind the runs so far (core.metrics): busy, cpu, and waited (the run's thread waiting for them)."""
     from prometheus_client import REGISTRY
 
     return {part: REGISTRY.get_sample_value("mlc_sync_writer_seconds_total", {"part": part}) or 0.0
             for part in ("busy", "cpu", "waited")}
+
+
+def sched_diff(a: dict, b: dict) -> dict:
+    """The run's thread (this process's main thread) and all our threads alive at the end: seconds on a core
+    and seconds waiting in the run queue for one, between two snapshots."""
+    main = os.getpid()
+    run0, wait0 = a.get(main, (0.0, 0.0))
+    run1, wait1 = b.get(main, (0.0, 0.0))
+    threads = [(b[t][0] - a.get(t, (0.0, 0.0))[0], b[t][1] - a.get(t, (0.0, 0.0))[1]) for t in b]
+    return {"main_on_core": run1 - run0, "main_runqueue": wait1 - wait0,
+            "threads_on_core": sum(r for r, _ in threads), "threads_runqueue": sum(w for _, w in threads)}
 
 
 def diff(a: dict, b: dict) -> dict:
@@ -231,6 +242,7 @@ def diff(a: dict, b: dict) -> dict:
             "writer": {part: b["writer"][part] - a["writer"][part] for part in b["writer"]},
             "by_statement": dict(b["by_statement"] - a["by_statement"]),
             "db_seconds": b["db"] - a["db"],
+            "sched": sched_diff(a["sched"], b["sched"]),
             "machine_busy_core_s": b["busy"] - a["busy"], "machine_core_s": b["total"] - a["total"],
             "sandbox_cpu_seconds": b["sandbox"] - a["sandbox"],
             "qbo": {k: b["qbo"][k] - a["qbo"][k] for k in ("query", "batch", "single")},
@@ -315,6 +327,7 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
         from pyinstrument import Profiler
         profiler = Profiler(interval=0.002)
         profiler.start()
+    sampler = StateSampler(os.getpid())
     before = meter.snapshot(qbo, jaggaer)
     connection_created.connect(meter.on_connection)
     try:
@@ -322,7 +335,9 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
             run = sync_run_execute(run=run, qbo=qbo, jaggaer=jaggaer)
     finally:
         connection_created.disconnect(meter.on_connection)
+        states = sampler.stop()
     total = diff(before, meter.snapshot(qbo, jaggaer))
+    total["sched"]["states"] = states
     if profiler:
         profiler.stop()
         Path(profile).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
@@ -342,7 +357,7 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
            "seconds": total["seconds"], "cpu_seconds": total["cpu_seconds"], "db_seconds": total["db_seconds"],
            "writer_seconds": total["writer"], "db_seconds_by_statement": total["by_statement"],
            "machine_busy_core_s": total["machine_busy_core_s"], "machine_core_s": total["machine_core_s"],
-           "sandbox_cpu_seconds": total["sandbox_cpu_seconds"],
+           "sandbox_cpu_seconds": total["sandbox_cpu_seconds"], "sched": total["sched"],
            "records_per_second": records / total["seconds"] if total["seconds"] else 0,
            "qbo_requests": total["qbo"], "qbo_detail": total["qbo_detail"], "qbo_requests_total": qbo_total,
            "qbo_http_attempts": total["qbo_attempts"],
@@ -373,19 +388,30 @@ def print_run(r: dict) -> None:
     print(f"  JAGGAER requests {r['jaggaer_requests']:,}; database queries {r['db_queries']:,} ({dbq} per record)")
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (now {r['rss_mb']:.0f} MB)")
     print(f"  our CPU {r['cpu_seconds']:.2f} s; inside database queries {r['db_seconds']:.2f} s (server, round "
-          "trips and driver; the run's thread and its writers')")
+          "trips and driver; the writes behind the run below)")
     top = sorted((r.get("db_seconds_by_statement") or {}).items(), key=lambda kv: -kv[1])[:8]
     if top and r["db_seconds"] >= 1:
         print(f"    most of it: {', '.join(f'{kind} {s:.2f} s' for kind, s in top)}")
     w = r.get("writer_seconds") or {}
     if w.get("busy"):
-        print(f"  the writer threads (batch transactions, record identifiers): busy {w['busy']:.2f} s (a batch's "
-              f"statements go as one message: \"batch transactions\" above), their CPU {w['cpu']:.2f} s; "
-              f"the run's thread waited {w['waited']:.2f} s for them")
+        print(f"  the writes behind the run (batch transactions, record identifiers): at the server {w['busy']:.2f} s "
+              f"(from a script's sending to its answer read, both lanes), written down in {w['cpu']:.2f} s of the "
+              f"run's CPU; the run's thread waited {w['waited']:.2f} s for them")
     others = r["machine_busy_core_s"] - r["cpu_seconds"] - r["sandbox_cpu_seconds"]
     print(f"  the machine: {r['machine_busy_core_s']:.1f} of {r['machine_core_s']:.1f} core-seconds busy "
           f"({r['machine_busy_core_s'] / max(r['machine_core_s'], 1e-9):.0%}): ours {r['cpu_seconds']:.1f}, the "
           f"sandboxes {r['sandbox_cpu_seconds']:.1f}, PostgreSQL and every other process {others:.1f}")
+    sched = r.get("sched")
+    if sched:
+        blocked = r["seconds"] - sched["main_on_core"] - sched["main_runqueue"]
+        print(f"  the run's thread: on a core {sched['main_on_core']:.2f} s, waiting for a free core "
+              f"{sched['main_runqueue']:.2f} s, blocked {blocked:.2f} s (on QBO, PostgreSQL, JAGGAER or the "
+              f"interpreter's lock); all our threads waited {sched['threads_runqueue']:.2f} s for a free core")
+        states = sched.get("states") or {}
+        if states.get("samples"):
+            print(f"  sampled every 5 ms ({states['samples']:,} looks): none of our threads on or waiting for a core "
+                  f"{states['none_runnable'] / states['samples']:.1%} of the time (waits nothing of ours overlapped), "
+                  f"the run's thread on or waiting for one {states['main_runnable'] / states['samples']:.1%}")
     print("  step              seconds  our CPU   QBO q/b/s          JAGGAER  DB queries  DB seconds")
     for name, t in r["steps"].items():
         q = t["qbo"]

@@ -546,11 +546,11 @@ if SYNC_BULK_YIELD_SECONDS < 0:
 SYNC_LEASE_SECONDS = env.int("SYNC_LEASE_SECONDS", default=300)          # renewed after every batch
 # Within a page, a batch's database writes are done while the next batch is in flight at QuickBooks.
 SYNC_OVERLAP_WRITES = env.bool("SYNC_OVERLAP_WRITES", default=True)
-# A run's batch transactions on a writer thread with a database connection of its own (PostgreSQL without a
-# connection pool; once a page of the run has more than one batch), while the run's thread goes on:
-# sync/pipeline/writer.py. At most SYNC_WRITER_DEPTH batches wait for it.
-SYNC_WRITER_THREAD = env.bool("SYNC_WRITER_THREAD", default=True)
-SYNC_WRITER_DEPTH = env.int("SYNC_WRITER_DEPTH", default=3)
+# A run's batch transactions written behind it: sent without waiting on database connections of the run's own
+# (PostgreSQL without a connection pool; once a page of the run has more than one batch) while the run's thread
+# goes on: sync/pipeline/writer.py. At most SYNC_WRITE_BEHIND_DEPTH batches wait to be written.
+SYNC_WRITE_BEHIND = env.bool("SYNC_WRITE_BEHIND", default=True)
+SYNC_WRITE_BEHIND_DEPTH = env.int("SYNC_WRITE_BEHIND_DEPTH", default=3)
 # A running run writes its progress (step, records seen of JAGGAER's total) at most this often.
 SYNC_PROGRESS_SECONDS = env.float("SYNC_PROGRESS_SECONDS", default=2.0)
 SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  # a queued run waits this long

@@ -5,7 +5,7 @@ parameter per column, however many rows, so neither Django nor the server handle
 ORM's `bulk_create` cost about 75 µs a row in the sync benchmark). A column holding the same value in every row
 (the tenant, `now`, often the entity) is sent once, as a scalar: repeating it cost more than `bulk_create` did.
 A JSON column is sent as one JSON array (`jsonb_array_elements`), not as an array of JSON texts: the driver
-escapes a text array's elements one quote at a time in Python, which was a third of a writer thread's time.
+escapes a text array's elements one quote at a time in Python, which was a third of the batch writer's time.
 Other databases (the demo's SQLite file) get `bulk_create` with the same meaning.
 
 - Rows are model instances or dicts keyed by field name or attname (a missing field takes its default);

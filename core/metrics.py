@@ -41,8 +41,9 @@ BULK_GAVE_WAY = Counter("mlc_sync_bulk_gave_way_seconds_total",
                         "Seconds bulk runs (first loads, full runs) waited between batches for their process's "
                         "daily runs.")
 WRITER_SECONDS = Counter("mlc_sync_writer_seconds_total",
-                         "Runs' batch transactions on their writer threads (sync/pipeline/writer.py): seconds the "
-                         "writers were busy (busy), their CPU (cpu), and the runs' threads waited for them (waited).",
+                         "Runs' batch transactions written behind them (sync/pipeline/writer.py): seconds from a "
+                         "script's sending to its answer being read (busy), the runs' threads' CPU writing them down "
+                         "(cpu), and the runs' threads waiting for them (waited).",
                          ["part"])
 QUEUE_DEPTH = Gauge("mlc_broker_queue_depth", "Messages waiting in a broker queue.", ["queue"], **_gauge_kwargs)
 

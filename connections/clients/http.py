@@ -242,6 +242,11 @@ class Exchange:
 
         return cls(executor.submit(contextvars.copy_context().run, holding_calls), held)
 
+    @property
+    def future(self) -> Future:
+        """Done once `send` has returned or raised (the answer is taken with `response`)."""
+        return self._future
+
     def response(self) -> Any:
         """What `send` returned (its error raised here), once it is there."""
         give_back_db_connection()

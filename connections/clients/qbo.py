@@ -16,7 +16,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -258,6 +258,11 @@ class SentBatch:
         self._done = self._client._batch_results(self._items,
                                                  self._client._answer(self._call, self._token, response))
         return self._done
+
+    @property
+    def future(self) -> Future | None:
+        """Done once QBO has answered (None when nothing is on its way): a caller may wait on it beside other work."""
+        return self._exchange.future if self._exchange is not None and self._done is None else None
 
     def settle(self) -> None:
         """Wait for the exchange to end and tell its calls, whatever the outcome (a page stopping early)."""

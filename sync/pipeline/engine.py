@@ -177,7 +177,7 @@ class RecordStep(abc.ABC):
 
     def transform_page(self, records: list[Record]) -> dict:
         """What the page's records become (source id -> draft), made before the pages before are in our tables:
-        no database reads here (the writer thread may still be writing them), only the records themselves."""
+        no database reads here (the writes behind the run may still be on their way), only the records themselves."""
         return {}
 
     def begin_page(self, ctx: RunContext, records: list[Record], drafts: dict) -> PageState:
@@ -205,8 +205,9 @@ class RecordStep(abc.ABC):
                   ) -> Statements:
         """The step's rows of one batch (its links) as statements of the batch's transaction: they commit with
         its holds, audit rows and counts, or not at all. Called on the run's thread, where the step's in-memory
-        state is read and emptied; the statements may run on the run's writer thread (sync/pipeline/writer.py),
-        so each holds what it writes, gathered now, and touches nothing of the step's."""
+        state is read and emptied; the statements are run (or written down for the writes behind the run:
+        sync/pipeline/writer.py) when the batch is handed over, so each holds what it writes, gathered now, and
+        reads nothing."""
         return list(self.save_links(ctx, page, done) or []) if done else []
 
     def hold_signals(self, ctx: RunContext) -> HoldSignals:
@@ -396,7 +397,7 @@ class RecordStep(abc.ABC):
         else:
             writes = list(planned)
             if len(writes) > ctx.batch_size:
-                ctx.writes.engage()     # several batches: their transactions go on the writer thread (if allowed)
+                ctx.writes.engage()     # several batches: their transactions are written behind the run (if allowed)
             for chunk in chunked(writes, ctx.batch_size):
                 _check_cancel(ctx)
                 results, done = self._write_batch(ctx, page, chunk)
@@ -411,6 +412,7 @@ class RecordStep(abc.ABC):
         """The page's writes, planned one record at a time as they are taken; every other outcome is appended
         to `pending` (complete once the writes are all taken)."""
         for record in records:
+            ctx.writes.pump()       # the batches' database writes move on between records
             if record.source_id not in page.holds and self.is_unchanged(page, record):
                 pending.append(Result(record, Outcome.UNCHANGED, message="No change since the last sync."))
                 continue
@@ -450,6 +452,8 @@ class RecordStep(abc.ABC):
         def answer_oldest() -> None:
             nonlocal pending
             sent_writes, by_bid, sent = in_flight.popleft()
+            if sent.future is not None:
+                ctx.writes.wait_for(sent.future)     # the database writes go on meanwhile
             results, done = self._batch_answers(ctx, page, sent_writes, by_bid, sent.result)
             batch, pending = pending + results, []          # handed over once, even if the report below stops
             self.flush(ctx, page, batch, done)             # its step report may stop the run (RunCancelled)
@@ -458,7 +462,7 @@ class RecordStep(abc.ABC):
             for chunk in chunked(writes, ctx.batch_size):
                 send(chunk)
             if len(in_flight) > 1:
-                ctx.writes.engage()     # several batches: their transactions go on the writer thread (if allowed)
+                ctx.writes.engage()     # several batches: their transactions are written behind the run (if allowed)
             while in_flight:
                 answer_oldest()
         except BaseException:
@@ -550,7 +554,7 @@ class RecordStep(abc.ABC):
 
     def flush(self, ctx: RunContext, page: PageState, results: list[Result], done: list[tuple[Write, dict]]) -> None:
         """Links, holds, audit rows and counts of one batch, in one transaction: gathered here, written by the
-        run's writer (on this thread, or on its writer thread while this one goes on: sync/pipeline/writer.py)."""
+        run's writer (at once on this thread, or behind it while this thread goes on: sync/pipeline/writer.py)."""
         run = ctx.run
         held = [r for r in results if r.outcome == Outcome.HELD or r.retry]
         resolved = [r.record.source_id for r in results
@@ -585,8 +589,8 @@ class RecordStep(abc.ABC):
 def _write_batch_rows(*, tenant, run_id, entity: str, statements: Statements, resolved: list[str], holds: list[dict],
                       events: list[dict], counts: dict) -> None:
     """One batch's transaction: the step's statements (its links), holds released and kept, audit rows, the run's
-    counts as they were when the batch was gathered. It carries all it writes and reads nothing of the step's (it
-    may run on the writer thread)."""
+    counts as they were when the batch was gathered. It carries all it writes and reads nothing (it may be written
+    down and sent behind the run)."""
     with batch_transaction():
         for statement in statements:
             statement()

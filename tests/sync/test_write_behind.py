@@ -1,17 +1,17 @@
-"""A run's batch transactions on its writer thread (sync/pipeline/writer.py, SYNC_WRITER_THREAD): outside any
-transaction of the caller, as in a worker, so these tests commit for real (`transaction=True`). What is checked
-is what the run leaves in our tables and in QuickBooks, and which thread opened which connection."""
+"""A run's batch transactions written behind it (sync/pipeline/writer.py, SYNC_WRITE_BEHIND): sent on connections
+of the run's own without waiting, outside any transaction of the caller, as in a worker, so these tests commit
+for real (`transaction=True`). What is checked is what the run leaves in our tables and in QuickBooks, and which
+connections it opened."""
 
-import threading
-
+import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.backends.signals import connection_created
 
 from audit.models import RecordEvent
 from sync.models import BillLink, Hold, PurchaseOrderLink, RecordIdentifier, SyncRun, VendorLink
 from sync.pipeline.steps import STEPS
-from sync.pipeline.writer import BatchWriter
+from sync.pipeline.writer import BATCHES, BatchWriter
 from sync.runs.lifecycle import WorkerStopping, run_steps
 from tests.sync.test_bills_no_duplicates import assert_no_duplicates, snapshot
 
@@ -22,21 +22,22 @@ WRITE_OUTCOMES = ("created", "updated")
 
 @pytest.fixture(autouse=True)
 def small_batches(settings):
-    """Batches of 10: every page of the sandbox's companies has several, so the writer thread is engaged."""
+    """Batches of 10: every page of the sandbox's companies has several, so the writes go behind the run."""
     settings.QBO_BATCH_SIZE = 10
-    settings.SYNC_WRITER_THREAD = True
+    settings.SYNC_WRITE_BEHIND = True
 
 
 @pytest.fixture
-def opened_by():
-    """The names of the threads that opened a database connection while the test ran."""
-    names: list[str] = []
+def lanes_opened():
+    """The database connections opened while the test ran besides the thread's own (Django's wrappers)."""
+    opened_here: list = []
 
     def opened(sender, connection, **kwargs):
-        names.append(threading.current_thread().name)
+        if connection is not connections[connection.alias]:
+            opened_here.append(connection)
 
     connection_created.connect(opened)
-    yield names
+    yield opened_here
     connection_created.disconnect(opened)
 
 
@@ -44,13 +45,12 @@ def written(run: SyncRun, step: str) -> int:
     return sum(run.counts.get(step, {}).get(o, 0) for o in WRITE_OUTCOMES)
 
 
-def test_a_first_load_on_the_writer_thread_leaves_every_link_audit_row_and_hold(run_sync, qbo_sandbox, tenant,
-                                                                                opened_by):
+def test_a_first_load_written_behind_the_run_leaves_every_link_audit_row_and_hold(run_sync, qbo_sandbox, tenant,
+                                                                                  lanes_opened):
     run = run_sync()
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
-    assert any(name.startswith("sync-writer-batches") for name in opened_by)
-    assert any(name.startswith("sync-writer-side") for name in opened_by)
+    assert len(lanes_opened) == 2       # the batches' lane and the record identifiers'
     assert_no_duplicates(qbo_sandbox, tenant)
     assert VendorLink.objects.for_tenant(tenant).count() == written(run, "suppliers") > 0
     assert PurchaseOrderLink.objects.for_tenant(tenant).exclude(qbo_po_id="").count() == \
@@ -64,8 +64,8 @@ def test_a_first_load_on_the_writer_thread_leaves_every_link_audit_row_and_hold(
         "entity", "source_id"))
     assert identified >= set(RecordEvent.objects.for_tenant(tenant).filter(run_id=run.pk).exclude(
         source_id__startswith="(no ").values_list("entity", "source_id"))
-    # the writer's threads are gone, their connections closed
-    assert not [t for t in threading.enumerate() if t.name.startswith("sync-writer")]
+    # the lanes' connections are closed
+    assert all(lane.connection is None for lane in lanes_opened)
 
     before = snapshot(qbo_sandbox)
     rerun = run_sync()
@@ -75,8 +75,8 @@ def test_a_first_load_on_the_writer_thread_leaves_every_link_audit_row_and_hold(
 
 
 def test_a_failed_batch_transaction_fails_the_run_and_the_next_run_links_what_qbo_wrote(run_sync, qbo_sandbox,
-                                                                                          tenant, opened_by):
-    """PostgreSQL refuses the second batch's link rows on the writer thread: that batch's links, audit rows and
+                                                                                          tenant, lanes_opened):
+    """PostgreSQL refuses the second batch's link rows on the batches' lane: that batch's links, audit rows and
     counts roll back together and the run fails on the run's thread as an unexpected error; the batches handed
     over before and after it keep theirs (they are in QuickBooks). Once the fault is gone, the next run links
     the refused batch's vendors from what QuickBooks holds: no vendor twice."""
@@ -101,7 +101,7 @@ def test_a_failed_batch_transaction_fails_the_run_and_the_next_run_links_what_qb
         with connection.cursor() as cursor:
             cursor.execute("DROP TRIGGER refuse_one_batch ON sync_vendorlink; DROP FUNCTION refuse_one_batch(); "
                            "DROP SEQUENCE refuse_once;")
-    assert any(name.startswith("sync-writer-batches") for name in opened_by)
+    assert lanes_opened
     run = SyncRun.objects.for_tenant(tenant).get()
     assert run.status == SyncRun.Status.FAILED and run.error_code == "internal_error"
     linked = VendorLink.objects.for_tenant(tenant).count()
@@ -142,49 +142,45 @@ def test_a_stop_with_batches_waiting_for_the_writer_records_them_before_the_run_
         sum(run.counts["suppliers"].values())
 
 
-def test_the_writer_stays_on_the_run_thread_where_a_second_connection_would_not_do(settings):
+def test_the_writes_stay_on_the_run_connection_where_a_second_connection_would_not_do(settings):
     assert BatchWriter.for_run().allowed
     with transaction.atomic():        # a caller's transaction: another connection would not see its rows
         assert not BatchWriter.for_run().allowed
     settings.DB_POOL_MAX_SIZE = 8     # a threads-pool worker: its runs share the pool's connections
     assert not BatchWriter.for_run().allowed
     settings.DB_POOL_MAX_SIZE = 0
-    settings.SYNC_WRITER_THREAD = False
+    raw = connection.connection
+    client_side = raw.cursor_factory
+    raw.cursor_factory = psycopg.Cursor      # what Django sets with `server_side_binding`
+    try:
+        assert not BatchWriter.for_run().allowed      # statements bound on the server cannot be written down as text
+    finally:
+        raw.cursor_factory = client_side
+    assert BatchWriter.for_run().allowed
+    settings.SYNC_WRITE_BEHIND = False
     assert not BatchWriter.for_run().allowed
 
 
-def test_a_run_of_a_few_changes_starts_no_writer_thread(run_sync, jaggaer_sandbox, tenant, opened_by, settings):
+def test_a_run_of_a_few_changes_opens_no_connection_of_its_own(run_sync, jaggaer_sandbox, tenant, lanes_opened,
+                                                                settings):
     settings.QBO_BATCH_SIZE = 30
     assert run_sync(entities=["suppliers"]).status == SyncRun.Status.SUCCEEDED
-    opened_by.clear()
+    lanes_opened.clear()
     supplier = VendorLink.objects.for_tenant(tenant).first()
     jaggaer_sandbox.app.rename_supplier(supplier.jaggaer_company_id, "Renamed Supplies Ltd")
     run = run_sync(entities=["suppliers"])
     assert run.status == SyncRun.Status.SUCCEEDED and written(run, "suppliers") == 1
-    assert not [name for name in opened_by if name.startswith("sync-writer")]
+    assert not lanes_opened
 
 
-def _on_a_writer_thread(job):
-    """`job` on a thread marked as a run's writer, with its own connection (closed after)."""
-    from concurrent.futures import ThreadPoolExecutor
+def test_scripts_behind_the_run_commit_whole_in_order_and_a_refused_one_is_raised_at_the_next_hand_over(tenant):
+    """Each job's writes reach PostgreSQL as one transaction on the lane's connection, in the order handed over,
+    nothing sent on the run's own connection; a refused statement rolls its whole transaction back, the jobs after
+    it are written all the same, and the failure is raised on the run's thread at its next hand-over, as Django
+    raises a refused statement. A job that reads runs on the run's connection once the lanes are drained, and sees
+    every write before it. The run's connection is left as Django expects it (autocommit, no atomic block)."""
+    from django.db import IntegrityError
 
-    from django.db import connections
-
-    from sync.pipeline import writer
-
-    with ThreadPoolExecutor(max_workers=1, initializer=writer._mark_writer) as pool:
-        try:
-            return pool.submit(job).result()
-        finally:
-            pool.submit(connections.close_all).result()
-
-
-def test_a_batch_transaction_on_a_writer_thread_commits_all_or_nothing_and_leaves_the_connection_as_it_was(
-        tenant):
-    """BEGIN, the writes and COMMIT go as one message: committed together; a read in between sends what was
-    kept first and sees it; a refused statement rolls back the ones before it, those sent before the read
-    too; the same connection then runs the next transaction and a plain query in autocommit, as Django
-    expects."""
     from core import bulk
     from core.tenancy import tenant_scope
     from sync.pipeline.writer import batch_transaction
@@ -193,25 +189,79 @@ def test_a_batch_transaction_on_a_writer_thread_commits_all_or_nothing_and_leave
         return {"tenant_id": tenant.pk, "entity": "invoices", "source_id": source_id, "reason": "retry",
                 "detail": detail, "waits_on": [], "record": {"invoiceId": source_id}, "source_digest": "d"}
 
-    def batches():
-        with tenant_scope(tenant):
-            return in_scope()
-
-    def in_scope():
-        with batch_transaction():
-            bulk.insert(Hold, [hold("I-1"), hold("I-2")])
-            Hold.objects.for_tenant(tenant).filter(source_id="I-1").update(detail="changed")
-        with pytest.raises(Exception, match="duplicate key"):
+    def job(*ids, update=None):
+        def run():
             with batch_transaction():
-                bulk.insert(Hold, [hold("I-3")])
-                assert Hold.objects.for_tenant(tenant).count() == 3    # a read in between sees the write before it
-                bulk.insert(Hold, [hold("I-1")])          # refused: I-3 goes too
-                bulk.insert(Hold, [hold("I-4")])          # skipped by the server
-        with batch_transaction():
-            bulk.insert(Hold, [hold("I-5")])
-        Hold.objects.for_tenant(tenant).filter(source_id="I-5").update(detail="autocommit")
-        return connection.get_autocommit(), connection.in_atomic_block, connection.connection.autocommit
+                bulk.insert(Hold, [hold(i) for i in ids])
+                if update:
+                    Hold.objects.for_tenant(tenant).filter(source_id=update).update(detail="changed")
+        return run
 
-    assert _on_a_writer_thread(batches) == (True, False, True)
+    seen = []
+
+    def reading_job():
+        with batch_transaction():
+            seen.append(Hold.objects.for_tenant(tenant).count())
+            bulk.insert(Hold, [hold("I-9")])
+
+    writer = BatchWriter(allowed=True, depth=2)
+    writer.engage()
+    with tenant_scope(tenant):
+        try:
+            writer.submit(job("I-1", "I-2", update="I-1"))
+            writer.submit(job("I-3", "I-1"))          # I-1 again: refused, I-3 goes too
+            writer.submit(job("I-4"))
+            with pytest.raises(IntegrityError, match="duplicate key"):
+                writer.drain()
+            writer.submit(job("I-5"))
+            writer.drain()
+            lane_pid = writer._lanes[BATCHES]._db.connection.info.backend_pid
+            with connection.cursor() as cursor:      # the lane's connection sent I-5's transaction as one message
+                cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [lane_pid])
+                last = cursor.fetchone()[0]
+            assert last.startswith("BEGIN;") and last.endswith("COMMIT") and "I-5" in last
+            assert lane_pid != connection.connection.info.backend_pid
+            writer.submit(reading_job)
+            writer.drain()
+        finally:
+            writer.close(quiet=True)
+    assert seen == [4]      # I-1, I-2, I-4, I-5 were in when the reading job ran
     assert dict(Hold.objects.for_tenant(tenant).values_list("source_id", "detail")) == {
-        "I-1": "changed", "I-2": "waits", "I-5": "autocommit"}
+        "I-1": "changed", "I-2": "waits", "I-4": "waits", "I-5": "waits", "I-9": "waits"}
+    assert (connection.get_autocommit(), connection.in_atomic_block, connection.connection.autocommit) == \
+        (True, False, True)
+
+
+def test_the_run_waits_for_quickbooks_while_its_writes_go_on(tenant):
+    """While the run's thread waits for a QuickBooks answer (`wait_for`), the lanes move on: the scripts handed
+    over before are committed by the time the answer is in, without a drain."""
+    import threading
+    from concurrent.futures import Future
+
+    from core import bulk
+    from core.tenancy import tenant_scope
+    from sync.pipeline.writer import batch_transaction
+
+    def job(source_id):
+        def run():
+            with batch_transaction():
+                bulk.insert(Hold, [{"tenant_id": tenant.pk, "entity": "invoices", "source_id": source_id,
+                                    "reason": "retry", "detail": "", "waits_on": [], "record": {},
+                                    "source_digest": "d"}])
+        return run
+
+    writer = BatchWriter(allowed=True, depth=5)
+    writer.engage()
+    answer: Future = Future()
+    with tenant_scope(tenant):
+        try:
+            for n in range(4):
+                writer.submit(job(f"I-{n}"))
+            threading.Timer(1.0, answer.set_result, ["answered"]).start()
+            writer.wait_for(answer)
+            assert answer.result() == "answered"
+            lanes = writer._lanes.values()
+            assert sum(lane.pending for lane in lanes) == 0
+            assert Hold.objects.for_tenant(tenant).count() == 4
+        finally:
+            writer.close()
