@@ -45,9 +45,9 @@ class Command(BaseCommand):
             out.write(self.style.WARNING(f"  dataset note: {warning}"))
         out.write(f"JAGGAER sandbox  {sb.jaggaer_url}")
         out.write("  client         ml-sandbox-jaggaer / ml-sandbox-jaggaer-secret")
-        out.write("Ctrl-C to stop.")
         stop = threading.Event()
         try:
+            out.write("Ctrl-C to stop.")    # inside the try: a Ctrl-C right after it still stops the servers
             while not stop.wait(3600):
                 pass
         except KeyboardInterrupt:
