@@ -124,6 +124,7 @@ class _Lane:
         self.waiting: deque[bytes] = deque()
         self.sent_at: float | None = None        # a script is at the server since then
         self.flushing = False                    # ... and not all of it has left yet
+        self.error: psycopg.Error | None = None     # the refusal in the answers of the script at the server
         self.failures: list[BaseException] = []
         self._db = None
 
@@ -154,8 +155,15 @@ class _Lane:
                     if self.flushing:
                         return
                 pgconn.consume_input()
-                if pgconn.is_busy():
-                    return
+                while True:         # a script's statements answer one by one: take those already in
+                    if pgconn.is_busy():
+                        return
+                    result = pgconn.get_result()
+                    if result is None:
+                        break
+                    if self.error is None and result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
+                        self.error = psycopg.errors.error_from_result(result,
+                                                                      encoding=self._db.connection.info.encoding)
                 self._finish(pgconn)
             if not self.waiting:
                 return
@@ -176,11 +184,8 @@ class _Lane:
         return self._pgconn().socket if self.sent_at is not None else None
 
     def _finish(self, pgconn) -> None:
-        """The answers of the script that was at the server; a refused one is rolled back and its error kept."""
-        error = None
-        while (result := pgconn.get_result()) is not None:
-            if error is None and result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
-                error = psycopg.errors.error_from_result(result, encoding=self._db.connection.info.encoding)
+        """The script at the server has answered whole: a refused one is rolled back and its error kept."""
+        error, self.error = self.error, None
         metrics.writer_seconds("busy", time.perf_counter() - self.sent_at)
         self.sent_at = None
         if pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:   # refused: the rest was skipped

@@ -265,3 +265,31 @@ def test_the_run_waits_for_quickbooks_while_its_writes_go_on(tenant):
             assert Hold.objects.for_tenant(tenant).count() == 4
         finally:
             writer.close()
+
+
+def test_looking_at_a_lane_never_waits_for_the_server(tenant):
+    """Looking at the lane (`pump`) while the server is still on a script (here a statement that sleeps) returns
+    at once, the script still pending; `settle` then waits for its end, the transaction is committed whole, and
+    the lane takes the next one."""
+    import time
+
+    from sync.pipeline.writer import _Lane
+
+    lane = _Lane("test", depth=1)
+    try:
+        lane.hand(b"BEGIN; CREATE TEMP TABLE lane_probe (n int); INSERT INTO lane_probe VALUES (1); "
+                  b"SELECT pg_sleep(1.5); INSERT INTO lane_probe VALUES (2); COMMIT")
+        time.sleep(0.3)         # the script is at the server, its sleep not over
+        start = time.monotonic()
+        lane.pump()
+        assert time.monotonic() - start < 0.5 and lane.pending == 1
+        lane.settle()
+        assert lane.pending == 0 and not lane.failures and lane.error is None
+        lane.hand(b"BEGIN; INSERT INTO lane_probe VALUES (3); COMMIT")
+        lane.settle()
+        pgconn = lane._pgconn()
+        pgconn.nonblocking = 0
+        rows = pgconn.exec_(b"SELECT count(*) FROM lane_probe")
+        assert rows.get_value(0, 0) == b"3"
+    finally:
+        lane.close()
