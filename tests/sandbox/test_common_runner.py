@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from sandbox.runner import start_sandboxes
@@ -51,8 +52,24 @@ def test_the_fixtures_hand_out_reset_servers(qbo_sandbox, jaggaer_sandbox):
     assert len(qbo_sandbox.app.state("Vendor")) == 5
 
 
-def test_manage_py_sandbox_prints_urls_and_credentials_and_stops_on_ctrl_c():
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+_TGKILL = {"x86_64": 234, "aarch64": 131}     # Linux's tgkill: a signal to one thread of a process
+
+
+def _ctrl_c_to_a_server_thread(pid: int) -> None:
+    """Ctrl-C as the kernel may deliver it: to a thread other than the main one (here, one of the servers')."""
+    import ctypes
+
+    tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+    assert tids, "the sandbox runs its servers on threads"
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.syscall(_TGKILL[os.uname().machine], pid, tids[0], signal.SIGINT) == 0
+
+
+@pytest.mark.parametrize("ctrl_c_to", ["process", "server thread"])
+def test_manage_py_sandbox_prints_urls_and_credentials_and_stops_on_ctrl_c(ctrl_c_to):
+    if ctrl_c_to == "server thread" and (sys.platform != "linux" or os.uname().machine not in _TGKILL):
+        pytest.skip("a signal to one thread needs Linux's tgkill")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}   # SIGABRT prints every thread's stack
     proc = subprocess.Popen([sys.executable, "manage.py", "sandbox", "--qbo-port", "0", "--jaggaer-port", "0",
                              "--dataset", "small"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -74,8 +91,16 @@ def test_manage_py_sandbox_prints_urls_and_credentials_and_stops_on_ctrl_c():
             "client_id": "ml-sandbox-client", "response_type": "code", "redirect_uri": "https://x.example/cb",
             "scope": "com.intuit.quickbooks.accounting", "state": "s"})
         assert resp.status_code == 302
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        if ctrl_c_to == "process":
+            proc.send_signal(signal.SIGINT)
+        else:
+            _ctrl_c_to_a_server_thread(proc.pid)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            pytest.fail("the sandbox did not stop on Ctrl-C; where it was:\n" + proc.communicate(timeout=10)[0][-6000:])
+        assert code == 0, proc.stdout.read()[-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -48,7 +48,9 @@ class Command(BaseCommand):
         stop = threading.Event()
         try:
             out.write("Ctrl-C to stop.")    # inside the try: a Ctrl-C right after it still stops the servers
-            while not stop.wait(3600):
+            # Short waits: the kernel may hand Ctrl-C to a server thread, and Python runs the handler (raising
+            # KeyboardInterrupt here) only when this thread next wakes; a long wait would hold it back.
+            while not stop.wait(0.2):
                 pass
         except KeyboardInterrupt:
             out.write("stopping")
