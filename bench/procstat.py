@@ -66,9 +66,9 @@ def _thread_states(pid: int) -> list[tuple[int, str]]:
 
 class StateSampler:
     """Looks at the threads of a process every `interval` seconds from a process of its own (the looking takes
-    none of the watched process's time, a little of the machine's) and counts how often none of them was running or waiting for a core (all
-    waiting on the network or a lock: time no work of the process overlapped) and how often its main thread was.
-    `stop()` returns {"samples", "none_runnable", "main_runnable"}."""
+    none of the watched process's time, a little of the machine's) and counts how often none of them was running
+    or waiting for a core (all waiting on the network or a lock: time no work of the process overlapped) and how
+    often its main thread was. `stop()` returns {"samples", "none_runnable", "main_runnable"}."""
 
     def __init__(self, pid: int, interval: float = 0.005):
         import multiprocessing
