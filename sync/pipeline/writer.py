@@ -244,7 +244,8 @@ class BatchWriter:
         start = time.thread_time()
         try:
             script = _script_of(job)
-        except _ReadsTables:
+        except _ReadsTables as reads:
+            logger.info("a batch job reads our tables (%s): run on the run's connection", reads)
             metrics.writer_seconds("cpu", time.thread_time() - start)
             self._waiting(self._settle_all)     # it reads: everything handed over before is in first
             job()

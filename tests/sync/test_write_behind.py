@@ -46,11 +46,13 @@ def written(run: SyncRun, step: str) -> int:
 
 
 def test_a_first_load_written_behind_the_run_leaves_every_link_audit_row_and_hold(run_sync, qbo_sandbox, tenant,
-                                                                                  lanes_opened):
+                                                                                  lanes_opened, caplog):
+    caplog.set_level("INFO", logger="sync.pipeline.writer")
     run = run_sync()
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert len(lanes_opened) == 2       # the batches' lane and the record identifiers'
+    assert not [r for r in caplog.records if r.name == "sync.pipeline.writer"]    # every job written down
     assert_no_duplicates(qbo_sandbox, tenant)
     assert VendorLink.objects.for_tenant(tenant).count() == written(run, "suppliers") > 0
     assert PurchaseOrderLink.objects.for_tenant(tenant).exclude(qbo_po_id="").count() == \
@@ -173,7 +175,8 @@ def test_a_run_of_a_few_changes_opens_no_connection_of_its_own(run_sync, jaggaer
     assert not lanes_opened
 
 
-def test_scripts_behind_the_run_commit_whole_in_order_and_a_refused_one_is_raised_at_the_next_hand_over(tenant):
+def test_scripts_behind_the_run_commit_whole_in_order_and_a_refused_one_is_raised_at_the_next_hand_over(tenant,
+                                                                                                        caplog):
     """Each job's writes reach PostgreSQL as one transaction on the lane's connection, in the order handed over,
     nothing sent on the run's own connection; a refused statement rolls its whole transaction back, the jobs after
     it are written all the same, and the failure is raised on the run's thread at its next hand-over, as Django
@@ -184,6 +187,8 @@ def test_scripts_behind_the_run_commit_whole_in_order_and_a_refused_one_is_raise
     from core import bulk
     from core.tenancy import tenant_scope
     from sync.pipeline.writer import batch_transaction
+
+    caplog.set_level("INFO", logger="sync.pipeline.writer")
 
     def hold(source_id, detail="waits"):
         return {"tenant_id": tenant.pk, "entity": "invoices", "source_id": source_id, "reason": "retry",
@@ -226,6 +231,7 @@ def test_scripts_behind_the_run_commit_whole_in_order_and_a_refused_one_is_raise
         finally:
             writer.close(quiet=True)
     assert seen == [4]      # I-1, I-2, I-4, I-5 were in when the reading job ran
+    assert "reads our tables" in caplog.text
     assert dict(Hold.objects.for_tenant(tenant).values_list("source_id", "detail")) == {
         "I-1": "changed", "I-2": "waits", "I-4": "waits", "I-5": "waits", "I-9": "waits"}
     assert (connection.get_autocommit(), connection.in_atomic_block, connection.connection.autocommit) == \
