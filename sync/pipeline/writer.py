@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
+import socket
 import threading
 import time
 from collections import deque
@@ -176,12 +177,15 @@ class _Lane:
         """Block until fewer than `below` scripts are pending."""
         self.pump()
         while self.pending >= below:
-            sock = self._pgconn().socket
-            select.select([sock], [sock] if self.flushing else [], [], _POLL_SECONDS)
+            select.select(*self.sockets(), [], _POLL_SECONDS)
             self.pump()
 
-    def fileno(self) -> int | None:
-        return self._pgconn().socket if self.sent_at is not None else None
+    def sockets(self) -> tuple[list[int], list[int]]:
+        """The sockets to wait on for this lane to move on: (to read, to write); none when nothing is at the server."""
+        if self.sent_at is None:
+            return [], []
+        sock = self._pgconn().socket
+        return [sock], [sock] if self.flushing else []
 
     def _finish(self, pgconn) -> None:
         """The script at the server has answered whole: a refused one is rolled back and its error kept."""
@@ -224,10 +228,6 @@ class BatchWriter:
                    and not connection.in_atomic_block and not getattr(settings, "DB_POOL_MAX_SIZE", 0)
                    and _binds_on_client())
         return cls(allowed=allowed, depth=int(getattr(settings, "SYNC_WRITE_BEHIND_DEPTH", 3)))
-
-    @property
-    def engaged(self) -> bool:
-        return bool(self._lanes)
 
     def engage(self) -> None:
         """From now on, write the transactions down and send them to the lanes (when allowed)."""
@@ -279,9 +279,12 @@ class BatchWriter:
         try:
             while not future.done():
                 self.pump()
-                socks = [s for q in self._lanes.values() if (s := q.fileno()) is not None]
-                writing = [q._pgconn().socket for q in self._lanes.values() if q.sent_at is not None and q.flushing]
-                select.select([woken, *socks], writing, [], _POLL_SECONDS)
+                reading, writing = [woken], []
+                for queue in self._lanes.values():
+                    to_read, to_write = queue.sockets()
+                    reading += to_read
+                    writing += to_write
+                select.select(reading, writing, [], _POLL_SECONDS)
             self.pump()
         finally:
             woken.close()
@@ -349,8 +352,6 @@ class _Waker:
     the lanes' connections also end when a future is done."""
 
     def __init__(self) -> None:
-        import socket
-
         self._r, self._w = socket.socketpair()
         self._r.setblocking(False)
 
