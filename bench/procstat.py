@@ -33,15 +33,19 @@ def machine_busy() -> tuple[float, float]:
     return (sum(values) - idle) / TICKS, sum(values) / TICKS
 
 
+def _task_ids(pid: int) -> list[int]:
+    """The live threads of a process (none if it has ended)."""
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return []
+
+
 def threads_sched(pid: int) -> dict[int, tuple[float, float]]:
     """Each live thread of the process: (seconds on a core, seconds waiting in a run queue for one), from the
     kernel's schedstat (a thread that has ended is no longer there)."""
     out: dict[int, tuple[float, float]] = {}
-    try:
-        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        return out
-    for tid in tids:
+    for tid in _task_ids(pid):
         try:
             run_ns, wait_ns, _ = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
         except (OSError, ValueError):
@@ -52,13 +56,9 @@ def threads_sched(pid: int) -> dict[int, tuple[float, float]]:
 
 def _thread_states(pid: int) -> list[tuple[int, str]]:
     states = []
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return states
-    for tid in tids:
+    for tid in _task_ids(pid):
         try:
-            states.append((int(tid), Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]))
+            states.append((tid, Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]))
         except (OSError, IndexError, ValueError):
             continue
     return states
