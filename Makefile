@@ -22,9 +22,12 @@ lint: venv
 services:
 	.ci/services
 
-# The whole suite on PostgreSQL (pytest-django creates the test database itself), then ruff.
+# The whole suite on PostgreSQL (pytest-django creates the test database itself), then ruff. It runs in one
+# process more than the machine has cores (at most 6; pytest-xdist, a test database each): many tests wait on
+# servers and subprocesses. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 5 ] && n=5; echo $$((n + 1)))
 test: services venv
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest -n $(TEST_WORKERS)
 	$(BIN)/ruff check .
 
 # The whole product in one command (README, "The demo"): a fresh SQLite file var/demo.sqlite3, both

@@ -17,6 +17,13 @@ for name in ("API_THROTTLE_PARTNER", "API_THROTTLE_PING", "API_THROTTLE_SYNC", "
     os.environ.setdefault(name, "1000000/minute")
 # Every test run keeps its cache keys (throttle counters) apart in the shared Redis.
 os.environ.setdefault("CACHE_KEY_PREFIX", f"mlc-test-{uuid.uuid4().hex[:12]}")
+# pytest-xdist's workers inherit the prefixes from the process that started them, and each has a test database
+# of its own (the same ids in each): each keeps its keys under its own prefix. The processes a worker starts
+# inherit the prefixes it made.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+for name in ("QBO_LIMITER_KEY_PREFIX", "CACHE_KEY_PREFIX"):
+    if _xdist_worker and not os.environ[name].endswith(f"-{_xdist_worker}"):
+        os.environ[name] = f"{os.environ[name]}-{_xdist_worker}"
 
 from config.settings import *  # noqa: E402,F403
 

@@ -9,6 +9,32 @@ from tests.factories import PartnerFactory, TenantFactory
 
 pytest_plugins = ["sandbox.testing"]   # fixtures: sandboxes, qbo_sandbox, jaggaer_sandbox, qbo_tokens
 
+LONG_MARKERS = ("long", "workers", "browser", "demo")
+
+
+def _database_use(item: pytest.Item) -> int:
+    """pytest-django's order: tests in a rolled-back transaction (0), then those that commit and empty the
+    tables afterwards (1), then those without the database (2)."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    if (marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences"))) \
+            or "transactional_db" in fixtures or "live_server" in fixtures:
+        return 1
+    return 0 if marker or "db" in fixtures else 2
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests start first, so that with several workers (`make test` runs pytest-xdist) none is left running
+    one alone at the end: the long ones without the database before everything, the others first in
+    pytest-django's group (a test that empties the tables never runs before one in a rolled-back transaction)."""
+    def key(item: pytest.Item) -> tuple[int, bool]:
+        long = any(item.get_closest_marker(name) for name in LONG_MARKERS)
+        use = _database_use(item)
+        return (-1 if long and use == 2 else use, not long)
+
+    items.sort(key=key)
+
 
 @pytest.fixture(autouse=True)
 def _tests_read_every_tenant():

@@ -27,6 +27,7 @@ pytestmark = [
     pytest.mark.skipif(not TOOL.exists(), reason=f"conformance tool not found at {TOOL}"),
     pytest.mark.skipif(importlib.util.find_spec("quickbooks") is None or importlib.util.find_spec("intuitlib") is None,
                        reason="python-quickbooks and intuit-oauth are not installed (requirements-dev.txt)"),
+    pytest.mark.long,
 ]
 
 

@@ -23,7 +23,7 @@ from sync.models import SyncRun
 from tests.admin.support import populate
 from tests.connections.support import configured_jaggaer, fast_http, jaggaer_app  # noqa: F401
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.long]
 SEED = 20261206
 EXAMPLES_PER_OPERATION = 60
 MINIMUM_REQUESTS = 2000

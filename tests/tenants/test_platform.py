@@ -98,6 +98,7 @@ def test_create_partner_refuses_a_duplicate_name():
         call_command("create_partner", "Twice")
 
 
+@pytest.mark.long
 def test_the_schema_generates_without_warnings_and_validates(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert "/api/v1/tenants/{tenant_id}/syncs" in (tmp_path / "schema.yaml").read_text()
