@@ -48,11 +48,12 @@ def _overlap(runs) -> int:
     return best
 
 
-def _worker_connections() -> int:
+def _connections() -> set[int]:
+    """The server processes of the other connections to the test database."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                        "AND pid <> pg_backend_pid()")
-        return cursor.fetchone()[0]
+        return {pid for (pid,) in cursor.fetchall()}
 
 
 def test_a_threads_worker_runs_more_syncs_at_once_than_it_holds_connections(alice, qbo_sandbox, jaggaer_sandbox,
@@ -60,19 +61,20 @@ def test_a_threads_worker_runs_more_syncs_at_once_than_it_holds_connections(alic
     tenants = [_tenant(alice.partner, qbo_sandbox, jaggaer_sandbox, realm_id=qbo_sandbox.app.create_realm().id)
                for _ in range(6)]
     qbo_sandbox.faults.set_latency(60)          # runs that mostly wait on QuickBooks
+    before = _connections()     # not the worker's: an earlier test's server thread may still hold one
     workers("threads", concurrency=8, pool="threads", DB_POOL_MAX_SIZE=2, SYNC_BULK_SLOTS=6)
     seen = []
     ids = [_start(alice, t) for t in tenants]
 
     def done() -> bool:
-        seen.append(_worker_connections())
+        seen.append(len(_connections() - before))
         return all(_finished(i) for i in ids)
 
     wait_for(done, timeout=240, interval=0.05, what="the six runs")
     runs = list(SyncRun.objects.filter(pk__in=ids))
     assert all(r.status == "succeeded" for r in runs), [(r.error_code, r.error_message) for r in runs]
     assert _overlap(runs) >= 4, [(r.started_at, r.finished_at) for r in runs]
-    assert max(seen) <= 2, seen                # the pool's bound, however many runs wait on HTTP
+    assert 1 <= max(seen) <= 2, seen           # the pool's bound, however many runs wait on HTTP
     for tenant in tenants:
         _no_duplicates(qbo_sandbox, tenant.qbo_connection.realm_id)
 
