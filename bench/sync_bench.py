@@ -23,6 +23,7 @@ writes + 460 single writes a minute).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -138,6 +139,9 @@ def setup_django(database_url: str, **env) -> None:
     import django
 
     django.setup()
+    from core.collector import tune_for_runs
+
+    tune_for_runs()     # as a worker process does when it starts (config/celery.py)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -173,6 +177,19 @@ class Meter:
         self.by_statement: Counter = Counter()     # "INSERT sync_billlink" -> seconds inside such queries
         self.http = Counter()          # (system, status) -> attempts
         self.qbo_detail = Counter()    # "query Vendor", "POST batch", ... -> attempts
+        self.gc_runs = [0, 0, 0]       # collections by generation, and their time (any thread)
+        self.gc_seconds = 0.0
+        self._gc_started: dict[int, float] = {}
+        gc.callbacks.append(self.on_gc)
+
+    def on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started[threading.get_ident()] = time.perf_counter()
+            return
+        started = self._gc_started.pop(threading.get_ident(), None)
+        self.gc_runs[info["generation"]] += 1
+        if started is not None:
+            self.gc_seconds += time.perf_counter() - started
 
     def __call__(self, execute, sql, params, many, context):
         start = time.perf_counter()
@@ -205,7 +222,8 @@ class Meter:
                 "by_statement": Counter(self.by_statement),
                 "sandbox": sum(proc_stat(pid)[0] for pid in self.sandbox_pids),
                 "qbo": Counter(qbo.request_counts), "detail": Counter(self.qbo_detail),
-                "jaggaer": sum(jaggaer.request_counts.values()), "http": Counter(self.http), "t": time.perf_counter()}
+                "jaggaer": sum(jaggaer.request_counts.values()), "http": Counter(self.http),
+                "gc": (list(self.gc_runs), self.gc_seconds), "t": time.perf_counter()}
 
 
 _STATEMENT = re.compile(r'^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b.*?(?:FROM|INTO|UPDATE)\s+"?(\w+)"?',
@@ -245,6 +263,8 @@ def diff(a: dict, b: dict) -> dict:
             "sched": sched_diff(a["sched"], b["sched"]),
             "machine_busy_core_s": b["busy"] - a["busy"], "machine_core_s": b["total"] - a["total"],
             "sandbox_cpu_seconds": b["sandbox"] - a["sandbox"],
+            "gc_collections": [n1 - n0 for n0, n1 in zip(a["gc"][0], b["gc"][0], strict=True)],
+            "gc_seconds": b["gc"][1] - a["gc"][1],
             "qbo": {k: b["qbo"][k] - a["qbo"][k] for k in ("query", "batch", "single")},
             "jaggaer": b["jaggaer"] - a["jaggaer"], "qbo_detail": dict(b["detail"] - a["detail"]),
             "http_429": sum(n for (system, status), n in b["http"].items() if status == 429) -
@@ -358,6 +378,7 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
            "writer_seconds": total["writer"], "db_seconds_by_statement": total["by_statement"],
            "machine_busy_core_s": total["machine_busy_core_s"], "machine_core_s": total["machine_core_s"],
            "sandbox_cpu_seconds": total["sandbox_cpu_seconds"], "sched": total["sched"],
+           "gc_collections": total["gc_collections"], "gc_seconds": total["gc_seconds"],
            "records_per_second": records / total["seconds"] if total["seconds"] else 0,
            "qbo_requests": total["qbo"], "qbo_detail": total["qbo_detail"], "qbo_requests_total": qbo_total,
            "qbo_http_attempts": total["qbo_attempts"],
@@ -389,6 +410,11 @@ def print_run(r: dict) -> None:
     print(f"  peak RSS {r['peak_rss_mb']:.0f} MB (now {r['rss_mb']:.0f} MB)")
     print(f"  our CPU {r['cpu_seconds']:.2f} s; inside database queries {r['db_seconds']:.2f} s (server, round "
           "trips and driver; the writes behind the run below)")
+    if r.get("gc_collections") is not None:
+        young, middle, full = r["gc_collections"]
+        print(f"    of it the garbage collector {r['gc_seconds']:.2f} s: {young:,} young, {middle:,} middle-aged and "
+              f"{full:,} full collections (thresholds {', '.join(map(str, gc.get_threshold()))}: "
+              "core/collector.py)")
     top = sorted((r.get("db_seconds_by_statement") or {}).items(), key=lambda kv: -kv[1])[:8]
     if top and r["db_seconds"] >= 1:
         print(f"    most of it: {', '.join(f'{kind} {s:.2f} s' for kind, s in top)}")

@@ -56,6 +56,16 @@ def _worker_alive(**kwargs):
         pass
 
 
+@signals.worker_init.connect
+@signals.worker_process_init.connect
+def _tune_the_collector(**kwargs):
+    """Runs allocate much and make few cycles: the collector's thresholds for them (core/collector.py), in the
+    worker's process and in each process of a prefork pool."""
+    from core.collector import tune_for_runs
+
+    tune_for_runs()
+
+
 # ----------------------------------------------------------------------------- stopping at a batch boundary
 # SIGTERM starts Celery's warm shutdown: the worker takes no new task and waits for the running ones. A sync
 # checks core.shutdown between batches and stops there (sync.runs.lifecycle), so a deploy does not wait
