@@ -7,7 +7,7 @@ makes almost no reference cycles: they are freed by their reference counts. With
 object of the process (Django, the QBO snapshot, the page in hand: ~70 ms), and all of them together found a few
 hundred objects to free: 15% of the run's CPU, taken on whichever thread allocated, so the run's thread also
 waited for the interpreter's lock while a helper thread collected. With (20000, 20, 20) the same load collects
-young objects about 80 times, middle-aged ones 3 times, and never walks the whole process; its peak memory is the
+young objects about 70 times, middle-aged ones 3 times, and never walks the whole process; its peak memory is the
 same (docs/BENCHMARKS.md).
 """
 
