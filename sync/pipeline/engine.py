@@ -352,7 +352,10 @@ class RecordStep(abc.ABC):
         records: list[Record] = []
         pending: list[Result] = []
         newest = None
-        items = [(self._record(raw), from_holds) for raw in raws]
+        items = []
+        for raw in raws:
+            ctx.writes.pump()       # the pages before are still being written: their next scripts go on meanwhile
+            items.append((self._record(raw), from_holds))
         if held:
             fresh = {item.source_id for item, _ in items if isinstance(item, Record)}
             retried = [(item, True) for item in map(self._record, held)
@@ -373,6 +376,7 @@ class RecordStep(abc.ABC):
                 if self._deferred[item.source_id].record.digest == item.digest:
                     continue
                 del self._deferred[item.source_id]
+            ctx.writes.pump()
             invalid = self.check(ctx, item)
             if invalid is None:
                 records.append(item)

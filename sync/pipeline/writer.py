@@ -6,9 +6,9 @@ run's thread: it reads and empties the step's in-memory state, so nothing else m
 client-side, as Django binds them, nothing sent: `_Capture`) and the script, BEGIN to COMMIT, is sent as one
 message on a connection of the run's own without waiting for its answer (libpq's non-blocking mode). PostgreSQL
 runs it while the run's thread plans and sends the next batches; the answer is read when the run's thread next
-looks (`pump`: at every hand-over, between planned records, while it waits for QuickBooks) and the next script
-sent. No thread of ours waits on PostgreSQL, so none then waits for the interpreter's lock behind the run's
-thread: a writer thread did, once per batch, up to the 5 ms switch interval (docs/BENCHMARKS.md).
+looks (`pump`: at every hand-over, between records read, checked and planned, while it waits for QuickBooks) and
+the next script sent. No thread of ours waits on PostgreSQL, so none then waits for the interpreter's lock behind
+the run's thread: a writer thread did, once per batch, up to the 5 ms switch interval (docs/BENCHMARKS.md).
 
 Rules that keep it exact:
 - Order: one connection per lane, first in first out; a script is sent once the one before it has ended.
@@ -258,7 +258,8 @@ class BatchWriter:
 
     def pump(self) -> None:
         """Move every lane on without blocking, at most once every `_PUMP_SECONDS` (each look is a system call,
-        after which the run's thread may wait for the interpreter's lock): called between planned records."""
+        after which the run's thread may wait for the interpreter's lock): called between records as a page is read,
+        checked and planned."""
         if not self._lanes:
             return
         now = time.perf_counter()

@@ -10,9 +10,11 @@ from django.db.backends.signals import connection_created
 
 from audit.models import RecordEvent
 from sync.models import BillLink, Hold, PurchaseOrderLink, RecordIdentifier, SyncRun, VendorLink
+from sync.pipeline.engine import RecordStep, RunContext
 from sync.pipeline.steps import STEPS
 from sync.pipeline.writer import BATCHES, BatchWriter
-from sync.runs.lifecycle import WorkerStopping, run_steps
+from sync.runs.lifecycle import WorkerStopping, run_steps, sync_run_create
+from tests.sync.helpers import DATASET
 from tests.sync.test_bills_no_duplicates import assert_no_duplicates, snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -313,3 +315,48 @@ def test_looking_at_a_lane_never_waits_for_the_server(tenant):
         assert rows.get_value(0, 0) == b"3"
     finally:
         lane.close()
+
+
+class _LooksRecorded(BatchWriter):
+    """The run's writer, recording when the run looks at the lanes and when it drains them."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[str] = []
+
+    def pump(self) -> None:
+        self.calls.append("pump")
+        super().pump()
+
+    def drain(self, *lanes: str) -> None:
+        self.calls.append("drain")
+        super().drain(*lanes)
+
+
+class _SuppliersUnchanged(RecordStep):
+    name = jaggaer_entity = "suppliers"
+    id_field, modified_field = "companyId", "lastModTime"
+
+    def is_unchanged(self, page, record):
+        return True
+
+    def plan(self, ctx, page, record):
+        raise AssertionError("an unchanged record is not planned")
+
+    def written(self, ctx, page, write, entity):
+        raise AssertionError("nothing is written")
+
+    def save_links(self, ctx, page, done):
+        return None
+
+
+def test_the_next_pages_records_are_read_and_checked_while_the_pages_before_are_written(tenant):
+    raws = [dict(raw) for raw in DATASET.jaggaer["suppliers"][:8]]
+    writes = _LooksRecorded()
+    ctx = RunContext(run=sync_run_create(tenant=tenant, trigger="command", entities=["suppliers"]), qbo=None,
+                     jaggaer=None, writes=writes)
+    _SuppliersUnchanged().process_page(ctx, raws)
+    before_the_reads = writes.calls[:writes.calls.index("drain")]
+    # each record read (its digest) and checked against the contract with a look at the lanes before it
+    assert before_the_reads.count("pump") >= 2 * len(raws), writes.calls
+    assert ctx.run.counts["suppliers"] == {"unchanged": len(raws)}
