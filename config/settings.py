@@ -552,14 +552,10 @@ SYNC_OVERLAP_WRITES = env.bool("SYNC_OVERLAP_WRITES", default=True)
 SYNC_WRITE_BEHIND = env.bool("SYNC_WRITE_BEHIND", default=True)
 SYNC_WRITE_BEHIND_DEPTH = env.int("SYNC_WRITE_BEHIND_DEPTH", default=3)
 # The cyclic garbage collector's thresholds in worker processes (core/collector.py); empty keeps Python's own.
-WORKER_GC_THRESHOLDS = env.list("WORKER_GC_THRESHOLDS", default=["20000", "20", "20"])
-try:
-    WORKER_GC_THRESHOLDS = tuple(int(x) for x in WORKER_GC_THRESHOLDS if x.strip())
-except ValueError:
-    raise ImproperlyConfigured("WORKER_GC_THRESHOLDS must be three whole numbers, e.g. 20000,20,20 (or empty)."
-                               ) from None
-if WORKER_GC_THRESHOLDS and (len(WORKER_GC_THRESHOLDS) != 3 or min(WORKER_GC_THRESHOLDS) < 1):
+_gc_thresholds = [x.strip() for x in env.list("WORKER_GC_THRESHOLDS", default=["20000", "20", "20"]) if x.strip()]
+if _gc_thresholds and (len(_gc_thresholds) != 3 or not all(x.isdigit() and int(x) >= 1 for x in _gc_thresholds)):
     raise ImproperlyConfigured("WORKER_GC_THRESHOLDS must be three whole numbers, e.g. 20000,20,20 (or empty).")
+WORKER_GC_THRESHOLDS = tuple(int(x) for x in _gc_thresholds)
 # A running run writes its progress (step, records seen of JAGGAER's total) at most this often.
 SYNC_PROGRESS_SECONDS = env.float("SYNC_PROGRESS_SECONDS", default=2.0)
 SYNC_QUEUED_LEASE_SECONDS = env.int("SYNC_QUEUED_LEASE_SECONDS", default=3600)  # a queued run waits this long

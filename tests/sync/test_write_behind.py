@@ -334,8 +334,11 @@ class _LooksRecorded(BatchWriter):
 
 
 class _SuppliersUnchanged(RecordStep):
-    name = jaggaer_entity = "suppliers"
-    id_field, modified_field = "companyId", "lastModTime"
+    """JAGGAER's suppliers read as the suppliers step reads them, every one unchanged."""
+
+    supplier_step = STEPS["suppliers"]
+    name, jaggaer_entity = supplier_step.name, supplier_step.jaggaer_entity
+    id_field, modified_field = supplier_step.id_field, supplier_step.modified_field
 
     def is_unchanged(self, page, record):
         return True
