@@ -33,6 +33,13 @@ def machine_busy() -> tuple[float, float]:
     return (sum(values) - idle) / TICKS, sum(values) / TICKS
 
 
+def machine_stolen() -> float:
+    """CPU seconds since boot the hypervisor gave this machine's cores to another guest (/proc/stat's steal). The
+    kernel leaves them out of every thread's time on a core (paravirtual steal accounting): a thread whose core
+    is stolen while it runs shows neither on a core nor waiting for one."""
+    return int(Path("/proc/stat").read_text().splitlines()[0].split()[8]) / TICKS
+
+
 def _task_ids(pid: int) -> list[int]:
     """The live threads of a process (none if it has ended)."""
     try:

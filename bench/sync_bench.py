@@ -41,7 +41,7 @@ from urllib.parse import unquote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.procstat import StateSampler, machine_busy, proc_stat, threads_sched  # noqa: E402 (after the path is set)
+from bench.procstat import StateSampler, machine_busy, machine_stolen, proc_stat, threads_sched  # noqa: E402 (after the path is set)
 
 RECORD_STEPS = ("suppliers", "purchase_orders", "invoices")
 WRITE_OUTCOMES = ("created", "updated")
@@ -218,7 +218,8 @@ class Meter:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         busy, total = machine_busy()
         return {"cpu": usage.ru_utime + usage.ru_stime, "queries": self.queries, "db": self.db_seconds,
-                "busy": busy, "total": total, "writer": writer_seconds(), "sched": threads_sched(os.getpid()),
+                "busy": busy, "total": total, "stolen": machine_stolen(), "writer": writer_seconds(),
+                "sched": threads_sched(os.getpid()),
                 "by_statement": Counter(self.by_statement),
                 "sandbox": sum(proc_stat(pid)[0] for pid in self.sandbox_pids),
                 "qbo": Counter(qbo.request_counts), "detail": Counter(self.qbo_detail),
@@ -262,6 +263,7 @@ def diff(a: dict, b: dict) -> dict:
             "db_seconds": b["db"] - a["db"],
             "sched": sched_diff(a["sched"], b["sched"]),
             "machine_busy_core_s": b["busy"] - a["busy"], "machine_core_s": b["total"] - a["total"],
+            "machine_stolen_core_s": b["stolen"] - a["stolen"],
             "sandbox_cpu_seconds": b["sandbox"] - a["sandbox"],
             "gc_collections": [n1 - n0 for n0, n1 in zip(a["gc"][0], b["gc"][0], strict=True)],
             "gc_seconds": b["gc"][1] - a["gc"][1],
@@ -377,6 +379,7 @@ def sync_once(label: str, tenant, qbo, jaggaer, meter: Meter, *, full=False, can
            "seconds": total["seconds"], "cpu_seconds": total["cpu_seconds"], "db_seconds": total["db_seconds"],
            "writer_seconds": total["writer"], "db_seconds_by_statement": total["by_statement"],
            "machine_busy_core_s": total["machine_busy_core_s"], "machine_core_s": total["machine_core_s"],
+           "machine_stolen_core_s": total["machine_stolen_core_s"],
            "sandbox_cpu_seconds": total["sandbox_cpu_seconds"], "sched": total["sched"],
            "gc_collections": total["gc_collections"], "gc_seconds": total["gc_seconds"],
            "records_per_second": records / total["seconds"] if total["seconds"] else 0,
@@ -423,16 +426,24 @@ def print_run(r: dict) -> None:
         print(f"  the writes behind the run (batch transactions, record identifiers): at the server {w['busy']:.2f} s "
               f"(from a script's sending to its answer read, both lanes), written down in {w['cpu']:.2f} s of the "
               f"run's CPU; the run's thread waited {w['waited']:.2f} s for them")
-    others = r["machine_busy_core_s"] - r["cpu_seconds"] - r["sandbox_cpu_seconds"]
+    stolen = r.get("machine_stolen_core_s") or 0.0
+    others = r["machine_busy_core_s"] - r["cpu_seconds"] - r["sandbox_cpu_seconds"] - stolen
     print(f"  the machine: {r['machine_busy_core_s']:.1f} of {r['machine_core_s']:.1f} core-seconds busy "
           f"({r['machine_busy_core_s'] / max(r['machine_core_s'], 1e-9):.0%}): ours {r['cpu_seconds']:.1f}, the "
-          f"sandboxes {r['sandbox_cpu_seconds']:.1f}, PostgreSQL and every other process {others:.1f}")
+          f"sandboxes {r['sandbox_cpu_seconds']:.1f}, PostgreSQL and every other process {others:.1f}, other guests "
+          f"of the hypervisor (steal) {stolen:.1f}")
     sched = r.get("sched")
     if sched:
         blocked = r["seconds"] - sched["main_on_core"] - sched["main_runqueue"]
         print(f"  the run's thread: on a core {sched['main_on_core']:.2f} s, waiting for a free core "
               f"{sched['main_runqueue']:.2f} s, blocked {blocked:.2f} s (on QBO, PostgreSQL, JAGGAER or the "
               f"interpreter's lock); all our threads waited {sched['threads_runqueue']:.2f} s for a free core")
+        share = stolen / r["machine_core_s"] if r.get("machine_core_s") else 0.0
+        if 0 < share < 1:
+            lost = sched["main_on_core"] * share / (1 - share)
+            print(f"    of 'blocked', about {lost:.2f} s its core ran another guest: the machine's cores were stolen "
+                  f"{share:.1%} of the time, and a thread whose core is stolen while it runs shows neither on a core "
+                  f"nor waiting for one (that share of its time on a core)")
         states = sched.get("states") or {}
         if states.get("samples"):
             print(f"  sampled every 5 ms ({states['samples']:,} looks): none of our threads on or waiting for a core "
