@@ -5,7 +5,10 @@ parameter per column, however many rows, so neither Django nor the server handle
 ORM's `bulk_create` cost about 75 µs a row in the sync benchmark). A column holding the same value in every row
 (the tenant, `now`, often the entity) is sent once, as a scalar: repeating it cost more than `bulk_create` did.
 A JSON column is sent as one JSON array (`jsonb_array_elements`), not as an array of JSON texts: the driver
-escapes a text array's elements one quote at a time in Python, which was a third of the batch writer's time.
+escapes a text array's elements one quote at a time in Python, which was a third of the batch writer's time. For
+the same reason a text column (every value a string or None) is sent as one JSON array of strings
+(`jsonb_array_elements_text`), encoded in C: the driver's array quoting was the largest part of writing a batch
+down (`bench/sync_bench.py`); a column holding a NUL character goes as an array, refused by the driver as before.
 Other databases (the demo's SQLite file) get `bulk_create` with the same meaning.
 
 - Rows are model instances or dicts keyed by field name or attname (a missing field takes its default);
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,27 +98,32 @@ class _Plan:
         self.auto = [f for f in self.fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
         self._sql: dict[tuple, str] = {}
 
-    def sql(self, connection, ignore_conflicts: bool, constant: tuple[bool, ...]) -> str:
-        key = (connection.alias, ignore_conflicts, constant)
+    def sql(self, connection, ignore_conflicts: bool, forms: tuple[str, ...]) -> str:
+        key = (connection.alias, ignore_conflicts, forms)
         if key not in self._sql:
-            self._sql[key] = self._build_sql(connection, ignore_conflicts, constant)
+            self._sql[key] = self._build_sql(connection, ignore_conflicts, forms)
         return self._sql[key]
 
-    def _build_sql(self, connection, ignore_conflicts: bool, constant: tuple[bool, ...]) -> str:
-        """Parameters in order: one value per constant column, then one array per other column (a JSON column's
-        is one JSON array)."""
+    def _build_sql(self, connection, ignore_conflicts: bool, forms: tuple[str, ...]) -> str:
+        """Parameters in order: one value per constant column (`SCALAR`), then per other column one array
+        (`ARRAY`), or one JSON array: a JSON column's values (`JSON`), a text column's strings (`TEXT`)."""
         quote = connection.ops.quote_name
         columns = [quote(f.column) for f in self.fields]
         sources, names, selects = [], [], []
-        for field, column, same in zip(self.fields, columns, constant, strict=True):
+        for field, column, form in zip(self.fields, columns, forms, strict=True):
             db_type = field.db_type(connection)
-            if isinstance(field, models.JSONField):   # never constant: a SQL NULL is sent as JSON null
+            if form == JSON:   # never constant: a SQL NULL is sent as JSON null
                 sources.append("jsonb_array_elements(%s::jsonb)")
                 names.append(column)
                 selects.append(f"NULLIF(v.{column}, 'null'::jsonb)::{db_type}")
                 continue
+            if form == TEXT:   # text, assigned to the column: an over-long value fails as in an INSERT
+                sources.append("jsonb_array_elements_text(%s::jsonb)")
+                names.append(column)
+                selects.append(f"v.{column}")
+                continue
             base = _TYPE_MODIFIER.sub("", db_type).strip()   # no length: an over-long value fails as in an INSERT
-            if same:
+            if form == SCALAR:
                 selects.append(f"%s::{base}")
             else:
                 sources.append(f"unnest(%s::{base}[])")
@@ -127,6 +136,11 @@ class _Plan:
             sets = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in self.update)
             return f"{sql} ON CONFLICT {target}DO UPDATE SET {sets}"
         return f"{sql} ON CONFLICT {target}DO NOTHING" if ignore_conflicts else sql
+
+
+# How a column's values are sent (PostgreSQL): once, as an array, as one JSON array of JSON or of strings.
+SCALAR, ARRAY, JSON, TEXT = "scalar", "array", "json", "text"
+_TEXT_FIELDS = (models.CharField, models.TextField)
 
 
 _plans: dict[tuple, _Plan] = {}
@@ -151,9 +165,10 @@ def _column(plan: _Plan, field: models.Field, rows: list, kinds: set) -> list:
         attname = field.attname
         return [getattr(row, attname) for row in rows]
     if kinds == {"dict"}:
-        values = [row.get(field.attname, _MISSING) for row in rows]
-        if not any(value is _MISSING for value in values):
-            return values
+        try:
+            return list(map(operator.itemgetter(field.attname), rows))
+        except KeyError:
+            pass
     return [_value(field, row) for row in rows]
 
 
@@ -170,16 +185,21 @@ def _value(field: models.Field, row) -> Any:
 
 def _kinds(plan: _Plan, rows: list) -> set:
     kinds = set()
+    keys: set = set()
     for row in rows:
-        if isinstance(row, plan.model):
+        if type(row) is dict:
+            kinds.add("dict")
+            keys.update(row)
+        elif isinstance(row, plan.model):
             kinds.add("instance")
         elif isinstance(row, Mapping):
             kinds.add("dict")
-            unknown = [k for k in row if k not in plan.by_name]
-            if unknown:
-                raise TypeError(f"{plan.model.__name__} has no field {', '.join(map(str, unknown))}")
+            keys.update(row)
         else:
             raise TypeError(f"a row of {plan.model.__name__} is a model instance or a dict, not {type(row).__name__}")
+    unknown = keys - plan.by_name.keys()
+    if unknown:
+        raise TypeError(f"{plan.model.__name__} has no field {', '.join(sorted(map(str, unknown)))}")
     return kinds
 
 
@@ -193,7 +213,7 @@ def _columns(plan: _Plan, rows: list) -> list[list]:
             columns.append([_now(field, now)] * len(rows))
             continue
         values = _column(plan, field, rows, kinds)
-        if any(hasattr(kind, "resolve_expression") for kind in {type(v) for v in values}):
+        if any(hasattr(kind, "resolve_expression") for kind in set(map(type, values))):
             raise TypeError(f"{plan.model.__name__}.{field.name}: expressions are not written in bulk")
         columns.append(values)
     if plan.update:
@@ -215,7 +235,7 @@ def _prepared(field: models.Field, values: list, connection) -> list | str:
     if isinstance(field, models.JSONField):   # one JSON array of the column: one escape, no per-value quoting
         return json.dumps(values, cls=field.encoder) if field.encoder else json.dumps(values)
     native = _NATIVE.get(type(field.target_field if field.is_relation else field))
-    if native is not None and {type(value) for value in values} == {native}:
+    if native is not None and set(map(type, values)) == {native}:
         return values
     prep = field.get_db_prep_save
     return [prep(value, connection) for value in values]
@@ -250,26 +270,45 @@ def _write(model, rows, *, unique_fields, update_fields, ignore_conflicts) -> in
         return 0
     plan = _plan(model, unique_fields, update_fields)
     columns = _columns(plan, rows)
+    # A column whose rows all hold the same value (the tenant, `now`, often the entity) is sent once.
+    forms = [JSON if isinstance(f, models.JSONField) else SCALAR if column.count(column[0]) == len(column) else ARRAY
+             for f, column in zip(plan.fields, columns, strict=True)]
     if plan.tenant_owned:
-        _check_scope(plan, columns[plan.fields.index(plan.by_name["tenant"])])
+        tenant = plan.fields.index(plan.by_name["tenant"])
+        _check_scope(plan, columns[tenant][:1] if forms[tenant] == SCALAR else columns[tenant])
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
         _fallback(plan, columns, ignore_conflicts)
         return len(columns[0])
-    # A column whose rows all hold the same value (the tenant, `now`, often the entity) is sent once.
-    constant = [not isinstance(f, models.JSONField) and column.count(column[0]) == len(column)
-                for f, column in zip(plan.fields, columns, strict=True)]
-    if all(constant):
-        constant[0] = False   # one array at least: it says how many rows
-    scalars, arrays = [], []
-    for field, column, same in zip(plan.fields, columns, constant, strict=True):
-        if same:
-            scalars.append(_prepared(field, column[:1], connection)[0])
+    if all(form == SCALAR for form in forms):
+        forms[0] = ARRAY   # one array at least: it says how many rows
+    params_scalar, params_columns = [], []
+    for i, (field, column) in enumerate(zip(plan.fields, columns, strict=True)):
+        if forms[i] == SCALAR:
+            params_scalar.append(_prepared(field, column[:1], connection)[0])
+            continue
+        text = _as_text(field, column) if forms[i] == ARRAY else None
+        if text is not None:
+            forms[i] = TEXT
+            params_columns.append(text)
         else:
-            arrays.append(_prepared(field, column, connection))
+            params_columns.append(_prepared(field, column, connection))
     with connection.cursor() as cursor:
-        cursor.execute(plan.sql(connection, ignore_conflicts, tuple(constant)), [*scalars, *arrays])
+        cursor.execute(plan.sql(connection, ignore_conflicts, tuple(forms)), [*params_scalar, *params_columns])
     return len(columns[0])
+
+
+def _as_text(field: models.Field, values: list) -> str | None:
+    """A text column's values as one JSON array of strings (and nulls), or None to send it as an array: another
+    field type, a value that is not a string, or a NUL character (PostgreSQL's text cannot hold one: the driver
+    refuses it, as it always did)."""
+    if not isinstance(field, _TEXT_FIELDS) or field.is_relation:
+        return None
+    if not all(kind is type(None) or issubclass(kind, str) for kind in set(map(type, values))):
+        return None     # str subclasses (text choices) are strings to the JSON encoder too
+    if "\x00" in "".join(filter(None, values)):
+        return None
+    return json.dumps(values)
 
 
 def _fallback(plan: _Plan, columns: list[list], ignore_conflicts: bool) -> None:

@@ -7,6 +7,7 @@ and the container set it), every process writes its figures to files there and `
 
 from __future__ import annotations
 
+import collections
 import os
 import re
 
@@ -57,12 +58,19 @@ def run_finished(*, trigger: str, status: str, seconds: float | None) -> None:
 
 
 def records_handled(rows) -> None:
-    """From the audit's record events: one count per (entity, outcome), and holds by reason."""
+    """From the audit's record events: one count per (entity, outcome), and holds by reason (added up first: a
+    batch's rows share a few labels)."""
+    handled: collections.Counter = collections.Counter()
+    held: collections.Counter = collections.Counter()
     for row in rows:
         entity, outcome = str(row.get("entity") or ""), str(row.get("outcome") or "")
-        RECORDS.labels(entity=entity, outcome=outcome).inc()
+        handled[entity, outcome] += 1
         if outcome == "held":
-            HOLDS.labels(entity=entity, reason=str(row.get("reason") or "unknown")[:60]).inc()
+            held[entity, str(row.get("reason") or "unknown")[:60]] += 1
+    for (entity, outcome), n in handled.items():
+        RECORDS.labels(entity=entity, outcome=outcome).inc(n)
+    for (entity, reason), n in held.items():
+        HOLDS.labels(entity=entity, reason=reason).inc(n)
 
 
 def webhook_attempted(*, event_type: str, result: str) -> None:

@@ -610,7 +610,7 @@ def _write_batch_rows(*, tenant, run_id, entity: str, statements: Statements, re
 
 def _save_identifiers(tenant_id, gathered: dict) -> None:
     for entity, rows in gathered.items():
-        identifiers_save(tenant_id=tenant_id, entity=entity, records=rows)
+        identifiers_save(tenant_id=tenant_id, entity=entity, records=rows, normalized=True)
 
 
 IDENTIFIERS_BUFFERED = 2000      # records whose numbers a step keeps before writing them

@@ -63,17 +63,23 @@ def identifiers_of(entity: str, raw) -> set[tuple[str, str]]:
             if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip()}
 
 
-def identifiers_save(*, tenant_id, entity: str, records: Iterable[tuple[str, set[tuple[str, str]]]]) -> int:
-    """Store (source id, {(kind, value)}) pairs of one entity, known ones kept: one INSERT (core.bulk)."""
-    rows = {(str(source_id)[:200], kind, identifier_normalize(value))
-            for source_id, pairs in records for kind, value in pairs if str(value).strip()}
+def identifiers_save(*, tenant_id, entity: str, records: Iterable[tuple[str, set[tuple[str, str]]]],
+                     normalized: bool = False) -> int:
+    """Store (source id, {(kind, value)}) pairs of one entity, known ones kept: one INSERT (core.bulk).
+    `normalized`: the values are `identifier_normalize`d already (as `record_identifiers` gives them)."""
+    if normalized:
+        rows = {(str(source_id)[:200], kind, value) for source_id, pairs in records for kind, value in pairs if value}
+    else:
+        rows = {(str(source_id)[:200], kind, identifier_normalize(value))
+                for source_id, pairs in records for kind, value in pairs if str(value).strip()}
     return bulk.insert(RecordIdentifier, [{"tenant_id": tenant_id, "entity": entity, "source_id": source, "kind": kind,
                                            "value": value} for source, kind, value in rows], ignore_conflicts=True)
 
 
 def record_identifiers(entity: str, results, done) -> list[tuple[str, set[tuple[str, str]]]]:
     """What one pipeline batch makes known: each record's own numbers, the codes a held one waits on, and
-    the QuickBooks Id and DocNumber of what was written (`done`: (write, QBO entity) pairs)."""
+    the QuickBooks Id and DocNumber of what was written (`done`: (write, QBO entity) pairs); every value
+    `identifier_normalize`d, as `identifiers_save(normalized=True)` takes them."""
     waits_kind = {"gl_unmapped": "gl_code", "department_unmapped": "department_code"}
     out = []
     for r in results:

@@ -270,3 +270,71 @@ def test_json_columns_keep_every_character_their_encoder_and_sql_nulls(tenant, d
 def test_a_none_in_a_required_json_column_fails(tenant):
     with pytest.raises(IntegrityError):
         bulk.insert(Hold, [_hold(tenant, "INV-1", record=None)])
+
+
+TRICKY_TEXT = ['O\'Brien "Tools" \\ Co', "C:\\temp\\new", "a\tb\nc\r", "{a,b}", "NULL", "null", "", " padded ",
+               "Müller ✓ 東京 🚚", "\\u0000 spelled out", "x" * 200]
+
+
+def test_text_columns_keep_every_character(tenant, django_assert_num_queries):
+    """A text column goes as one JSON array of strings: quotes, backslashes, braces, commas, control characters,
+    the word NULL, empty and full-length values and non-ASCII text arrive as they were."""
+    from audit.models import RecordEvent
+
+    rows = [{"tenant": tenant, "entity": "invoices", "source_id": value, "outcome": "held", "message": value * 3}
+            for value in TRICKY_TEXT]
+    with django_assert_num_queries(1) as captured:
+        assert bulk.insert(RecordEvent, rows) == len(rows)
+    assert "jsonb_array_elements_text" in captured.captured_queries[0]["sql"]
+    assert sorted(RecordEvent.objects.for_tenant(tenant).values_list("source_id", "message")) == sorted(
+        (value, value * 3) for value in TRICKY_TEXT)
+
+
+def test_a_none_in_a_required_text_column_fails(tenant):
+    from audit.models import RecordEvent
+
+    rows = [{"tenant": tenant, "entity": "invoices", "source_id": f"I-{n}", "outcome": "held",
+             "qbo_id": None if n == 1 else "Q"} for n in range(3)]
+    with pytest.raises(IntegrityError):
+        bulk.insert(RecordEvent, rows)
+
+
+def test_text_column_upserts_match_conflicts_on_the_strings_sent(tenant):
+    """The conflict target compares the strings as sent: a JSON-escaped key finds its stored row."""
+    rows = [VendorLink(tenant=tenant, jaggaer_company_id=value, qbo_vendor_id=f"V{n}", display_name=value)
+            for n, value in enumerate(TRICKY_TEXT[:9])]
+    with tenant_scope(tenant):
+        bulk.upsert(VendorLink, rows, unique_fields=["tenant", "jaggaer_company_id"], update_fields=["qbo_vendor_id"])
+        again = [VendorLink(tenant=tenant, jaggaer_company_id=r.jaggaer_company_id,
+                            qbo_vendor_id=f"{r.qbo_vendor_id}-new", display_name="ignored") for r in rows]
+        bulk.upsert(VendorLink, again, unique_fields=["tenant", "jaggaer_company_id"], update_fields=["qbo_vendor_id"])
+    stored = dict(VendorLink.objects.for_tenant(tenant).values_list("jaggaer_company_id", "qbo_vendor_id"))
+    assert stored == {value: f"V{n}-new" for n, value in enumerate(TRICKY_TEXT[:9])}
+    assert VendorLink.objects.for_tenant(tenant).get(jaggaer_company_id="{a,b}").display_name == "{a,b}"
+
+
+def test_a_nul_character_in_a_text_column_is_refused_and_writes_nothing(tenant):
+    """PostgreSQL's text cannot hold NUL: the column goes as an array and the driver refuses it, as it always did."""
+    from audit.models import RecordEvent
+
+    rows = [{"tenant": tenant, "entity": "invoices", "source_id": f"I-{n}", "outcome": "held",
+             "message": "before\x00after" if n == 1 else "fine"} for n in range(3)]
+    with pytest.raises(DataError, match="NUL"):
+        bulk.insert(RecordEvent, rows)
+    assert not RecordEvent.objects.for_tenant(tenant).exists()
+
+
+def test_text_choices_and_over_long_text_in_a_text_column(tenant):
+    """Text choices (str subclasses) are written as their values; a value longer than the column fails as in an
+    INSERT, never cut."""
+    from audit.models import RecordEvent
+    from core.outcomes import Outcome
+
+    rows = [{"tenant": tenant, "entity": "invoices", "source_id": f"I-{n}", "outcome": outcome}
+            for n, outcome in enumerate([Outcome.CREATED, Outcome.HELD, "failed"])]
+    bulk.insert(RecordEvent, rows)
+    assert sorted(RecordEvent.objects.for_tenant(tenant).values_list("outcome", flat=True)) == [
+        "created", "failed", "held"]
+    with pytest.raises(DataError):
+        bulk.insert(RecordEvent, [{"tenant": tenant, "entity": "invoices", "source_id": "x" * 201, "outcome": "held"},
+                                  {"tenant": tenant, "entity": "invoices", "source_id": "y", "outcome": "held"}])
