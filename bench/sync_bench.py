@@ -514,6 +514,16 @@ def _wall_over_cpu(r: dict):
     return r["seconds"] / r["cpu_seconds"] if r["cpu_seconds"] else None
 
 
+def _none_runnable(r: dict):
+    """The share of the wall no thread of ours was on or waiting for a core (waits nothing of ours overlapped)."""
+    states = (r.get("sched") or {}).get("states") or {}
+    return states["none_runnable"] / states["samples"] if states.get("samples") else None
+
+
+def _waited_for_core(r: dict):
+    return (r.get("sched") or {}).get("main_runqueue")
+
+
 TARGETS = [
     ("initial load: QBO requests per written record", 0, "<= 0.040 (floor ~0.034)", _per_written,
      lambda v: v is not None and v <= 0.040),
@@ -521,6 +531,8 @@ TARGETS = [
     ("initial load: wall s", 0, "", lambda r: r["seconds"], None),
     ("initial load: our CPU s", 0, "", lambda r: r["cpu_seconds"], None),
     ("initial load: wall / our CPU", 0, "~1 (QBO waits overlap DB writes)", _wall_over_cpu, None),
+    ("initial load: no thread of ours runnable, share", 0, "", _none_runnable, None),
+    ("initial load: run's thread waiting for a core s", 0, "", _waited_for_core, None),
     ("initial load: machine busy share", 0, "", _machine_share, None),
     ("initial load: records/s", 0, "", lambda r: r["records_per_second"], None),
     ("initial load: DB queries", 0, "", lambda r: r["db_queries"], None),
