@@ -447,7 +447,7 @@ def print_run(r: dict) -> None:
         states = sched.get("states") or {}
         if states.get("samples"):
             print(f"  sampled every 5 ms ({states['samples']:,} looks): none of our threads on or waiting for a core "
-                  f"{states['none_runnable'] / states['samples']:.1%} of the time (waits nothing of ours overlapped), "
+                  f"{_none_runnable(r):.1%} of the time (waits nothing of ours overlapped), "
                   f"the run's thread on or waiting for one {states['main_runnable'] / states['samples']:.1%}")
     print("  step              seconds  our CPU   QBO q/b/s          JAGGAER  DB queries  DB seconds")
     for name, t in r["steps"].items():

@@ -283,11 +283,11 @@ def _write(model, rows, *, unique_fields, update_fields, ignore_conflicts) -> in
     if all(form == SCALAR for form in forms):
         forms[0] = ARRAY   # one array at least: it says how many rows
     params_scalar, params_columns = [], []
-    for i, (field, column) in enumerate(zip(plan.fields, columns, strict=True)):
-        if forms[i] == SCALAR:
+    for i, (field, column, form) in enumerate(zip(plan.fields, columns, forms, strict=True)):
+        if form == SCALAR:
             params_scalar.append(_prepared(field, column[:1], connection)[0])
             continue
-        text = _as_text(field, column) if forms[i] == ARRAY else None
+        text = _as_text(field, column) if form == ARRAY else None
         if text is not None:
             forms[i] = TEXT
             params_columns.append(text)
